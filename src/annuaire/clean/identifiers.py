@@ -1,0 +1,102 @@
+"""NDA, SIRET and SIREN: validation and repair with python-stdnum."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stdnum import luhn
+from stdnum.fr import siren as stdnum_siren
+from stdnum.fr import siret as stdnum_siret
+
+_NON_DIGITS = re.compile(r"[\s.\-_/]")
+
+
+def compact(value: str) -> str:
+    """Remove the separators people type inside identifiers (spaces, dots, dashes)."""
+    return _NON_DIGITS.sub("", value or "")
+
+
+def siret_is_valid(value: str) -> bool:
+    """A 14-digit SIRET with a valid checksum (La Poste's establishments have their own rule)."""
+    if len(value) != 14 or not value.isdigit():
+        return False
+    if luhn.is_valid(value) and luhn.is_valid(value[:9]):
+        return True
+    # stdnum knows the exceptions, La Poste's SIREN 356 000 000 first of all.
+    return stdnum_siret.is_valid(value)
+
+
+def siren_is_valid(value: str) -> bool:
+    return len(value) == 9 and value.isdigit() and stdnum_siren.is_valid(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Identifiers:
+    siret: str | None  # a valid SIRET, or None: an invalid one is never published
+    siret_raw: str  # the value as published, trimmed
+    siret_status: str  # valide, zero_restaure, invalide, absent
+    siren: str | None  # a valid SIREN (from the SIRET when it is valid)
+    siren_raw: str
+    siren_mismatch: bool  # the published SIREN disagrees with the SIRET
+
+
+def check_siret(raw: str) -> tuple[str | None, str]:
+    """Validate a published SIRET, restoring leading zeros lost in a spreadsheet.
+
+    Returns (valid SIRET or None, status).
+    """
+    value = compact(raw)
+    if not value:
+        return None, "absent"
+    if not value.isdigit():
+        return None, "invalide"
+    if len(value) == 14:
+        return (value, "valide") if siret_is_valid(value) else (None, "invalide")
+    if 9 <= len(value) < 14:
+        padded = value.zfill(14)
+        if siret_is_valid(padded):
+            return padded, "zero_restaure"
+    return None, "invalide"
+
+
+def check_siren(raw: str) -> str | None:
+    value = compact(raw)
+    if not value.isdigit() or not 6 <= len(value) <= 9:
+        return None
+    value = value.zfill(9)
+    return value if siren_is_valid(value) else None
+
+
+def check_identifiers(siret_raw: str, siren_raw: str) -> Identifiers:
+    siret_raw = (siret_raw or "").strip()
+    siren_raw = (siren_raw or "").strip()
+    siret, status = check_siret(siret_raw)
+    published_siren = check_siren(siren_raw)
+    if siret:
+        siren = siret[:9]
+        mismatch = bool(compact(siren_raw)) and compact(siren_raw).zfill(9) != siren
+    else:
+        siren = published_siren
+        mismatch = False
+    return Identifiers(siret, siret_raw, status, siren, siren_raw, mismatch)
+
+
+def check_nda(raw: str) -> tuple[str | None, bool]:
+    """An NDA is 11 digits. Returns (NDA or None, whether a lost leading zero was restored)."""
+    value = compact(raw)
+    if len(value) == 11 and value.isdigit():
+        return value, False
+    if len(value) == 10 and value.isdigit():
+        return "0" + value, True
+    return None, False
+
+
+def split_ndas(raw: str) -> list[str]:
+    """The previous NDAs column holds a comma-separated list."""
+    out = []
+    for part in re.split(r"[,;|\s]+", raw or ""):
+        nda, _ = check_nda(part)
+        if nda and nda not in out:
+            out.append(nda)
+    return out

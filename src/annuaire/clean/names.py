@@ -1,0 +1,35 @@
+"""Names normalised for comparison only: never shown, never published."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+LEGAL_FORMS = frozenset(
+    "SARL SAS SASU EURL SA SCOP SCIC SCI SNC SCS SCA SELARL SELAS SELAFA SEM SPL GIE EI EIRL "
+    "ASSOC ASSO ET CIE".split()
+)
+CIVILITIES = frozenset("M MR MME MLLE MONSIEUR MADAME MADEMOISELLE".split())
+_NON_ALNUM = re.compile(r"[^A-Z0-9]+")
+
+
+def fold(value: str) -> str:
+    """Upper case, accents removed, anything but letters and digits turned into spaces."""
+    decomposed = unicodedata.normalize("NFKD", value or "")
+    ascii_only = decomposed.encode("ascii", "ignore").decode("ascii").upper()
+    return _NON_ALNUM.sub(" ", ascii_only).strip()
+
+
+@lru_cache(maxsize=262144)
+def comparison_name(value: str) -> str:
+    """Key under which two spellings of one organisation's name compare equal.
+
+    "SARL X", "X SARL", "x s.a.r.l." → "X". Words are sorted so that word order does not matter
+    ("ROY GUILLAUME" = "GUILLAUME ROY"); civilities and legal forms are dropped.
+    """
+    folded = fold(value.replace(".", ""))
+    words = [w for w in folded.split() if w not in LEGAL_FORMS and w not in CIVILITIES]
+    if not words:  # a name made only of a legal form: keep it rather than compare empty strings
+        words = folded.split()
+    return " ".join(sorted(words))

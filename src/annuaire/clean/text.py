@@ -1,0 +1,62 @@
+"""Text repair: mojibake and white space."""
+
+from __future__ import annotations
+
+import re
+
+import ftfy
+
+_SPACES = re.compile(r"\s+")
+# Characters that only show up in text that was decoded with the wrong codec (UTF-8 read as
+# Windows-1252 or Latin-1). Text without them is left to the cheap path.
+_MOJIBAKE_MARKERS = ("Ã", "Â", "â€", "Å", "Ê", "Ë", "Î", "Ï", "Ô", "Ù", "Û", "\u00ad", "\ufffd")
+
+
+def normalise_space(value: str) -> str:
+    """Trim and collapse runs of white space (including line breaks and tabs) to one space."""
+    if not value:
+        return ""
+    if value.isascii() and "  " not in value and value == value.strip() and "\n" not in value \
+            and "\t" not in value and "\r" not in value:
+        return value
+    return _SPACES.sub(" ", value).strip()
+
+
+def looks_like_mojibake(value: str) -> bool:
+    return not value.isascii() and any(m in value for m in _MOJIBAKE_MARKERS)
+
+
+def repair_mojibake(value: str) -> str:
+    """Undo mis-decoded UTF-8 (`SOCIÃ‰TÃ‰` → `SOCIÉTÉ`) with ftfy; leave anything else as it is.
+
+    Only ftfy's encoding repair is applied: no change of case, quotes or width, so that names keep
+    their published spelling.
+    """
+    if value.isascii():
+        return value
+    return ftfy.fix_encoding(value)
+
+
+class TextCleaner:
+    """Repairs text fields, remembering results: the same labels come back thousands of times."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, tuple[str, bool]] = {}
+
+    def __call__(self, value: str) -> tuple[str, bool]:
+        """Return (clean text, whether mojibake was repaired)."""
+        if not value:
+            return "", False
+        hit = self._memo.get(value)
+        if hit is not None:
+            return hit
+        text = value
+        repaired = False
+        if not text.isascii():
+            fixed = repair_mojibake(text)
+            repaired = fixed != text
+            text = fixed
+        result = (normalise_space(text), repaired)
+        if len(self._memo) < 500_000:
+            self._memo[value] = result
+        return result

@@ -1,0 +1,47 @@
+"""Errors meant for people, each with the exit code the command line returns for it."""
+
+from __future__ import annotations
+
+# Exit codes of the `annuaire` command. They are documented in README.md.
+EXIT_OK = 0
+EXIT_FAILURE = 1  # an unexpected failure (a bug): reported with its traceback in the log
+EXIT_INPUT = 2  # the input cannot be used: wrong file, wrong format, missing column
+EXIT_REFERENCE = 3  # reference data (La Poste base, COG) missing or unreadable
+EXIT_NETWORK = 4  # a download failed
+
+
+class AnnuaireError(Exception):
+    """An error whose message is written for the person running the command."""
+
+    exit_code = EXIT_FAILURE
+
+
+class InputError(AnnuaireError):
+    """The source file cannot be read as a Liste publique des organismes de formation.
+
+    The message names the file and, where it helps, the line and the column.
+    """
+
+    exit_code = EXIT_INPUT
+
+    def __init__(self, path: str, message: str, *, line: int | None = None, column: str | None = None):
+        self.path = path
+        self.line = line
+        self.column = column
+        self.detail = message
+        where = path
+        if line is not None:
+            where += f", line {line}"
+        if column is not None:
+            where += f", column {column!r}"
+        super().__init__(f"{where}: {message}")
+
+
+class ReferenceError_(AnnuaireError):
+    """Reference data is missing or unreadable."""
+
+    exit_code = EXIT_REFERENCE
+
+
+class DownloadError(AnnuaireError):
+    exit_code = EXIT_NETWORK

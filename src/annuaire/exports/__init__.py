@@ -1,0 +1,1 @@
+"""Bulk exports following the data.gouv.fr publishing conventions."""

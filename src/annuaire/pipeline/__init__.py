@@ -1,0 +1,1 @@
+"""The build: read → clean → de-duplicate → load, with a report of everything that happened."""

@@ -1,0 +1,143 @@
+"""`annuaire build`: the Liste publique file → a clean, de-duplicated directory, nothing lost.
+
+Every record read ends either as a declaration in the directory or in quarantine with its reason;
+the build checks that the two add up before swapping the new directory in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from ..clean.record import EXACT_DUPLICATE, NDA_DUPLICATE, Declaration, RecordCleaner, Rejected
+from ..sources.download import download, is_url
+from ..sources.liste_publique import SCOPES
+from ..sources.reader import ListePubliqueReader
+from ..sources.reference import Reference
+from ..store import open_store
+from .dedup import group_declarations
+from .load import load_directory
+
+log = logging.getLogger("annuaire.build")
+
+ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _newer(a: Declaration, b: Declaration) -> bool:
+    return (a.date_derniere_declaration or "") > (b.date_derniere_declaration or "")
+
+
+def read_and_clean(reader: ListePubliqueReader, reference: Reference, counts: Counter,
+                   on_progress: ProgressCallback | None = None) -> tuple[list[Declaration], list[Rejected]]:
+    """Stream the records, clean each one, and settle NDAs seen twice."""
+    cleaner = RecordCleaner(reference.communes, counts)
+    declarations: list[Declaration] = []
+    rejected: list[Rejected] = []
+    position: dict[str, int] = {}
+    for record in reader:
+        out = cleaner.clean(record.number, record.line, record.values, record.raw, record.extras,
+                            record.width_ok, record.overflow)
+        if isinstance(out, Rejected):
+            rejected.append(out)
+        else:
+            seen = position.get(out.nda)
+            if seen is None:
+                position[out.nda] = len(declarations)
+                declarations.append(out)
+            else:
+                kept = declarations[seen]
+                if kept.raw == out.raw:
+                    rejected.append(Rejected(out.enregistrement, out.ligne, out.nda, EXACT_DUPLICATE,
+                                             f"same as record {kept.enregistrement}", out.raw))
+                else:
+                    loser = out
+                    if _newer(out, kept):
+                        declarations[seen], loser = out, kept
+                    rejected.append(Rejected(loser.enregistrement, loser.ligne, loser.nda, NDA_DUPLICATE,
+                                             "NDA declared twice; the most recent declaration is kept "
+                                             f"(record {declarations[seen].enregistrement})", loser.raw))
+        if on_progress and record.number % 4096 == 0:
+            on_progress(reader.progress(), reader.size)
+    if on_progress:
+        on_progress(reader.size, reader.size)
+    return declarations, rejected
+
+
+def build(source: str, db: str, reference: Reference, *, on_progress: ProgressCallback | None = None) -> dict:
+    """Build the directory at `db` from `source` (a path or a URL). Returns the build report.
+
+    The database is written aside and swapped in only when complete: if anything fails, the
+    previous directory stays as it was.
+    """
+    started = time.perf_counter()
+    local = download(source) if is_url(source) else Path(source)
+    try:
+        reader = ListePubliqueReader(local, display_name=source)
+        counts: Counter = Counter()
+        declarations, rejected = read_and_clean(reader, reference, counts, on_progress)
+        records = len(declarations) + len(rejected)
+        groups = group_declarations(declarations)
+        report = {
+            "source": {
+                "location": source, "bytes": reader.size, "sha256": _sha256(local),
+                "compressed": reader.compressed, "encoding": reader.encoding,
+                "bytes_read_as_windows_1252": reader.fallback.count,
+                "missing_optional_columns": reader.missing_optional,
+                "extra_columns": [name for _, name in reader.extra_columns],
+            },
+            "reference": str(reference.source_dir),
+        }
+    finally:
+        if local != Path(source):
+            local.unlink(missing_ok=True)
+    quarantine = Counter(r.motif for r in rejected)
+    merged_groups = [g for g in groups if len(g.members) > 1]
+    report |= {
+        "rows": {
+            "records": records,
+            "declarations": len(declarations),
+            "quarantined": len(rejected),
+            "organisations": len(groups),
+        },
+        "quarantine": dict(sorted(quarantine.items())),
+        "repairs": dict(sorted(counts.items())),
+        "deduplication": {
+            "organisations_with_several_declarations": len(merged_groups),
+            "declarations_merged": sum(len(g.members) - 1 for g in merged_groups),
+            "by_rule": dict(Counter(g.how for g in merged_groups)),
+        },
+        "scopes": {code: sum(1 for d in declarations if d.certifications[i])
+                   for i, (code, _, _) in enumerate(SCOPES)},
+    }
+    if records != reader_records(rejected, declarations):
+        raise AssertionError("records lost between reading and loading")  # pragma: no cover
+    store = open_store(db)
+    with store.build() as writer:
+        load_directory(writer, declarations, groups, rejected, reference)
+        report["duration_seconds"] = round(time.perf_counter() - started, 2)
+        writer.write_meta({"build_report": report, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    report["duration_seconds"] = round(time.perf_counter() - started, 2)
+    report_path = Path(db).with_name(Path(db).name + ".report.json")
+    report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    log.info("build finished", extra={"records": records, "declarations": len(declarations),
+                                      "quarantined": len(rejected), "organisations": len(groups)})
+    return report
+
+
+def reader_records(rejected: list[Rejected], declarations: list[Declaration]) -> int:
+    """Distinct record numbers: each record must be in exactly one of the two lists."""
+    numbers = {r.enregistrement for r in rejected} | {d.enregistrement for d in declarations}
+    return len(numbers)

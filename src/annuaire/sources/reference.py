@@ -1,0 +1,121 @@
+"""Reference data: La Poste's postal-code base and the COG départements and régions.
+
+Read from a folder holding:
+- `laposte_hexasmal.csv`: La Poste's base (`;`-separated; UTF-8 or Windows-1252; with or without GPS);
+- `departements.json` and `regions.json` (as in `@etalab/decoupage-administratif`), or INSEE's COG
+  files `v_departement_*.csv` and `v_region_*.csv`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..clean.commune import CommuneResolver
+from ..errors import ReferenceError_
+
+LAPOSTE_FILE = "laposte_hexasmal.csv"
+DEPARTEMENTS_FILE = "departements.json"
+REGIONS_FILE = "regions.json"
+
+
+@dataclass
+class Reference:
+    communes: CommuneResolver
+    departements: dict[str, dict]  # code → {nom, region}
+    regions: dict[str, dict]  # code → {nom}
+    source_dir: Path
+
+
+def _text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252")
+
+
+def _pick(header: list[str], *candidates: str) -> int | None:
+    keys = [h.strip().lstrip("#").lower() for h in header]
+    for c in candidates:
+        if c.lower() in keys:
+            return keys.index(c.lower())
+    return None
+
+
+def read_laposte(path: Path) -> list[tuple[str, str, str, str, str, float | None, float | None]]:
+    try:
+        text = _text(path)
+    except OSError as exc:
+        raise ReferenceError_(f"{path}: cannot read La Poste's base ({exc.strerror})") from None
+    reader = csv.reader(io.StringIO(text), delimiter=";")
+    header = next(reader, [])
+    insee = _pick(header, "Code_commune_INSEE")
+    name = _pick(header, "Nom_commune", "Nom_de_la_commune")
+    cp = _pick(header, "Code_postal")
+    ligne5 = _pick(header, "Ligne_5")
+    libelle = _pick(header, "Libellé_d_acheminement", "Libelle_d_acheminement")
+    gps = _pick(header, "coordonnees_gps", "coordonnees_geographiques")
+    lat_col, lon_col = _pick(header, "latitude"), _pick(header, "longitude")
+    if None in (insee, name, cp):
+        raise ReferenceError_(f"{path}: not La Poste's postal-code base (expected columns Code_commune_INSEE, "
+                              f"Nom_commune, Code_postal; found {';'.join(header)[:200]})")
+    rows = []
+    for line in reader:
+        if len(line) <= max(insee, name, cp):
+            continue
+        lat = lon = None
+        if gps is not None and gps < len(line) and "," in line[gps]:
+            a, b = line[gps].split(",", 1)
+            lat, lon = _float(a), _float(b)
+        elif lat_col is not None and lon_col is not None and max(lat_col, lon_col) < len(line):
+            lat, lon = _float(line[lat_col]), _float(line[lon_col])
+        rows.append((line[insee].strip().zfill(5), line[name].strip(), line[cp].strip().zfill(5),
+                     line[ligne5].strip() if ligne5 is not None and ligne5 < len(line) else "",
+                     line[libelle].strip() if libelle is not None and libelle < len(line) else "", lat, lon))
+    if not rows:
+        raise ReferenceError_(f"{path}: La Poste's base holds no rows")
+    return rows
+
+
+def _float(value: str) -> float | None:
+    try:
+        return float(value.strip())
+    except ValueError:
+        return None
+
+
+def read_cog(folder: Path) -> tuple[dict[str, dict], dict[str, dict]]:
+    dep_json, reg_json = folder / DEPARTEMENTS_FILE, folder / REGIONS_FILE
+    if dep_json.exists() and reg_json.exists():
+        try:
+            deps = json.loads(dep_json.read_text(encoding="utf-8"))
+            regs = json.loads(reg_json.read_text(encoding="utf-8"))
+            return ({d["code"]: {"nom": d["nom"], "region": d.get("region")} for d in deps},
+                    {r["code"]: {"nom": r["nom"]} for r in regs})
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ReferenceError_(f"{folder}: unreadable COG JSON files ({exc})") from None
+    dep_csv = sorted(folder.glob("v_departement_*.csv"))
+    reg_csv = sorted(folder.glob("v_region_*.csv"))
+    if dep_csv and reg_csv:
+        deps = {r["DEP"]: {"nom": r["LIBELLE"], "region": r["REG"]}
+                for r in csv.DictReader(io.StringIO(_text(dep_csv[-1])))}
+        regs = {r["REG"]: {"nom": r["LIBELLE"]} for r in csv.DictReader(io.StringIO(_text(reg_csv[-1])))}
+        return deps, regs
+    raise ReferenceError_(f"{folder}: missing {DEPARTEMENTS_FILE} and {REGIONS_FILE} "
+                          "(or INSEE's v_departement_*.csv and v_region_*.csv)")
+
+
+def load_reference(folder: Path) -> Reference:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ReferenceError_(f"{folder}: reference folder not found")
+    laposte = folder / LAPOSTE_FILE
+    if not laposte.exists():
+        raise ReferenceError_(f"{folder}: missing {LAPOSTE_FILE} (La Poste's postal-code base)")
+    departements, regions = read_cog(folder)
+    dep_region = {code: d["region"] for code, d in departements.items() if d.get("region")}
+    return Reference(CommuneResolver(read_laposte(laposte), dep_region), departements, regions, folder)

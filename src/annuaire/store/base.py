@@ -1,0 +1,55 @@
+"""The store interface: what the pipeline writes and what exports, search and the web read.
+
+Tables and their columns are those of `schema.sql`; rows travel as tuples in the schema's column
+order (`columns(table)`), which keeps bulk loads fast on every backend.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+
+class BuildWriter(ABC):
+    """Receives a complete build. Nothing is visible to readers until the build block ends well."""
+
+    @abstractmethod
+    def columns(self, table: str) -> list[str]:
+        """The columns of a table, in the order `write` expects them."""
+
+    @abstractmethod
+    def write(self, table: str, rows: Iterable[tuple]) -> int:
+        """Append rows to a table; returns how many were written."""
+
+    @abstractmethod
+    def write_meta(self, values: dict[str, Any]) -> None: ...
+
+
+class Store(ABC):
+    location: str
+
+    @abstractmethod
+    def build(self) -> AbstractContextManager[BuildWriter]:
+        """A writer for a whole new directory, swapped in atomically when the block ends without error.
+
+        If the block raises, the previous directory is left exactly as it was.
+        """
+
+    @abstractmethod
+    def exists(self) -> bool: ...
+
+    @abstractmethod
+    def meta(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def declarations(self) -> Iterator[dict[str, Any]]:
+        """Every declaration, one per NDA, in NDA order, with its organisation's id and its location."""
+
+    @abstractmethod
+    def organisations(self) -> Iterator[dict[str, Any]]:
+        """Every organisation with its merged scopes and NDAs."""
+
+    @abstractmethod
+    def quarantine(self) -> Iterator[dict[str, Any]]: ...

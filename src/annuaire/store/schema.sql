@@ -1,0 +1,130 @@
+-- Annuaire SQLite schema. One file holds the whole directory; it is built aside and swapped in.
+PRAGMA user_version = 1;
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT
+);
+
+-- One establishment, possibly declared under several NDAs (merged on its SIRET).
+CREATE TABLE organismes (
+    id                        INTEGER PRIMARY KEY,
+    identifiant               TEXT NOT NULL UNIQUE,   -- SIRET when valid, else "NDA" + first NDA
+    siret                     TEXT,
+    siren                     TEXT,
+    denomination              TEXT NOT NULL,
+    nom_comparaison           TEXT NOT NULL,
+    nda_principal             TEXT NOT NULL,          -- the declaration shown (most recent)
+    voie                      TEXT,
+    code_postal               TEXT,
+    ville                     TEXT,
+    code_commune_insee        TEXT,
+    commune                   TEXT,
+    code_departement          TEXT,
+    code_region               TEXT,
+    type_adresse              TEXT NOT NULL,
+    date_derniere_declaration TEXT,
+    nb_declarations           INTEGER NOT NULL,
+    regroupement              TEXT NOT NULL,          -- why declarations were merged: siret, nom_code_postal, seul
+    statut                    TEXT NOT NULL DEFAULT 'actif'
+);
+
+CREATE TABLE declarations (
+    nda                        TEXT PRIMARY KEY,
+    organisme_id               INTEGER NOT NULL REFERENCES organismes(id),
+    enregistrement             INTEGER NOT NULL,
+    ligne                      INTEGER NOT NULL,
+    denomination               TEXT NOT NULL,
+    siret                      TEXT,
+    siret_brut                 TEXT,
+    siret_statut               TEXT NOT NULL,
+    siren                      TEXT,
+    siren_brut                 TEXT,
+    siren_incoherent           INTEGER NOT NULL,
+    voie                       TEXT,
+    code_postal                TEXT,
+    ville                      TEXT,
+    code_commune_insee         TEXT,
+    commune                    TEXT,
+    code_departement           TEXT,
+    code_region                TEXT,
+    code_region_declare        TEXT,
+    methode_commune            TEXT NOT NULL,
+    type_adresse               TEXT NOT NULL,
+    certification_actions_formation   INTEGER,
+    certification_bilans_competences  INTEGER,
+    certification_vae                 INTEGER,
+    certification_apprentissage       INTEGER,
+    etranger_denomination      TEXT,
+    etranger_voie              TEXT,
+    etranger_code_postal       TEXT,
+    etranger_ville             TEXT,
+    etranger_pays              TEXT,
+    date_derniere_declaration  TEXT,
+    debut_exercice             TEXT,
+    fin_exercice               TEXT,
+    nb_stagiaires              INTEGER,
+    nb_stagiaires_confies      INTEGER,
+    effectif_formateurs        INTEGER,
+    colonnes_supplementaires   TEXT,                  -- unknown source columns, as JSON
+    statut                     TEXT NOT NULL DEFAULT 'actif'
+);
+
+-- Previous NDAs stay findable: "which declaration replaced 11750204482?"
+CREATE TABLE ndas_precedents (
+    nda_precedent TEXT NOT NULL,
+    nda           TEXT NOT NULL REFERENCES declarations(nda),
+    PRIMARY KEY (nda_precedent, nda)
+) WITHOUT ROWID;
+
+CREATE TABLE portees (
+    code    TEXT PRIMARY KEY,
+    libelle TEXT NOT NULL
+);
+
+-- Qualiopi scope held by an organisation, with the declaration (NDA) that brings it.
+CREATE TABLE certifications (
+    organisme_id INTEGER NOT NULL REFERENCES organismes(id),
+    portee       TEXT NOT NULL REFERENCES portees(code),
+    nda          TEXT NOT NULL REFERENCES declarations(nda),
+    PRIMARY KEY (organisme_id, portee, nda)
+) WITHOUT ROWID;
+
+CREATE TABLE specialites (
+    code    TEXT PRIMARY KEY,   -- NSF code
+    libelle TEXT NOT NULL
+);
+
+CREATE TABLE declaration_specialites (
+    nda  TEXT NOT NULL REFERENCES declarations(nda),
+    rang INTEGER NOT NULL,
+    code TEXT NOT NULL REFERENCES specialites(code),
+    PRIMARY KEY (nda, rang)
+) WITHOUT ROWID;
+
+-- Coordinates of a declaration's address (filled by the geocoding stage).
+CREATE TABLE localisations (
+    nda         TEXT PRIMARY KEY REFERENCES declarations(nda),
+    latitude    REAL,
+    longitude   REAL,
+    geo_score   REAL,
+    geo_type    TEXT,
+    geo_label   TEXT,
+    geo_methode TEXT NOT NULL   -- ban, centroide_commune, aucun
+);
+
+CREATE TABLE quarantaine (
+    enregistrement             INTEGER PRIMARY KEY,
+    ligne                      INTEGER NOT NULL,
+    numero_declaration_activite TEXT,
+    motif                      TEXT NOT NULL,
+    detail                     TEXT,
+    brut                       TEXT NOT NULL     -- the raw record, as a JSON array
+);
+
+CREATE VIRTUAL TABLE organismes_fts USING fts5(
+    denomination, commune, identifiants,
+    tokenize = "unicode61 remove_diacritics 2"
+);
+
+CREATE VIRTUAL TABLE organismes_geo USING rtree(id, min_lat, max_lat, min_lon, max_lon);
