@@ -83,11 +83,14 @@ def check_identifiers(siret_raw: str, siren_raw: str) -> Identifiers:
 
 
 def check_nda(raw: str) -> tuple[str | None, bool]:
-    """An NDA is 11 digits. Returns (NDA or None, whether a lost leading zero was restored)."""
+    """An NDA is 11 digits; those of overseas départements (97x, 98x) may carry 12, the département
+    code taking three. Returns (NDA or None, whether a lost leading zero was restored)."""
     value = compact(raw)
-    if len(value) == 11 and value.isdigit():
+    if not value.isdigit():
+        return None, False
+    if len(value) == 11 or (len(value) == 12 and value[:2] in ("97", "98")):
         return value, False
-    if len(value) == 10 and value.isdigit():
+    if len(value) == 10:
         return "0" + value, True
     return None, False
 

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Time `annuaire build` on the benchmark snapshot against `sqlite3 .import` of the same file.
+
+    python bench/build.py [--source ../shared/data/of/liste-publique-of-M.csv.gz] [--repeat 3]
+
+Prints the raw import time, the build time, their ratio (target: ≤ 8) and the build's peak RSS
+(target: < 1 GiB). The baseline is the sqlite3 command-line shell importing the decompressed CSV
+into one table, in the same run, on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("ANNUAIRE_SHARED_DIR", ROOT.parent / "shared"))
+
+
+def run_child(cmd: list[str]) -> tuple[float, int]:
+    """Run a command; return (wall seconds, its peak RSS in bytes)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stderr.read().decode()}")
+    return elapsed, usage.ru_maxrss * 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--source", type=Path, default=SHARED / "data/of/liste-publique-of-M.csv.gz")
+    ap.add_argument("--reference", type=Path, default=SHARED / "data/reference")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    if not args.source.exists():
+        sys.exit(f"{args.source}: benchmark file not found (set ANNUAIRE_SHARED_DIR)")
+    sqlite3 = shutil.which("sqlite3")
+    if not sqlite3:
+        sys.exit("the sqlite3 command-line shell is needed for the baseline (apt-get install sqlite3)")
+    annuaire = shutil.which("annuaire") or str(Path(sys.executable).with_name("annuaire"))
+    with tempfile.TemporaryDirectory(prefix="annuaire-bench-") as tmp:
+        tmp = Path(tmp)
+        plain = tmp / "source.csv"
+        opener = gzip.open if args.source.suffix == ".gz" else open
+        with opener(args.source, "rb") as src, plain.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+        rows = sum(1 for _ in plain.open("rb")) - 1
+        imports, builds, peaks = [], [], []
+        for i in range(args.repeat):
+            raw_db = tmp / f"raw-{i}.db"
+            t, _ = run_child([sqlite3, str(raw_db), "-cmd", ".mode csv", "-cmd", ".separator ;",
+                              f".import {plain} raw"])
+            imports.append(t)
+            t, peak = run_child([annuaire, "build", "--no-progress", "--source", str(args.source),
+                                 "--db", str(tmp / f"annuaire-{i}.db"), "--reference", str(args.reference)])
+            builds.append(t)
+            peaks.append(peak)
+        imp, bld = min(imports), min(builds)
+        print(f"source: {args.source} ({rows:,} lines, {plain.stat().st_size / 1e6:.1f} MB decompressed)")
+        print(f"sqlite3 .import (baseline): best {imp:.2f} s of {args.repeat}")
+        print(f"annuaire build (gz source, full pipeline): best {bld:.2f} s of {args.repeat}"
+              f" ({rows / bld:,.0f} rows/s)")
+        print(f"ratio build / import: {bld / imp:.1f}x (target ≤ 8x)")
+        print(f"peak RSS of the build: {max(peaks) / 2**20:.0f} MiB (target < 1024 MiB)")
+
+
+if __name__ == "__main__":
+    main()
