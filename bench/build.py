@@ -57,18 +57,32 @@ def main() -> None:
         imports, builds, peaks = [], [], []
         for i in range(args.repeat):
             raw_db = tmp / f"raw-{i}.db"
-            t, _ = run_child([sqlite3, str(raw_db), "-cmd", ".mode csv", "-cmd", ".separator ;",
-                              f".import {plain} raw"])
+            t, _ = run_child(
+                [sqlite3, str(raw_db), "-cmd", ".mode csv", "-cmd", ".separator ;", f".import {plain} raw"]
+            )
             imports.append(t)
-            t, peak = run_child([annuaire, "build", "--no-progress", "--source", str(args.source),
-                                 "--db", str(tmp / f"annuaire-{i}.db"), "--reference", str(args.reference)])
+            t, peak = run_child(
+                [
+                    annuaire,
+                    "build",
+                    "--no-progress",
+                    "--source",
+                    str(args.source),
+                    "--db",
+                    str(tmp / f"annuaire-{i}.db"),
+                    "--reference",
+                    str(args.reference),
+                ]
+            )
             builds.append(t)
             peaks.append(peak)
         imp, bld = min(imports), min(builds)
         print(f"source: {args.source} ({rows:,} lines, {plain.stat().st_size / 1e6:.1f} MB decompressed)")
         print(f"sqlite3 .import (baseline): best {imp:.2f} s of {args.repeat}")
-        print(f"annuaire build (gz source, full pipeline): best {bld:.2f} s of {args.repeat}"
-              f" ({rows / bld:,.0f} rows/s)")
+        print(
+            f"annuaire build (gz source, full pipeline): best {bld:.2f} s of {args.repeat}"
+            f" ({rows / bld:,.0f} rows/s)"
+        )
         print(f"ratio build / import: {bld / imp:.1f}x (target ≤ 8x)")
         print(f"peak RSS of the build: {max(peaks) / 2**20:.0f} MiB (target < 1024 MiB)")
 

@@ -13,7 +13,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from . import logs
@@ -21,7 +28,7 @@ from .errors import EXIT_FAILURE, AnnuaireError
 
 app = typer.Typer(
     name="annuaire",
-    help="Annuaire des organismes de formation: build, update and serve a directory from data.gouv.fr open data.",
+    help="Annuaire des organismes de formation: a directory built from data.gouv.fr open data.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -32,9 +39,12 @@ log = logging.getLogger("annuaire")
 
 ReferenceOption = Annotated[
     Path | None,
-    typer.Option("--reference", help="Folder with laposte_hexasmal.csv, departements.json, regions.json "
-                 "[env ANNUAIRE_REFERENCE_DIR; default: downloaded from data.gouv.fr and cached]",
-                 file_okay=False),
+    typer.Option(
+        "--reference",
+        help="Folder with laposte_hexasmal.csv, departements.json, regions.json "
+        "[env ANNUAIRE_REFERENCE_DIR; default: downloaded from data.gouv.fr and cached]",
+        file_okay=False,
+    ),
 ]
 
 
@@ -55,7 +65,9 @@ def _report_table(report: dict) -> Table:
         if "." not in key or key.startswith(("commune.", "address.")):
             table.add_row(f"repair: {key}", f"{value:,}")
     dedup = report["deduplication"]
-    table.add_row("organisations with several declarations", f"{dedup['organisations_with_several_declarations']:,}")
+    table.add_row(
+        "organisations with several declarations", f"{dedup['organisations_with_several_declarations']:,}"
+    )
     table.add_row("declarations merged", f"{dedup['declarations_merged']:,}")
     table.add_row("duration (s)", f"{report['duration_seconds']}")
     return table
@@ -74,9 +86,16 @@ def build(
     from .sources.reference_files import reference_folder
 
     ref = load_reference(reference_folder(reference))
-    bar = Progress(TextColumn("[bold]reading[/bold] {task.description}"), BarColumn(), DownloadColumn(),
-                   TransferSpeedColumn(), TimeRemainingColumn(), console=err, disable=not progress,
-                   transient=True)
+    bar = Progress(
+        TextColumn("[bold]reading[/bold] {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not progress,
+        transient=True,
+    )
     with bar:
         task = bar.add_task(Path(source).name if "://" not in source else source, total=None)
 

@@ -18,7 +18,12 @@ def _fields(record: logging.LogRecord) -> dict:
 class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created))
-        parts = [stamp, record.levelname.lower(), record.name, json.dumps(record.getMessage(), ensure_ascii=False)]
+        parts = [
+            stamp,
+            record.levelname.lower(),
+            record.name,
+            json.dumps(record.getMessage(), ensure_ascii=False),
+        ]
         parts += [f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in _fields(record).items()]
         if record.exc_info:
             parts.append("\n" + self.formatException(record.exc_info))
@@ -27,8 +32,13 @@ class KeyValueFormatter(logging.Formatter):
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        data = {"time": record.created, "level": record.levelname.lower(), "logger": record.name,
-                "message": record.getMessage(), **_fields(record)}
+        data = {
+            "time": record.created,
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            **_fields(record),
+        }
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False, default=str)

@@ -58,8 +58,11 @@ class CommuneResolver:
     Built once from the base's rows; `resolve` is pure and memoised (most pairs repeat).
     """
 
-    def __init__(self, rows: list[tuple[str, str, str, str, str, float | None, float | None]],
-                 departement_region: dict[str, str]):
+    def __init__(
+        self,
+        rows: list[tuple[str, str, str, str, str, float | None, float | None]],
+        departement_region: dict[str, str],
+    ):
         """rows: (insee, commune name, postal code, ligne 5, libellé d'acheminement, lat, lon)."""
         self.departement_region = departement_region
         self.communes: dict[str, Commune] = {}
@@ -98,7 +101,9 @@ class CommuneResolver:
         for insee, cps in postcodes.items():
             lat, lon = coords[insee]
             self.communes[insee] = Commune(insee, names[insee], tuple(cps), lat, lon)
-        self._cp_communes = {cp: sorted({i for ids in d.values() for i in ids}) for cp, d in self._by_cp_name.items()}
+        self._cp_communes = {
+            cp: sorted({i for ids in d.values() for i in ids}) for cp, d in self._by_cp_name.items()
+        }
         self._memo: dict[tuple[str | None, str, str | None], Resolution] = {}
 
     def region_of(self, departement: str | None) -> str | None:
@@ -136,8 +141,12 @@ class CommuneResolver:
         key = city_key(city) if city else ""
         if postcode and postcode in self._by_cp_name:
             if key:
-                for table, k in ((self._by_cp_name, key), (self._by_cp_loose, loose_key(key)),
-                                 (self._by_cp_other, key), (self._by_cp_other, loose_key(key))):
+                for table, k in (
+                    (self._by_cp_name, key),
+                    (self._by_cp_loose, loose_key(key)),
+                    (self._by_cp_other, key),
+                    (self._by_cp_other, loose_key(key)),
+                ):
                     ids = table[postcode].get(k)
                     if ids:
                         return self._found(min(ids), "code_postal_et_nom")

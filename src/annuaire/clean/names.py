@@ -7,10 +7,33 @@ import unicodedata
 from functools import lru_cache
 
 LEGAL_FORMS = frozenset(
-    "SARL SAS SASU EURL SA SCOP SCIC SCI SNC SCS SCA SELARL SELAS SELAFA SEM SPL GIE EI EIRL "
-    "ASSOC ASSO ET CIE".split()
+    [
+        "SARL",
+        "SAS",
+        "SASU",
+        "EURL",
+        "SA",
+        "SCOP",
+        "SCIC",
+        "SCI",
+        "SNC",
+        "SCS",
+        "SCA",
+        "SELARL",
+        "SELAS",
+        "SELAFA",
+        "SEM",
+        "SPL",
+        "GIE",
+        "EI",
+        "EIRL",
+        "ASSOC",
+        "ASSO",
+        "ET",
+        "CIE",
+    ]
 )
-CIVILITIES = frozenset("M MR MME MLLE MONSIEUR MADAME MADEMOISELLE".split())
+CIVILITIES = frozenset(["M", "MR", "MME", "MLLE", "MONSIEUR", "MADAME", "MADEMOISELLE"])
 _NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 
 

@@ -19,9 +19,24 @@ from .names import comparison_name
 from .postal import pad_postcode, pad_region
 from .text import TextCleaner
 
-TEXT_FIELDS = ("denomination", "voie", "ville", "etranger_denomination", "etranger_voie", "etranger_ville",
-               "etranger_pays", "specialite_libelle_1", "specialite_libelle_2", "specialite_libelle_3")
+TEXT_FIELDS = (
+    "denomination",
+    "voie",
+    "ville",
+    "etranger_denomination",
+    "etranger_voie",
+    "etranger_ville",
+    "etranger_pays",
+    "specialite_libelle_1",
+    "specialite_libelle_2",
+    "specialite_libelle_3",
+)
 IDENTITY_FIELDS = {"nda", "ndas_precedents", "siren", "siret"}
+_CONTENT_INDEXES = tuple(INDEX[f] for f in ("denomination", "voie", "code_postal", "ville")) + tuple(
+    i
+    for i, f in enumerate(FIELDS)
+    if f not in IDENTITY_FIELDS and f not in ("denomination", "voie", "code_postal", "ville")
+)
 _TRUE = {"true", "vrai", "oui", "1", "yes", "o", "x"}
 _FALSE = {"false", "faux", "non", "0", "no", "n"}
 
@@ -120,25 +135,46 @@ class RecordCleaner:
         self.counts = counts
         self.text = TextCleaner()
 
-    def clean(self, number: int, line: int, values: list[str], raw: list[str], extras: dict | None,
-              width_ok: bool, overflow: bool = False) -> Declaration | Rejected:
+    def clean(
+        self,
+        number: int,
+        line: int,
+        values: list[str],
+        raw: list[str],
+        extras: dict | None,
+        width_ok: bool,
+        overflow: bool = False,
+    ) -> Declaration | Rejected:
         counts = self.counts
         v = values
         if not any(x.strip() for x in raw):
             return Rejected(number, line, "", EMPTY_ROW, "every field is empty", raw)
         nda_raw = v[INDEX["nda"]].strip()
         if overflow:
-            return Rejected(number, line, nda_raw, TOO_MANY_FIELDS,
-                            f"{len(raw)} fields where the header has fewer: a separator inside an unquoted field?",
-                            raw)
-        if not any(v[i].strip() for i, f in enumerate(FIELDS) if f not in IDENTITY_FIELDS) and not extras:
-            return Rejected(number, line, nda_raw, IDENTIFIER_ONLY, "only identifiers, no name nor address", raw)
+            return Rejected(
+                number,
+                line,
+                nda_raw,
+                TOO_MANY_FIELDS,
+                f"{len(raw)} fields where the header has fewer: a separator inside an unquoted field?",
+                raw,
+            )
+        if not any(v[i].strip() for i in _CONTENT_INDEXES) and not extras:
+            return Rejected(
+                number, line, nda_raw, IDENTIFIER_ONLY, "only identifiers, no name nor address", raw
+            )
         nda, nda_padded = check_nda(nda_raw)
         if not nda_raw:
             return Rejected(number, line, "", NDA_MISSING, "no numeroDeclarationActivite", raw)
         if nda is None:
-            return Rejected(number, line, nda_raw, NDA_INVALID,
-                            f"numeroDeclarationActivite {nda_raw!r} is not 11 digits", raw)
+            return Rejected(
+                number,
+                line,
+                nda_raw,
+                NDA_INVALID,
+                f"numeroDeclarationActivite {nda_raw!r} is not 11 digits",
+                raw,
+            )
         if nda_padded:
             counts["nda_leading_zero_restored"] += 1
         if not width_ok:
@@ -174,17 +210,18 @@ class RecordCleaner:
         if region_declared and region_declared != v[INDEX["code_region"]].strip():
             counts["region_leading_zero_restored"] += 1
         resolution = self.communes.resolve(postcode, text["ville"], region_declared)
-        counts[f"commune.{resolution.method}"] += 1
         region = self.communes.region_of(resolution.departement)
         if region and region_declared and region != region_declared:
             counts["region_declared_disagrees"] += 1
         commune = self.communes.communes.get(resolution.insee) if resolution.insee else None
 
         flags = []
-        for _, column, _ in SCOPES:
+        for code, column, _ in SCOPES:
             flag, bad = parse_flag(v[INDEX[column]])
             if bad:
                 counts["certification_unreadable"] += 1
+            elif flag:
+                counts[f"scope.{code}"] += 1
             flags.append(flag)
 
         dates = []
@@ -209,22 +246,43 @@ class RecordCleaner:
             numbers.append(number_value)
 
         kind = address_kind(text["voie"], text["ville"], postcode)
-        counts[f"address.{kind}"] += 1
         return Declaration(
-            enregistrement=number, ligne=line, nda=nda,
+            enregistrement=number,
+            ligne=line,
+            nda=nda,
             ndas_precedents=[n for n in split_ndas(v[INDEX["ndas_precedents"]]) if n != nda],
-            denomination=text["denomination"], nom_comparaison=comparison_name(text["denomination"]),
-            siret=ids.siret, siret_brut=ids.siret_raw, siret_statut=ids.siret_status,
-            siren=ids.siren, siren_brut=ids.siren_raw, siren_incoherent=ids.siren_mismatch,
-            voie=text["voie"], code_postal=postcode, ville=text["ville"],
-            code_commune_insee=resolution.insee, commune=commune.name if commune else None,
-            code_departement=resolution.departement, code_region=region,
-            code_region_declare=region_declared, methode_commune=resolution.method, type_adresse=kind,
+            denomination=text["denomination"],
+            nom_comparaison=comparison_name(text["denomination"]),
+            siret=ids.siret,
+            siret_brut=ids.siret_raw,
+            siret_statut=ids.siret_status,
+            siren=ids.siren,
+            siren_brut=ids.siren_raw,
+            siren_incoherent=ids.siren_mismatch,
+            voie=text["voie"],
+            code_postal=postcode,
+            ville=text["ville"],
+            code_commune_insee=resolution.insee,
+            commune=commune.name if commune else None,
+            code_departement=resolution.departement,
+            code_region=region,
+            code_region_declare=region_declared,
+            methode_commune=resolution.method,
+            type_adresse=kind,
             certifications=tuple(flags),
-            etranger=(text["etranger_denomination"], text["etranger_voie"],
-                      v[INDEX["etranger_code_postal"]].strip(), text["etranger_ville"], text["etranger_pays"]),
-            date_derniere_declaration=dates[0], debut_exercice=dates[1], fin_exercice=dates[2],
-            specialites=specialites, nb_stagiaires=numbers[0], nb_stagiaires_confies=numbers[1],
+            etranger=(
+                text["etranger_denomination"],
+                text["etranger_voie"],
+                v[INDEX["etranger_code_postal"]].strip(),
+                text["etranger_ville"],
+                text["etranger_pays"],
+            ),
+            date_derniere_declaration=dates[0],
+            debut_exercice=dates[1],
+            fin_exercice=dates[2],
+            specialites=specialites,
+            nb_stagiaires=numbers[0],
+            nb_stagiaires_confies=numbers[1],
             effectif_formateurs=numbers[2],
             extras=json.dumps(extras, ensure_ascii=False) if extras else None,
             raw=raw,

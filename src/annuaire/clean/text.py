@@ -16,8 +16,14 @@ def normalise_space(value: str) -> str:
     """Trim and collapse runs of white space (including line breaks and tabs) to one space."""
     if not value:
         return ""
-    if value.isascii() and "  " not in value and value == value.strip() and "\n" not in value \
-            and "\t" not in value and "\r" not in value:
+    if (
+        value.isascii()
+        and "  " not in value
+        and value == value.strip()
+        and "\n" not in value
+        and "\t" not in value
+        and "\r" not in value
+    ):
         return value
     return _SPACES.sub(" ", value).strip()
 
@@ -47,6 +53,8 @@ class TextCleaner:
         """Return (clean text, whether mojibake was repaired)."""
         if not value:
             return "", False
+        if value.isascii():  # the common case: nothing to repair, spaces at most
+            return " ".join(value.split()), False
         hit = self._memo.get(value)
         if hit is not None:
             return hit

@@ -31,8 +31,12 @@ class Group:
 
 def _display_order(d: Declaration) -> tuple:
     """Most recent declaration first; then the most complete; then the lowest NDA."""
-    return (d.date_derniere_declaration or "", d.type_adresse == "voie", d.code_commune_insee is not None,
-            -int(d.nda))
+    return (
+        d.date_derniere_declaration or "",
+        d.type_adresse == "voie",
+        d.code_commune_insee is not None,
+        -int(d.nda),
+    )
 
 
 def group_declarations(decls: Sequence[Declaration]) -> list[Group]:
@@ -71,10 +75,12 @@ def group_declarations(decls: Sequence[Declaration]) -> list[Group]:
 
     groups = []
     for siret, members in by_siret.items():
-        members.sort(key=lambda i: _display_order(decls[i]), reverse=True)
+        if len(members) > 1:
+            members.sort(key=lambda i: _display_order(decls[i]), reverse=True)
         how = merged.get(siret, BY_SIRET if len(members) > 1 else ALONE)
         groups.append(Group(members, siret, how))
     for members in joined_orphans.values():
-        members.sort(key=lambda i: _display_order(decls[i]), reverse=True)
+        if len(members) > 1:
+            members.sort(key=lambda i: _display_order(decls[i]), reverse=True)
         groups.append(Group(members, None, BY_NAME_POSTCODE if len(members) > 1 else ALONE))
     return groups

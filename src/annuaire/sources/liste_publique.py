@@ -41,8 +41,17 @@ OFFICIAL = {official: short for short, official in COLUMNS}
 
 # Without these a row cannot be placed in the directory: a file lacking one is refused.
 REQUIRED = [
-    "nda", "denomination", "siret", "voie", "code_postal", "ville",
-    "cert_actions", "cert_bilans", "cert_vae", "cert_apprentissage", "date_derniere_declaration",
+    "nda",
+    "denomination",
+    "siret",
+    "voie",
+    "code_postal",
+    "ville",
+    "cert_actions",
+    "cert_bilans",
+    "cert_vae",
+    "cert_apprentissage",
+    "date_derniere_declaration",
 ]
 
 SCOPES = [

@@ -29,6 +29,27 @@ MAX_FIELD_CHARS = 1_000_000  # a field longer than this is not a field of the Li
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+class BinaryDataError(ValueError):
+    """NUL bytes in what should be text."""
+
+
+class _NulGuard(io.RawIOBase):
+    """Passes bytes through, refusing NUL bytes: a text CSV never holds one (checked in C, per chunk)."""
+
+    def __init__(self, stream: io.BufferedIOBase):
+        self.stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.stream.read(len(buffer))
+        if b"\x00" in data:
+            raise BinaryDataError("NUL bytes")
+        buffer[: len(data)] = data
+        return len(data)
+
+
 class _FallbackCounter:
     """Codec error handler: bytes that are not UTF-8 are read as Windows-1252 (Latin-1 for the five
     bytes Windows-1252 leaves undefined), and counted."""
@@ -103,6 +124,7 @@ class ListePubliqueReader:
         self.extra_columns: list[tuple[int, str]] = []
         self.missing_optional: list[str] = []
         self._raw_fh: io.BufferedReader | None = None
+        self.records_read = 0
 
     def _open_binary(self) -> tuple[io.BufferedReader, io.BufferedIOBase]:
         raw = self.path.open("rb")
@@ -137,11 +159,17 @@ class ListePubliqueReader:
             for sep, label in ((",", "','"), ("\t", "tab"), ("|", "'|'")):
                 cells = first.split(sep)
                 if len(cells) > 3 and any(header_key(c) in OFFICIAL_BY_KEY for c in cells):
-                    raise InputError(self.name, f"wrong separator: the header is separated by {label}, "
-                                     "the Liste publique uses ';'", line=1)
-            raise InputError(self.name, "not a Liste publique CSV: the first line is not its header "
-                             f"(expected ';'-separated columns such as {COLUMNS[0][1]}; found {first!r})",
-                             line=1)
+                    raise InputError(
+                        self.name,
+                        f"wrong separator: the header is separated by {label}, the Liste publique uses ';'",
+                        line=1,
+                    )
+            raise InputError(
+                self.name,
+                "not a Liste publique CSV: the first line is not its header "
+                f"(expected ';'-separated columns such as {COLUMNS[0][1]}; found {first!r})",
+                line=1,
+            )
         official = dict(COLUMNS)
         missing = [official[f] for f in REQUIRED if f not in self.positions]
         if missing:
@@ -154,7 +182,8 @@ class ListePubliqueReader:
         self._raw_fh = raw
         encoding = "utf-8" if self.encoding == "utf-8-sig" else self.encoding
         codecs.register_error("annuaire-fallback", self.fallback)
-        text = io.TextIOWrapper(stream, encoding=encoding, errors="annuaire-fallback", newline="")
+        guarded = io.BufferedReader(_NulGuard(stream), buffer_size=1 << 16)
+        text = io.TextIOWrapper(guarded, encoding=encoding, errors="annuaire-fallback", newline="")
         reader = csv.reader(text, delimiter=";", quotechar='"')
         try:
             yield from self._records(reader)
@@ -164,8 +193,15 @@ class ListePubliqueReader:
                 message = f"a field longer than {MAX_FIELD_CHARS:,} characters: not a Liste publique field"
             raise InputError(self.name, f"unreadable CSV ({message})", line=reader.line_num) from None
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            raise InputError(self.name, f"the gzip file is truncated or damaged ({exc or 'unexpected end'})",
-                             line=reader.line_num) from None
+            raise InputError(
+                self.name,
+                f"the gzip file is truncated or damaged ({exc or 'unexpected end'})",
+                line=reader.line_num,
+            ) from None
+        except BinaryDataError:
+            raise InputError(
+                self.name, "binary data (NUL bytes) inside the file, not a text CSV", line=reader.line_num + 1
+            ) from None
         except UnicodeDecodeError as exc:  # pragma: no cover - the error handler decodes everything
             raise InputError(self.name, f"undecodable bytes ({exc})", line=reader.line_num) from None
         finally:
@@ -183,23 +219,27 @@ class ListePubliqueReader:
         extras = self.extra_columns
         width = len(header)
         n_fields = len(FIELDS)
+        # The usual file has exactly the official columns in the official order: rows map as they are.
+        identity = width == n_fields and all(fi == pos for fi, pos in take) and len(take) == n_fields
         number = 0
         previous_line = reader.line_num
         for row in reader:
             number += 1
             start = previous_line + 1
             previous_line = reader.line_num
-            if "\x00" in "".join(row):
-                raise InputError(self.name, "binary data (NUL bytes) inside the file", line=start)
-            values = [""] * n_fields
             n = len(row)
-            for fi, pos in take:
-                if pos < n:
-                    values[fi] = row[pos]
+            if identity and n == width:
+                values = row
+            else:
+                values = [""] * n_fields
+                for fi, pos in take:
+                    if pos < n:
+                        values[fi] = row[pos]
             extra = None
             if extras:
                 extra = {name: row[pos] for pos, name in extras if pos < n and row[pos]} or None
             overflow = n > width and any(row[width:])
+            self.records_read = number
             yield Record(number, start, values, row, extra, n == width, overflow)
         if number == 0:
             raise InputError(self.name, "the file holds a header but no records", line=1)

@@ -61,8 +61,10 @@ def read_laposte(path: Path) -> list[tuple[str, str, str, str, str, float | None
     gps = _pick(header, "coordonnees_gps", "coordonnees_geographiques")
     lat_col, lon_col = _pick(header, "latitude"), _pick(header, "longitude")
     if None in (insee, name, cp):
-        raise ReferenceError_(f"{path}: not La Poste's postal-code base (expected columns Code_commune_INSEE, "
-                              f"Nom_commune, Code_postal; found {';'.join(header)[:200]})")
+        raise ReferenceError_(
+            f"{path}: not La Poste's postal-code base (expected columns Code_commune_INSEE, "
+            f"Nom_commune, Code_postal; found {';'.join(header)[:200]})"
+        )
     rows = []
     for line in reader:
         if len(line) <= max(insee, name, cp):
@@ -73,9 +75,17 @@ def read_laposte(path: Path) -> list[tuple[str, str, str, str, str, float | None
             lat, lon = _float(a), _float(b)
         elif lat_col is not None and lon_col is not None and max(lat_col, lon_col) < len(line):
             lat, lon = _float(line[lat_col]), _float(line[lon_col])
-        rows.append((line[insee].strip().zfill(5), line[name].strip(), line[cp].strip().zfill(5),
-                     line[ligne5].strip() if ligne5 is not None and ligne5 < len(line) else "",
-                     line[libelle].strip() if libelle is not None and libelle < len(line) else "", lat, lon))
+        rows.append(
+            (
+                line[insee].strip().zfill(5),
+                line[name].strip(),
+                line[cp].strip().zfill(5),
+                line[ligne5].strip() if ligne5 is not None and ligne5 < len(line) else "",
+                line[libelle].strip() if libelle is not None and libelle < len(line) else "",
+                lat,
+                lon,
+            )
+        )
     if not rows:
         raise ReferenceError_(f"{path}: La Poste's base holds no rows")
     return rows
@@ -94,19 +104,25 @@ def read_cog(folder: Path) -> tuple[dict[str, dict], dict[str, dict]]:
         try:
             deps = json.loads(dep_json.read_text(encoding="utf-8"))
             regs = json.loads(reg_json.read_text(encoding="utf-8"))
-            return ({d["code"]: {"nom": d["nom"], "region": d.get("region")} for d in deps},
-                    {r["code"]: {"nom": r["nom"]} for r in regs})
+            return (
+                {d["code"]: {"nom": d["nom"], "region": d.get("region")} for d in deps},
+                {r["code"]: {"nom": r["nom"]} for r in regs},
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise ReferenceError_(f"{folder}: unreadable COG JSON files ({exc})") from None
     dep_csv = sorted(folder.glob("v_departement_*.csv"))
     reg_csv = sorted(folder.glob("v_region_*.csv"))
     if dep_csv and reg_csv:
-        deps = {r["DEP"]: {"nom": r["LIBELLE"], "region": r["REG"]}
-                for r in csv.DictReader(io.StringIO(_text(dep_csv[-1])))}
+        deps = {
+            r["DEP"]: {"nom": r["LIBELLE"], "region": r["REG"]}
+            for r in csv.DictReader(io.StringIO(_text(dep_csv[-1])))
+        }
         regs = {r["REG"]: {"nom": r["LIBELLE"]} for r in csv.DictReader(io.StringIO(_text(reg_csv[-1])))}
         return deps, regs
-    raise ReferenceError_(f"{folder}: missing {DEPARTEMENTS_FILE} and {REGIONS_FILE} "
-                          "(or INSEE's v_departement_*.csv and v_region_*.csv)")
+    raise ReferenceError_(
+        f"{folder}: missing {DEPARTEMENTS_FILE} and {REGIONS_FILE} "
+        "(or INSEE's v_departement_*.csv and v_region_*.csv)"
+    )
 
 
 def load_reference(folder: Path) -> Reference:

@@ -78,15 +78,22 @@ def download_reference(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     log.info("downloading reference data", extra={"portal": config.portal_url(), "folder": str(folder)})
     with httpx.Client(follow_redirects=True, timeout=120) as client:
-        laposte = [r for r in _dataset_resources(client, LAPOSTE_DATASET)
-                   if (r.get("format") or "").lower() == "csv"]
+        laposte = [
+            r for r in _dataset_resources(client, LAPOSTE_DATASET) if (r.get("format") or "").lower() == "csv"
+        ]
         if not laposte:
             raise DownloadError(f"dataset {LAPOSTE_DATASET}: no CSV resource")
         _fetch(client, laposte[0]["url"], folder / LAPOSTE_FILE)
         cog = _dataset_resources(client, COG_DATASET)
         for prefix in ("v_departement_", "v_region_"):
-            found = sorted((r for r in cog if (r.get("title") or "").startswith(prefix)
-                            and (r.get("title") or "").endswith(".csv")), key=lambda r: r["title"])
+            found = sorted(
+                (
+                    r
+                    for r in cog
+                    if (r.get("title") or "").startswith(prefix) and (r.get("title") or "").endswith(".csv")
+                ),
+                key=lambda r: r["title"],
+            )
             if not found:
                 raise DownloadError(f"dataset {COG_DATASET}: no resource named {prefix}*.csv")
             _fetch(client, found[-1]["url"], folder / found[-1]["title"])

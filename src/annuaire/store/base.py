@@ -26,6 +26,11 @@ class BuildWriter(ABC):
     @abstractmethod
     def write_meta(self, values: dict[str, Any]) -> None: ...
 
+    @abstractmethod
+    def locate_at_commune_centroids(self) -> None:
+        """Give every declaration without a location its commune's centroid (method
+        `centroide_commune`), or no location at all (method `aucun`)."""
+
 
 class Store(ABC):
     location: str

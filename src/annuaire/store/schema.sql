@@ -6,6 +6,28 @@ CREATE TABLE meta (
     value TEXT
 );
 
+-- Reference geography (COG, La Poste): used for names, filters and commune centroids.
+CREATE TABLE regions (
+    code TEXT PRIMARY KEY,
+    nom  TEXT NOT NULL
+);
+
+CREATE TABLE departements (
+    code        TEXT PRIMARY KEY,
+    nom         TEXT NOT NULL,
+    code_region TEXT
+);
+
+CREATE TABLE communes (
+    code_insee       TEXT PRIMARY KEY,
+    nom              TEXT NOT NULL,      -- La Poste's spelling
+    codes_postaux    TEXT NOT NULL,      -- space-separated
+    code_departement TEXT NOT NULL,
+    code_region      TEXT,
+    latitude         REAL,
+    longitude        REAL
+);
+
 -- One establishment, possibly declared under several NDAs (merged on its SIRET).
 CREATE TABLE organismes (
     id                        INTEGER PRIMARY KEY,

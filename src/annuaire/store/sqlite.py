@@ -43,6 +43,17 @@ class SQLiteBuildWriter(BuildWriter):
             [(k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)) for k, v in values.items()],
         )
 
+    def locate_at_commune_centroids(self) -> None:
+        self.conn.execute(
+            """INSERT INTO localisations
+               SELECT d.nda, c.latitude, c.longitude, NULL,
+                      CASE WHEN c.latitude IS NULL THEN NULL ELSE 'municipality' END,
+                      CASE WHEN c.latitude IS NULL THEN NULL ELSE c.nom END,
+                      CASE WHEN c.latitude IS NULL THEN 'aucun' ELSE 'centroide_commune' END
+               FROM declarations d LEFT JOIN communes c ON c.code_insee = d.code_commune_insee
+               WHERE d.nda NOT IN (SELECT nda FROM localisations)"""
+        )
+
     def finish(self) -> None:
         """Indexes, the full-text index and the planner's statistics, after the bulk load."""
         conn = self.conn
@@ -122,8 +133,10 @@ class SQLiteStore(Store):
     def declarations(self) -> Iterator[dict[str, Any]]:
         conn = self.connect()
         try:
-            yield from map(dict, conn.execute(
-                """SELECT d.*, o.identifiant AS id_organisme,
+            yield from map(
+                dict,
+                conn.execute(
+                    """SELECT d.*, o.identifiant AS id_organisme,
                           (SELECT group_concat(p.nda_precedent, ' ') FROM ndas_precedents p
                             WHERE p.nda = d.nda) AS ndas_precedents,
                           (SELECT group_concat(s.code, ' ') FROM declaration_specialites s
@@ -133,15 +146,18 @@ class SQLiteStore(Store):
                    JOIN organismes o ON o.id = d.organisme_id
                    LEFT JOIN localisations l ON l.nda = d.nda
                    ORDER BY d.nda"""
-            ))
+                ),
+            )
         finally:
             conn.close()
 
     def organisations(self) -> Iterator[dict[str, Any]]:
         conn = self.connect()
         try:
-            yield from map(dict, conn.execute(
-                """SELECT o.*,
+            yield from map(
+                dict,
+                conn.execute(
+                    """SELECT o.*,
                           (SELECT group_concat(d.nda, ' ') FROM
                              (SELECT nda FROM declarations WHERE organisme_id = o.id ORDER BY nda) d) AS ndas,
                           (SELECT group_concat(DISTINCT c.portee) FROM certifications c
@@ -150,7 +166,8 @@ class SQLiteStore(Store):
                    FROM organismes o
                    LEFT JOIN localisations l ON l.nda = o.nda_principal
                    ORDER BY o.identifiant"""
-            ))
+                ),
+            )
         finally:
             conn.close()
 
