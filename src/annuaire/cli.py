@@ -61,8 +61,12 @@ def _report_table(report: dict) -> Table:
         table.add_row(f"rows: {key}", f"{value:,}")
     for key, value in report["quarantine"].items():
         table.add_row(f"quarantine: {key}", f"{value:,}")
+    labels = {"commune.": "commune found by: ", "address.": "address kind: "}
     for key, value in report["repairs"].items():
-        if "." not in key or key.startswith(("commune.", "address.")):
+        prefix = next((p for p in labels if key.startswith(p)), None)
+        if prefix:
+            table.add_row(labels[prefix] + key[len(prefix) :], f"{value:,}")
+        elif "." not in key:
             table.add_row(f"repair: {key}", f"{value:,}")
     dedup = report["deduplication"]
     table.add_row(

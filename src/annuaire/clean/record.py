@@ -37,6 +37,7 @@ _CONTENT_INDEXES = tuple(INDEX[f] for f in ("denomination", "voie", "code_postal
     for i, f in enumerate(FIELDS)
     if f not in IDENTITY_FIELDS and f not in ("denomination", "voie", "code_postal", "ville")
 )
+_TEXT_INDEXES = tuple((name, INDEX[name]) for name in TEXT_FIELDS)
 _TRUE = {"true", "vrai", "oui", "1", "yes", "o", "x"}
 _FALSE = {"false", "faux", "non", "0", "no", "n"}
 
@@ -181,13 +182,21 @@ class RecordCleaner:
             counts["record_field_count_differs_from_header"] += 1
 
         text = {}
-        for name in TEXT_FIELDS:
-            original = v[INDEX[name]]
-            cleaned, repaired = self.text(original)
+        text_cleaner = self.text
+        for name, index in _TEXT_INDEXES:
+            original = v[index]
+            if not original:
+                text[name] = ""
+                continue
+            if original.isascii():  # inlined fast path of TextCleaner: spaces at most
+                cleaned = " ".join(original.split())
+                repaired = False
+            else:
+                cleaned, repaired = text_cleaner(original)
             if repaired:
-                counts[f"mojibake_repaired.{name}"] += 1
+                counts["mojibake_repaired." + name] += 1
                 counts["mojibake_repaired"] += 1
-            if cleaned != original and not repaired:
+            elif cleaned != original:
                 counts["whitespace_normalised"] += 1
             text[name] = cleaned
 
