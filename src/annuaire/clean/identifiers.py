@@ -13,7 +13,7 @@ _NON_DIGITS = re.compile(r"[\s.\-_/]")
 
 def compact(value: str) -> str:
     """Remove the separators people type inside identifiers (spaces, dots, dashes)."""
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return value
     return _NON_DIGITS.sub("", value or "")
 
@@ -32,7 +32,7 @@ def _luhn_ok(digits: str) -> bool:
 
 def siret_is_valid(value: str) -> bool:
     """A 14-digit SIRET with a valid checksum (La Poste's establishments have their own rule)."""
-    if len(value) != 14 or not value.isdigit() or not value.isascii():
+    if len(value) != 14 or not (value.isascii() and value.isdigit()):
         return False
     if _luhn_ok(value) and _luhn_ok(value[:9]):
         return True
@@ -41,7 +41,7 @@ def siret_is_valid(value: str) -> bool:
 
 
 def siren_is_valid(value: str) -> bool:
-    if len(value) != 9 or not value.isdigit() or not value.isascii():
+    if len(value) != 9 or not (value.isascii() and value.isdigit()):
         return False
     return _luhn_ok(value) or stdnum_siren.is_valid(value)
 
@@ -64,7 +64,7 @@ def check_siret(raw: str) -> tuple[str | None, str]:
     value = compact(raw)
     if not value:
         return None, "absent"
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         return None, "invalide"
     if len(value) == 14:
         return (value, "valide") if siret_is_valid(value) else (None, "invalide")
@@ -77,7 +77,7 @@ def check_siret(raw: str) -> tuple[str | None, str]:
 
 def check_siren(raw: str) -> str | None:
     value = compact(raw)
-    if not value.isdigit() or not 6 <= len(value) <= 9:
+    if not (value.isascii() and value.isdigit()) or not 6 <= len(value) <= 9:
         return None
     value = value.zfill(9)
     return value if siren_is_valid(value) else None
@@ -101,7 +101,7 @@ def check_nda(raw: str) -> tuple[str | None, bool]:
     """An NDA is 11 digits; those of overseas départements (97x, 98x) may carry 12, the département
     code taking three. Returns (NDA or None, whether a lost leading zero was restored)."""
     value = compact(raw)
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         return None, False
     if len(value) == 11 or (len(value) == 12 and value[:2] in ("97", "98")):
         return value, False

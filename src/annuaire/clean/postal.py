@@ -6,7 +6,7 @@ from __future__ import annotations
 def pad_postcode(raw: str) -> tuple[str | None, bool]:
     """Return (5-digit postal code or None, whether a lost leading zero was restored)."""
     value = (raw or "").strip().replace(" ", "")
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         return None, False
     if len(value) == 5:
         return value, False
@@ -33,6 +33,6 @@ def departement_of_postcode(postcode: str) -> str | None:
 
 def pad_region(raw: str) -> str | None:
     value = (raw or "").strip()
-    if value.isdigit() and 1 <= len(value) <= 2:
+    if value.isascii() and value.isdigit() and 1 <= len(value) <= 2:
         return value.zfill(2)
     return value or None

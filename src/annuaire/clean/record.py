@@ -117,17 +117,25 @@ def parse_flag(raw: str) -> tuple[bool | None, bool]:
     return None, True
 
 
+MAX_COUNT = 10_000_000  # more trainees or trainers than that is a typing error, not a count
+
+
 def parse_count(raw: str) -> tuple[int | None, bool]:
+    """A head count: (value or None, whether the value was present but unreadable)."""
     value = raw.strip().replace(" ", "").replace("\u00a0", "")
     if not value:
         return None, False
-    if value.isdigit():
-        return int(value), False
-    try:
-        number = float(value.replace(",", "."))
-    except ValueError:
-        return None, True
-    return (int(number), False) if number >= 0 and number == int(number) else (None, True)
+    if value.isdigit() and value.isascii() and len(value) <= 9:
+        number = int(value)
+    else:
+        try:
+            as_float = float(value.replace(",", "."))
+            number = int(as_float)
+        except (ValueError, OverflowError):
+            return None, True
+        if number != as_float:
+            return None, True
+    return (number, False) if 0 <= number <= MAX_COUNT else (None, True)
 
 
 class RecordCleaner:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -10,13 +11,15 @@ import httpx
 
 from .. import config
 from ..errors import DownloadError, ReferenceError_
+from .download import failure, fetch, http_client
 from .reference import DEPARTEMENTS_FILE, LAPOSTE_FILE, REGIONS_FILE
 
 log = logging.getLogger("annuaire.reference")
 
 # data.gouv.fr datasets holding each reference file, and how to recognise the resource.
-LAPOSTE_DATASET = "base-officielle-des-codes-postaux"
-COG_DATASET = "code-officiel-geographique-cog"
+LAPOSTE_DATASET = "base-officielle-des-codes-postaux"  # its CSV resource
+COG_DATASET = "code-officiel-geographique-cog"  # resources titled v_departement_YYYY.csv, v_region_YYYY.csv
+COG_PREFIXES = ("v_departement_", "v_region_")
 REFERENCE_FILES = (LAPOSTE_FILE, DEPARTEMENTS_FILE, REGIONS_FILE)
 
 
@@ -28,12 +31,17 @@ def _complete(folder: Path) -> bool:
     return json_cog or csv_cog
 
 
+def cache_folder() -> Path:
+    """The reference cache: `$ANNUAIRE_CACHE_DIR/reference`, by default `~/.cache/annuaire/reference`."""
+    return config.cache_dir() / "reference"
+
+
 def reference_folder(explicit: Path | None) -> Path:
     """The folder to read reference data from.
 
-    1. `--reference DIR` or `ANNUAIRE_REFERENCE_DIR`: used as it is (an error if incomplete);
+    1. `--reference DIR` or `ANNUAIRE_REFERENCE_DIR`: used as it is (an error if missing or incomplete);
     2. `ANNUAIRE_MIRROR`: its `reference/` subfolder, if complete;
-    3. the cache (`~/.cache/annuaire/reference`), filled from data.gouv.fr on first use.
+    3. the cache (`cache_folder()`), filled from data.gouv.fr (`ANNUAIRE_PORTAL_URL`) on first use.
     """
     folder = explicit or config.reference_dir()
     if folder:
@@ -41,9 +49,11 @@ def reference_folder(explicit: Path | None) -> Path:
             raise ReferenceError_(f"{folder}: reference folder not found")
         return Path(folder)
     mirror = config.mirror_dir()
-    if mirror and _complete(mirror / "reference"):
-        return mirror / "reference"
-    cache = config.cache_dir() / "reference"
+    if mirror:
+        if _complete(mirror / "reference"):
+            return mirror / "reference"
+        log.warning("mirror has no complete reference folder", extra={"folder": str(mirror / "reference")})
+    cache = cache_folder()
     if not _complete(cache):
         download_reference(cache)
     return cache
@@ -54,49 +64,50 @@ def _dataset_resources(client: httpx.Client, dataset: str) -> list[dict]:
     try:
         response = client.get(url)
         response.raise_for_status()
-        return response.json().get("resources", [])
-    except (httpx.HTTPError, ValueError) as exc:
-        raise DownloadError(f"{url}: cannot list the dataset's resources ({exc})") from None
-
-
-def _fetch(client: httpx.Client, url: str, target: Path) -> None:
-    temp = target.with_suffix(target.suffix + ".part")
-    try:
-        with client.stream("GET", url) as response:
-            response.raise_for_status()
-            with temp.open("wb") as fh:
-                for chunk in response.iter_bytes(1 << 16):
-                    fh.write(chunk)
-        temp.replace(target)
+        resources = response.json().get("resources")
     except httpx.HTTPError as exc:
-        temp.unlink(missing_ok=True)
-        raise DownloadError(f"{url}: download failed ({exc})") from None
+        raise failure(url, exc) from None
+    except (ValueError, AttributeError):
+        resources = None
+    if not isinstance(resources, list):
+        raise DownloadError(f"{url}: not a data.gouv.fr dataset description (no list of resources)")
+    return [r for r in resources if isinstance(r, dict) and r.get("url")]
+
+
+def _laposte_resource(resources: list[dict]) -> dict:
+    csv = [r for r in resources if (r.get("format") or "").lower() == "csv"]
+    if not csv:
+        raise DownloadError(f"data.gouv.fr dataset {LAPOSTE_DATASET}: no CSV resource")
+    main = [r for r in csv if r.get("type", "main") == "main"]
+    return (main or csv)[0]
+
+
+def _cog_resource(resources: list[dict], prefix: str) -> tuple[dict, str]:
+    """The most recent resource titled `<prefix>YYYY.csv`, with the file name to save it under."""
+    pattern = re.compile(re.escape(prefix) + r"(\d{4})\.csv")
+    found = [(m[1], r) for r in resources if (m := pattern.fullmatch((r.get("title") or "").strip()))]
+    if not found:
+        raise DownloadError(f"data.gouv.fr dataset {COG_DATASET}: no resource titled {prefix}YYYY.csv")
+    year, resource = max(found, key=lambda pair: pair[0])
+    return resource, f"{prefix}{year}.csv"
 
 
 def download_reference(folder: Path) -> None:
-    """Fill `folder` with La Poste's base and INSEE's COG files found through the data.gouv.fr API."""
+    """Fill `folder` with La Poste's base and INSEE's COG files found through the data.gouv.fr API.
+
+    Each file is renamed into place only when complete, so an interrupted download is resumed from
+    scratch on the next run rather than read half-written.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     log.info("downloading reference data", extra={"portal": config.portal_url(), "folder": str(folder)})
-    with httpx.Client(follow_redirects=True, timeout=120) as client:
-        laposte = [
-            r for r in _dataset_resources(client, LAPOSTE_DATASET) if (r.get("format") or "").lower() == "csv"
-        ]
-        if not laposte:
-            raise DownloadError(f"dataset {LAPOSTE_DATASET}: no CSV resource")
-        _fetch(client, laposte[0]["url"], folder / LAPOSTE_FILE)
+    with http_client() as client:
+        laposte = _laposte_resource(_dataset_resources(client, LAPOSTE_DATASET))
         cog = _dataset_resources(client, COG_DATASET)
-        for prefix in ("v_departement_", "v_region_"):
-            found = sorted(
-                (
-                    r
-                    for r in cog
-                    if (r.get("title") or "").startswith(prefix) and (r.get("title") or "").endswith(".csv")
-                ),
-                key=lambda r: r["title"],
-            )
-            if not found:
-                raise DownloadError(f"dataset {COG_DATASET}: no resource named {prefix}*.csv")
-            _fetch(client, found[-1]["url"], folder / found[-1]["title"])
+        chosen = [_cog_resource(cog, prefix) for prefix in COG_PREFIXES]
+        fetch(laposte["url"], folder / LAPOSTE_FILE, client=client)
+        for resource, name in chosen:
+            fetch(resource["url"], folder / name, client=client)
+    log.info("reference data cached", extra={"folder": str(folder)})
 
 
 def copy_reference(source: Path, folder: Path) -> None:
