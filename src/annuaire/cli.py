@@ -132,7 +132,7 @@ def main() -> None:
     try:
         app()  # usage errors are answered by Typer itself (exit code 2)
     except AnnuaireError as exc:
-        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")

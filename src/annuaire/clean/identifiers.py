@@ -30,14 +30,16 @@ def _luhn_ok(digits: str) -> bool:
     ) % 10 == 0
 
 
+_LA_POSTE = "356000000"
+
+
 def siret_is_valid(value: str) -> bool:
     """A 14-digit SIRET with a valid checksum (La Poste's establishments have their own rule)."""
     if len(value) != 14 or not (value.isascii() and value.isdigit()):
         return False
-    if _luhn_ok(value) and _luhn_ok(value[:9]):
-        return True
-    # Where the plain rule fails, stdnum knows the exceptions: La Poste's SIREN 356 000 000.
-    return stdnum_siret.is_valid(value)
+    if value.startswith(_LA_POSTE):  # La Poste's establishments follow their own rule: stdnum knows it
+        return stdnum_siret.is_valid(value)
+    return _luhn_ok(value) and _luhn_ok(value[:9])
 
 
 def siren_is_valid(value: str) -> bool:

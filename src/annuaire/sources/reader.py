@@ -38,14 +38,21 @@ class _NulGuard(io.RawIOBase):
 
     def __init__(self, stream: io.BufferedIOBase):
         self.stream = stream
+        self.poisoned = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        data = self.stream.read(len(buffer))
-        if b"\x00" in data:
+        if self.poisoned:
             raise BinaryDataError("NUL bytes")
+        data = self.stream.read(len(buffer))
+        nul = data.find(b"\x00")
+        if nul == 0:
+            raise BinaryDataError("NUL bytes")
+        if nul > 0:  # hand over what precedes the NUL, so that line numbers are right when we refuse
+            self.poisoned = True
+            data = data[:nul]
         buffer[: len(data)] = data
         return len(data)
 
