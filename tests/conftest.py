@@ -127,6 +127,7 @@ def annuaire_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """cli_env() with a cache of the session's own: never the user's cache, never a download."""
     env = cli_env()
     env["ANNUAIRE_CACHE_DIR"] = str(tmp_path_factory.mktemp("annuaire-cache"))
+    env["ANNUAIRE_PORTAL_URL"] = "http://127.0.0.1:9"  # a test that forgets --reference fails at once
     return env
 
 

@@ -28,6 +28,7 @@ def mirror_dir() -> Path | None:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("ANNUAIRE_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
-    root = Path(base) if base else Path.home() / ".cache"
-    return root / "annuaire" if not os.environ.get("ANNUAIRE_CACHE_DIR") else root
+    """ANNUAIRE_CACHE_DIR, else $XDG_CACHE_HOME/annuaire, else ~/.cache/annuaire."""
+    if value := os.environ.get("ANNUAIRE_CACHE_DIR"):
+        return Path(value)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "annuaire"

@@ -36,6 +36,8 @@ def failure(url: str, exc: Exception) -> DownloadError:
         reason = "the server did not answer in time"
     elif isinstance(exc, httpx.ConnectError):
         reason = f"cannot connect ({exc})"
+    elif isinstance(exc, httpx.RemoteProtocolError):
+        reason = f"the connection broke off ({exc})"
     elif isinstance(exc, httpx.HTTPStatusError):
         reason = f"the server answered {exc.response.status_code} {exc.response.reason_phrase}"
     else:

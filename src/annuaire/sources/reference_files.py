@@ -98,15 +98,26 @@ def download_reference(folder: Path) -> None:
     Each file is renamed into place only when complete, so an interrupted download is resumed from
     scratch on the next run rather than read half-written.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReferenceError_(
+            f"{folder}: cannot create the reference cache ({exc.strerror}); set ANNUAIRE_CACHE_DIR "
+            "or give a folder with --reference"
+        ) from None
     log.info("downloading reference data", extra={"portal": config.portal_url(), "folder": str(folder)})
-    with http_client() as client:
-        laposte = _laposte_resource(_dataset_resources(client, LAPOSTE_DATASET))
-        cog = _dataset_resources(client, COG_DATASET)
-        chosen = [_cog_resource(cog, prefix) for prefix in COG_PREFIXES]
-        fetch(laposte["url"], folder / LAPOSTE_FILE, client=client)
-        for resource, name in chosen:
-            fetch(resource["url"], folder / name, client=client)
+    try:
+        with http_client() as client:
+            laposte = _laposte_resource(_dataset_resources(client, LAPOSTE_DATASET))
+            cog = _dataset_resources(client, COG_DATASET)
+            chosen = [_cog_resource(cog, prefix) for prefix in COG_PREFIXES]
+            fetch(laposte["url"], folder / LAPOSTE_FILE, client=client)
+            for resource, name in chosen:
+                fetch(resource["url"], folder / name, client=client)
+    except DownloadError as exc:
+        raise DownloadError(
+            f"cannot download the reference data (or give a folder with --reference): {exc}"
+        ) from None
     log.info("reference data cached", extra={"folder": str(folder)})
 
 

@@ -1,0 +1,425 @@
+"""Downloads against a real HTTP server on 127.0.0.1 speaking like data.gouv.fr (tests/datagouv_server.py).
+
+- `annuaire build --source URL`: follows data.gouv.fr's 302, reads the gzip file; a 404, a body cut short
+  or a stalled server end with exit code 4 and a clear message, the previous directory untouched and no
+  temporary file left behind.
+- Reference data without `--reference`: the mirror if complete, else the cache, filled once through the
+  data.gouv.fr API (La Poste's base, INSEE's COG CSVs) and not downloaded again.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import subprocess
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from annuaire.errors import DownloadError
+from annuaire.sources import reference_files
+from annuaire.sources.download import download, fetch
+from annuaire.sources.reference_files import cache_folder, download_reference
+from datagouv_server import Answer, DatagouvServer
+
+RESOURCE_ID = "ac59a0f5-fa83-4b82-bf12-3c5806d4f19f"  # the Liste publique's real resource id
+COG_YEAR = "2024"
+
+
+# --- fixtures --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def server():
+    with DatagouvServer() as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def sample_gz(sample_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return gzip.compress(sample_csv.read_bytes(), mtime=0)
+
+
+def _ncc(name: str) -> str:
+    """INSEE's NCC column: the name in capitals without accents."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return plain.upper().replace("-", " ").replace("'", " ")
+
+
+def _csv(header: list[str], rows: list[list]) -> bytes:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return text.getvalue().encode("utf-8")
+
+
+@pytest.fixture(scope="session")
+def reference_payloads(reference_dir: Path) -> dict[str, bytes]:
+    """What the portal serves: La Poste's base as it is, the COG in INSEE's CSV format (generated from
+    the shared departements.json and regions.json)."""
+    deps = json.loads((reference_dir / "departements.json").read_text(encoding="utf-8"))
+    regs = json.loads((reference_dir / "regions.json").read_text(encoding="utf-8"))
+    return {
+        "laposte": (reference_dir / "laposte_hexasmal.csv").read_bytes(),
+        "departements": _csv(
+            ["DEP", "REG", "CHEFLIEU", "TNCC", "NCC", "NCCENR", "LIBELLE"],
+            [
+                [d["code"], d["region"], d["chefLieu"], d["typeLiaison"], _ncc(d["nom"]), d["nom"], d["nom"]]
+                for d in deps
+            ],
+        ),
+        "regions": _csv(
+            ["REG", "CHEFLIEU", "TNCC", "NCC", "NCCENR", "LIBELLE"],
+            [[r["code"], r["chefLieu"], r["typeLiaison"], _ncc(r["nom"]), r["nom"], r["nom"]] for r in regs],
+        ),
+    }
+
+
+@pytest.fixture
+def portal(server: DatagouvServer, reference_payloads: dict[str, bytes]) -> DatagouvServer:
+    """The server with the two reference datasets, as data.gouv.fr describes them (other formats and an
+    older COG vintage next to the files to pick)."""
+    server.file("/files/laposte_hexasmal.csv", reference_payloads["laposte"], "text/csv")
+    server.file("/files/laposte_hexasmal.json", b"[]", "application/json")
+    server.file(f"/files/v_departement_{COG_YEAR}.csv", reference_payloads["departements"], "text/csv")
+    server.file(f"/files/v_region_{COG_YEAR}.csv", reference_payloads["regions"], "text/csv")
+    server.dataset(
+        reference_files.LAPOSTE_DATASET,
+        [
+            ("Base officielle des codes postaux (JSON)", "json", "/files/laposte_hexasmal.json"),
+            ("Base officielle des codes postaux", "csv", "/files/laposte_hexasmal.csv"),
+        ],
+    )
+    server.dataset(
+        reference_files.COG_DATASET,
+        [
+            ("v_departement_2023.csv", "csv", "/files/gone/v_departement_2023.csv"),  # 404 if fetched
+            (f"v_departement_{COG_YEAR}.csv", "csv", f"/files/v_departement_{COG_YEAR}.csv"),
+            (f"v_region_{COG_YEAR}.csv", "csv", f"/files/v_region_{COG_YEAR}.csv"),
+            ("v_region_2023.csv", "csv", "/files/gone/v_region_2023.csv"),
+            ("v_commune_2024.csv", "csv", "/files/gone/v_commune_2024.csv"),
+        ],
+    )
+    return server
+
+
+@pytest.fixture
+def run(annuaire_bin: Path, annuaire_env: dict[str, str], tmp_path: Path):
+    """Run `annuaire` with a cache, a temporary folder and a portal of the test's own; `env` adds to or
+    overrides them. `run.tmpdir` should be empty after every run: no temporary file left behind."""
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+
+    def go(*args, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        environment = dict(annuaire_env)
+        environment.update(
+            ANNUAIRE_CACHE_DIR=str(tmp_path / "cache"),
+            ANNUAIRE_PORTAL_URL="http://127.0.0.1:9",  # the discard port: nothing answers there
+            TMPDIR=str(tmpdir),
+            NO_PROXY="127.0.0.1,localhost",
+            COLUMNS="400",  # error messages unwrapped
+        )
+        environment.update(env or {})
+        return subprocess.run(
+            [str(annuaire_bin), *map(str, args)],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env=environment,
+            timeout=120,
+        )
+
+    go.tmpdir = tmpdir
+    return go
+
+
+def _report(db: Path) -> dict:
+    return json.loads(db.with_name(db.name + ".report.json").read_text(encoding="utf-8"))
+
+
+def _one_clear_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors, result.stderr
+    message = " ".join(result.stderr.split())  # rich may wrap a long message
+    for fragment in fragments:
+        assert fragment in message, result.stderr
+
+
+@pytest.fixture
+def previous_db(tmp_path: Path, run, sample_csv: Path, mini_reference_dir: Path) -> Path:
+    db = tmp_path / "annuaire.db"
+    built = run(
+        "build", "--source", sample_csv, "--db", db, "--reference", mini_reference_dir, "--no-progress"
+    )
+    assert built.returncode == 0, built.stderr
+    return db
+
+
+# --- annuaire build --source URL ------------------------------------------------------------------
+
+
+def test_build_from_url_follows_the_redirect(server, run, sample_gz, mini_reference_dir, tmp_path):
+    server.file("/files/sample-M.csv.gz", sample_gz, "application/gzip")
+    url = server.redirect(f"/api/1/datasets/r/{RESOURCE_ID}", "/files/sample-M.csv.gz")
+    db = tmp_path / "annuaire.db"
+
+    result = run("build", "--source", url, "--db", db, "--reference", mini_reference_dir, "--no-progress")
+
+    assert result.returncode == 0, result.stderr
+    report = _report(db)
+    assert report["rows"]["records"] == 2006
+    assert report["source"]["location"] == url
+    assert report["source"]["compressed"] is True
+    assert server.requests == [f"/api/1/datasets/r/{RESOURCE_ID}", "/files/sample-M.csv.gz"]
+    assert list(run.tmpdir.iterdir()) == []  # the downloaded copy was removed
+
+
+@pytest.mark.parametrize("failure", ["404", "cut short"])
+def test_failed_download_exits_4_and_keeps_the_previous_db(
+    failure, server, run, previous_db, sample_gz, mini_reference_dir, file_sha256
+):
+    if failure == "404":
+        url = server.redirect(f"/api/1/datasets/r/{RESOURCE_ID}", "/files/missing.csv.gz")
+        expected = ["404", "/files/missing.csv.gz"]
+    else:
+        half = sample_gz[: len(sample_gz) // 2]
+        url = server.answer("/files/sample-M.csv.gz", Answer(body=half, content_length=len(sample_gz)))
+        expected = [url, "download failed"]
+    before = file_sha256(previous_db)
+    report_before = previous_db.with_name(previous_db.name + ".report.json").read_bytes()
+
+    result = run(
+        "build", "--source", url, "--db", previous_db, "--reference", mini_reference_dir, "--no-progress"
+    )
+
+    assert result.returncode == 4, result.stderr
+    _one_clear_error(result, *expected)
+    assert file_sha256(previous_db) == before
+    assert previous_db.with_name(previous_db.name + ".report.json").read_bytes() == report_before
+    assert list(run.tmpdir.iterdir()) == []
+    assert sorted(p.name for p in previous_db.parent.iterdir() if p.name.startswith("annuaire.db")) == [
+        "annuaire.db",
+        "annuaire.db.report.json",
+    ]
+
+
+def test_unreachable_server_exits_4(run, mini_reference_dir, tmp_path):
+    result = run(
+        "build", "--source", "http://127.0.0.1:9/f.csv", "--db", tmp_path / "a.db",
+        "--reference", mini_reference_dir, "--no-progress",
+    )  # fmt: skip
+    assert result.returncode == 4, result.stderr
+    _one_clear_error(result, "http://127.0.0.1:9/f.csv", "cannot connect")
+    assert not (tmp_path / "a.db").exists()
+
+
+# --- download() and fetch() ------------------------------------------------------------------------
+
+
+def test_fetch_writes_the_exact_bytes(server, tmp_path):
+    data = os.urandom(300_000)
+    url = server.redirect("/api/1/datasets/r/x", server.file("/files/x.bin", data))
+    target = fetch(url, tmp_path / "x.bin")
+    assert target.read_bytes() == data
+    assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]
+
+
+def test_fetch_decodes_a_gzip_content_encoding(server, tmp_path):
+    """A server compressing on the fly: the file is stored decoded, and the announced length (of the
+    compressed body) is not mistaken for a short read."""
+    text = "Code_commune_INSEE;Nom_commune;Code_postal\n01001;L'ABERGEMENT;01400\n" * 2000
+    body = gzip.compress(text.encode())
+    url = server.file("/files/laposte.csv", body, "text/csv", headers={"Content-Encoding": "gzip"})
+    assert fetch(url, tmp_path / "laposte.csv").read_text() == text
+
+
+def test_download_cut_short_leaves_nothing(server, tmp_path):
+    url = server.answer("/files/big.bin", Answer(body=b"x" * 1000, content_length=5000))
+    with pytest.raises(DownloadError, match=r"/files/big.bin: download failed"):
+        download(url, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_fetch_leaves_the_previous_file(server, tmp_path):
+    target = tmp_path / "laposte_hexasmal.csv"
+    target.write_text("previous")
+    url = server.answer("/files/laposte.csv", Answer(body=b"new, but cut", content_length=100))
+    with pytest.raises(DownloadError):
+        fetch(url, target)
+    assert target.read_text() == "previous"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_stalled_server_times_out(server, tmp_path):
+    url = server.answer("/files/slow.csv", Answer(body=b"late", delay=2))
+    with pytest.raises(DownloadError, match="did not answer in time"):
+        download(url, tmp_path, timeout=0.3)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_redirect_loop_is_a_download_error(server, tmp_path):
+    server.redirect("/a", "/b")
+    url = server.redirect("/b", "/a")
+    with pytest.raises(DownloadError, match="/b: download failed"):
+        download(url, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- reference data: cache, mirror, portal ---------------------------------------------------------
+
+
+def test_reference_downloaded_once_into_the_cache(
+    portal, run, sample_csv, reference_payloads, sample_build, tmp_path
+):
+    db = tmp_path / "from-portal.db"
+    env = {"ANNUAIRE_PORTAL_URL": portal.base_url}
+
+    first = run("build", "--source", sample_csv, "--db", db, "--no-progress", env=env)
+
+    assert first.returncode == 0, first.stderr
+    cache = tmp_path / "cache" / "reference"
+    assert sorted(p.name for p in cache.iterdir()) == [
+        "laposte_hexasmal.csv",
+        f"v_departement_{COG_YEAR}.csv",
+        f"v_region_{COG_YEAR}.csv",
+    ]
+    assert (cache / "laposte_hexasmal.csv").read_bytes() == reference_payloads["laposte"]
+    assert sorted(portal.requests) == sorted(
+        [
+            f"/api/1/datasets/{reference_files.LAPOSTE_DATASET}/",
+            f"/api/1/datasets/{reference_files.COG_DATASET}/",
+            "/files/laposte_hexasmal.csv",
+            f"/files/v_departement_{COG_YEAR}.csv",
+            f"/files/v_region_{COG_YEAR}.csv",
+        ]
+    )
+    report, expected = _report(db), sample_build.report  # built with the shared reference (JSON COG)
+    assert report["reference"] == str(cache)
+    assert report["rows"] == expected["rows"]
+    assert report["deduplication"] == expected["deduplication"]
+
+    second = run("build", "--source", sample_csv, "--db", db, "--no-progress", env=env)
+
+    assert second.returncode == 0, second.stderr
+    assert len(portal.requests) == 5  # nothing asked again
+    assert _report(db)["rows"] == expected["rows"]
+    assert list(run.tmpdir.iterdir()) == []
+
+
+def test_mirror_reference_is_used_without_the_network(server, run, sample_csv, mini_reference_dir, tmp_path):
+    mirror = tmp_path / "mirror"
+    (mirror / "reference").mkdir(parents=True)
+    for name in ("laposte_hexasmal.csv", "departements.json", "regions.json"):
+        (mirror / "reference" / name).symlink_to(mini_reference_dir / name)
+    db = tmp_path / "a.db"
+
+    result = run(
+        "build", "--source", sample_csv, "--db", db, "--no-progress",
+        env={"ANNUAIRE_MIRROR": str(mirror), "ANNUAIRE_PORTAL_URL": server.base_url},
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert _report(db)["reference"] == str(mirror / "reference")
+    assert server.requests == []
+    assert not (tmp_path / "cache").exists()
+
+
+def test_incomplete_mirror_falls_back_to_the_portal(portal, run, sample_csv, reference_dir, tmp_path):
+    mirror = tmp_path / "mirror"
+    (mirror / "reference").mkdir(parents=True)
+    (mirror / "reference" / "laposte_hexasmal.csv").symlink_to(reference_dir / "laposte_hexasmal.csv")
+    db = tmp_path / "a.db"
+
+    result = run(
+        "build", "--source", sample_csv, "--db", db, "--no-progress",
+        env={"ANNUAIRE_MIRROR": str(mirror), "ANNUAIRE_PORTAL_URL": portal.base_url},
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert _report(db)["reference"] == str(tmp_path / "cache" / "reference")
+    assert portal.count("/files/") == 3
+
+
+def test_missing_reference_folder_exits_3_without_the_network(server, run, sample_csv, tmp_path):
+    result = run(
+        "build", "--source", sample_csv, "--db", tmp_path / "a.db",
+        "--reference", tmp_path / "nowhere", "--no-progress",
+        env={"ANNUAIRE_PORTAL_URL": server.base_url},
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    _one_clear_error(result, "nowhere", "reference folder not found")
+    assert server.requests == []
+    assert not (tmp_path / "a.db").exists()
+
+
+def test_portal_error_exits_4(server, run, sample_csv, previous_db, file_sha256, tmp_path):
+    url = server.error(f"/api/1/datasets/{reference_files.LAPOSTE_DATASET}/", 500)
+    before = file_sha256(previous_db)
+
+    result = run(
+        "build", "--source", sample_csv, "--db", previous_db, "--no-progress",
+        env={"ANNUAIRE_PORTAL_URL": server.base_url},
+    )  # fmt: skip
+
+    assert result.returncode == 4, result.stderr
+    _one_clear_error(result, url, "500 Internal Server Error")
+    assert file_sha256(previous_db) == before
+    assert list((tmp_path / "cache" / "reference").iterdir()) == []
+
+
+def test_reference_file_cut_short_is_not_cached(portal, monkeypatch, reference_payloads, tmp_path):
+    laposte = reference_payloads["laposte"]
+    portal.answer(
+        "/files/laposte_hexasmal.csv", Answer(body=laposte[: len(laposte) // 3], content_length=len(laposte))
+    )
+    monkeypatch.setenv("ANNUAIRE_PORTAL_URL", portal.base_url)
+    with pytest.raises(DownloadError, match="laposte_hexasmal.csv: download failed"):
+        download_reference(tmp_path / "reference")
+    assert list((tmp_path / "reference").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("dataset", "answer", "message"),
+    [
+        (reference_files.COG_DATASET, {"resources": []}, "no resource titled v_departement_YYYY.csv"),
+        (reference_files.LAPOSTE_DATASET, {"resources": []}, "no CSV resource"),
+        (reference_files.LAPOSTE_DATASET, ["not", "a", "dataset"], "not a data.gouv.fr dataset"),
+    ],
+)
+def test_unexpected_portal_answers_are_download_errors(
+    portal, monkeypatch, tmp_path, dataset, answer, message
+):
+    portal.json(f"/api/1/datasets/{dataset}/", answer)
+    monkeypatch.setenv("ANNUAIRE_PORTAL_URL", portal.base_url)
+    with pytest.raises(DownloadError, match=message):
+        download_reference(tmp_path / "reference")
+    assert portal.count("/files/") == 0  # nothing fetched before every resource was found
+
+
+def test_cache_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("ANNUAIRE_CACHE_DIR", str(tmp_path / "c"))
+    assert cache_folder() == tmp_path / "c" / "reference"
+    monkeypatch.delenv("ANNUAIRE_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_folder() == tmp_path / "xdg" / "annuaire" / "reference"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_folder() == tmp_path / "home" / ".cache" / "annuaire" / "reference"
+
+
+def test_unwritable_cache_exits_3(server, run, sample_csv, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    result = run(
+        "build", "--source", sample_csv, "--db", tmp_path / "a.db", "--no-progress",
+        env={"ANNUAIRE_CACHE_DIR": str(tmp_path / "file"), "ANNUAIRE_PORTAL_URL": server.base_url},
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    _one_clear_error(result, "cannot create the reference cache", "--reference")
+    assert server.requests == []
