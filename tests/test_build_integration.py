@@ -316,6 +316,20 @@ def test_previous_ndas_are_kept(sample_db, sample_csv):
     assert expected <= actual
 
 
+def test_previous_ndas_are_findable_in_full_text(sample_db):
+    previous, nda = sample_db.execute(
+        "SELECT nda_precedent, nda FROM ndas_precedents ORDER BY 1 LIMIT 1"
+    ).fetchone()
+    expected = sample_db.execute("SELECT organisme_id FROM declarations WHERE nda = ?", (nda,)).fetchone()[0]
+    found = [
+        r[0]
+        for r in sample_db.execute(
+            "SELECT rowid FROM organismes_fts WHERE organismes_fts MATCH ?", (f"identifiants:{previous}",)
+        )
+    ]
+    assert found == [expected]
+
+
 def test_one_organisation_per_siret(sample_db):
     duplicates = sample_db.execute(
         "SELECT siret, count(*) FROM organismes WHERE siret IS NOT NULL GROUP BY siret HAVING count(*) > 1"

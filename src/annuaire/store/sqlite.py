@@ -64,7 +64,9 @@ class SQLiteBuildWriter(BuildWriter):
             """INSERT INTO organismes_fts(rowid, denomination, commune, identifiants)
                SELECT o.id, o.denomination, coalesce(o.commune, o.ville, ''),
                       coalesce(o.siret, '') || ' ' || coalesce(o.siren, '') || ' ' ||
-                      (SELECT group_concat(d.nda, ' ') FROM declarations d WHERE d.organisme_id = o.id)
+                      (SELECT group_concat(d.nda, ' ') FROM declarations d WHERE d.organisme_id = o.id) || ' ' ||
+                      coalesce((SELECT group_concat(p.nda_precedent, ' ') FROM declarations d
+                                JOIN ndas_precedents p ON p.nda = d.nda WHERE d.organisme_id = o.id), '')
                FROM organismes o"""
         )
         conn.execute("INSERT INTO organismes_fts(organismes_fts) VALUES ('optimize')")
