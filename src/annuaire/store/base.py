@@ -58,3 +58,13 @@ class Store(ABC):
 
     @abstractmethod
     def quarantine(self) -> Iterator[dict[str, Any]]: ...
+
+    @abstractmethod
+    def addresses(self) -> Iterator[dict[str, Any]]:
+        """Every declaration's address, for geocoding: nda, voie, code_postal, ville,
+        code_commune_insee, commune, type_adresse."""
+
+    @abstractmethod
+    def replace_locations(self, rows: Iterable[tuple]) -> int:
+        """Replace the locations of the declarations given (rows in `localisations` column order) and
+        refresh the spatial index, in one transaction: readers see the old locations or the new."""

@@ -17,6 +17,12 @@ SCHEMA = resources.files(__package__).joinpath("schema.sql").read_text(encoding=
 INDEXES = resources.files(__package__).joinpath("indexes.sql").read_text(encoding="utf-8")
 
 
+FILL_SPATIAL_INDEX = """INSERT INTO organismes_geo
+    SELECT o.id, l.latitude, l.latitude, l.longitude, l.longitude
+    FROM organismes o JOIN localisations l ON l.nda = o.nda_principal
+    WHERE l.latitude IS NOT NULL"""
+
+
 class SQLiteBuildWriter(BuildWriter):
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
@@ -64,18 +70,14 @@ class SQLiteBuildWriter(BuildWriter):
             """INSERT INTO organismes_fts(rowid, denomination, commune, identifiants)
                SELECT o.id, o.denomination, coalesce(o.commune, o.ville, ''),
                       coalesce(o.siret, '') || ' ' || coalesce(o.siren, '') || ' ' ||
-                      (SELECT group_concat(d.nda, ' ') FROM declarations d WHERE d.organisme_id = o.id) || ' ' ||
+                      (SELECT group_concat(d.nda, ' ') FROM declarations d
+                        WHERE d.organisme_id = o.id) || ' ' ||
                       coalesce((SELECT group_concat(p.nda_precedent, ' ') FROM declarations d
                                 JOIN ndas_precedents p ON p.nda = d.nda WHERE d.organisme_id = o.id), '')
                FROM organismes o"""
         )
         conn.execute("INSERT INTO organismes_fts(organismes_fts) VALUES ('optimize')")
-        conn.execute(
-            """INSERT INTO organismes_geo
-               SELECT o.id, l.latitude, l.latitude, l.longitude, l.longitude
-               FROM organismes o JOIN localisations l ON l.nda = o.nda_principal
-               WHERE l.latitude IS NOT NULL"""
-        )
+        conn.execute(FILL_SPATIAL_INDEX)
         conn.execute("ANALYZE")
 
 
@@ -177,5 +179,36 @@ class SQLiteStore(Store):
         conn = self.connect()
         try:
             yield from map(dict, conn.execute("SELECT * FROM quarantaine ORDER BY enregistrement"))
+        finally:
+            conn.close()
+
+    def addresses(self) -> Iterator[dict[str, Any]]:
+        conn = self.connect()
+        try:
+            yield from map(
+                dict,
+                conn.execute(
+                    """SELECT nda, voie, code_postal, ville, code_commune_insee, commune, type_adresse
+                   FROM declarations ORDER BY nda"""
+                ),
+            )
+        finally:
+            conn.close()
+
+    def replace_locations(self, rows: Iterable[tuple]) -> int:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                count = conn.executemany(
+                    "INSERT OR REPLACE INTO localisations VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                ).rowcount
+                conn.execute("DELETE FROM organismes_geo")
+                conn.execute(FILL_SPATIAL_INDEX)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return count
         finally:
             conn.close()
