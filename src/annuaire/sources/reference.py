@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..clean.commune import CommuneResolver
 from ..errors import ReferenceError_
+from ..memory import gc_paused
 
 LAPOSTE_FILE = "laposte_hexasmal.csv"
 DEPARTEMENTS_FILE = "departements.json"
@@ -134,4 +135,5 @@ def load_reference(folder: Path) -> Reference:
         raise ReferenceError_(f"{folder}: missing {LAPOSTE_FILE} (La Poste's postal-code base)")
     departements, regions = read_cog(folder)
     dep_region = {code: d["region"] for code, d in departements.items() if d.get("region")}
-    return Reference(CommuneResolver(read_laposte(laposte), dep_region), departements, regions, folder)
+    with gc_paused():
+        return Reference(CommuneResolver(read_laposte(laposte), dep_region), departements, regions, folder)
