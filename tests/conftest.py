@@ -128,6 +128,7 @@ def annuaire_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env = cli_env()
     env["ANNUAIRE_CACHE_DIR"] = str(tmp_path_factory.mktemp("annuaire-cache"))
     env["ANNUAIRE_PORTAL_URL"] = "http://127.0.0.1:9"  # a test that forgets --reference fails at once
+    env["ANNUAIRE_GEOCODE"] = "0"  # geocoding has its own tests, against a local Addok
     return env
 
 

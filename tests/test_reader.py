@@ -40,6 +40,15 @@ def row(**values: str) -> dict[str, str]:
     return base
 
 
+class _QuotingLineBreaks:
+    def __init__(self, minimal, quote_all):
+        self.minimal, self.quote_all = minimal, quote_all
+
+    def writerow(self, cells):
+        broken = any("\r" in c or "\n" in c for c in cells)
+        return (self.quote_all if broken else self.minimal).writerow(cells)
+
+
 def render(
     rows: list[dict[str, str]],
     *,
@@ -51,8 +60,13 @@ def render(
     header = list(header or HEADER)
     short_of = {official: short for short, official in COLUMNS}
     out = io.StringIO()
+    # A field holding a line break is quoted whatever the line terminator: a bare CR in an unquoted
+    # field would be a line end to any reader that accepts old Mac files (and ours does).
     writer = csv.writer(out, delimiter=";", lineterminator=newline)
     writer.writerow(header)
+    writer = _QuotingLineBreaks(
+        writer, csv.writer(out, delimiter=";", lineterminator=newline, quoting=csv.QUOTE_ALL)
+    )
     for i, r in enumerate(rows):
         cells = []
         for name in header:

@@ -15,11 +15,12 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
+    MofNCompleteColumn,
     Progress,
+    TaskProgressColumn,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
 from rich.table import Table
 
@@ -48,9 +49,84 @@ ReferenceOption = Annotated[
 ]
 
 
+GeocodeOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--geocode/--no-geocode",
+        help="Locate street addresses with the BAN geocoder [env ANNUAIRE_GEOCODE=0 to disable; default: on]",
+        show_default=False,
+    ),
+]
+GeocoderUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--geocoder-url",
+        help="BAN geocoder (Addok + CSV plugin) base URL "
+        "[env ANNUAIRE_GEOCODER_URL; default: the public service]",
+    ),
+]
+GeocodeCacheOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--geocode-cache",
+        help="Geocoding cache file [default: ~/.cache/annuaire/geocode.sqlite]",
+        dir_okay=False,
+    ),
+]
+BatchSizeOption = Annotated[
+    int | None,
+    typer.Option(
+        "--geocode-batch-size", min=1, max=50_000, help="Rows per geocoding request [default 5000]."
+    ),
+]
+ConcurrencyOption = Annotated[
+    int | None,
+    typer.Option("--geocode-concurrency", min=1, max=16, help="Geocoding requests in flight [default 2]."),
+]
+
+
+def _geocode_settings(enabled, url, cache, batch_size, concurrency):
+    from .pipeline.geocode import GeocodeSettings
+
+    return GeocodeSettings.from_environment(
+        enabled=enabled, url=url, cache_path=cache, batch_size=batch_size, concurrency=concurrency
+    )
+
+
+def _rows_progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]geocoding[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not enabled,
+        transient=True,
+    )
+
+
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False) -> None:
     logs.setup(verbose)
+
+
+def _geocode_table(report: dict) -> Table:
+    table = Table(title="Geocoding", show_header=True, header_style="bold")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key in ("addresses", "street_addresses", "distinct_addresses_sent", "answered_from_cache"):
+        table.add_row(key.replace("_", " "), f"{report[key]:,}")
+    for key, value in report["by_method"].items():
+        table.add_row(f"located by: {key}", f"{value:,}")
+    for key, value in report["by_type"].items():
+        table.add_row(f"precision: {key or 'none'}", f"{value:,}")
+    for key, value in report["reasons"].items():
+        table.add_row(key.replace(".", ": "), f"{value:,}")
+    for key, value in report.get("requests", {}).items():
+        table.add_row(f"geocoder {key}", f"{value:,}")
+    return table
 
 
 def _report_table(report: dict) -> Table:
@@ -82,7 +158,12 @@ def build(
     source: Annotated[str, typer.Option("--source", help="Liste publique CSV (path or URL, plain or .gz).")],
     db: Annotated[Path, typer.Option("--db", help="SQLite file to create or replace.", dir_okay=False)],
     reference: ReferenceOption = None,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    geocode: GeocodeOption = None,
+    geocoder_url: GeocoderUrlOption = None,
+    geocode_cache: GeocodeCacheOption = None,
+    geocode_batch_size: BatchSizeOption = None,
+    geocode_concurrency: ConcurrencyOption = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Build the directory from the Liste publique des organismes de formation."""
     from .pipeline.build import build as run_build
@@ -90,25 +171,82 @@ def build(
     from .sources.reference_files import reference_folder
 
     ref = load_reference(reference_folder(reference))
+    settings = _geocode_settings(
+        geocode, geocoder_url, geocode_cache, geocode_batch_size, geocode_concurrency
+    )
     bar = Progress(
-        TextColumn("[bold]reading[/bold] {task.description}"),
+        TextColumn("[bold]{task.description}"),
         BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
         disable=not progress,
         transient=True,
     )
     with bar:
-        task = bar.add_task(Path(source).name if "://" not in source else source, total=None)
+        reading = bar.add_task(
+            f"reading {Path(source).name if '://' not in source else source}", total=None, detail=""
+        )
+        geocoding = None
 
         def on_progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total or None)
+            bar.update(
+                reading, completed=done, total=total or None, detail=f"{done / 1e6:.1f}/{total / 1e6:.1f} MB"
+            )
 
-        report = run_build(source, str(db), ref, on_progress=on_progress)
+        def on_geocode_progress(done: int, total: int) -> None:
+            nonlocal geocoding
+            if geocoding is None:
+                geocoding = bar.add_task("geocoding", total=total, detail="")
+            elapsed = bar.tasks[geocoding].elapsed or 0
+            rate = f", {done / elapsed:,.0f} rows/s" if elapsed else ""
+            bar.update(geocoding, completed=done, total=total, detail=f"{done:,}/{total:,} rows{rate}")
+
+        report = run_build(
+            source,
+            str(db),
+            ref,
+            on_progress=on_progress,
+            geocoding=settings if settings.enabled else None,
+            on_geocode_progress=on_geocode_progress,
+        )
     out.print(_report_table(report))
+    if "geocoding" in report:
+        out.print(_geocode_table(report["geocoding"]))
     out.print(f"Directory written to [bold]{db}[/bold]; report in {db}.report.json")
+
+
+@app.command("geocode")
+def geocode_(
+    db: Annotated[Path, typer.Option("--db", help="The directory's SQLite file.", dir_okay=False)],
+    reference: ReferenceOption = None,
+    geocoder_url: GeocoderUrlOption = None,
+    geocode_cache: GeocodeCacheOption = None,
+    geocode_batch_size: BatchSizeOption = None,
+    geocode_concurrency: ConcurrencyOption = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Geocode an existing directory's addresses again (only those the cache has never seen are sent)."""
+    from .pipeline.geocode import addresses_from, geocode
+    from .sources.reference import load_reference
+    from .sources.reference_files import reference_folder
+    from .store import open_store
+
+    store = open_store(str(db))
+    if not store.exists():
+        raise AnnuaireError(f"{db}: no such database (run `annuaire build` first)")
+    ref = load_reference(reference_folder(reference))
+    settings = _geocode_settings(True, geocoder_url, geocode_cache, geocode_batch_size, geocode_concurrency)
+    addresses = addresses_from(store.addresses(), ref.communes)
+    with _rows_progress(progress) as bar:
+        task = bar.add_task("geocoding", total=None)
+        locations, report = geocode(
+            addresses, settings, lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    store.replace_locations(loc.row() for loc in locations)
+    out.print(_geocode_table(report))
 
 
 @app.command("export")

@@ -32,3 +32,15 @@ def cache_dir() -> Path:
     if value := os.environ.get("ANNUAIRE_CACHE_DIR"):
         return Path(value)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "annuaire"
+
+
+def env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value not in ("0", "false", "no", "off", "non")
+
+
+def geocoder_url() -> str | None:
+    """The BAN geocoder (an Addok with its CSV plugin); None: the public service."""
+    return os.environ.get("ANNUAIRE_GEOCODER_URL") or None

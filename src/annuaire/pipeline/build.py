@@ -22,6 +22,7 @@ from ..sources.reader import ListePubliqueReader
 from ..sources.reference import Reference
 from ..store import open_store
 from .dedup import group_declarations
+from .geocode import GeocodeSettings, addresses_from, geocode
 from .load import load_directory
 
 log = logging.getLogger("annuaire.build")
@@ -104,19 +105,50 @@ def read_and_clean(
     return declarations, rejected
 
 
-def build(source: str, db: str, reference: Reference, *, on_progress: ProgressCallback | None = None) -> dict:
+def _declaration_addresses(declarations: list[Declaration]) -> list[dict]:
+    return [
+        {
+            "nda": d.nda,
+            "voie": d.voie,
+            "code_postal": d.code_postal,
+            "ville": d.ville,
+            "code_commune_insee": d.code_commune_insee,
+            "type_adresse": d.type_adresse,
+        }
+        for d in declarations
+    ]
+
+
+def build(
+    source: str,
+    db: str,
+    reference: Reference,
+    *,
+    on_progress: ProgressCallback | None = None,
+    geocoding: GeocodeSettings | None = None,
+    on_geocode_progress: Callable[[int, int], None] | None = None,
+) -> dict:
     """Build the directory at `db` from `source` (a path or a URL). Returns the build report.
+
+    With `geocoding` (enabled), street addresses are located through the BAN geocoder; otherwise,
+    and for what it cannot locate, declarations get their commune's centroid.
 
     The database is written aside and swapped in only when complete: if anything fails, the
     previous directory stays as it was.
     """
     started = time.perf_counter()
     with gc_paused():
-        return _build(source, db, reference, on_progress, started)
+        return _build(source, db, reference, on_progress, started, geocoding, on_geocode_progress)
 
 
 def _build(
-    source: str, db: str, reference: Reference, on_progress: ProgressCallback | None, started: float
+    source: str,
+    db: str,
+    reference: Reference,
+    on_progress: ProgressCallback | None,
+    started: float,
+    geocoding: GeocodeSettings | None,
+    on_geocode_progress: Callable[[int, int], None] | None,
 ) -> dict:
     local = download(source) if is_url(source) else Path(source)
     try:
@@ -169,10 +201,20 @@ def _build(
         raise AssertionError(
             f"{reader.records_read} records read, {records} accounted for"
         )  # pragma: no cover
+    locations: list[tuple] = []
+    if geocoding is not None and geocoding.enabled:
+        mark = time.perf_counter()
+        found, report["geocoding"] = geocode(
+            addresses_from(_declaration_addresses(declarations), reference.communes),
+            geocoding,
+            on_geocode_progress,
+        )
+        locations = sorted(loc.row() for loc in found)
+        timings["geocode"] = time.perf_counter() - mark
     store = open_store(db)
     mark = time.perf_counter()
     with store.build() as writer:
-        load_directory(writer, declarations, groups, rejected, reference)
+        load_directory(writer, declarations, groups, rejected, reference, locations)
         timings["load"] = time.perf_counter() - mark
         mark = time.perf_counter()
         writer.write_meta({"build_report": report, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})

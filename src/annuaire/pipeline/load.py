@@ -125,6 +125,7 @@ def load_directory(
     groups: Sequence[Group],
     rejected: Sequence[Rejected],
     reference: Reference,
+    locations: Sequence[tuple] = (),
 ) -> None:
     _check(writer, "organismes", ORGANISMES)
     write_geography(writer, reference)
@@ -188,6 +189,7 @@ def load_directory(
     writer.write("declaration_specialites", links)
 
     # Until an address is geocoded, its commune's centroid (La Poste's base) is all we know: say so.
+    writer.write("localisations", locations)
     writer.locate_at_commune_centroids()
     writer.write(
         "quarantaine",
