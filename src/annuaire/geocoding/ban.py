@@ -182,17 +182,17 @@ class BanClient:
                     on_progress(len(batch))
         return results
 
-    def _payload(self, batch: Sequence[Query], filter_citycode: bool) -> tuple[bytes, list[tuple[str, str]]]:
+    def _payload(self, batch: Sequence[Query], filter_citycode: bool) -> tuple[bytes, dict]:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["id", "q", "postcode", "citycode", "city"])
         for q in batch:
             writer.writerow([q.id, q.q, q.postcode, q.citycode, q.city])
-        form = [("columns", "q"), ("columns", "postcode"), ("delimiter", ",")]
+        form: dict[str, str | list[str]] = {"columns": ["q", "postcode"], "delimiter": ","}
         if filter_citycode:
-            form.append(("citycode", "citycode"))
+            form["citycode"] = "citycode"
         else:
-            form.append(("columns", "city"))
+            form["columns"] = ["q", "postcode", "city"]
         return buffer.getvalue().encode("utf-8"), form
 
     def _batch(self, batch: Sequence[Query], filter_citycode: bool) -> dict[str, Outcome]:

@@ -89,7 +89,7 @@ def locate(
     cache: GeocodeCache | None,
     *,
     min_score: float = MIN_SCORE,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Location], dict]:
     """Locate every address. Returns the locations (one per address, same order) and a report."""
     reasons: Counter = Counter()
@@ -114,8 +114,9 @@ def locate(
     elif todo:
         first = {k: a for k, a in todo.items() if a.citycode}
         outcomes: dict[str, Outcome] = {}
+        progress = _Progress(on_progress, len(todo))
         if first:
-            outcomes |= client.geocode(_queries(first), filter_citycode=True, on_progress=on_progress)
+            outcomes |= client.geocode(_queries(first), filter_citycode=True, on_progress=progress)
         second = {
             k: a
             for k, a in todo.items()
@@ -123,7 +124,8 @@ def locate(
         }
         if second:
             reasons["second_pass"] += len(second)
-            outcomes |= client.geocode(_queries(second), filter_citycode=False, on_progress=None)
+            progress.total += len(second) - (len(todo) - len(first))
+            outcomes |= client.geocode(_queries(second), filter_citycode=False, on_progress=progress)
         found: list[tuple[str, Answer | None]] = []
         for key, outcome in outcomes.items():
             if outcome.error:
