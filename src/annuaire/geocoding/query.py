@@ -21,6 +21,16 @@ _NOISE = [
     r"\b(?:APPARTEMENT|APPT|APP|APT|BUREAU|BUR|LOT|LOCAL)\.?\s*N?[°O]?\s*[A-Z0-9]{1,4}\b",
 ]
 _NOISE_RE = re.compile("|".join(_NOISE), re.IGNORECASE)
+_STREET_TYPES = (
+    "RUE|AVENUE|AV|AVE|BOULEVARD|BD|BVD|CHEMIN|CH|ALLEE|ALL|IMPASSE|IMP|PLACE|PL|ROUTE|RTE|QUAI|COURS|"
+    "PROMENADE|ESPLANADE|SQUARE|SQ|PASSAGE|VOIE|RUELLE|SENTIER|CHAUSSEE|ROND[- ]POINT|FAUBOURG|FG|MONTEE|"
+    "TRAVERSE|CITE|HAMEAU|LIEU[- ]DIT|LD|VILLA|CLOS|PARVIS|PORT|SENTE|CARREFOUR|CORNICHE|DOMAINE"
+)
+# "<number> [BIS|TER|A] <street type>": where the street part of an address starts. What precedes it
+# (ZA DES BRUYERES, CENTRE D AFFAIRES LE PHENIX, RESIDENCE LES PINS) is a complement.
+_NUMBERED_STREET = re.compile(
+    r"\b\d{1,4}\s*(?:BIS|TER|QUATER|[A-Z])?\s*,?\s+(?:" + _STREET_TYPES + r")\b", re.IGNORECASE
+)
 _SPACES = re.compile(r"\s+")
 _PUNCT = re.compile(r"^[\s,;:\-/]+|[\s,;:\-/]+$")
 
@@ -29,6 +39,9 @@ def street_query(street: str) -> str:
     """The street part worth sending: `BATIMENT B 196 AVENUE DU 11 NOVEMBRE` → `196 AVENUE DU 11 NOVEMBRE`."""
     text = _NOISE_RE.sub(" ", street or "")
     text = _SPACES.sub(" ", text)
+    numbered = _NUMBERED_STREET.search(text)
+    if numbered and numbered.start() > 0:
+        text = text[numbered.start() :]
     text = re.sub(r"\s*,\s*(,\s*)+", ", ", text)
     return _PUNCT.sub("", text).strip()
 

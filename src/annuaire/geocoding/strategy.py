@@ -102,7 +102,7 @@ def locate(
         else:
             keys[i] = cache_key(a.street, a.postcode, a.citycode)
 
-    known: dict[str, Answer | None] = cache.get_many(keys.values()) if cache else {}
+    known: dict[str, Answer | None] = cache.get_many(keys.values()) if cache is not None else {}
     todo: dict[str, Address] = {}
     for i, key in keys.items():
         if key not in known and key not in todo:
@@ -133,7 +133,7 @@ def locate(
             else:
                 found.append((key, outcome.answer))
                 known[key] = outcome.answer
-        if cache:
+        if cache is not None:
             cache.put_many(found)
 
     locations = []
