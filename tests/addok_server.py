@@ -35,6 +35,7 @@ CONFIG = """
 REDIS = {{"host": "127.0.0.1", "port": {redis_port}, "unix_socket_path": None,
           "indexes": {{"db": 0}}, "documents": {{"db": 1}}}}
 FILTERS = ["type", "postcode", "citycode"]
+EXTRA_FIELDS = [{{"key": "citycode"}}]  # answered as result_citycode, as the public service does
 QUERY_PROCESSORS_PYPATHS = [
     "addok.helpers.text.check_query_length",
     "addok_france.extract_address",
