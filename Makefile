@@ -6,6 +6,7 @@ VENV   ?= .venv
 SHARED ?= $(abspath ../shared)
 SOURCE ?= $(SHARED)/data/of/liste-publique-of-M.csv.gz
 REFERENCE ?= $(SHARED)/data/reference
+BAN    ?= $(SHARED)/data/of/liste-publique-of-ban.ndjson.gz
 OUT    ?= out
 BIN    := $(VENV)/bin
 
@@ -19,19 +20,22 @@ $(BIN)/annuaire: pyproject.toml
 
 install: $(BIN)/annuaire
 
+# Builds the directory through a local BAN geocoder (Redis + Addok, started and stopped by the script).
+# GEOCODE=0 skips geocoding (commune centroids only).
 demo: install
-	$(BIN)/annuaire build --source $(SOURCE) --reference $(REFERENCE) --db $(OUT)/annuaire.db
-	$(BIN)/annuaire export --db $(OUT)/annuaire.db --out $(OUT)/export
+	$(BIN)/python scripts/demo.py --source $(SOURCE) --reference $(REFERENCE) --ban $(BAN) --out $(OUT) \
+		$(if $(filter 0,$(GEOCODE)),--no-geocode,)
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 test: install lint
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/pytest -q
 
 bench: install
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/build.py
+	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/geocode.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

@@ -168,8 +168,11 @@ def test_failures_fall_back_to_centroids_with_their_reason(server, mode, reason)
 
 
 def test_geocoder_down():
-    with BanClient("http://127.0.0.1:9", retries=1, backoff=0.01, timeout=1) as client:
+    with BanClient(
+        "http://127.0.0.1:9", batch_size=2, concurrency=1, retries=1, backoff=0.01, timeout=1
+    ) as client:
         locations, report = locate(ADDRESSES, client, None)
+        assert client.stats["requests"] == 2  # the first batch and its retry; the others are not sent
     assert {loc.geo_methode for loc in locations} == {"centroide_commune"}
     assert report["reasons"]["fallback.connection_error"] == 7
 

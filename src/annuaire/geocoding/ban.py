@@ -149,6 +149,9 @@ class BanClient:
         )
         self.stats: Counter = Counter()
         self._lock = threading.Lock()
+        # Set when a batch could not reach the service at all, retries included: the batches after it
+        # are not sent (an unreachable geocoder would otherwise cost minutes of retries).
+        self.unreachable: str | None = None
 
     def close(self) -> None:
         self.client.close()
@@ -196,6 +199,9 @@ class BanClient:
         return buffer.getvalue().encode("utf-8"), form
 
     def _batch(self, batch: Sequence[Query], filter_citycode: bool) -> dict[str, Outcome]:
+        if self.unreachable:
+            self._count(f"failed_batches.{self.unreachable}")
+            return {q.id: Outcome(None, self.unreachable) for q in batch}
         data, form = self._payload(batch, filter_citycode)
         reason = "error"
         for attempt in range(self.retries + 1):
@@ -234,4 +240,6 @@ class BanClient:
                 time.sleep(delay)
         self._count(f"failed_batches.{reason}")
         log.warning("geocoder batch failed", extra={"reason": reason, "rows": len(batch)})
+        if reason == "connection_error":
+            self.unreachable = reason
         return {q.id: Outcome(None, reason) for q in batch}
