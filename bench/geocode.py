@@ -28,7 +28,7 @@ from annuaire.clean.record import Declaration, RecordCleaner  # noqa: E402
 from annuaire.geocoding.ban import BanClient  # noqa: E402
 from annuaire.geocoding.cache import GeocodeCache  # noqa: E402
 from annuaire.geocoding.strategy import locate  # noqa: E402
-from annuaire.pipeline.geocode import addresses_from  # noqa: E402
+from annuaire.pipeline.geocode import addresses_from, declaration_addresses  # noqa: E402
 from annuaire.sources.reader import ListePubliqueReader  # noqa: E402
 from annuaire.sources.reference import load_reference  # noqa: E402
 
@@ -39,19 +39,10 @@ def street_addresses(source: Path, reference, rows: int):
     for r in ListePubliqueReader(source):
         d = cleaner.clean(r.number, r.line, r.values, r.raw, r.extras, r.width_ok, r.overflow)
         if isinstance(d, Declaration) and d.type_adresse == "voie":
-            picked.append(
-                {
-                    "nda": d.nda,
-                    "voie": d.voie,
-                    "code_postal": d.code_postal,
-                    "ville": d.ville,
-                    "code_commune_insee": d.code_commune_insee,
-                    "type_adresse": d.type_adresse,
-                }
-            )
+            picked.append(d)
             if len(picked) >= rows:
                 break
-    return addresses_from(picked, reference.communes)
+    return addresses_from(declaration_addresses(picked), reference.communes)
 
 
 def main() -> None:

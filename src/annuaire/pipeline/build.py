@@ -22,7 +22,7 @@ from ..sources.reader import ListePubliqueReader
 from ..sources.reference import Reference
 from ..store import open_store
 from .dedup import group_declarations
-from .geocode import GeocodeSettings, addresses_from, geocode
+from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
 from .load import load_directory
 
 log = logging.getLogger("annuaire.build")
@@ -103,20 +103,6 @@ def read_and_clean(
     if on_progress:
         on_progress(reader.size, reader.size)
     return declarations, rejected
-
-
-def _declaration_addresses(declarations: list[Declaration]) -> list[dict]:
-    return [
-        {
-            "nda": d.nda,
-            "voie": d.voie,
-            "code_postal": d.code_postal,
-            "ville": d.ville,
-            "code_commune_insee": d.code_commune_insee,
-            "type_adresse": d.type_adresse,
-        }
-        for d in declarations
-    ]
 
 
 def build(
@@ -205,7 +191,7 @@ def _build(
     if geocoding is not None and geocoding.enabled:
         mark = time.perf_counter()
         found, report["geocoding"] = geocode(
-            addresses_from(_declaration_addresses(declarations), reference.communes),
+            addresses_from(declaration_addresses(declarations), reference.communes),
             geocoding,
             on_geocode_progress,
         )

@@ -40,6 +40,21 @@ class GeocodeSettings:
         return cls(**values)
 
 
+def declaration_addresses(declarations: Iterable) -> list[dict]:
+    """The address fields of cleaned declarations, as `addresses_from` takes them."""
+    return [
+        {
+            "nda": d.nda,
+            "voie": d.voie,
+            "code_postal": d.code_postal,
+            "ville": d.ville,
+            "code_commune_insee": d.code_commune_insee,
+            "type_adresse": d.type_adresse,
+        }
+        for d in declarations
+    ]
+
+
 def addresses_from(rows: Iterable[dict], communes: CommuneResolver) -> list[Address]:
     """Rows with nda, voie, code_postal, ville, code_commune_insee, type_adresse."""
     out = []
