@@ -72,12 +72,16 @@ def free_port() -> int:
 
 
 def addok_venv() -> Path:
-    """The virtualenv holding Addok, created once (a few packages from PyPI)."""
+    """The virtualenv holding Addok, created once (a few packages from PyPI). A marker written last
+    tells a complete install from an interrupted one, which is rebuilt."""
     venv = Path(os.environ.get("ANNUAIRE_ADDOK_VENV") or REPO / ".cache" / "addok-venv")
-    addok = venv / "bin" / "addok"
-    if not addok.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", *ADDOK_PACKAGES], check=True)
+    marker = venv / ".complete"
+    if marker.exists():
+        return venv
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", *ADDOK_PACKAGES], check=True)
+    marker.write_text(" ".join(ADDOK_PACKAGES))
     return venv
 
 

@@ -1,0 +1,78 @@
+"""The 150,364-row snapshot end to end, geocoded through a local Addok loaded with its BAN file, scored
+against its truth: the acceptance figures of the build and of geocoding, checked on every run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from addok_server import AddokServer
+
+
+@pytest.fixture(scope="module")
+def full_build(shared_dir: Path, run_annuaire, reference_dir, tmp_path_factory):
+    of = shared_dir / "data" / "of"
+    for name in (
+        "liste-publique-of-M.csv.gz",
+        "liste-publique-of-ban.ndjson.gz",
+        "liste-publique-of-truth.csv.gz",
+    ):
+        if not (of / name).exists():
+            pytest.fail(f"{of / name} is missing", pytrace=False)
+    folder = tmp_path_factory.mktemp("full")
+    db = folder / "annuaire.db"
+    with AddokServer(of / "liste-publique-of-ban.ndjson.gz", workers=2) as addok:
+        args = ["--source", of / "liste-publique-of-M.csv.gz", "--db", db, "--reference", reference_dir]
+        args += [
+            "--no-progress",
+            "--geocode",
+            "--geocoder-url",
+            addok.url,
+            "--geocode-cache",
+            folder / "g.sqlite",
+        ]
+        built = run_annuaire("build", *args, timeout=1800)
+    assert built.returncode == 0, built.stderr
+    exported = run_annuaire("export", "--db", db, "--out", folder / "out", timeout=600)
+    assert exported.returncode == 0, exported.stderr
+    report = json.loads(db.with_name(db.name + ".report.json").read_text(encoding="utf-8"))
+    return folder / "out", report, of
+
+
+def _score(of: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(of.parent.parent / "tools" / "score.py"), *args], capture_output=True, text=True
+    )
+
+
+def test_full_snapshot_build_scores(full_build):
+    out, _, of = full_build
+    scored = _score(
+        of,
+        "build",
+        "--truth",
+        str(of / "liste-publique-of-truth.csv.gz"),
+        "--declarations",
+        str(out / "declarations.csv"),
+        "--quarantine",
+        str(out / "quarantaine.csv"),
+    )
+    assert scored.returncode == 0, scored.stdout + scored.stderr
+
+
+def test_full_snapshot_geocoding_scores(full_build):
+    out, report, of = full_build
+    scored = _score(
+        of,
+        "geo",
+        "--truth",
+        str(of / "liste-publique-of-truth.csv.gz"),
+        "--declarations",
+        str(out / "declarations.csv"),
+    )
+    assert scored.returncode == 0, scored.stdout + scored.stderr
+    assert report["rows"]["records"] == 150_364
