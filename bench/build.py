@@ -66,6 +66,7 @@ def main() -> None:
                     annuaire,
                     "build",
                     "--no-progress",
+                    "--no-geocode",  # bench/geocode.py measures geocoding
                     "--source",
                     str(args.source),
                     "--db",
