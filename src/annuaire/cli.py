@@ -43,7 +43,7 @@ ReferenceOption = Annotated[
     typer.Option(
         "--reference",
         help="Folder with laposte_hexasmal.csv, departements.json, regions.json "
-        "[env ANNUAIRE_REFERENCE_DIR; default: downloaded from data.gouv.fr and cached]",
+        "(env ANNUAIRE_REFERENCE_DIR; default: downloaded from data.gouv.fr and cached)",
         file_okay=False,
     ),
 ]
@@ -53,7 +53,7 @@ GeocodeOption = Annotated[
     bool | None,
     typer.Option(
         "--geocode/--no-geocode",
-        help="Locate street addresses with the BAN geocoder [env ANNUAIRE_GEOCODE=0 to disable; default: on]",
+        help="Geocode street addresses with the BAN geocoder (env ANNUAIRE_GEOCODE=0: off; default on)",
         show_default=False,
     ),
 ]
@@ -62,26 +62,26 @@ GeocoderUrlOption = Annotated[
     typer.Option(
         "--geocoder-url",
         help="BAN geocoder (Addok + CSV plugin) base URL "
-        "[env ANNUAIRE_GEOCODER_URL; default: the public service]",
+        "(env ANNUAIRE_GEOCODER_URL; default: the public service)",
     ),
 ]
 GeocodeCacheOption = Annotated[
     Path | None,
     typer.Option(
         "--geocode-cache",
-        help="Geocoding cache file [default: ~/.cache/annuaire/geocode.sqlite]",
+        help="Geocoding cache file (default: ~/.cache/annuaire/geocode.sqlite)",
         dir_okay=False,
     ),
 ]
 BatchSizeOption = Annotated[
     int | None,
     typer.Option(
-        "--geocode-batch-size", min=1, max=50_000, help="Rows per geocoding request [default 5000]."
+        "--geocode-batch-size", min=1, max=50_000, help="Rows per geocoding request (default: 5000)."
     ),
 ]
 ConcurrencyOption = Annotated[
     int | None,
-    typer.Option("--geocode-concurrency", min=1, max=16, help="Geocoding requests in flight [default 2]."),
+    typer.Option("--geocode-concurrency", min=1, max=16, help="Geocoding requests in flight (default: 2)."),
 ]
 
 
