@@ -55,18 +55,7 @@ class Misbehaving(BaseHTTPRequestHandler):
             writer.writerows([[r["id"], r["q"]] for r in rows])
         else:
             writer = csv.writer(out)
-            writer.writerow(
-                [
-                    "id",
-                    "q",
-                    "latitude",
-                    "longitude",
-                    "result_label",
-                    "result_score",
-                    "result_type",
-                    "result_citycode",
-                ]
-            )
+            writer.writerow(HEADER)
             for r in rows:
                 writer.writerow(
                     [r["id"], r["q"], "48.85", "2.35", "Somewhere", "0.93", "housenumber", r["citycode"]]
