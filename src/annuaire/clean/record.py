@@ -32,10 +32,10 @@ TEXT_FIELDS = (
     "specialite_libelle_3",
 )
 IDENTITY_FIELDS = {"nda", "ndas_precedents", "siren", "siret"}
-_CONTENT_INDEXES = tuple(INDEX[f] for f in ("denomination", "voie", "code_postal", "ville")) + tuple(
-    i
-    for i, f in enumerate(FIELDS)
-    if f not in IDENTITY_FIELDS and f not in ("denomination", "voie", "code_postal", "ville")
+# Fields beyond identifiers, the usual ones first so that `any` stops early.
+_USUAL = ("denomination", "voie", "code_postal", "ville")
+_CONTENT_INDEXES = tuple(INDEX[f] for f in _USUAL) + tuple(
+    i for i, f in enumerate(FIELDS) if f not in IDENTITY_FIELDS and f not in _USUAL
 )
 _TEXT_INDEXES = tuple((name, INDEX[name]) for name in TEXT_FIELDS)
 _TRUE = {"true", "vrai", "oui", "1", "yes", "o", "x"}

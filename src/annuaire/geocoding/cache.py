@@ -23,7 +23,6 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS answers (
     citycode   TEXT,
     fetched_at TEXT NOT NULL
 ) WITHOUT ROWID"""
-MISSING = object()
 
 
 class GeocodeCache:

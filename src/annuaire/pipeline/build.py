@@ -165,6 +165,7 @@ def _build(
     for prefix, attribute in (("commune", "methode_commune"), ("address", "type_adresse")):
         for value, n in Counter(getattr(d, attribute) for d in declarations).items():
             counts[f"{prefix}.{value}"] = n
+    scopes = {code: counts.pop(f"scope.{code}", 0) for code, _, _ in SCOPES}
     merged_groups = [g for g in groups if len(g.members) > 1]
     report |= {
         "rows": {
@@ -174,15 +175,14 @@ def _build(
             "organisations": len(groups),
         },
         "quarantine": dict(sorted(quarantine.items())),
+        "scopes": scopes,
         "repairs": dict(sorted(counts.items())),
         "deduplication": {
             "organisations_with_several_declarations": len(merged_groups),
             "declarations_merged": sum(len(g.members) - 1 for g in merged_groups),
             "by_rule": dict(Counter(g.how for g in merged_groups)),
         },
-        "scopes": {code: counts.pop(f"scope.{code}", 0) for code, _, _ in SCOPES},
     }
-    report["repairs"] = {k: v for k, v in report["repairs"].items() if not k.startswith("scope.")}
     if records != reader.records_read:  # every record is a declaration or in quarantine, once
         raise AssertionError(
             f"{reader.records_read} records read, {records} accounted for"

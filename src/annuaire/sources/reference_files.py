@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 from pathlib import Path
 
 import httpx
@@ -20,7 +19,6 @@ log = logging.getLogger("annuaire.reference")
 LAPOSTE_DATASET = "base-officielle-des-codes-postaux"  # its CSV resource
 COG_DATASET = "code-officiel-geographique-cog"  # resources titled v_departement_YYYY.csv, v_region_YYYY.csv
 COG_PREFIXES = ("v_departement_", "v_region_")
-REFERENCE_FILES = (LAPOSTE_FILE, DEPARTEMENTS_FILE, REGIONS_FILE)
 
 
 def _complete(folder: Path) -> bool:
@@ -119,10 +117,3 @@ def download_reference(folder: Path) -> None:
             f"cannot download the reference data (or give a folder with --reference): {exc}"
         ) from None
     log.info("reference data cached", extra={"folder": str(folder)})
-
-
-def copy_reference(source: Path, folder: Path) -> None:
-    """Copy a complete reference folder (used to seed a cache or a mirror)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in REFERENCE_FILES:
-        shutil.copy2(source / name, folder / name)
