@@ -266,6 +266,38 @@ def export_(
         out.print(f"{out_dir / name}: {count:,} rows")
 
 
+@app.command()
+def serve(
+    db: Annotated[Path, typer.Option("--db", help="The directory's SQLite file.", dir_okay=False)],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (one per core is a good start).")] = 1,
+    rate_limit: Annotated[
+        int, typer.Option(help="Requests per minute per client IP and worker on /api/ (0: no limit).")
+    ] = 600,
+) -> None:
+    """Serve the JSON API (/api/v1/, OpenAPI at /api/openapi.json, docs at /api/docs)."""
+    import os
+
+    import uvicorn
+
+    if not db.is_file():
+        raise AnnuaireError(f"{db}: no such database (run `annuaire build` first)")
+    # Workers are separate processes: they read their settings from the environment.
+    os.environ["ANNUAIRE_DB"] = str(db.resolve())
+    os.environ["ANNUAIRE_RATE_LIMIT"] = str(rate_limit)
+    log.info("serving %s on http://%s:%d/ with %d worker(s)", db, host, port, workers)
+    uvicorn.run(
+        "annuaire.api.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
 def main() -> None:
     try:
         app()  # usage errors are answered by Typer itself (exit code 2)

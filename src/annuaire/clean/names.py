@@ -39,9 +39,11 @@ _NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 
 def fold(value: str) -> str:
     """Upper case, accents removed, anything but letters and digits turned into spaces."""
-    decomposed = unicodedata.normalize("NFKD", value or "")
-    ascii_only = decomposed.encode("ascii", "ignore").decode("ascii").upper()
-    return _NON_ALNUM.sub(" ", ascii_only).strip()
+    if not value:
+        return ""
+    if not value.isascii():  # most names are plain ASCII: skip the Unicode decomposition for them
+        value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    return _NON_ALNUM.sub(" ", value.upper()).strip()
 
 
 @lru_cache(maxsize=262144)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -11,10 +12,63 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..clean.names import fold
 from .base import BuildWriter, Store
 
 SCHEMA = resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
 INDEXES = resources.files(__package__).joinpath("indexes.sql").read_text(encoding="utf-8")
+SEARCH_TABLES = resources.files(__package__).joinpath("search.sql").read_text(encoding="utf-8")
+
+
+def statements(script: str) -> Iterator[str]:
+    """The statements of a SQL script, one by one (`executescript` would commit the transaction)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        if not pending and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+    if pending.strip():
+        yield pending
+
+
+MATH_FUNCTIONS = {
+    "ln": (1, math.log),
+    "tan": (1, math.tan),
+    "cos": (1, math.cos),
+    "sin": (1, math.sin),
+    "asin": (1, math.asin),
+    "sqrt": (1, math.sqrt),
+    "pow": (2, math.pow),
+    "radians": (1, math.radians),
+    "pi": (0, lambda: math.pi),
+}
+
+
+def ensure_math_functions(conn: sqlite3.Connection) -> None:
+    """SQLite's math functions (ln, sin, radians…), in Python where SQLite was built without them."""
+    try:
+        conn.execute(
+            "SELECT ln(2.0), tan(0.5), sin(0.5), asin(0.5), sqrt(2.0), pow(2.0, 2), radians(1.0), pi()"
+        )
+    except sqlite3.OperationalError:
+        for name, (arity, fn) in MATH_FUNCTIONS.items():
+            conn.create_function(name, arity, fn, deterministic=True)
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """SQL functions the search tables use: `fold`, and math functions if SQLite lacks them."""
+    conn.create_function("fold", 1, fold, deterministic=True)
+    ensure_math_functions(conn)
+
+
+def refresh_search_tables(conn: sqlite3.Connection) -> None:
+    """(Re)derive the search tables (search.sql) inside the caller's transaction."""
+    register_functions(conn)
+    for statement in statements(SEARCH_TABLES):
+        conn.execute(statement)
 
 
 FILL_SPATIAL_INDEX = """INSERT INTO organismes_geo
@@ -78,6 +132,7 @@ class SQLiteBuildWriter(BuildWriter):
         )
         conn.execute("INSERT INTO organismes_fts(organismes_fts) VALUES ('optimize')")
         conn.execute(FILL_SPATIAL_INDEX)
+        refresh_search_tables(conn)
         conn.execute("ANALYZE")
 
 
@@ -205,6 +260,8 @@ class SQLiteStore(Store):
                 ).rowcount
                 conn.execute("DELETE FROM organismes_geo")
                 conn.execute(FILL_SPATIAL_INDEX)
+                refresh_search_tables(conn)
+                conn.execute("ANALYZE")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

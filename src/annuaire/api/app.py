@@ -1,0 +1,101 @@
+"""The application: settings, middleware (CORS, rate limit), error handlers, routes."""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
+
+from ..search import QueryError, open_searcher
+from .ratelimit import RateLimitMiddleware
+from .responses import error_response
+from .routes import router
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    db: str
+    rate_limit_per_minute: int = 600  # per client IP and worker; 0 turns the limit off
+    cors_origins: tuple[str, ...] = ("*",)
+
+    @classmethod
+    def from_environment(cls) -> ApiSettings:
+        db = os.environ.get("ANNUAIRE_DB")
+        if not db:
+            raise RuntimeError("ANNUAIRE_DB is not set: the path of the directory database to serve")
+        return cls(
+            db=db,
+            rate_limit_per_minute=int(os.environ.get("ANNUAIRE_RATE_LIMIT", "600")),
+            cors_origins=tuple(o for o in os.environ.get("ANNUAIRE_CORS_ORIGINS", "*").split(",") if o),
+        )
+
+
+def _validation_detail(errors) -> list[dict]:
+    return [
+        {
+            "loc": list(e.get("loc", ())),
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "value_error")),
+        }
+        for e in errors
+    ]
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    searcher = open_searcher(settings.db)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        searcher.warm_up()  # load the search columns before the first request, not during it
+        yield
+        searcher.close()
+
+    app = FastAPI(
+        title="Annuaire des organismes de formation",
+        description=(
+            "Organismes de formation déclarés (Liste publique des organismes de formation, data.gouv.fr) "
+            "et leurs certifications Qualiopi. Noms de champs identiques aux exports CSV."
+        ),
+        version="1",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.searcher = searcher
+    app.include_router(router)
+
+    @app.exception_handler(QueryError)
+    async def query_error(request: Request, exc: QueryError):
+        return error_response(422, [{"loc": ["query", exc.param], "msg": exc.message, "type": "value_error"}])
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        return error_response(422, _validation_detail(exc.errors()))
+
+    @app.get("/", include_in_schema=False)
+    def home():
+        return RedirectResponse("/api/docs")
+
+    # Added last = outermost: CORS headers also go on 429 answers.
+    if settings.rate_limit_per_minute > 0:
+        app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["If-None-Match"],
+        expose_headers=["ETag", "Retry-After"],
+        max_age=86400,
+    )
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for `uvicorn --factory` and `annuaire serve` workers (settings from the environment)."""
+    return create_app(ApiSettings.from_environment())

@@ -1,0 +1,213 @@
+"""Response shapes, for the OpenAPI description (responses are built as dicts by the search layer;
+tests check that they match these models). Field names are those of the CSV exports."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class Erreur(BaseModel):
+    detail: str
+
+
+class Centre(BaseModel):
+    latitude: float
+    longitude: float
+
+
+class OrganismeResume(BaseModel):
+    id_organisme: str
+    siret: str | None
+    siren: str | None
+    denomination: str
+    numero_declaration_activite: str
+    nb_declarations: int
+    adresse: str | None
+    code_postal: str | None
+    commune: str | None
+    code_commune_insee: str | None
+    code_departement: str | None
+    code_region: str | None
+    type_adresse: str
+    certification_actions_formation: bool
+    certification_bilans_competences: bool
+    certification_vae: bool
+    certification_apprentissage: bool
+    date_derniere_declaration: str | None
+    latitude: float | None
+    longitude: float | None
+    geo_methode: str | None
+    statut: str
+    distance_km: float | None
+
+
+class CompteCertifie(BaseModel):
+    oui: int
+    non: int
+
+
+class FacetteDepartement(BaseModel):
+    code: str | None
+    nom: str | None
+    nombre: int
+
+
+class FacetteSpecialite(BaseModel):
+    code: str
+    libelle: str | None
+    nombre: int
+
+
+class Facettes(BaseModel):
+    portees: dict[str, int]
+    certifie: CompteCertifie
+    departements: list[FacetteDepartement]
+    specialites: list[FacetteSpecialite]
+
+
+class ResultatRecherche(BaseModel):
+    total: int
+    page: int
+    par_page: int
+    pages: int
+    tri: str
+    centre: Centre | None
+    resultats: list[OrganismeResume]
+    facettes: Facettes | None = None
+
+
+class Specialite(BaseModel):
+    code: str
+    libelle: str | None
+
+
+class Declaration(BaseModel):
+    numero_declaration_activite: str
+    numeros_declaration_activite_precedents: list[str]
+    denomination: str
+    siret: str | None
+    siret_brut: str | None
+    siret_statut: str
+    siren: str | None
+    adresse: str | None
+    code_postal: str | None
+    ville_declaree: str | None
+    commune: str | None
+    code_commune_insee: str | None
+    type_adresse: str
+    certification_actions_formation: bool | None
+    certification_bilans_competences: bool | None
+    certification_vae: bool | None
+    certification_apprentissage: bool | None
+    date_derniere_declaration: str | None
+    debut_exercice: str | None
+    fin_exercice: str | None
+    nb_stagiaires: int | None
+    nb_stagiaires_confies: int | None
+    effectif_formateurs: int | None
+    specialites: list[Specialite]
+    statut: str
+
+
+class Organisme(OrganismeResume):
+    numeros_declaration_activite: list[str]
+    departement: str | None
+    region: str | None
+    regroupement: str
+    geo_score: float | None
+    geo_type: str | None
+    geo_label: str | None
+    specialites: list[Specialite]
+    declarations: list[Declaration]
+
+
+class Limites(BaseModel):
+    sud: float
+    nord: float
+    ouest: float
+    est: float
+
+
+class Grappe(BaseModel):
+    nombre: int
+    latitude: float
+    longitude: float
+    limites: Limites
+
+
+class Point(BaseModel):
+    id_organisme: str
+    denomination: str
+    commune: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+class Grappes(BaseModel):
+    zoom: int
+    total: int
+    grappes: list[Grappe]
+    organismes: list[Point]
+
+
+class DepartementResume(BaseModel):
+    code: str
+    nom: str
+    code_region: str | None
+    nb_organismes: int
+    nb_certifies: int
+
+
+class CommuneCompte(BaseModel):
+    code_insee: str
+    nom: str | None
+    nombre: int
+
+
+class Departement(BaseModel):
+    code: str
+    nom: str
+    code_region: str | None
+    region: str | None
+    nb_organismes: int
+    nb_certifies: int
+    portees: dict[str, int]
+    specialites: list[FacetteSpecialite]
+    communes: list[CommuneCompte]
+
+
+class Region(BaseModel):
+    code: str
+    nom: str
+    departements: list[str]
+    nb_organismes: int
+    nb_certifies: int
+
+
+class Commune(BaseModel):
+    code_insee: str
+    nom: str
+    codes_postaux: list[str]
+    code_departement: str
+    code_region: str | None
+    latitude: float | None
+    longitude: float | None
+    nb_organismes: int
+    nb_certifies: int
+    portees: dict[str, int]
+
+
+class SpecialiteCompte(BaseModel):
+    code: str
+    libelle: str
+    nb_organismes: int
+
+
+class Statistiques(BaseModel):
+    nb_organismes: int
+    nb_certifies: int
+    portees: dict[str, int]
+    nb_declarations: int
+    nb_quarantaine: int
+    localisation: dict[str, int]
+    date_construction: str | None

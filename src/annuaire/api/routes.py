@@ -1,0 +1,128 @@
+"""The /api/v1/ endpoints. Each answers JSON with an ETag; errors are 404, 422 or 429, never 500."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from ..search import ClusterQuery, QueryError, Searcher, SearchQuery
+from ..search.params import Filters
+from . import models
+from .parameters import Page, ParPage, Tri, filters, searcher
+from .responses import error_response, json_response
+
+ERRORS = {
+    404: {"model": models.Erreur, "description": "Introuvable"},
+    422: {"description": "Paramètre invalide"},
+    429: {"model": models.Erreur, "description": "Trop de requêtes (voir Retry-After)"},
+}
+
+router = APIRouter(prefix="/api/v1", responses={422: ERRORS[422], 429: ERRORS[429]})
+Search = Annotated[Searcher, Depends(searcher)]
+Conditions = Annotated[Filters, Depends(filters)]
+Code = Annotated[str, Path(max_length=20)]
+
+
+def not_found(what: str) -> Response:
+    return error_response(404, f"{what} introuvable")
+
+
+@router.get("/organismes", response_model=models.ResultatRecherche, tags=["organismes"])
+def search_organisations(
+    request: Request,
+    s: Search,
+    conditions: Conditions,
+    tri: Annotated[
+        Tri, Query(description="pertinence (défaut), distance (avec un centre), nom, date.")
+    ] = "pertinence",
+    page: Page = 1,
+    par_page: ParPage = 20,
+    facettes: Annotated[bool, Query(description="Compter par portée, département et spécialité.")] = False,
+) -> Response:
+    """Recherche d'organismes : texte, filtres, rayon autour d'un point ou d'une commune, facettes."""
+    query = SearchQuery(conditions, tri=tri, page=page, par_page=par_page, facettes=facettes).checked()
+    return json_response(request, s.search(query))
+
+
+@router.get(
+    "/organismes/{id}",
+    response_model=models.Organisme,
+    responses={404: ERRORS[404]},
+    tags=["organismes"],
+)
+def get_organisation(request: Request, s: Search, id: Annotated[str, Path(max_length=40)]) -> Response:
+    """Un organisme par son identifiant, un SIRET, un NDA ou un ancien NDA (espaces permis)."""
+    found = s.organisation(id)
+    return json_response(request, found) if found else not_found("organisme")
+
+
+@router.get("/departements", response_model=list[models.DepartementResume], tags=["territoires"])
+def list_departements(request: Request, s: Search) -> Response:
+    """Les départements avec leur nombre d'organismes actifs et certifiés."""
+    return json_response(request, s.departements())
+
+
+@router.get(
+    "/departements/{code}",
+    response_model=models.Departement,
+    responses={404: ERRORS[404]},
+    tags=["territoires"],
+)
+def get_departement(request: Request, s: Search, code: Code) -> Response:
+    """Statistiques d'un département : portées, spécialités et communes les plus représentées."""
+    found = s.departement(code.upper())
+    return json_response(request, found) if found else not_found("département")
+
+
+@router.get("/regions", response_model=list[models.Region], tags=["territoires"])
+def list_regions(request: Request, s: Search) -> Response:
+    """Les régions, leurs départements et leurs nombres d'organismes."""
+    return json_response(request, s.regions())
+
+
+@router.get(
+    "/communes/{code}", response_model=models.Commune, responses={404: ERRORS[404]}, tags=["territoires"]
+)
+def get_commune(request: Request, s: Search, code: Code) -> Response:
+    """Une commune par son code INSEE, avec ses codes postaux et ses nombres d'organismes."""
+    found = s.commune(code.upper())
+    return json_response(request, found) if found else not_found("commune")
+
+
+@router.get("/specialites", response_model=list[models.SpecialiteCompte], tags=["référentiels"])
+def list_specialites(request: Request, s: Search) -> Response:
+    """Les spécialités de formation (NSF) avec leur nombre d'organismes actifs."""
+    return json_response(request, s.specialites())
+
+
+@router.get("/clusters", response_model=models.Grappes, tags=["carte"])
+def get_clusters(
+    request: Request,
+    s: Search,
+    conditions: Conditions,
+    bbox: Annotated[
+        str,
+        Query(
+            max_length=100,
+            description="Emprise ouest,sud,est,nord en degrés (WGS 84).",
+            examples=["-5,41,10,51.5"],
+        ),
+    ],
+    zoom: Annotated[int, Query(ge=0, le=20, description="Niveau de zoom de la carte (0 à 20).")],
+) -> Response:
+    """Regroupements pour une carte : grappes (nombre, centre, emprise) et organismes isolés."""
+    try:
+        ouest, sud, est, nord = (float(v) for v in bbox.split(","))
+    except ValueError:
+        raise QueryError(
+            "bbox", "quatre nombres séparés par des virgules attendus : ouest,sud,est,nord"
+        ) from None
+    query = ClusterQuery(ouest, sud, est, nord, zoom, conditions).checked()
+    return json_response(request, s.clusters(query))
+
+
+@router.get("/stats", response_model=models.Statistiques, tags=["référentiels"])
+def get_stats(request: Request, s: Search) -> Response:
+    """Chiffres clés de l'annuaire."""
+    return json_response(request, s.stats())

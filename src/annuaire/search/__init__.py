@@ -1,0 +1,20 @@
+"""Search over the directory: full text, filters, geography, facets, map clusters.
+
+`params` says what a query is and checks it (pure), `text` and `geo` hold the pure helpers,
+`clauses` turns a query into SQL conditions (one small processor per filter, listed in order),
+`base` is the interface the web and API read through, `sqlite` its SQLite implementation.
+"""
+
+from .base import Searcher
+from .params import ClusterQuery, QueryError, SearchQuery
+
+__all__ = ["ClusterQuery", "QueryError", "SearchQuery", "Searcher", "open_searcher"]
+
+
+def open_searcher(location: str) -> Searcher:
+    """The searcher for a store location (a SQLite file path)."""
+    if location.startswith(("postgresql://", "postgres://")):
+        raise NotImplementedError("the PostgreSQL backend is not available yet: use a SQLite file")
+    from .sqlite import SQLiteSearcher
+
+    return SQLiteSearcher(location)

@@ -1,0 +1,54 @@
+"""The search interface: what the web pages and the API read. One implementation per backend."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from .params import ClusterQuery, SearchQuery
+
+
+class Searcher(ABC):
+    """Read-only access to one directory. Methods take checked queries (`SearchQuery.checked()`)."""
+
+    @abstractmethod
+    def version(self) -> str:
+        """An identifier of the directory's current state (changes with every build or update)."""
+
+    @abstractmethod
+    def search(self, query: SearchQuery) -> dict[str, Any]:
+        """`total`, `page`, `par_page`, `pages`, `resultats` (organisation summaries), `centre`
+        (when the query has one) and `facettes` (when asked: counts per scope, département,
+        speciality over every match)."""
+
+    @abstractmethod
+    def organisation(self, key: str) -> dict[str, Any] | None:
+        """One organisation with its declarations, by its id, a SIRET, an NDA or a previous NDA."""
+
+    @abstractmethod
+    def clusters(self, query: ClusterQuery) -> dict[str, Any]:
+        """`grappes` (count, centroid, bounds) and single `organismes` in a bounding box."""
+
+    @abstractmethod
+    def departements(self) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def departement(self, code: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def regions(self) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def commune(self, code: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def specialites(self) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def stats(self) -> dict[str, Any]: ...
+
+    def warm_up(self) -> None:  # noqa: B027 - optional
+        """Load what the first request would otherwise wait for."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends without resources
+        """Release connections."""

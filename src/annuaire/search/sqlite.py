@@ -1,0 +1,553 @@
+"""Search over a SQLite directory (tables of store/schema.sql and store/search.sql).
+
+Full text and identifiers are matched in SQLite (FTS5, indexes); filters, facets, orders and
+map clusters run on the search table's columns held in memory (columns.py); the records shown
+are read back from SQLite. One read-only connection per thread, reopened when the file is
+replaced (a build or an update swaps it atomically: the next request reads the new directory).
+Aggregates that depend only on the directory are cached until the file changes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..store.sqlite import ensure_math_functions
+from . import text
+from .base import Searcher
+from .columns import ROW_FIELDS, Columns, Lookups
+from .params import SCOPES, ClusterQuery, Filters, QueryError, SearchQuery
+
+SUMMARY = """SELECT o.id, o.identifiant, o.siret, o.siren, o.denomination, o.nda_principal, o.nb_declarations,
+       o.voie, o.code_postal, coalesce(o.commune, o.ville) AS commune, o.code_commune_insee,
+       o.code_departement, o.code_region, o.type_adresse, o.date_derniere_declaration, o.statut,
+       r.actions_formation, r.bilans_competences, r.vae, r.apprentissage,
+       r.latitude, r.longitude, l.geo_methode
+FROM organismes o JOIN recherche r ON r.id = o.id LEFT JOIN localisations l ON l.nda = o.nda_principal
+WHERE o.id IN (SELECT value FROM json_each(?))"""
+
+CACHE_SIZE = 512
+IDENTIFIER_MATCHES = {
+    "siret": """SELECT id FROM organismes WHERE siret = ?1
+                UNION SELECT organisme_id FROM declarations WHERE siret = ?1""",
+    "siren": """SELECT id FROM organismes WHERE siren = ?1
+                UNION SELECT organisme_id FROM declarations WHERE siren = ?1""",
+    "nda": """SELECT organisme_id FROM declarations WHERE nda = ?1
+              UNION SELECT d.organisme_id FROM ndas_precedents p JOIN declarations d ON d.nda = p.nda
+                    WHERE p.nda_precedent = ?1""",
+}
+
+
+def _flag(value) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def summary(row: sqlite3.Row, distance: float | None = None) -> dict[str, Any]:
+    """An organisation as listed in results (field names as in organismes.csv)."""
+    return {
+        "id_organisme": row["identifiant"],
+        "siret": row["siret"],
+        "siren": row["siren"],
+        "denomination": row["denomination"],
+        "numero_declaration_activite": row["nda_principal"],
+        "nb_declarations": row["nb_declarations"],
+        "adresse": row["voie"],
+        "code_postal": row["code_postal"],
+        "commune": row["commune"],
+        "code_commune_insee": row["code_commune_insee"],
+        "code_departement": row["code_departement"],
+        "code_region": row["code_region"],
+        "type_adresse": row["type_adresse"],
+        **{f"certification_{s}": bool(row[s]) for s in SCOPES},
+        "date_derniere_declaration": row["date_derniere_declaration"],
+        "latitude": row["latitude"],
+        "longitude": row["longitude"],
+        "geo_methode": row["geo_methode"],
+        "statut": row["statut"],
+        "distance_km": None if distance is None else round(distance, 3),
+    }
+
+
+class SQLiteSearcher(Searcher):
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no such database (run `annuaire build` first)")
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[Any, Any] = OrderedDict()
+        self._cache_ident: tuple | None = None
+        self._connections: list[sqlite3.Connection] = []
+
+    # -- connections and caching -------------------------------------------------------------------
+
+    def _ident(self) -> tuple:
+        st = os.stat(self.path)
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def _conn(self) -> sqlite3.Connection:
+        ident = self._ident()
+        local = self._local
+        if getattr(local, "ident", None) != ident:
+            old = getattr(local, "conn", None)
+            if old is not None:
+                old.close()
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA query_only = 1")
+            conn.execute("PRAGMA mmap_size = 268435456")
+            conn.execute("PRAGMA cache_size = -32768")
+            ensure_math_functions(conn)
+            local.conn, local.ident = conn, ident
+            with self._lock:
+                self._connections.append(conn)
+        return local.conn
+
+    def _cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        ident = self._ident()
+        with self._lock:
+            if self._cache_ident != ident:
+                self._cache.clear()
+                self._cache_ident = ident
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        value = compute()
+        with self._lock:
+            if self._cache_ident == ident:
+                self._cache[key] = value
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return value
+
+    def version(self) -> str:
+        ino, mtime, size = self._ident()
+        return f"{ino:x}-{mtime:x}-{size:x}"
+
+    def warm_up(self) -> None:
+        self.columns()
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    # -- search ------------------------------------------------------------------------------------
+
+    def _centre(self, conn: sqlite3.Connection, f: Filters) -> tuple[float, float] | None:
+        if f.lat is not None:
+            return f.lat, f.lon
+        if not f.autour:
+            return None
+        row = conn.execute(
+            """SELECT avg(latitude), avg(longitude) FROM communes
+               WHERE code_insee = ?1
+                  OR code_insee IN (SELECT code_insee FROM codes_postaux WHERE code_postal = ?1)""",
+            (f.autour,),
+        ).fetchone()
+        if row[0] is None:
+            raise QueryError("autour", f"commune ou code postal inconnu : {f.autour}")
+        return row[0], row[1]
+
+    def columns(self) -> Columns:
+        """The search table in memory, loaded once per version of the file."""
+
+        def load() -> Columns:
+            cursor = self._conn().cursor()
+            cursor.row_factory = None  # plain tuples: much faster than sqlite3.Row for 150,000 rows
+            rows = cursor.execute(f"SELECT {', '.join(ROW_FIELDS)} FROM recherche ORDER BY id").fetchall()
+            specialities = cursor.execute("SELECT organisme_id, code FROM organisme_specialites").fetchall()
+            return Columns(rows, specialities)
+
+        return self._cached("columns", load)
+
+    def _lookups(self, conn: sqlite3.Connection, f: Filters) -> Lookups:
+        matches = None
+        if f.q:
+            found = text.identifier(f.q)
+            if found:
+                kind, digits = found
+                matches = [row[0] for row in conn.execute(IDENTIFIER_MATCHES[kind], (digits,))]
+                matches = np.array(matches, dtype=np.int64)
+            elif words := text.tokens(f.q):
+                (found_ids,) = conn.execute(
+                    "SELECT group_concat(rowid) FROM organismes_fts WHERE organismes_fts MATCH ?",
+                    (text.fts_expression(words),),
+                ).fetchone()
+                matches = np.array(found_ids.split(",") if found_ids else [], dtype=np.int64)
+        postal = ()
+        if f.code_postal:
+            postal = tuple(
+                row[0]
+                for row in conn.execute(
+                    "SELECT code_insee FROM codes_postaux WHERE code_postal = ?", (f.code_postal,)
+                )
+            )
+        return Lookups(matches=matches, centre=self._centre(conn, f), postal_communes=postal)
+
+    def _selection(self, f: Filters) -> tuple[Columns, np.ndarray, Lookups]:
+        conn = self._conn()
+        lookups = self._lookups(conn, f)
+        columns = self.columns()
+        return columns, columns.mask(f, lookups), lookups
+
+    def search(self, query: SearchQuery) -> dict[str, Any]:
+        f = query.filters
+        columns, mask, lookups = self._selection(f)
+        ranked_text = text.folded(f.q) if f.q and not text.identifier(f.q) else None
+        positions, distances = columns.ordered(mask, query.tri, ranked_text, lookups.centre)
+        total = len(positions)
+        start = (query.page - 1) * query.par_page
+        page = positions[start : start + query.par_page]
+        page_distances = distances[start : start + query.par_page] if distances is not None else None
+        ids = columns.ids[page].tolist()
+        results = self._summaries(
+            self._conn(),
+            list(
+                zip(
+                    ids,
+                    page_distances.tolist() if page_distances is not None else [None] * len(ids),
+                    strict=True,
+                )
+            ),
+        )
+        centre = lookups.centre
+        out: dict[str, Any] = {
+            "total": total,
+            "page": query.page,
+            "par_page": query.par_page,
+            "pages": math.ceil(total / query.par_page),
+            "tri": query.tri,
+            "centre": None if centre is None else {"latitude": centre[0], "longitude": centre[1]},
+            "resultats": results,
+        }
+        if query.facettes:
+            out["facettes"] = self._facets(columns, mask)
+        return out
+
+    def _summaries(self, conn: sqlite3.Connection, ids: list[tuple[int, float | None]]) -> list[dict]:
+        if not ids:
+            return []
+        rows = {row["id"]: row for row in conn.execute(SUMMARY, (json.dumps([i for i, _ in ids]),))}
+        return [summary(rows[i], None if d is None or math.isnan(d) else d) for i, d in ids if i in rows]
+
+    def _facets(self, columns: Columns, mask: np.ndarray) -> dict[str, Any]:
+        counts = columns.facets(mask)
+        departements = self._departement_names()
+        specialities = self._speciality_labels()
+        return {
+            "portees": counts["portees"],
+            "certifie": counts["certifie"],
+            "departements": sorted(
+                (
+                    {"code": code, "nom": departements.get(code), "nombre": n}
+                    for code, n in counts["departements"]
+                ),
+                key=lambda d: (-d["nombre"], d["code"] or ""),
+            ),
+            "specialites": sorted(
+                (
+                    {"code": code, "libelle": specialities.get(code), "nombre": n}
+                    for code, n in counts["specialites"]
+                ),
+                key=lambda d: (-d["nombre"], d["code"]),
+            ),
+        }
+
+    # -- one organisation ----------------------------------------------------------------------------
+
+    def _organisation_id(self, conn: sqlite3.Connection, key: str) -> int | None:
+        compact = "".join(key.split()).replace(".", "").upper()
+        if not compact or len(compact) > 40:
+            return None
+        row = conn.execute("SELECT id FROM organismes WHERE identifiant = ?", (compact,)).fetchone()
+        if row is None and compact.isdigit():
+            row = conn.execute(
+                """SELECT organisme_id FROM declarations WHERE nda = ?1 OR siret = ?1
+                   UNION ALL SELECT d.organisme_id FROM ndas_precedents p JOIN declarations d ON d.nda = p.nda
+                             WHERE p.nda_precedent = ?1
+                   LIMIT 1""",
+                (compact,),
+            ).fetchone()
+        return None if row is None else row[0]
+
+    def organisation(self, key: str) -> dict[str, Any] | None:
+        conn = self._conn()
+        oid = self._organisation_id(conn, key)
+        if oid is None:
+            return None
+        (org,) = self._summaries(conn, [(oid, None)])
+        extra = conn.execute(
+            """SELECT o.regroupement, l.geo_score, l.geo_type, l.geo_label,
+                      d.nom AS departement, g.nom AS region
+               FROM organismes o LEFT JOIN localisations l ON l.nda = o.nda_principal
+               LEFT JOIN departements d ON d.code = o.code_departement
+               LEFT JOIN regions g ON g.code = o.code_region WHERE o.id = ?""",
+            (oid,),
+        ).fetchone()
+        declarations = []
+        all_specialities: dict[str, str | None] = {}
+        for d in conn.execute(
+            "SELECT * FROM declarations WHERE organisme_id = ? ORDER BY nda", (oid,)
+        ).fetchall():
+            specialities = [
+                {"code": code, "libelle": label}
+                for code, label in conn.execute(
+                    """SELECT s.code, sp.libelle FROM declaration_specialites s
+                       LEFT JOIN specialites sp ON sp.code = s.code WHERE s.nda = ? ORDER BY s.rang""",
+                    (d["nda"],),
+                )
+            ]
+            for s in specialities:
+                all_specialities.setdefault(s["code"], s["libelle"])
+            previous = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT nda_precedent FROM ndas_precedents WHERE nda = ? ORDER BY 1", (d["nda"],)
+                )
+            ]
+            declarations.append(
+                {
+                    "numero_declaration_activite": d["nda"],
+                    "numeros_declaration_activite_precedents": previous,
+                    "denomination": d["denomination"],
+                    "siret": d["siret"],
+                    "siret_brut": d["siret_brut"],
+                    "siret_statut": d["siret_statut"],
+                    "siren": d["siren"],
+                    "adresse": d["voie"],
+                    "code_postal": d["code_postal"],
+                    "ville_declaree": d["ville"],
+                    "commune": d["commune"],
+                    "code_commune_insee": d["code_commune_insee"],
+                    "type_adresse": d["type_adresse"],
+                    **{f"certification_{s}": _flag(d[f"certification_{s}"]) for s in SCOPES},
+                    "date_derniere_declaration": d["date_derniere_declaration"],
+                    "debut_exercice": d["debut_exercice"],
+                    "fin_exercice": d["fin_exercice"],
+                    "nb_stagiaires": d["nb_stagiaires"],
+                    "nb_stagiaires_confies": d["nb_stagiaires_confies"],
+                    "effectif_formateurs": d["effectif_formateurs"],
+                    "specialites": specialities,
+                    "statut": d["statut"],
+                }
+            )
+        org.update(
+            {
+                "numeros_declaration_activite": [d["numero_declaration_activite"] for d in declarations],
+                "departement": extra["departement"],
+                "region": extra["region"],
+                "regroupement": extra["regroupement"],
+                "geo_score": extra["geo_score"],
+                "geo_type": extra["geo_type"],
+                "geo_label": extra["geo_label"],
+                "specialites": [{"code": c, "libelle": label} for c, label in all_specialities.items()],
+                "declarations": declarations,
+            }
+        )
+        return org
+
+    # -- map ---------------------------------------------------------------------------------------
+
+    def clusters(self, query: ClusterQuery) -> dict[str, Any]:
+        columns, mask, _ = self._selection(query.filters)
+        rows = columns.clusters(mask, query)
+        conn = self._conn()
+        grappes = [
+            {
+                "nombre": row[0],
+                "latitude": row[1],
+                "longitude": row[2],
+                "limites": {"sud": row[3], "nord": row[4], "ouest": row[5], "est": row[6]},
+            }
+            for row in rows
+            if row[0] > 1
+        ]
+        singles = [(int(columns.ids[row[7]]), None) for row in rows if row[0] == 1]
+        points = [
+            {k: s[k] for k in ("id_organisme", "denomination", "commune", "latitude", "longitude")}
+            for s in self._summaries(conn, singles)
+        ]
+        return {
+            "zoom": query.zoom,
+            "total": sum(row[0] for row in rows),
+            "grappes": grappes,
+            "organismes": points,
+        }
+
+    # -- geography and reference lists ---------------------------------------------------------------
+
+    def _departement_names(self) -> dict[str, str]:
+        return self._cached(
+            "departement_names",
+            lambda: dict(self._conn().execute("SELECT code, nom FROM departements").fetchall()),
+        )
+
+    def _speciality_labels(self) -> dict[str, str]:
+        return self._cached(
+            "speciality_labels",
+            lambda: dict(self._conn().execute("SELECT code, libelle FROM specialites").fetchall()),
+        )
+
+    def _area(self, **filters: str) -> dict[str, Any]:
+        """Counts over the active organisations of one area (`departement=`, `commune=`…), or all."""
+        columns = self.columns()
+        counts = columns.facets(columns.mask(Filters(**filters), Lookups()))
+        return {
+            "nb_organismes": counts["total"],
+            "nb_certifies": counts["certifie"]["oui"],
+            "portees": counts["portees"],
+        }
+
+    def _per_area(self, key: str) -> dict[str | None, tuple[int, int]]:
+        """(organisations, certified) among active organisations per département or région."""
+
+        def compute():
+            c = self.columns()
+            vocabulary = c.departement if key == "departement" else c.region
+            active = c.status.codes == c.status["actif"]
+            total = np.bincount(vocabulary.codes[active] + 1, minlength=len(vocabulary.values) + 1)
+            certified = np.bincount(
+                vocabulary.codes[active & c.certified] + 1, minlength=len(vocabulary.values) + 1
+            )
+            return {
+                vocabulary.values[i - 1] if i else None: (int(total[i]), int(certified[i]))
+                for i in range(len(total))
+            }
+
+        return self._cached(("per_area", key), compute)
+
+    def departements(self) -> list[dict[str, Any]]:
+        counts = self._per_area("departement")
+        rows = self._cached(
+            "departements",
+            lambda: self._conn().execute("SELECT * FROM departements ORDER BY code").fetchall(),
+        )
+        return [
+            {
+                "code": row["code"],
+                "nom": row["nom"],
+                "code_region": row["code_region"],
+                "nb_organismes": counts.get(row["code"], (0, 0))[0],
+                "nb_certifies": counts.get(row["code"], (0, 0))[1],
+            }
+            for row in rows
+        ]
+
+    def departement(self, code: str) -> dict[str, Any] | None:
+        return self._cached(("departement", code), lambda: self._departement(code))
+
+    def _departement(self, code: str) -> dict[str, Any] | None:
+        conn = self._conn()
+        row = conn.execute(
+            """SELECT d.code, d.nom, d.code_region, r.nom AS region FROM departements d
+               LEFT JOIN regions r ON r.code = d.code_region WHERE d.code = ?""",
+            (code,),
+        ).fetchone()
+        if row is None:
+            return None
+        columns = self.columns()
+        mask = columns.mask(Filters(departement=code), Lookups())
+        facets = self._facets(columns, mask)
+        in_departement = columns.commune.codes[mask]
+        per_commune = np.bincount(in_departement[in_departement >= 0], minlength=len(columns.commune.values))
+        top = np.argsort(-per_commune, kind="stable")[:10]
+        communes = [(columns.commune.values[i], int(per_commune[i])) for i in top if per_commune[i]]
+        names = dict(
+            conn.execute(
+                "SELECT code_insee, nom FROM communes WHERE code_insee IN (SELECT value FROM json_each(?))",
+                (json.dumps([c for c, _ in communes]),),
+            ).fetchall()
+        )
+        return {
+            "code": row["code"],
+            "nom": row["nom"],
+            "code_region": row["code_region"],
+            "region": row["region"],
+            "nb_organismes": int(mask.sum()),
+            "nb_certifies": facets["certifie"]["oui"],
+            "portees": facets["portees"],
+            "specialites": facets["specialites"][:10],
+            "communes": [{"code_insee": c, "nom": names.get(c), "nombre": n} for c, n in communes],
+        }
+
+    def regions(self) -> list[dict[str, Any]]:
+        counts = self._per_area("region")
+
+        def compute():
+            conn = self._conn()
+            members: dict[str, list[str]] = {}
+            for code, region in conn.execute("SELECT code, code_region FROM departements ORDER BY code"):
+                members.setdefault(region, []).append(code)
+            return [
+                {
+                    "code": code,
+                    "nom": nom,
+                    "departements": members.get(code, []),
+                    "nb_organismes": counts.get(code, (0, 0))[0],
+                    "nb_certifies": counts.get(code, (0, 0))[1],
+                }
+                for code, nom in conn.execute("SELECT code, nom FROM regions ORDER BY code")
+            ]
+
+        return self._cached("regions", compute)
+
+    def commune(self, code: str) -> dict[str, Any] | None:
+        conn = self._conn()
+        row = conn.execute("SELECT * FROM communes WHERE code_insee = ?", (code,)).fetchone()
+        if row is None:
+            return None
+        return {
+            "code_insee": row["code_insee"],
+            "nom": row["nom"],
+            "codes_postaux": row["codes_postaux"].split(),
+            "code_departement": row["code_departement"],
+            "code_region": row["code_region"],
+            "latitude": row["latitude"],
+            "longitude": row["longitude"],
+            **self._area(commune=code),
+        }
+
+    def specialites(self) -> list[dict[str, Any]]:
+        def compute():
+            columns = self.columns()
+            counts = dict(columns.facets(columns.mask(Filters(), Lookups()))["specialites"])
+            return [
+                {"code": code, "libelle": label, "nb_organismes": counts.get(code, 0)}
+                for code, label in self._conn().execute("SELECT code, libelle FROM specialites ORDER BY code")
+            ]
+
+        return self._cached("specialites", compute)
+
+    def stats(self) -> dict[str, Any]:
+        def compute():
+            conn = self._conn()
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            methods = dict(
+                conn.execute(
+                    """SELECT l.geo_methode, count(*) FROM organismes o
+                       JOIN localisations l ON l.nda = o.nda_principal WHERE o.statut = 'actif' GROUP BY 1"""
+                ).fetchall()
+            )
+            return {
+                **self._area(),
+                "nb_declarations": conn.execute(
+                    "SELECT count(*) FROM declarations WHERE statut = 'actif'"
+                ).fetchone()[0],
+                "nb_quarantaine": conn.execute("SELECT count(*) FROM quarantaine").fetchone()[0],
+                "localisation": methods,
+                "date_construction": meta.get("built_at"),
+            }
+
+        return self._cached("stats", compute)
