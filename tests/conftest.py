@@ -238,3 +238,29 @@ def sample_build(build_and_export, sample_csv: Path, tmp_path_factory: pytest.Te
 def real_build(build_and_export, real_extract_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Built:
     """The 500-row real extract built and exported once per session."""
     return build_and_export(real_extract_csv, tmp_path_factory.mktemp("real-build"))
+
+
+@pytest.fixture(scope="session")
+def sample_searcher(sample_build: Built):
+    """The search layer over the sample directory."""
+    from annuaire.search import open_searcher
+
+    searcher = open_searcher(str(sample_build.db))
+    yield searcher
+    searcher.close()
+
+
+@pytest.fixture(scope="session")
+def sample_api(sample_build: Built):
+    """The API app over the sample directory (no rate limit: tests call it in bursts)."""
+    from annuaire.api import ApiSettings, create_app
+
+    return create_app(ApiSettings(db=str(sample_build.db), rate_limit_per_minute=0))
+
+
+@pytest.fixture(scope="session")
+def api_client(sample_api):
+    from fastapi.testclient import TestClient
+
+    with TestClient(sample_api) as client:
+        yield client

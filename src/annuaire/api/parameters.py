@@ -9,6 +9,13 @@ from fastapi import Query, Request
 from ..search import Searcher
 from ..search.params import MAX_PAGE, MAX_PAGE_SIZE, MAX_RADIUS_KM, MAX_TEXT, Filters
 
+# Patterns as documented in OpenAPI (lower-case 2a/2b accepted); params.py checks the same codes.
+DEPARTEMENT = r"^(0[1-9]|[1-8][0-9]|9[0-5]|2[AaBb]|97[1-8]|98[4-9])$"
+REGION = r"^[0-9]{2}$"
+COMMUNE = r"^([0-9]{5}|2[AaBb][0-9]{3})$"
+CODE_POSTAL = r"^[0-9]{5}$"
+SPECIALITE = r"^[0-9A-Za-z]{1,10}$"
+
 Portee = Literal["actions_formation", "bilans_competences", "vae", "apprentissage"]
 
 
@@ -33,12 +40,14 @@ def filters(
         bool | None, Query(description="Certifié Qualiopi (au moins une portée) ou non.")
     ] = None,
     departement: Annotated[
-        str | None, Query(max_length=3, description="Code de département : 01, 2A, 974…")
+        str | None, Query(pattern=DEPARTEMENT, description="Code de département : 01, 2A, 974…")
     ] = None,
-    region: Annotated[str | None, Query(max_length=2, description="Code de région (COG) : 11, 84…")] = None,
-    commune: Annotated[str | None, Query(max_length=5, description="Code INSEE de la commune.")] = None,
-    code_postal: Annotated[str | None, Query(max_length=5, description="Code postal.")] = None,
-    specialite: Annotated[str | None, Query(max_length=10, description="Code NSF de spécialité.")] = None,
+    region: Annotated[str | None, Query(pattern=REGION, description="Code de région (COG) : 11, 84…")] = None,
+    commune: Annotated[str | None, Query(pattern=COMMUNE, description="Code INSEE de la commune.")] = None,
+    code_postal: Annotated[str | None, Query(pattern=CODE_POSTAL, description="Code postal.")] = None,
+    specialite: Annotated[
+        str | None, Query(pattern=SPECIALITE, description="Code NSF de spécialité.")
+    ] = None,
     statut: Annotated[
         Literal["actif", "supprime", "tous"], Query(description="actif (défaut), supprime, ou tous.")
     ] = "actif",
@@ -47,7 +56,11 @@ def filters(
         float | None, Query(ge=-180, le=180, description="Longitude du centre (avec lat).")
     ] = None,
     autour: Annotated[
-        str | None, Query(max_length=5, description="Centre : code INSEE de commune ou code postal.")
+        str | None,
+        Query(
+            pattern=COMMUNE,
+            description="Centre : code postal, ou à défaut code INSEE de commune (exclut lat/lon).",
+        ),
     ] = None,
     rayon: Annotated[
         float, Query(gt=0, le=MAX_RADIUS_KM, description="Rayon autour du centre, en km.")

@@ -15,7 +15,7 @@ STALE_AFTER = 600.0  # seconds without requests before a client's bucket is forg
 
 
 class RateLimitMiddleware:
-    def __init__(self, app, *, per_minute: int, burst: int | None = None, prefix: str = "/api/"):
+    def __init__(self, app, *, per_minute: int, burst: int | None = None, prefix: str = "/api/v1/"):
         self.app = app
         self.rate = per_minute / 60.0
         self.capacity = float(burst if burst is not None else per_minute)

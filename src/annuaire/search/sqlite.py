@@ -150,12 +150,18 @@ class SQLiteSearcher(Searcher):
             return f.lat, f.lon
         if not f.autour:
             return None
+        # A postal code first (what people type), else an INSEE code: 31300 is a Toulouse postal code
+        # and also the INSEE code of a village in the same département.
         row = conn.execute(
             """SELECT avg(latitude), avg(longitude) FROM communes
-               WHERE code_insee = ?1
-                  OR code_insee IN (SELECT code_insee FROM codes_postaux WHERE code_postal = ?1)""",
+               WHERE code_insee IN (SELECT code_insee FROM codes_postaux WHERE code_postal = ?)""",
             (f.autour,),
         ).fetchone()
+        if row[0] is None:
+            row = conn.execute(
+                "SELECT latitude, longitude FROM communes WHERE code_insee = ?", (f.autour,)
+            ).fetchone()
+            row = row or (None, None)
         if row[0] is None:
             raise QueryError("autour", f"commune ou code postal inconnu : {f.autour}")
         return row[0], row[1]
