@@ -19,11 +19,11 @@ SPECIALITE = r"^[0-9A-Za-z]{1,10}$"
 Portee = Literal["actions_formation", "bilans_competences", "vae", "apprentissage"]
 
 
-def searcher(request: Request) -> Searcher:
+async def searcher(request: Request) -> Searcher:
     return request.app.state.searcher
 
 
-def filters(
+async def filters(
     q: Annotated[
         str,
         Query(

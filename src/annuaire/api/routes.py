@@ -1,4 +1,7 @@
-"""The /api/v1/ endpoints. Each answers JSON with an ETag; errors are 404, 422 or 429, never 500."""
+"""The /api/v1/ endpoints. Each answers JSON with an ETag; errors are 404, 422 or 429, never 500.
+
+Handlers are `async` although the search is synchronous: a request takes a millisecond or two of
+CPU, less than a hop to the thread pool and back costs; workers (processes) give the parallelism."""
 
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ def not_found(what: str) -> Response:
 
 
 @router.get("/organismes", response_model=models.ResultatRecherche, tags=["organismes"])
-def search_organisations(
+async def search_organisations(
     request: Request,
     s: Search,
     conditions: Conditions,
@@ -51,14 +54,14 @@ def search_organisations(
     responses={404: ERRORS[404]},
     tags=["organismes"],
 )
-def get_organisation(request: Request, s: Search, id: Annotated[str, Path(max_length=40)]) -> Response:
+async def get_organisation(request: Request, s: Search, id: Annotated[str, Path(max_length=40)]) -> Response:
     """Un organisme par son identifiant, un SIRET, un NDA ou un ancien NDA (espaces permis)."""
     found = s.organisation(id)
     return json_response(request, found) if found else not_found("organisme")
 
 
 @router.get("/departements", response_model=list[models.DepartementResume], tags=["territoires"])
-def list_departements(request: Request, s: Search) -> Response:
+async def list_departements(request: Request, s: Search) -> Response:
     """Les départements avec leur nombre d'organismes actifs et certifiés."""
     return json_response(request, s.departements())
 
@@ -69,14 +72,14 @@ def list_departements(request: Request, s: Search) -> Response:
     responses={404: ERRORS[404]},
     tags=["territoires"],
 )
-def get_departement(request: Request, s: Search, code: Code) -> Response:
+async def get_departement(request: Request, s: Search, code: Code) -> Response:
     """Statistiques d'un département : portées, spécialités et communes les plus représentées."""
     found = s.departement(code.upper())
     return json_response(request, found) if found else not_found("département")
 
 
 @router.get("/regions", response_model=list[models.Region], tags=["territoires"])
-def list_regions(request: Request, s: Search) -> Response:
+async def list_regions(request: Request, s: Search) -> Response:
     """Les régions, leurs départements et leurs nombres d'organismes."""
     return json_response(request, s.regions())
 
@@ -84,20 +87,20 @@ def list_regions(request: Request, s: Search) -> Response:
 @router.get(
     "/communes/{code}", response_model=models.Commune, responses={404: ERRORS[404]}, tags=["territoires"]
 )
-def get_commune(request: Request, s: Search, code: Code) -> Response:
+async def get_commune(request: Request, s: Search, code: Code) -> Response:
     """Une commune par son code INSEE, avec ses codes postaux et ses nombres d'organismes."""
     found = s.commune(code.upper())
     return json_response(request, found) if found else not_found("commune")
 
 
 @router.get("/specialites", response_model=list[models.SpecialiteCompte], tags=["référentiels"])
-def list_specialites(request: Request, s: Search) -> Response:
+async def list_specialites(request: Request, s: Search) -> Response:
     """Les spécialités de formation (NSF) avec leur nombre d'organismes actifs."""
     return json_response(request, s.specialites())
 
 
 @router.get("/clusters", response_model=models.Grappes, tags=["carte"])
-def get_clusters(
+async def get_clusters(
     request: Request,
     s: Search,
     conditions: Conditions,
@@ -123,6 +126,6 @@ def get_clusters(
 
 
 @router.get("/stats", response_model=models.Statistiques, tags=["référentiels"])
-def get_stats(request: Request, s: Search) -> Response:
+async def get_stats(request: Request, s: Search) -> Response:
     """Chiffres clés de l'annuaire."""
     return json_response(request, s.stats())

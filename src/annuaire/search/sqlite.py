@@ -191,7 +191,8 @@ class SQLiteSearcher(Searcher):
                     "SELECT group_concat(rowid) FROM organismes_fts WHERE organismes_fts MATCH ?",
                     (text.fts_expression(words),),
                 ).fetchone()
-                matches = np.array(found_ids.split(",") if found_ids else [], dtype=np.int64)
+                # One string parsed in C: far cheaper than a Python tuple per match for broad prefixes.
+                matches = np.fromstring(found_ids or "", dtype=np.int64, sep=",")
         postal = ()
         if f.code_postal:
             postal = tuple(
