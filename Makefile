@@ -20,11 +20,13 @@ $(BIN)/annuaire: pyproject.toml
 
 install: $(BIN)/annuaire
 
-# Builds the directory through a local BAN geocoder (Redis + Addok, started and stopped by the script).
-# GEOCODE=0 skips geocoding (commune centroids only).
+# Builds the directory through a local BAN geocoder (Redis + Addok, started and stopped by the script),
+# exports it, then serves it on PORT until Ctrl-C. GEOCODE=0 skips geocoding (commune centroids only);
+# PORT=0 does not serve.
+PORT ?= 8000
 demo: install
 	$(BIN)/python scripts/demo.py --source $(SOURCE) --reference $(REFERENCE) --ban $(BAN) --out $(OUT) \
-		$(if $(filter 0,$(GEOCODE)),--no-geocode,)
+		--port $(PORT) $(if $(filter 0,$(GEOCODE)),--no-geocode,)
 
 lint: install
 	$(BIN)/ruff check src tests bench scripts
@@ -36,6 +38,7 @@ test: install lint
 bench: install
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/build.py
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/geocode.py
+	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/search.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """The directory end to end, offline: a local BAN geocoder (Redis + Addok, see tests/addok_server.py)
-loaded with the snapshot's BAN import file, `annuaire build` through it, then `annuaire export`.
+loaded with the snapshot's BAN import file, `annuaire build` through it, `annuaire export`, then
+`annuaire serve` until Ctrl-C.
 
     python scripts/demo.py --source SNAPSHOT --reference DIR --ban BAN.ndjson.gz --out out
     python scripts/demo.py ... --no-geocode        # commune centroids only, no Addok
+    python scripts/demo.py ... --port 0            # build and export, do not serve
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> None:
     ap.add_argument("--ban", type=Path, required=True)
     ap.add_argument("--out", type=Path, default=ROOT / "out")
     ap.add_argument("--no-geocode", action="store_true")
+    ap.add_argument("--port", type=int, default=8000, help="port to serve on (0: do not serve)")
     args = ap.parse_args()
     db = args.out / "annuaire.db"
     build = ["build", "--source", args.source, "--reference", args.reference, "--db", str(db)]
@@ -47,6 +50,14 @@ def main() -> None:
         with AddokServer(args.ban, workers=2) as addok:
             run(*build, "--geocoder-url", addok.url, "--geocode-cache", str(args.out / "geocode.sqlite"))
     run("export", "--db", str(db), "--out", str(args.out / "export"))
+    if args.port:
+        base = f"http://127.0.0.1:{args.port}"
+        print(f"\nServing the directory: {base}/api/docs (API), {base}/api/v1/organismes?q=formation")
+        print("Ctrl-C to stop.", flush=True)
+        try:
+            run("serve", "--db", str(db), "--port", str(args.port), "--workers", "2")
+        except KeyboardInterrupt:
+            pass
 
 
 if __name__ == "__main__":
