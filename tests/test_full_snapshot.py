@@ -76,3 +76,55 @@ def test_full_snapshot_geocoding_scores(full_build):
     )
     assert scored.returncode == 0, scored.stdout + scored.stderr
     assert report["rows"]["records"] == 150_364
+
+
+@pytest.fixture(scope="module")
+def full_searcher(full_build):
+    from annuaire.search import open_searcher
+
+    out, _, _ = full_build
+    searcher = open_searcher(str(out.parent / "annuaire.db"))
+    yield searcher
+    searcher.close()
+
+
+def test_full_snapshot_search(full_build, full_searcher):
+    """On 150,000 geocoded organisations: names come first, radius equals brute force, facets add up."""
+    import random
+    import sqlite3
+
+    from annuaire.clean.names import fold
+    from annuaire.search import SearchQuery
+    from annuaire.search.geo import haversine_km
+    from annuaire.search.params import Filters
+
+    out, _, _ = full_build
+    conn = sqlite3.connect(out.parent / "annuaire.db")
+    rows = conn.execute("SELECT identifiant, denomination FROM organismes").fetchall()
+    located = conn.execute(
+        """SELECT o.identifiant, l.latitude, l.longitude FROM organismes o
+           JOIN localisations l ON l.nda = o.nda_principal WHERE l.latitude IS NOT NULL"""
+    ).fetchall()
+    conn.close()
+    rng = random.Random(150)
+    for identifiant, name in rng.sample(rows, 50):
+        first = full_searcher.search(SearchQuery(Filters(q=name), par_page=1).checked())["resultats"][0]
+        assert (
+            first["id_organisme"] == identifiant or fold(first["denomination"]).split() == fold(name).split()
+        )
+    for _, lat, lon in rng.sample(located, 5):
+        expected = {i for i, la, lo in located if haversine_km(lat, lon, la, lo) <= 3.0}
+        found, page = [], 1
+        while True:
+            answer = full_searcher.search(
+                SearchQuery(
+                    Filters(lat=lat, lon=lon, rayon_km=3.0), tri="distance", page=page, par_page=100
+                ).checked()
+            )
+            found += [r["id_organisme"] for r in answer["resultats"]]
+            if page >= answer["pages"]:
+                break
+            page += 1
+        assert set(found) == expected and len(found) == len(expected)
+    everything = full_searcher.search(SearchQuery(facettes=True).checked())
+    assert sum(d["nombre"] for d in everything["facettes"]["departements"]) == everything["total"] > 140_000
