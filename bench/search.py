@@ -51,33 +51,23 @@ def workload(db: Path, count: int, seed: int = 20261123) -> list[tuple[str, Sear
     """(kind, query) pairs drawn from the directory's content."""
     rng = random.Random(seed)
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    names = [r[0] for r in conn.execute("SELECT nom FROM recherche WHERE statut = 'actif'")]
-    communes = [
-        r[0] for r in conn.execute("SELECT DISTINCT commune FROM organismes WHERE commune IS NOT NULL")
-    ]
-    departements = [
-        r[0]
-        for r in conn.execute(
-            "SELECT DISTINCT code_departement FROM recherche WHERE code_departement IS NOT NULL"
-        )
-    ]
-    regions = [
-        r[0] for r in conn.execute("SELECT DISTINCT code_region FROM recherche WHERE code_region IS NOT NULL")
-    ]
-    places = [
-        r[0]
-        for r in conn.execute(
-            "SELECT DISTINCT code_commune_insee FROM recherche WHERE code_commune_insee IS NOT NULL"
-        )
-    ]
-    postcodes = [
-        r[0]
-        for r in conn.execute(
-            """SELECT DISTINCT p.code_postal FROM codes_postaux p
-               JOIN communes c ON c.code_insee = p.code_insee WHERE c.latitude IS NOT NULL"""
-        )
-    ]
-    specialities = [r[0] for r in conn.execute("SELECT code FROM specialites")]
+
+    def column(sql: str) -> list:
+        return [row[0] for row in conn.execute(sql)]
+
+    def distinct(name: str, table: str = "recherche") -> list:
+        return column(f"SELECT DISTINCT {name} FROM {table} WHERE {name} IS NOT NULL")
+
+    names = column("SELECT nom FROM recherche WHERE statut = 'actif'")
+    communes = distinct("commune", "organismes")
+    departements = distinct("code_departement")
+    regions = distinct("code_region")
+    places = distinct("code_commune_insee")
+    postcodes = column(
+        """SELECT DISTINCT p.code_postal FROM codes_postaux p
+           JOIN communes c ON c.code_insee = p.code_insee WHERE c.latitude IS NOT NULL"""
+    )
+    specialities = column("SELECT code FROM specialites")
     identifiers = [
         r for r in conn.execute("SELECT nda_principal, siret FROM organismes WHERE siret IS NOT NULL")
     ]
