@@ -264,3 +264,15 @@ def api_client(sample_api):
 
     with TestClient(sample_api) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def addok(shared_dir: Path):
+    """A real Addok (Redis + addok-fr/france/csv) loaded with the sample's BAN import file."""
+    from addok_server import AddokServer
+
+    ban = shared_dir / "data" / "of" / "sample-ban.ndjson.gz"
+    if not ban.exists():
+        pytest.fail(f"{ban}: BAN import file missing", pytrace=False)
+    with AddokServer(ban, workers=2) as server:
+        yield server

@@ -144,3 +144,18 @@ def test_fold():
 )
 def test_address_kind(street, city, postcode, expected):
     assert address_kind(street, city, postcode) == expected
+
+
+@pytest.mark.parametrize(
+    "damaged, repaired",
+    [
+        ("sarl mosanka mã‰tiers", "sarl mosanka métiers"),  # mojibake lower-cased after the damage
+        ("sã©curitã© incendie", "sécurité incendie"),
+        ("pã¢tisserie", "pâtisserie"),
+        ("maã®tre", "maître"),
+        ("São Paulo", "São Paulo"),  # a real ã stays
+        ("ã la carte", "ã la carte"),
+    ],
+)
+def test_lower_cased_mojibake_is_repaired(damaged, repaired):
+    assert repair_mojibake(damaged) == repaired

@@ -7,21 +7,10 @@ import json
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from addok_server import AddokServer
 from annuaire.geocoding.ban import BanClient, Query
-
-
-@pytest.fixture(scope="session")
-def addok(shared_dir: Path):
-    ban = shared_dir / "data" / "of" / "sample-ban.ndjson.gz"
-    if not ban.exists():
-        pytest.fail(f"{ban}: BAN import file missing", pytrace=False)
-    with AddokServer(ban, workers=2) as server:
-        yield server
 
 
 @pytest.fixture(scope="session")

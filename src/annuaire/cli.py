@@ -167,6 +167,7 @@ def build(
 ) -> None:
     """Build the directory from the Liste publique des organismes de formation."""
     from .pipeline.build import build as run_build
+    from .pipeline.lock import run_lock
     from .sources.reference import load_reference
     from .sources.reference_files import reference_folder
 
@@ -204,14 +205,15 @@ def build(
             rate = f", {done / elapsed:,.0f} rows/s" if elapsed else ""
             bar.update(geocoding, completed=done, total=total, detail=f"{done:,}/{total:,} rows{rate}")
 
-        report = run_build(
-            source,
-            str(db),
-            ref,
-            on_progress=on_progress,
-            geocoding=settings if settings.enabled else None,
-            on_geocode_progress=on_geocode_progress,
-        )
+        with run_lock(db):
+            report = run_build(
+                source,
+                str(db),
+                ref,
+                on_progress=on_progress,
+                geocoding=settings if settings.enabled else None,
+                on_geocode_progress=on_geocode_progress,
+            )
     out.print(_report_table(report))
     if "geocoding" in report:
         out.print(_geocode_table(report["geocoding"]))
@@ -264,6 +266,58 @@ def export_(
     counts = export_csv(store, out_dir)
     for name, count in counts.items():
         out.print(f"{out_dir / name}: {count:,} rows")
+
+
+@app.command()
+def update(
+    source: Annotated[str, typer.Option("--source", help="The new Liste publique snapshot (path or URL).")],
+    db: Annotated[Path, typer.Option("--db", help="The directory's SQLite file to update.", dir_okay=False)],
+    report_file: Annotated[
+        Path | None, typer.Option("--report", help="Where to write the JSON report (default: beside the db).")
+    ] = None,
+    reference: ReferenceOption = None,
+    geocode: GeocodeOption = None,
+    geocoder_url: GeocoderUrlOption = None,
+    geocode_cache: GeocodeCacheOption = None,
+    geocode_batch_size: BatchSizeOption = None,
+    geocode_concurrency: ConcurrencyOption = None,
+) -> None:
+    """Apply a new snapshot: added, modified and removed declarations (removed ones are kept, marked
+    `supprime`), only new or changed addresses geocoded, swapped in atomically."""
+    import json
+    import os
+    import time
+
+    from .pipeline.update import update as run_update
+    from .sources.reference import load_reference
+    from .sources.reference_files import reference_folder
+
+    ref = load_reference(reference_folder(reference))
+    settings = _geocode_settings(
+        geocode, geocoder_url, geocode_cache, geocode_batch_size, geocode_concurrency
+    )
+    pause_at = os.environ.get("ANNUAIRE_UPDATE_PAUSE_AT")  # fault-injection hook for tests
+
+    def pause(stage: str) -> None:
+        if stage == pause_at:
+            err.print(f"paused at {stage}", highlight=False)
+            time.sleep(600)
+
+    report = run_update(source, str(db), ref, geocoding=settings if settings.enabled else None, pause=pause)
+    path = report_file or db.with_name(db.name + ".update.json")
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    table = Table(title="Update", show_header=False)
+    for key, value in report["counts"].items():
+        table.add_row(key, f"{value:,}")
+    table.add_row(
+        "addresses sent to the geocoder", f"{report['geocoding'].get('distinct_addresses_sent', 0):,}"
+    )
+    table.add_row("organisations rewritten", f"{report.get('organisations_rewritten', 0):,}")
+    table.add_row("duration (s)", f"{report['duration_seconds']:.2f}")
+    out.print(table)
+    if not report["changed"]:
+        out.print("Nothing changed: the directory is left as it was.")
+    out.print(f"Report in {path}")
 
 
 @app.command()

@@ -8,6 +8,7 @@ EXIT_FAILURE = 1  # an unexpected failure (a bug): reported with its traceback i
 EXIT_INPUT = 2  # the input cannot be used: wrong file, wrong format, missing column
 EXIT_REFERENCE = 3  # reference data (La Poste base, COG) missing or unreadable
 EXIT_NETWORK = 4  # a download failed
+EXIT_BUSY = 5  # another build or update of the same directory is running
 
 
 class AnnuaireError(Exception):

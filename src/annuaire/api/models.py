@@ -109,8 +109,18 @@ class Declaration(BaseModel):
     statut: str
 
 
+class Evenement(BaseModel):
+    date: str
+    evenement: str  # ajout, modification, suppression, organisme_supprime, organisme_regroupe
+    numero_declaration_activite: str | None
+    champs: (
+        list[str] | dict[str, str | None] | None
+    )  # groups of fields changed, or the organisation merged into
+
+
 class Organisme(OrganismeResume):
     numeros_declaration_activite: list[str]
+    historique: list[Evenement]
     departement: str | None
     region: str | None
     regroupement: str

@@ -18,6 +18,7 @@ from .responses import error_response, json_response
 ERRORS = {
     404: {"model": models.Erreur, "description": "Introuvable"},
     422: {"description": "Paramètre invalide"},
+    410: {"model": models.Organisme, "description": "Retiré de la Liste publique (données conservées)"},
     429: {"model": models.Erreur, "description": "Trop de requêtes (voir Retry-After)"},
 }
 
@@ -51,13 +52,17 @@ async def search_organisations(
 @router.get(
     "/organismes/{id}",
     response_model=models.Organisme,
-    responses={404: ERRORS[404]},
+    responses={404: ERRORS[404], 410: ERRORS[410]},
     tags=["organismes"],
 )
 async def get_organisation(request: Request, s: Search, id: Annotated[str, Path(max_length=40)]) -> Response:
-    """Un organisme par son identifiant, un SIRET, un NDA ou un ancien NDA (espaces permis)."""
+    """Un organisme par son identifiant, un SIRET, un NDA ou un ancien NDA (espaces permis).
+
+    Un organisme retiré de la Liste publique répond 410, avec ses données et son historique."""
     found = s.organisation(id)
-    return json_response(request, found) if found else not_found("organisme")
+    if not found:
+        return not_found("organisme")
+    return json_response(request, found, status_code=410 if found["statut"] == "supprime" else 200)
 
 
 @router.get("/departements", response_model=list[models.DepartementResume], tags=["territoires"])

@@ -28,6 +28,23 @@ def normalise_space(value: str) -> str:
     return _SPACES.sub(" ", value).strip()
 
 
+# A lower-cased mojibake pair: "ã" (from "Ã", byte C3) then a character that Windows-1252 gives to a
+# UTF-8 continuation byte (80–BF), itself possibly lower-cased ("Š" → "š"). "SOCIÃ‰TÃ‰" lower-cased
+# is "sociã‰tã‰", which ftfy cannot read back.
+_CONTINUATION = "".join(
+    sorted(
+        {c for b in range(0x80, 0xC0) for c in bytes([b]).decode("cp1252", "ignore") for c in (c, c.lower())}
+    )
+)
+_LOWER_MOJIBAKE = re.compile("ã[" + re.escape(_CONTINUATION) + "]")
+
+
+def _repair_lowered(match: re.Match) -> str:
+    pair = match.group(0)
+    fixed = ftfy.fix_encoding(pair.upper())
+    return fixed.lower() if fixed != pair.upper() else pair
+
+
 def looks_like_mojibake(value: str) -> bool:
     return not value.isascii() and any(m in value for m in _MOJIBAKE_MARKERS)
 
@@ -40,7 +57,10 @@ def repair_mojibake(value: str) -> str:
     """
     if value.isascii():
         return value
-    return ftfy.fix_encoding(value)
+    fixed = ftfy.fix_encoding(value)
+    if "ã" in fixed:  # mojibake that was lower-cased after the damage
+        fixed = _LOWER_MOJIBAKE.sub(_repair_lowered, fixed)
+    return fixed
 
 
 class TextCleaner:

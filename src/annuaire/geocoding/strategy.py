@@ -107,7 +107,7 @@ def locate(
     for i, key in keys.items():
         if key not in known and key not in todo:
             todo[key] = addresses[i]
-    sent_rows = len(todo)
+    sent_rows = len(todo) if client is not None else 0  # geocoding disabled: nothing is sent
     failures: dict[str, str] = {}
     if todo and client is None:
         failures = dict.fromkeys(todo, "geocoding_disabled")

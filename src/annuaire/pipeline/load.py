@@ -9,6 +9,7 @@ from ..sources.liste_publique import SCOPES
 from ..sources.reference import Reference
 from ..store.base import BuildWriter
 from .dedup import Group
+from .diff import raw_fingerprint
 
 ORGANISMES = [
     "id",
@@ -172,6 +173,9 @@ def load_directory(
     # Rows go in key order: SQLite appends to its b-trees instead of splitting pages all over.
     order = sorted(range(len(decls)), key=lambda i: decls[i].nda)
     writer.write("declarations", (declaration_row(decls[i], organisme_of[i]) for i in order))
+    writer.write(
+        "empreintes", ((decls[i].nda, raw_fingerprint(decls[i].raw), decls[i].nom_comparaison) for i in order)
+    )
     writer.write("certifications", certifications)
     writer.write("ndas_precedents", sorted({(p, d.nda) for d in decls for p in d.ndas_precedents}))
 

@@ -350,9 +350,23 @@ class SQLiteSearcher(Searcher):
                     "statut": d["statut"],
                 }
             )
+        history = [
+            {
+                "date": row["date"],
+                "evenement": row["evenement"],
+                "numero_declaration_activite": row["nda"],
+                "champs": json.loads(row["champs"]) if row["champs"] else None,
+            }
+            for row in conn.execute(
+                "SELECT * FROM historique WHERE organisme_id = ? ORDER BY date DESC, id DESC", (oid,)
+            )
+        ]
         org.update(
             {
-                "numeros_declaration_activite": [d["numero_declaration_activite"] for d in declarations],
+                "historique": history,
+                "numeros_declaration_activite": [
+                    d["numero_declaration_activite"] for d in declarations if d["statut"] == "actif"
+                ],
                 "departement": extra["departement"],
                 "region": extra["region"],
                 "regroupement": extra["regroupement"],

@@ -135,6 +135,25 @@ CREATE TABLE localisations (
     geo_methode TEXT NOT NULL   -- ban, centroide_commune, aucun
 );
 
+-- What each declaration looked like in the source, for updates: a record whose fingerprint is known is
+-- unchanged and is not cleaned again. `nom_comparaison` keeps the de-duplication key at hand.
+CREATE TABLE empreintes (
+    nda             TEXT PRIMARY KEY REFERENCES declarations(nda),
+    brute           TEXT NOT NULL,   -- hash of the record's fields as read
+    nom_comparaison TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Change log: what changed in which declaration and organisation, and when (written by updates).
+CREATE TABLE historique (
+    id           INTEGER PRIMARY KEY,
+    date         TEXT NOT NULL,      -- ISO 8601 date of the update that saw the change
+    organisme_id INTEGER,
+    nda          TEXT,
+    evenement    TEXT NOT NULL,      -- ajout, modification, suppression, organisme_supprime, organisme_regroupe
+    champs       TEXT                -- JSON: the groups of fields that changed, or the organisation merged into
+);
+CREATE INDEX historique_organisme ON historique(organisme_id, date);
+
 CREATE TABLE quarantaine (
     enregistrement             INTEGER PRIMARY KEY,
     ligne                      INTEGER NOT NULL,

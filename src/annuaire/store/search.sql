@@ -14,9 +14,7 @@ CREATE TABLE organisme_specialites (
     PRIMARY KEY (organisme_id, code)
 ) WITHOUT ROWID;
 
-INSERT OR IGNORE INTO organisme_specialites
-SELECT d.organisme_id, s.code FROM declaration_specialites s JOIN declarations d ON d.nda = s.nda
-ORDER BY 1, 2;
+-- Filled by store/sqlite.py (ORGANISATION_SPECIALITIES), for all organisations or some.
 
 -- One row per organisation (same id). `nom` is the folded name (upper case, no accents, no
 -- punctuation) that exact-name and name-prefix ranking compare with the folded query.
@@ -41,28 +39,7 @@ CREATE TABLE recherche (
     my                        REAL                -- Web Mercator y in [0, 1), north at 0
 );
 
-INSERT INTO recherche
-SELECT o.id,
-       fold(o.denomination),
-       (CASE WHEN s.portees > 0 THEN 2 ELSE 0 END) + (o.type_adresse = 'voie') + (o.siret IS NOT NULL)
-         + (l.geo_methode = 'ban')
-         + EXISTS (SELECT 1 FROM organisme_specialites x WHERE x.organisme_id = o.id),
-       coalesce(s.af, 0), coalesce(s.bc, 0), coalesce(s.vae, 0), coalesce(s.app, 0),
-       coalesce(s.portees, 0) > 0,
-       o.code_departement, o.code_region, o.code_commune_insee, o.code_postal, o.statut,
-       o.date_derniere_declaration,
-       l.latitude, l.longitude,
-       CASE WHEN l.longitude IS NOT NULL THEN (l.longitude + 180.0) / 360.0 END,
-       (1.0 - ln(tan(radians(l.latitude)) + 1.0 / cos(radians(l.latitude))) / pi()) / 2.0
-FROM organismes o
-LEFT JOIN localisations l ON l.nda = o.nda_principal
-LEFT JOIN (
-    SELECT organisme_id,
-           max(portee = 'actions_formation') AS af, max(portee = 'bilans_competences') AS bc,
-           max(portee = 'vae') AS vae, max(portee = 'apprentissage') AS app, count(*) AS portees
-    FROM certifications GROUP BY organisme_id
-) s ON s.organisme_id = o.id
-ORDER BY o.id;
+-- Filled by store/sqlite.py (SEARCH_ROWS), for all organisations or some (after an update).
 
 -- Postal code → communes it serves (La Poste), for "around 69003" and the postal-code filter.
 CREATE TABLE codes_postaux (

@@ -64,17 +64,89 @@ def register_functions(conn: sqlite3.Connection) -> None:
     ensure_math_functions(conn)
 
 
-def refresh_search_tables(conn: sqlite3.Connection) -> None:
-    """(Re)derive the search tables (search.sql) inside the caller's transaction."""
-    register_functions(conn)
-    for statement in statements(SEARCH_TABLES):
-        conn.execute(statement)
+# The search rows of organisations: all of them ({where} empty) or some (after an update).
+ORGANISATION_SPECIALITIES = """INSERT OR IGNORE INTO organisme_specialites
+    SELECT d.organisme_id, s.code FROM declaration_specialites s JOIN declarations d ON d.nda = s.nda
+    WHERE d.statut = 'actif' {where_declaration}
+    ORDER BY 1, 2"""
+
+SEARCH_ROWS = """INSERT INTO recherche
+    SELECT o.id,
+           fold(o.denomination),
+           (CASE WHEN s.portees > 0 THEN 2 ELSE 0 END) + (o.type_adresse = 'voie') + (o.siret IS NOT NULL)
+             + (l.geo_methode = 'ban')
+             + EXISTS (SELECT 1 FROM organisme_specialites x WHERE x.organisme_id = o.id),
+           coalesce(s.af, 0), coalesce(s.bc, 0), coalesce(s.vae, 0), coalesce(s.app, 0),
+           coalesce(s.portees, 0) > 0,
+           o.code_departement, o.code_region, o.code_commune_insee, o.code_postal, o.statut,
+           o.date_derniere_declaration,
+           l.latitude, l.longitude,
+           CASE WHEN l.longitude IS NOT NULL THEN (l.longitude + 180.0) / 360.0 END,
+           (1.0 - ln(tan(radians(l.latitude)) + 1.0 / cos(radians(l.latitude))) / pi()) / 2.0
+    FROM organismes o
+    LEFT JOIN localisations l ON l.nda = o.nda_principal
+    LEFT JOIN (
+        SELECT organisme_id,
+               max(portee = 'actions_formation') AS af, max(portee = 'bilans_competences') AS bc,
+               max(portee = 'vae') AS vae, max(portee = 'apprentissage') AS app, count(*) AS portees
+        FROM certifications {where_certification} GROUP BY organisme_id
+    ) s ON s.organisme_id = o.id
+    {where_organisation}
+    ORDER BY o.id"""
+
+FULL_TEXT_ROWS = """INSERT INTO organismes_fts(rowid, denomination, commune, identifiants)
+    SELECT o.id, o.denomination, coalesce(o.commune, o.ville, ''),
+           coalesce(o.siret, '') || ' ' || coalesce(o.siren, '') || ' ' ||
+           coalesce((SELECT group_concat(d.nda, ' ') FROM declarations d WHERE d.organisme_id = o.id), '')
+           || ' ' ||
+           coalesce((SELECT group_concat(p.nda_precedent, ' ') FROM declarations d
+                     JOIN ndas_precedents p ON p.nda = d.nda WHERE d.organisme_id = o.id), '')
+    FROM organismes o WHERE o.id IN (SELECT value FROM json_each(?))"""
+
+SPATIAL_ROWS = """INSERT INTO organismes_geo
+    SELECT o.id, l.latitude, l.latitude, l.longitude, l.longitude
+    FROM organismes o JOIN localisations l ON l.nda = o.nda_principal
+    WHERE l.latitude IS NOT NULL AND o.id IN (SELECT value FROM json_each(?))"""
 
 
 FILL_SPATIAL_INDEX = """INSERT INTO organismes_geo
     SELECT o.id, l.latitude, l.latitude, l.longitude, l.longitude
     FROM organismes o JOIN localisations l ON l.nda = o.nda_principal
     WHERE l.latitude IS NOT NULL"""
+
+
+def refresh_search_tables(conn: sqlite3.Connection) -> None:
+    """(Re)derive the search tables (search.sql) inside the caller's transaction."""
+    register_functions(conn)
+    for statement in statements(SEARCH_TABLES):
+        conn.execute(statement)
+    conn.execute(ORGANISATION_SPECIALITIES.format(where_declaration=""))
+    conn.execute(SEARCH_ROWS.format(where_certification="", where_organisation=""))
+
+
+def refresh_organisations(conn: sqlite3.Connection, ids: list[int]) -> None:
+    """Re-derive the full-text, spatial and search rows of some organisations (after an update)."""
+    register_functions(conn)
+    chosen = json.dumps(sorted(ids))
+    in_ids = "IN (SELECT value FROM json_each(?))"
+    for table, column in (
+        ("organismes_fts", "rowid"),
+        ("organismes_geo", "id"),
+        ("recherche", "id"),
+        ("organisme_specialites", "organisme_id"),
+    ):
+        conn.execute(f"DELETE FROM {table} WHERE {column} {in_ids}", (chosen,))
+    conn.execute(FULL_TEXT_ROWS, (chosen,))
+    conn.execute(SPATIAL_ROWS, (chosen,))
+    conn.execute(
+        ORGANISATION_SPECIALITIES.format(where_declaration=f"AND d.organisme_id {in_ids}"), (chosen,)
+    )
+    conn.execute(
+        SEARCH_ROWS.format(
+            where_certification=f"WHERE organisme_id {in_ids}", where_organisation=f"WHERE o.id {in_ids}"
+        ),
+        (chosen, chosen),
+    )
 
 
 class SQLiteBuildWriter(BuildWriter):

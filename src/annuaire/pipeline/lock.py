@@ -1,0 +1,37 @@
+"""One run at a time per directory: builds and updates take an exclusive lock on `<db>.lock`.
+
+The lock is an OS file lock (flock): it is released when the process ends, even when killed, so a
+crash never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import EXIT_BUSY, AnnuaireError
+
+
+class BusyError(AnnuaireError):
+    exit_code = EXIT_BUSY
+
+
+@contextmanager
+def run_lock(db: Path) -> Iterator[None]:
+    path = Path(db)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(path.name + ".lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BusyError(f"{db}: another build or update is running (lock {lock})") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # releases the lock

@@ -1,0 +1,584 @@
+"""`annuaire update`: apply a new snapshot of the Liste publique to an existing directory.
+
+Only what changed is worked on:
+- records whose fingerprint (hash of the fields as read) is known are unchanged and not cleaned again;
+- the others are cleaned; compared by NDA with the directory they are added, modified (the groups of
+  fields that changed are named) or, when a known NDA is missing from the snapshot, removed: soft-deleted,
+  kept with status `supprime` and the date in the change log;
+- addresses are geocoded only for added declarations and changed addresses;
+- organisations are regrouped over the active declarations, and only those whose members changed are
+  rewritten, with their full-text, spatial and search rows.
+
+The changes are applied to a copy of the database, renamed over it at the end: readers see the old
+directory or the new one, and a crash or a kill at any point leaves the old one in place. A lock file
+stops two runs (update or build) at once; a second run with the same snapshot changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..clean.record import EXACT_DUPLICATE, NDA_DUPLICATE, Declaration, RecordCleaner, Rejected
+from ..errors import AnnuaireError
+from ..memory import gc_paused
+from ..sources.download import download, is_url
+from ..sources.liste_publique import SCOPES
+from ..sources.reader import ListePubliqueReader
+from ..sources.reference import Reference
+from ..store.sqlite import refresh_organisations
+from .dedup import group_declarations
+from .diff import ADDRESS_GROUP, Diff, changed_groups, corrected_fields, declaration_values, raw_fingerprint
+from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
+from .load import declaration_row, organisation_identifier
+from .lock import run_lock
+
+log = logging.getLogger("annuaire.update")
+SCOPE_CODES = [code for code, _, _ in SCOPES]
+IN_JSON = "IN (SELECT value FROM json_each(?))"  # one parameter: a JSON list of values
+
+
+class UpdateError(AnnuaireError):
+    """The directory to update is missing or was built without what updates need."""
+
+
+@dataclass(slots=True)
+class Member:
+    """What de-duplication needs of a declaration (read back from the directory)."""
+
+    nda: str
+    siret: str | None
+    siren: str | None
+    nom_comparaison: str
+    code_postal: str | None
+    date_derniere_declaration: str | None
+    type_adresse: str
+    code_commune_insee: str | None
+
+
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+# -- reading: clean only what is new -------------------------------------------------------------
+
+
+@dataclass
+class Reading:
+    unchanged: set[str]  # NDAs whose record is byte for byte the one already in the directory
+    cleaned: dict[str, Declaration]  # NDA → declaration cleaned from a new or changed record
+    rejected: list[Rejected]
+    records: int
+    counts: Counter
+
+
+def read_changes(
+    reader: ListePubliqueReader,
+    reference: Reference,
+    known: dict[str, str],
+    active: dict[str, str | None],
+) -> Reading:
+    """`known`: fingerprint → NDA of the directory's active declarations; `active`: NDA → date of
+    last declaration (to settle an NDA declared twice, as a build does: the most recent wins)."""
+    counts: Counter = Counter()
+    cleaner = RecordCleaner(reference.communes, counts)
+    unchanged: dict[str, tuple[int, list[str]]] = {}
+    cleaned: dict[str, Declaration] = {}
+    rejected: list[Rejected] = []
+    for record in reader:
+        nda = known.get(raw_fingerprint(record.raw))
+        if nda is not None and nda not in cleaned:
+            if nda in unchanged:
+                first, _ = unchanged[nda]
+                rejected.append(
+                    Rejected(
+                        record.number,
+                        record.line,
+                        nda,
+                        EXACT_DUPLICATE,
+                        f"same as record {first}",
+                        record.raw,
+                    )
+                )
+            else:
+                unchanged[nda] = (record.number, record.raw)
+            continue
+        out = cleaner.clean(
+            record.number,
+            record.line,
+            record.values,
+            record.raw,
+            record.extras,
+            record.width_ok,
+            record.overflow,
+        )
+        if isinstance(out, Rejected):
+            rejected.append(out)
+            continue
+        if out.nda in unchanged:  # the NDA again, with other content than the directory's
+            first, raw = unchanged[out.nda]
+            if out.raw == raw:
+                rejected.append(
+                    Rejected(out.enregistrement, out.ligne, out.nda, EXACT_DUPLICATE, "", out.raw)
+                )
+            elif (out.date_derniere_declaration or "") > (active.get(out.nda) or ""):
+                del unchanged[out.nda]
+                cleaned[out.nda] = out
+                rejected.append(_nda_twice(record.number, record.line, out.nda, raw, out.enregistrement))
+            else:
+                rejected.append(_nda_twice(out.enregistrement, out.ligne, out.nda, out.raw, first))
+            continue
+        kept = cleaned.get(out.nda)
+        if kept is None:
+            cleaned[out.nda] = out
+        elif kept.raw == out.raw:
+            rejected.append(
+                Rejected(
+                    out.enregistrement,
+                    out.ligne,
+                    out.nda,
+                    EXACT_DUPLICATE,
+                    f"same as record {kept.enregistrement}",
+                    out.raw,
+                )
+            )
+        else:
+            winner, loser = (
+                (out, kept)
+                if (out.date_derniere_declaration or "") > (kept.date_derniere_declaration or "")
+                else (kept, out)
+            )
+            cleaned[out.nda] = winner
+            rejected.append(
+                _nda_twice(loser.enregistrement, loser.ligne, loser.nda, loser.raw, winner.enregistrement)
+            )
+    return Reading(set(unchanged), cleaned, rejected, reader.records_read, counts)
+
+
+def _nda_twice(number: int, line: int, nda: str, raw: list[str], kept: int) -> Rejected:
+    return Rejected(
+        number,
+        line,
+        nda,
+        NDA_DUPLICATE,
+        f"NDA declared twice; the most recent declaration is kept (record {kept})",
+        raw,
+    )
+
+
+# -- comparing ------------------------------------------------------------------------------------
+
+
+def _old_values(conn: sqlite3.Connection, ndas: Iterable[str]) -> dict[str, dict]:
+    """Significant values of declarations as the directory holds them."""
+    chosen = json.dumps(sorted(ndas))
+    rows = {
+        row["nda"]: dict(row)
+        for row in conn.execute(
+            "SELECT * FROM declarations WHERE nda IN (SELECT value FROM json_each(?))", (chosen,)
+        )
+    }
+    for row in rows.values():
+        row["ndas_precedents"], row["specialites"] = [], []
+        row["etranger"] = [
+            row["etranger_denomination"],
+            row["etranger_voie"],
+            row["etranger_code_postal"],
+            row["etranger_ville"],
+            row["etranger_pays"],
+        ]
+    for nda, previous in conn.execute(
+        f"SELECT nda, nda_precedent FROM ndas_precedents WHERE nda {IN_JSON} ORDER BY 2",
+        (chosen,),
+    ):
+        rows[nda]["ndas_precedents"].append(previous)
+    for nda, code in conn.execute(
+        f"SELECT nda, code FROM declaration_specialites WHERE nda {IN_JSON} ORDER BY nda, rang",
+        (chosen,),
+    ):
+        rows[nda]["specialites"].append(code)
+    return rows
+
+
+def compare(conn: sqlite3.Connection, reading: Reading, active: dict[str, str | None]) -> Diff:
+    diff = Diff()
+    present = reading.unchanged | set(reading.cleaned)
+    diff.removed = sorted(set(active) - present)
+    old = _old_values(conn, [n for n in reading.cleaned if n in active])
+    for nda, d in sorted(reading.cleaned.items()):
+        if nda not in active:
+            diff.added.append(nda)
+            continue
+        new = declaration_values(d)
+        groups = changed_groups(old[nda], new)
+        if groups:
+            diff.modified[nda] = groups
+        elif corrected := corrected_fields(old[nda], new):
+            diff.corrected[nda] = corrected
+    diff.unchanged = len(present) - len(diff.added) - len(diff.modified) - len(diff.corrected)
+    return diff
+
+
+# -- applying -------------------------------------------------------------------------------------
+
+
+def _write_declarations(conn: sqlite3.Connection, decls: list[Declaration]) -> None:
+    """Replace (or add) these declarations with their specialities, previous NDAs and fingerprints."""
+    chosen = json.dumps([d.nda for d in decls])
+    for table in ("declaration_specialites", "ndas_precedents", "empreintes", "declarations"):
+        conn.execute(f"DELETE FROM {table} WHERE nda IN (SELECT value FROM json_each(?))", (chosen,))
+    columns = len(conn.execute("SELECT * FROM declarations LIMIT 0").description)
+    conn.executemany(
+        f"INSERT INTO declarations VALUES ({', '.join('?' * columns)})",
+        (declaration_row(d, 0) for d in decls),  # organisation set when regrouping
+    )
+    conn.executemany(
+        "INSERT INTO empreintes VALUES (?, ?, ?)",
+        ((d.nda, raw_fingerprint(d.raw), d.nom_comparaison) for d in decls),
+    )
+    conn.executemany(
+        "INSERT INTO ndas_precedents VALUES (?, ?)", ((p, d.nda) for d in decls for p in d.ndas_precedents)
+    )
+    links = []
+    for d in decls:
+        for rank, (code, label) in enumerate(d.specialites, start=1):
+            key = code or label
+            conn.execute("INSERT OR IGNORE INTO specialites VALUES (?, ?)", (key, label))
+            links.append((d.nda, rank, key))
+    conn.executemany("INSERT INTO declaration_specialites VALUES (?, ?, ?)", links)
+
+
+def _locate(
+    conn: sqlite3.Connection,
+    decls: list[Declaration],
+    reference: Reference,
+    geocoding: GeocodeSettings | None,
+    on_progress: Callable[[int, int], None] | None,
+) -> dict:
+    """Locations for these declarations: geocoded when allowed, else (or when not found) the commune's
+    centroid."""
+    settings = geocoding or GeocodeSettings(enabled=False)
+    found, report = geocode(
+        addresses_from(declaration_addresses(decls), reference.communes), settings, on_progress
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO localisations VALUES (?, ?, ?, ?, ?, ?, ?)", (loc.row() for loc in found)
+    )
+    return report
+
+
+def _regroup(conn: sqlite3.Connection, changed: set[str], today: str) -> set[int]:
+    """Regroup the active declarations into organisations; rewrite the organisations whose members or
+    displayed declaration changed. Returns the ids of the organisations rewritten or removed."""
+    members = [
+        Member(*row)
+        for row in conn.execute(
+            """SELECT d.nda, d.siret, d.siren, e.nom_comparaison, d.code_postal, d.date_derniere_declaration,
+                      d.type_adresse, d.code_commune_insee
+               FROM declarations d JOIN empreintes e ON e.nda = d.nda
+               WHERE d.statut = 'actif' ORDER BY d.nda"""
+        )
+    ]
+    groups = group_declarations(members)
+    old = {
+        identifiant: (oid, nda_principal, set(ndas.split(" ")) if ndas else set(), statut)
+        for oid, identifiant, nda_principal, statut, ndas in conn.execute(
+            """SELECT o.id, o.identifiant, o.nda_principal, o.statut,
+                      (SELECT group_concat(d.nda, ' ') FROM declarations d
+                        WHERE d.organisme_id = o.id AND d.statut = 'actif')
+               FROM organismes o"""
+        )
+    }
+    next_id = (conn.execute("SELECT max(id) FROM organismes").fetchone()[0] or 0) + 1
+    touched: set[int] = set()
+    seen: set[str] = set()
+    owner: dict[str, int] = {}  # NDA → organisation it now belongs to
+    for group in groups:
+        ndas = [members[i].nda for i in group.members]
+        identifiant = organisation_identifier(group, members)
+        seen.add(identifiant)
+        previous = old.get(identifiant)
+        if (
+            previous is not None
+            and previous[3] == "actif"
+            and previous[1] == ndas[0]
+            and previous[2] == set(ndas)
+            and not changed.intersection(ndas)
+        ):
+            continue
+        if previous is None:
+            oid, next_id = next_id, next_id + 1
+        else:
+            oid = previous[0]
+        touched.add(oid)
+        for nda in ndas:
+            owner[nda] = oid
+        conn.execute("DELETE FROM organismes WHERE id = ?", (oid,))
+        conn.execute(
+            """INSERT INTO organismes
+               SELECT ?, ?, ?, ?, d.denomination, e.nom_comparaison, d.nda, d.voie, d.code_postal, d.ville,
+                      d.code_commune_insee, d.commune, d.code_departement, d.code_region, d.type_adresse,
+                      d.date_derniere_declaration, ?, ?, 'actif'
+               FROM declarations d JOIN empreintes e ON e.nda = d.nda WHERE d.nda = ?""",
+            (
+                oid,
+                identifiant,
+                group.siret,
+                group.siret[:9]
+                if group.siret
+                else conn.execute("SELECT siren FROM declarations WHERE nda = ?", (ndas[0],)).fetchone()[0],
+                len(ndas),
+                group.how,
+                ndas[0],
+            ),
+        )
+    if owner:
+        conn.executemany(
+            "UPDATE declarations SET organisme_id = ? WHERE nda = ?", ((o, n) for n, o in owner.items())
+        )
+    # Organisations no group carries any more: gone (every declaration removed) or merged into another.
+    for identifiant, (oid, _, ndas, statut) in old.items():
+        if identifiant in seen or statut != "actif":
+            continue
+        touched.add(oid)
+        conn.execute("UPDATE organismes SET statut = 'supprime' WHERE id = ?", (oid,))
+        moved = sorted({owner[n] for n in ndas if n in owner})
+        if moved:
+            target = [
+                r[0] for r in conn.execute("SELECT identifiant FROM organismes WHERE id = ?", (moved[0],))
+            ]
+            event, fields = "organisme_regroupe", json.dumps({"avec": target[0] if target else None})
+        else:
+            event, fields = "organisme_supprime", None
+        conn.execute(
+            "INSERT INTO historique (date, organisme_id, nda, evenement, champs) VALUES (?, ?, NULL, ?, ?)",
+            (today, oid, event, fields),
+        )
+    if touched:
+        chosen = json.dumps(sorted(touched))
+        conn.execute(
+            "DELETE FROM certifications WHERE organisme_id IN (SELECT value FROM json_each(?))", (chosen,)
+        )
+        for code in SCOPE_CODES:
+            conn.execute(
+                f"""INSERT INTO certifications
+                    SELECT organisme_id, ?, nda FROM declarations
+                    WHERE certification_{code} = 1 AND statut = 'actif'
+                      AND organisme_id IN (SELECT value FROM json_each(?))""",
+                (code, chosen),
+            )
+        conn.execute(
+            """UPDATE organismes SET nb_declarations =
+                 (SELECT count(*) FROM declarations d
+                   WHERE d.organisme_id = organismes.id AND d.statut = 'actif')
+               WHERE id IN (SELECT value FROM json_each(?)) AND statut = 'actif'""",
+            (chosen,),
+        )
+    return touched
+
+
+def _log_changes(conn: sqlite3.Connection, diff: Diff, today: str) -> None:
+    rows = [(today, nda, "ajout", None) for nda in diff.added]
+    rows += [(today, nda, "modification", json.dumps(groups)) for nda, groups in diff.modified.items()]
+    rows += [(today, nda, "suppression", None) for nda in diff.removed]
+    conn.executemany(
+        """INSERT INTO historique (date, organisme_id, nda, evenement, champs)
+           SELECT ?, organisme_id, nda, ?, ? FROM declarations WHERE nda = ?""",
+        ((date, event, fields, nda) for date, nda, event, fields in rows),
+    )
+
+
+def _write_quarantine(conn: sqlite3.Connection, rejected: list[Rejected]) -> None:
+    conn.execute("DELETE FROM quarantaine")
+    conn.executemany(
+        "INSERT INTO quarantaine VALUES (?, ?, ?, ?, ?, ?)",
+        ((r.enregistrement, r.ligne, r.nda or None, r.motif, r.detail, r.raw_json()) for r in rejected),
+    )
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+
+def update(
+    source: str,
+    db: str,
+    reference: Reference,
+    *,
+    geocoding: GeocodeSettings | None = None,
+    on_geocode_progress: Callable[[int, int], None] | None = None,
+    today: str | None = None,
+    pause: Callable[[str], None] | None = None,
+) -> dict:
+    """Apply the snapshot `source` (a path or URL) to the directory `db`. Returns the update report.
+
+    `pause(stage)` is called between stages (tests use it to kill the process at chosen points)."""
+    path = Path(db)
+    if not path.is_file():
+        raise UpdateError(f"{db}: no such database (run `annuaire build` first)")
+    started = time.perf_counter()
+    today = today or _today()
+    pause = pause or (lambda stage: None)
+    with run_lock(path), gc_paused():
+        for stale in path.parent.glob(f".{path.name}.updating-*"):  # left by a run that was killed
+            stale.unlink(missing_ok=True)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        try:
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'empreintes'").fetchone():
+                raise UpdateError(
+                    f"{db}: built by an older version without fingerprints: run `annuaire build` once"
+                )
+            active = dict(
+                conn.execute("SELECT nda, date_derniere_declaration FROM declarations WHERE statut = 'actif'")
+            )
+            known = dict(
+                conn.execute(
+                    """SELECT e.brute, e.nda FROM empreintes e JOIN declarations d ON d.nda = e.nda
+                       WHERE d.statut = 'actif'"""
+                )
+            )
+            local = download(source) if is_url(source) else Path(source)
+            try:
+                reader = ListePubliqueReader(local, display_name=source)
+                reading = read_changes(reader, reference, known, active)
+            finally:
+                if local != Path(source):
+                    local.unlink(missing_ok=True)
+            timings = {"read_and_clean": time.perf_counter() - started}
+            diff = compare(conn, reading, active)
+            old_quarantine = conn.execute("SELECT count(*) FROM quarantaine").fetchone()[0]
+        finally:
+            conn.close()
+        pause("compared")
+        listed = set(diff.added) | set(diff.modified) | set(diff.corrected)
+        rewritten = [d for n, d in reading.cleaned.items() if n not in listed]
+        report: dict = {
+            "source": {"location": source, "records": reading.records},
+            "database": str(path),
+            "date": today,
+            **diff.as_report(),
+            "rows": {
+                "records": reading.records,
+                "declarations": len(reading.unchanged) + len(reading.cleaned),
+                "quarantined": len(reading.rejected),
+                "records_cleaned": len(reading.cleaned) + len(reading.rejected),
+                "fingerprints_refreshed": len(rewritten),
+            },
+        }
+        report["rows"]["accounted_for"] = report["rows"]["declarations"] + report["rows"]["quarantined"]
+        if report["rows"]["accounted_for"] != reading.records:  # pragma: no cover - an invariant
+            raise AssertionError(
+                f"{reading.records} records read, {report['rows']['accounted_for']} accounted for"
+            )
+        nothing_to_do = diff.empty and not rewritten and len(reading.rejected) == old_quarantine
+        if nothing_to_do:
+            report["changed"] = False
+            report["geocoding"] = {"distinct_addresses_sent": 0}
+        else:
+            report["changed"] = True
+            timings |= _apply(
+                path,
+                reading,
+                diff,
+                rewritten,
+                reference,
+                geocoding,
+                on_geocode_progress,
+                today,
+                report,
+                pause,
+            )
+        report["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}
+        report["duration_seconds"] = round(time.perf_counter() - started, 2)
+    log.info("update finished", extra=report["counts"])
+    return report
+
+
+def _apply(
+    path: Path,
+    reading: Reading,
+    diff: Diff,
+    rewritten: list[Declaration],
+    reference: Reference,
+    geocoding: GeocodeSettings | None,
+    on_geocode_progress: Callable[[int, int], None] | None,
+    today: str,
+    report: dict,
+    pause: Callable[[str], None],
+) -> dict[str, float]:
+    """Apply the changes to a copy of the database, then swap it in."""
+    timings: dict[str, float] = {}
+    mark = time.perf_counter()
+    temp = path.with_name(f".{path.name}.updating-{os.getpid()}")
+    try:
+        shutil.copyfile(path, temp)
+        timings["copy"] = time.perf_counter() - mark
+        pause("copied")
+        conn = sqlite3.connect(temp, isolation_level=None)
+        try:
+            conn.executescript(
+                "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;"
+            )
+            conn.execute("BEGIN")
+            mark = time.perf_counter()
+            # Declarations whose record changed but whose cleaned values did not keep their row: only
+            # the fingerprint is refreshed.
+            changed = set(diff.added) | set(diff.modified) | set(diff.corrected)
+            decls = [d for n, d in reading.cleaned.items() if n in changed]
+            _write_declarations(conn, decls)
+            conn.executemany(
+                "UPDATE empreintes SET brute = ? WHERE nda = ?",
+                ((raw_fingerprint(d.raw), d.nda) for d in rewritten),
+            )
+            if diff.removed:
+                conn.execute(
+                    f"UPDATE declarations SET statut = 'supprime' WHERE nda {IN_JSON}",
+                    (json.dumps(diff.removed),),
+                )
+            added = set(diff.added)
+            relocate = [
+                d
+                for d in decls
+                if d.nda in added
+                or ADDRESS_GROUP in diff.modified.get(d.nda, ())
+                or "code_commune_insee" in diff.corrected.get(d.nda, ())
+            ]
+            report["geocoding"] = _locate(conn, relocate, reference, geocoding, on_geocode_progress)
+            report["geocoding"]["declarations_relocated"] = len(relocate)
+            timings["declarations"] = time.perf_counter() - mark
+            pause("declarations")
+            mark = time.perf_counter()
+            touched = _regroup(conn, changed | set(diff.removed), today)
+            _log_changes(conn, diff, today)
+            _write_quarantine(conn, reading.rejected)
+            refresh_organisations(conn, sorted(touched))
+            report["organisations_rewritten"] = len(touched)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('updated_at', ?), ('update_report', ?)",
+                (
+                    time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    json.dumps({k: report[k] for k in ("date", "counts")}),
+                ),
+            )
+            timings["organisations"] = time.perf_counter() - mark
+            pause("organisations")
+            conn.execute("COMMIT")
+            conn.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            conn.close()
+        pause("committed")
+        mark = time.perf_counter()
+        os.replace(temp, path)  # atomic: readers see the old directory or the new one
+        timings["swap"] = time.perf_counter() - mark
+    finally:
+        temp.unlink(missing_ok=True)
+    return timings
