@@ -34,6 +34,7 @@ class DatagouvServer:
     def __init__(self) -> None:
         self.answers: dict[str, Answer] = {}
         self.requests: list[str] = []  # paths, in the order they were asked for
+        self.headers: list[dict[str, str]] = []  # the request headers, in the same order
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
@@ -112,12 +113,25 @@ class DatagouvServer:
             return sum(1 for p in self.requests if p.startswith(prefix))
 
 
+def _not_modified(answer_headers: dict[str, str], request_headers) -> bool:
+    """Conditional GET as HTTP servers do it: the ETag first, else the Last-Modified date."""
+    etag, modified = answer_headers.get("ETag"), answer_headers.get("Last-Modified")
+    if_none_match, if_modified_since = (
+        request_headers.get("If-None-Match"),
+        request_headers.get("If-Modified-Since"),
+    )
+    if etag and if_none_match:
+        return etag in [t.strip() for t in if_none_match.split(",")]
+    return bool(modified and if_modified_since and modified == if_modified_since)
+
+
 def _handler(server: DatagouvServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             path = self.path.split("?", 1)[0]
             with server._lock:
                 server.requests.append(path)
+                server.headers.append({k.lower(): v for k, v in self.headers.items()})
             answer = server.answers.get(path) or Answer(
                 404,
                 json.dumps({"message": "Not found", "status": 404}).encode(),
@@ -125,6 +139,15 @@ def _handler(server: DatagouvServer) -> type[BaseHTTPRequestHandler]:
             )
             if answer.delay:
                 time.sleep(answer.delay)
+            if answer.status == 200 and _not_modified(answer.headers, self.headers):
+                self.send_response(304)
+                for name in ("ETag", "Last-Modified"):
+                    if name in answer.headers:
+                        self.send_header(name, answer.headers[name])
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                return
             self.send_response(answer.status)
             for name, value in answer.headers.items():
                 self.send_header(name, value)

@@ -269,9 +269,43 @@ def export_(
 
 
 @app.command()
+def fetch(
+    laposte: Annotated[bool, typer.Option(help="Also refresh La Poste's postal-code base.")] = True,
+    folder: Annotated[
+        Path | None, typer.Option("--folder", help="Where snapshots are kept (default: cache's snapshots/).")
+    ] = None,
+) -> None:
+    """Download the Liste publique (and La Poste's base) from data.gouv.fr if they changed; keep dated
+    snapshots. ANNUAIRE_PORTAL_URL names the portal, ANNUAIRE_MIRROR a local mirror folder."""
+    import shutil
+
+    from .sources.reference import LAPOSTE_FILE
+    from .sources.reference_files import cache_folder
+    from .sources.snapshots import LAPOSTE_DATASET, fetch_resource
+
+    result = fetch_resource(folder=folder)
+    words = {
+        "downloaded": "new snapshot",
+        "not_modified": "not modified (304)",
+        "same_content": "same content",
+    }
+    out.print(f"Liste publique: {words[result.reason]}: {result.snapshot.path}")
+    if laposte:
+        poste = fetch_resource(LAPOSTE_DATASET, None, folder=folder)
+        out.print(f"La Poste: {words[poste.reason]}: {poste.snapshot.path}")
+        target = cache_folder() / LAPOSTE_FILE
+        if poste.changed or not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(poste.snapshot.path, target)
+
+
+@app.command()
 def update(
-    source: Annotated[str, typer.Option("--source", help="The new Liste publique snapshot (path or URL).")],
     db: Annotated[Path, typer.Option("--db", help="The directory's SQLite file to update.", dir_okay=False)],
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="The new snapshot (path or URL; default: the latest fetched)."),
+    ] = None,
     report_file: Annotated[
         Path | None, typer.Option("--report", help="Where to write the JSON report (default: beside the db).")
     ] = None,
@@ -291,7 +325,13 @@ def update(
     from .pipeline.update import update as run_update
     from .sources.reference import load_reference
     from .sources.reference_files import reference_folder
+    from .sources.snapshots import LISTE_PUBLIQUE_RESOURCE, latest
 
+    if source is None:
+        snapshot = latest(LISTE_PUBLIQUE_RESOURCE)
+        if snapshot is None:
+            raise AnnuaireError("no snapshot fetched yet: run `annuaire fetch` or give --source")
+        source = snapshot.path
     ref = load_reference(reference_folder(reference))
     settings = _geocode_settings(
         geocode, geocoder_url, geocode_cache, geocode_batch_size, geocode_concurrency
