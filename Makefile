@@ -39,6 +39,7 @@ bench: install
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/build.py
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/geocode.py
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/search.py
+	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/update.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

@@ -302,6 +302,7 @@ def _regroup(conn: sqlite3.Connection, changed: set[str], today: str) -> set[int
     touched: set[int] = set()
     seen: set[str] = set()
     owner: dict[str, int] = {}  # NDA → organisation it now belongs to
+    rows = []
     for group in groups:
         ndas = [members[i].nda for i in group.members]
         identifiant = organisation_identifier(group, members)
@@ -322,25 +323,17 @@ def _regroup(conn: sqlite3.Connection, changed: set[str], today: str) -> set[int
         touched.add(oid)
         for nda in ndas:
             owner[nda] = oid
-        conn.execute("DELETE FROM organismes WHERE id = ?", (oid,))
-        conn.execute(
-            """INSERT INTO organismes
-               SELECT ?, ?, ?, ?, d.denomination, e.nom_comparaison, d.nda, d.voie, d.code_postal, d.ville,
-                      d.code_commune_insee, d.commune, d.code_departement, d.code_region, d.type_adresse,
-                      d.date_derniere_declaration, ?, ?, 'actif'
-               FROM declarations d JOIN empreintes e ON e.nda = d.nda WHERE d.nda = ?""",
-            (
-                oid,
-                identifiant,
-                group.siret,
-                group.siret[:9]
-                if group.siret
-                else conn.execute("SELECT siren FROM declarations WHERE nda = ?", (ndas[0],)).fetchone()[0],
-                len(ndas),
-                group.how,
-                ndas[0],
-            ),
-        )
+        siren = group.siret[:9] if group.siret else members[group.members[0]].siren
+        rows.append((oid, identifiant, group.siret, siren, len(ndas), group.how, ndas[0]))
+    conn.executemany("DELETE FROM organismes WHERE id = ?", ((r[0],) for r in rows))
+    conn.executemany(
+        """INSERT INTO organismes
+           SELECT ?, ?, ?, ?, d.denomination, e.nom_comparaison, d.nda, d.voie, d.code_postal, d.ville,
+                  d.code_commune_insee, d.commune, d.code_departement, d.code_region, d.type_adresse,
+                  d.date_derniere_declaration, ?, ?, 'actif'
+           FROM declarations d JOIN empreintes e ON e.nda = d.nda WHERE d.nda = ?""",
+        rows,
+    )
     if owner:
         conn.executemany(
             "UPDATE declarations SET organisme_id = ? WHERE nda = ?", ((o, n) for n, o in owner.items())
