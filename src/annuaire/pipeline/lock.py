@@ -1,7 +1,8 @@
 """One run at a time per directory: builds and updates take an exclusive lock on `<db>.lock`.
 
 The lock is an OS file lock (flock): it is released when the process ends, even when killed, so a
-crash never leaves a stale lock behind.
+crash never leaves a stale lock behind. The lock file stays beside the database (removing it would let
+two runs lock two different files); only a first build that failed removes it with everything else.
 """
 
 from __future__ import annotations
@@ -34,4 +35,6 @@ def run_lock(db: Path) -> Iterator[None]:
         os.write(fd, f"{os.getpid()}\n".encode())
         yield
     finally:
+        if not path.exists():  # a first build that failed leaves nothing behind, not even its lock file
+            lock.unlink(missing_ok=True)
         os.close(fd)  # releases the lock
