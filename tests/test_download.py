@@ -204,7 +204,11 @@ def test_failed_download_exits_4_and_keeps_the_previous_db(
     assert file_sha256(previous_db) == before
     assert previous_db.with_name(previous_db.name + ".report.json").read_bytes() == report_before
     assert list(run.tmpdir.iterdir()) == []
-    assert sorted(p.name for p in previous_db.parent.iterdir() if p.name.startswith("annuaire.db")) == [
+    assert sorted(
+        p.name
+        for p in previous_db.parent.iterdir()
+        if p.name.startswith("annuaire.db") and not p.name.endswith(".lock")
+    ) == [
         "annuaire.db",
         "annuaire.db.report.json",
     ]
