@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
+import os
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..clean.record import EXACT_DUPLICATE, NDA_DUPLICATE, Declaration, RecordCleaner, Rejected
@@ -42,19 +44,97 @@ def _newer(a: Declaration, b: Declaration) -> bool:
     return (a.date_derniere_declaration or "") > (b.date_derniere_declaration or "")
 
 
-def read_and_clean(
-    reader: ListePubliqueReader,
-    reference: Reference,
-    counts: Counter,
-    on_progress: ProgressCallback | None = None,
-) -> tuple[list[Declaration], list[Rejected]]:
-    """Stream the records, clean each one, and settle NDAs seen twice."""
-    cleaner = RecordCleaner(reference.communes, counts)
-    declarations: list[Declaration] = []
-    rejected: list[Rejected] = []
-    position: dict[str, int] = {}
+# Records are cleaned in chunks by worker processes when the file is large enough to repay starting
+# them: the reading (decompression, CSV parsing) stays in this process, and so does everything
+# that depends on order (NDAs seen twice), so the result is the same as cleaning in one process.
+CHUNK_RECORDS = 2048
+PARALLEL_MIN_BYTES = 2_000_000
+_worker_cleaner: RecordCleaner | None = None  # each worker's own, inherited from the parent by fork
+
+
+def default_jobs() -> int:
+    """Worker processes for cleaning: the CPUs this process may use, at most 4 (the reading in the
+    main process cannot feed more)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
+
+
+def _clean_chunk(chunk: list[tuple]) -> tuple[list[Declaration | Rejected], Counter]:
+    """In a worker: clean a chunk of records. The raw fields are not sent back: the parent has them."""
+    cleaner = _worker_cleaner
+    cleaner.counts = counts = Counter()
+    out = []
+    for number, line, values, raw, extras, width_ok, overflow in chunk:
+        cleaned = cleaner.clean(number, line, values, raw, extras, width_ok, overflow)
+        cleaned.raw = None
+        out.append(cleaned)
+    return out, counts
+
+
+def _record_chunks(reader: ListePubliqueReader, on_progress: ProgressCallback | None) -> Iterator[list]:
+    chunk: list[tuple] = []
     for record in reader:
-        out = cleaner.clean(
+        chunk.append(
+            (
+                record.number,
+                record.line,
+                record.values,
+                record.raw,
+                record.extras,
+                record.width_ok,
+                record.overflow,
+            )
+        )
+        if len(chunk) == CHUNK_RECORDS:
+            yield chunk
+            chunk = []
+            if on_progress:
+                on_progress(reader.progress(), reader.size)
+    if chunk:
+        yield chunk
+
+
+def _cleaned_in_parallel(
+    reader: ListePubliqueReader,
+    cleaner: RecordCleaner,
+    counts: Counter,
+    jobs: int,
+    on_progress: ProgressCallback | None,
+) -> Iterator[Declaration | Rejected]:
+    """Clean the records in `jobs` forked workers, yielding the results in record order."""
+    global _worker_cleaner
+    _worker_cleaner = cleaner
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            pending: deque = deque()
+            chunks = _record_chunks(reader, on_progress)
+            for chunk in chunks:
+                pending.append((chunk, pool.apply_async(_clean_chunk, (chunk,))))
+                if len(pending) > 2 * jobs:  # enough in flight to keep every worker busy
+                    yield from _settle(pending.popleft(), counts)
+            while pending:
+                yield from _settle(pending.popleft(), counts)
+    finally:
+        _worker_cleaner = None
+
+
+def _settle(entry: tuple, counts: Counter) -> Iterator[Declaration | Rejected]:
+    chunk, result = entry
+    cleaned, chunk_counts = result.get()
+    counts.update(chunk_counts)
+    for record, out in zip(chunk, cleaned, strict=True):
+        out.raw = record[3]
+        yield out
+
+
+def _cleaned_here(
+    reader: ListePubliqueReader, cleaner: RecordCleaner, on_progress: ProgressCallback | None
+) -> Iterator[Declaration | Rejected]:
+    for record in reader:
+        yield cleaner.clean(
             record.number,
             record.line,
             record.values,
@@ -63,43 +143,68 @@ def read_and_clean(
             record.width_ok,
             record.overflow,
         )
-        if isinstance(out, Rejected):
-            rejected.append(out)
-        else:
-            seen = position.get(out.nda)
-            if seen is None:
-                position[out.nda] = len(declarations)
-                declarations.append(out)
-            else:
-                kept = declarations[seen]
-                if kept.raw == out.raw:
-                    rejected.append(
-                        Rejected(
-                            out.enregistrement,
-                            out.ligne,
-                            out.nda,
-                            EXACT_DUPLICATE,
-                            f"same as record {kept.enregistrement}",
-                            out.raw,
-                        )
-                    )
-                else:
-                    loser = out
-                    if _newer(out, kept):
-                        declarations[seen], loser = out, kept
-                    rejected.append(
-                        Rejected(
-                            loser.enregistrement,
-                            loser.ligne,
-                            loser.nda,
-                            NDA_DUPLICATE,
-                            "NDA declared twice; the most recent declaration is kept "
-                            f"(record {declarations[seen].enregistrement})",
-                            loser.raw,
-                        )
-                    )
         if on_progress and record.number % 4096 == 0:
             on_progress(reader.progress(), reader.size)
+
+
+def read_and_clean(
+    reader: ListePubliqueReader,
+    reference: Reference,
+    counts: Counter,
+    on_progress: ProgressCallback | None = None,
+    jobs: int | None = None,
+) -> tuple[list[Declaration], list[Rejected]]:
+    """Stream the records, clean each one, and settle NDAs seen twice.
+
+    `jobs`: worker processes cleaning the records (default: one per CPU, for files large enough);
+    1 cleans in this process. The result does not depend on it.
+    """
+    cleaner = RecordCleaner(reference.communes, counts)
+    if jobs is None:
+        jobs = default_jobs() if reader.size >= PARALLEL_MIN_BYTES else 1
+    if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        cleaned = _cleaned_in_parallel(reader, cleaner, counts, jobs, on_progress)
+    else:
+        cleaned = _cleaned_here(reader, cleaner, on_progress)
+    declarations: list[Declaration] = []
+    rejected: list[Rejected] = []
+    position: dict[str, int] = {}
+    for out in cleaned:
+        if isinstance(out, Rejected):
+            rejected.append(out)
+            continue
+        seen = position.get(out.nda)
+        if seen is None:
+            position[out.nda] = len(declarations)
+            declarations.append(out)
+            continue
+        kept = declarations[seen]
+        if kept.raw == out.raw:
+            rejected.append(
+                Rejected(
+                    out.enregistrement,
+                    out.ligne,
+                    out.nda,
+                    EXACT_DUPLICATE,
+                    f"same as record {kept.enregistrement}",
+                    out.raw,
+                )
+            )
+        else:
+            loser = out
+            if _newer(out, kept):
+                declarations[seen], loser = out, kept
+            rejected.append(
+                Rejected(
+                    loser.enregistrement,
+                    loser.ligne,
+                    loser.nda,
+                    NDA_DUPLICATE,
+                    "NDA declared twice; the most recent declaration is kept "
+                    f"(record {declarations[seen].enregistrement})",
+                    loser.raw,
+                )
+            )
     if on_progress:
         on_progress(reader.size, reader.size)
     return declarations, rejected
