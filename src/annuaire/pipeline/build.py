@@ -16,7 +16,14 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..clean.record import EXACT_DUPLICATE, NDA_DUPLICATE, Declaration, RecordCleaner, Rejected
+from ..clean.record import (
+    EXACT_DUPLICATE,
+    NDA_DUPLICATE,
+    Declaration,
+    RecordCleaner,
+    Rejected,
+    declaration_fields,
+)
 from ..memory import gc_paused
 from ..sources.download import download, is_url
 from ..sources.liste_publique import SCOPES
@@ -62,39 +69,47 @@ def default_jobs() -> int:
     return max(1, min(cpus, 4))
 
 
-def _clean_chunk(chunk: list[tuple]) -> tuple[list[Declaration | Rejected], Counter]:
-    """In a worker: clean a chunk of records. The raw fields are not sent back: the parent has them."""
+# A record travels to a worker with its fields joined by NUL, a character no field holds (the reader
+# refuses NUL bytes): one string to pickle instead of thirty.
+_SEPARATOR = "\x00"
+
+
+def _clean_chunk(chunk: list[tuple]) -> tuple[list[tuple | Rejected], Counter]:
+    """In a worker: clean a chunk of records. Declarations go back as tuples of their fields, and
+    without their raw fields: the parent has them."""
     cleaner = _worker_cleaner
     cleaner.counts = counts = Counter()
-    out = []
-    for number, line, values, raw, extras, width_ok, overflow in chunk:
+    out: list[tuple | Rejected] = []
+    for number, line, joined, values, extras, width_ok, overflow in chunk:
+        raw = joined.split(_SEPARATOR)
+        values = raw if values is None else values
         cleaned = cleaner.clean(number, line, values, raw, extras, width_ok, overflow)
         cleaned.raw = None
-        out.append(cleaned)
+        out.append(declaration_fields(cleaned) if type(cleaned) is Declaration else cleaned)
     return out, counts
 
 
-def _record_chunks(reader: ListePubliqueReader, on_progress: ProgressCallback | None) -> Iterator[list]:
+def _record_chunks(
+    reader: ListePubliqueReader, on_progress: ProgressCallback | None
+) -> Iterator[tuple[list[list[str]], list[tuple]]]:
+    """Chunks of records: (their raw fields, kept here; what a worker needs to clean them)."""
+    raws: list[list[str]] = []
     chunk: list[tuple] = []
+    join = _SEPARATOR.join
     for record in reader:
+        raw = record.raw
+        values = None if record.values is raw else record.values  # usually the same list
+        raws.append(raw)
         chunk.append(
-            (
-                record.number,
-                record.line,
-                record.values,
-                record.raw,
-                record.extras,
-                record.width_ok,
-                record.overflow,
-            )
+            (record.number, record.line, join(raw), values, record.extras, record.width_ok, record.overflow)
         )
         if len(chunk) == CHUNK_RECORDS:
-            yield chunk
-            chunk = []
+            yield raws, chunk
+            raws, chunk = [], []
             if on_progress:
                 on_progress(reader.progress(), reader.size)
     if chunk:
-        yield chunk
+        yield raws, chunk
 
 
 def _cleaned_in_parallel(
@@ -111,8 +126,8 @@ def _cleaned_in_parallel(
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
             pending: deque = deque()
             chunks = _record_chunks(reader, on_progress)
-            for chunk in chunks:
-                pending.append((chunk, pool.apply_async(_clean_chunk, (chunk,))))
+            for raws, chunk in chunks:
+                pending.append((raws, pool.apply_async(_clean_chunk, (chunk,))))
                 if len(pending) > 2 * jobs:  # enough in flight to keep every worker busy
                     yield from _settle(pending.popleft(), counts)
             while pending:
@@ -122,11 +137,13 @@ def _cleaned_in_parallel(
 
 
 def _settle(entry: tuple, counts: Counter) -> Iterator[Declaration | Rejected]:
-    chunk, result = entry
+    raws, result = entry
     cleaned, chunk_counts = result.get()
     counts.update(chunk_counts)
-    for record, out in zip(chunk, cleaned, strict=True):
-        out.raw = record[3]
+    for raw, out in zip(raws, cleaned, strict=True):
+        if type(out) is tuple:
+            out = Declaration(*out)
+        out.raw = raw
         yield out
 
 
