@@ -114,10 +114,15 @@ def search_row(number: int, group: Group, shown: Declaration, decls: Sequence[De
     The identifiers are its SIRET and SIREN, its NDAs, then the NDAs they replaced (each NDA's in
     order): computed here, where the groups are at hand, rather than gathered back from the tables.
     """
-    members = sorted((decls[i] for i in group.members), key=_nda) if len(group.members) > 1 else [shown]
-    previous = " ".join(p for d in members for p in sorted(set(d.ndas_precedents)))
+    if len(group.members) == 1:  # most organisations
+        ndas = shown.nda
+        previous = " ".join(sorted(set(shown.ndas_precedents))) if shown.ndas_precedents else ""
+    else:
+        members = sorted((decls[i] for i in group.members), key=_nda)
+        ndas = " ".join(d.nda for d in members)
+        previous = " ".join(p for d in members for p in sorted(set(d.ndas_precedents)))
     siren = group.siret[:9] if group.siret else shown.siren
-    identifiers = f"{group.siret or ''} {siren or ''} {' '.join(d.nda for d in members)} {previous}"
+    identifiers = f"{group.siret or ''} {siren or ''} {ndas} {previous}"
     commune = shown.commune if shown.commune is not None else shown.ville
     return number, shown.denomination, commune, identifiers
 
@@ -185,6 +190,7 @@ def load_directory(
         )
     writer.write("organismes", organisations)
     writer.write("organismes_fts", search_rows)
+    del organisations, search_rows, keyed  # the peak of memory is near: let them go
     # Rows go in key order: SQLite appends to its b-trees instead of splitting pages all over.
     order = sorted(range(len(decls)), key=[d.nda for d in decls].__getitem__)
     writer.write("declarations", (declaration_row(decls[i], organisme_of[i]) for i in order))
@@ -195,6 +201,8 @@ def load_directory(
     links = []
     for i in order:
         d = decls[i]
+        if not d.specialites:
+            continue
         for rank, (code, label) in enumerate(d.specialites, start=1):
             key = code or label
             if label and (key not in labels or (labels[key] == "" and label)):
