@@ -27,7 +27,7 @@ from ..clean.record import (
 from ..memory import gc_paused
 from ..sources.download import download, is_url
 from ..sources.liste_publique import SCOPES
-from ..sources.reader import ListePubliqueReader
+from ..sources.reader import ListePubliqueReader, Record
 from ..sources.reference import Reference
 from ..store import open_store
 from .dedup import group_declarations
@@ -60,8 +60,8 @@ _worker_cleaner: RecordCleaner | None = None  # each worker's own, inherited fro
 
 
 def default_jobs() -> int:
-    """Worker processes for cleaning: the CPUs this process may use, at most 4 (the reading in the
-    main process cannot feed more)."""
+    """Processes cleaning records, this one included: the CPUs it may use, at most 4 (its reading
+    of the file could not feed more)."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
@@ -91,25 +91,35 @@ def _clean_chunk(chunk: list[tuple]) -> tuple[list[tuple | Rejected], Counter]:
 
 def _record_chunks(
     reader: ListePubliqueReader, on_progress: ProgressCallback | None
-) -> Iterator[tuple[list[list[str]], list[tuple]]]:
-    """Chunks of records: (their raw fields, kept here; what a worker needs to clean them)."""
-    raws: list[list[str]] = []
-    chunk: list[tuple] = []
-    join = _SEPARATOR.join
+) -> Iterator[list[Record]]:
+    chunk: list[Record] = []
     for record in reader:
-        raw = record.raw
-        values = None if record.values is raw else record.values  # usually the same list
-        raws.append(raw)
-        chunk.append(
-            (record.number, record.line, join(raw), values, record.extras, record.width_ok, record.overflow)
-        )
+        chunk.append(record)
         if len(chunk) == CHUNK_RECORDS:
-            yield raws, chunk
-            raws, chunk = [], []
+            yield chunk
+            chunk = []
             if on_progress:
                 on_progress(reader.progress(), reader.size)
     if chunk:
-        yield raws, chunk
+        yield chunk
+
+
+def _for_worker(records: list[Record]) -> list[tuple]:
+    """What a worker needs to clean the records: the raw fields joined, the values only when they
+    are not the raw fields themselves (columns in another order)."""
+    join = _SEPARATOR.join
+    return [
+        (
+            r.number,
+            r.line,
+            join(r.raw),
+            None if r.values is r.raw else r.values,
+            r.extras,
+            r.width_ok,
+            r.overflow,
+        )
+        for r in records
+    ]
 
 
 def _cleaned_in_parallel(
@@ -119,16 +129,24 @@ def _cleaned_in_parallel(
     jobs: int,
     on_progress: ProgressCallback | None,
 ) -> Iterator[Declaration | Rejected]:
-    """Clean the records in `jobs` forked workers, yielding the results in record order."""
+    """Clean the records with `jobs` processes, yielding the results in record order.
+
+    This process reads the file and cleans one chunk in `jobs` itself; `jobs - 1` forked workers
+    clean the others. (Workers only, with this process waiting, would spend a core's worth of time
+    sending records and declarations back and forth.)
+    """
     global _worker_cleaner
     _worker_cleaner = cleaner
     try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        with multiprocessing.get_context("fork").Pool(jobs - 1) as pool:
             pending: deque = deque()
-            chunks = _record_chunks(reader, on_progress)
-            for raws, chunk in chunks:
-                pending.append((raws, pool.apply_async(_clean_chunk, (chunk,))))
-                if len(pending) > 2 * jobs:  # enough in flight to keep every worker busy
+            for n, records in enumerate(_record_chunks(reader, on_progress)):
+                if n % jobs == jobs - 1:  # this process's turn
+                    pending.append([_clean_record(cleaner, record) for record in records])
+                else:
+                    pending.append((records, pool.apply_async(_clean_chunk, (_for_worker(records),))))
+                # Hand on what is ready; wait only when enough is in flight to keep the workers busy.
+                while pending and (_ready(pending[0]) or len(pending) > 2 * jobs):
                     yield from _settle(pending.popleft(), counts)
             while pending:
                 yield from _settle(pending.popleft(), counts)
@@ -136,30 +154,41 @@ def _cleaned_in_parallel(
         _worker_cleaner = None
 
 
-def _settle(entry: tuple, counts: Counter) -> Iterator[Declaration | Rejected]:
-    raws, result = entry
+def _ready(entry: list | tuple) -> bool:
+    return isinstance(entry, list) or entry[1].ready()
+
+
+def _settle(entry: list | tuple, counts: Counter) -> Iterator[Declaration | Rejected]:
+    if isinstance(entry, list):  # cleaned here
+        yield from entry
+        return
+    records, result = entry
     cleaned, chunk_counts = result.get()
     counts.update(chunk_counts)
-    for raw, out in zip(raws, cleaned, strict=True):
+    for record, out in zip(records, cleaned, strict=True):
         if type(out) is tuple:
             out = Declaration(*out)
-        out.raw = raw
+        out.raw = record.raw
         yield out
+
+
+def _clean_record(cleaner: RecordCleaner, record: Record) -> Declaration | Rejected:
+    return cleaner.clean(
+        record.number,
+        record.line,
+        record.values,
+        record.raw,
+        record.extras,
+        record.width_ok,
+        record.overflow,
+    )
 
 
 def _cleaned_here(
     reader: ListePubliqueReader, cleaner: RecordCleaner, on_progress: ProgressCallback | None
 ) -> Iterator[Declaration | Rejected]:
     for record in reader:
-        yield cleaner.clean(
-            record.number,
-            record.line,
-            record.values,
-            record.raw,
-            record.extras,
-            record.width_ok,
-            record.overflow,
-        )
+        yield _clean_record(cleaner, record)
         if on_progress and record.number % 4096 == 0:
             on_progress(reader.progress(), reader.size)
 
@@ -173,8 +202,8 @@ def read_and_clean(
 ) -> tuple[list[Declaration], list[Rejected]]:
     """Stream the records, clean each one, and settle NDAs seen twice.
 
-    `jobs`: worker processes cleaning the records (default: one per CPU, for files large enough);
-    1 cleans in this process. The result does not depend on it.
+    `jobs`: processes cleaning the records, this one included (default: one per CPU, for files
+    large enough); 1 cleans in this process only. The result does not depend on it.
     """
     cleaner = RecordCleaner(reference.communes, counts)
     if jobs is None:
