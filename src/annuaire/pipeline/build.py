@@ -51,9 +51,9 @@ def _newer(a: Declaration, b: Declaration) -> bool:
     return (a.date_derniere_declaration or "") > (b.date_derniere_declaration or "")
 
 
-# Records are cleaned in chunks by worker processes when the file is large enough to repay starting
-# them: the reading (decompression, CSV parsing) stays in this process, and so does everything
-# that depends on order (NDAs seen twice), so the result is the same as cleaning in one process.
+# Records are cleaned in chunks, by this process and forked workers, when the file is large enough
+# to repay starting them: the reading (decompression, CSV parsing) stays in this process, and so does
+# everything that depends on order (NDAs seen twice): the result is that of cleaning in one process.
 CHUNK_RECORDS = 2048
 PARALLEL_MIN_BYTES = 2_000_000
 _worker_cleaner: RecordCleaner | None = None  # each worker's own, inherited from the parent by fork

@@ -136,6 +136,7 @@ def read_cog(folder: Path) -> tuple[dict[str, dict], dict[str, dict]]:
 
 # The code that turns the files into the indexes: a change to it must not reuse indexes it made before.
 _INDEXING_CODE = ("clean/commune.py", "clean/names.py", "clean/postal.py", "sources/reference.py")
+_CACHED_REFERENCES = 3
 
 
 def _cache_file(folder: Path) -> Path:
@@ -154,6 +155,12 @@ def _cache_file(folder: Path) -> Path:
             with path.open("rb") as fh:
                 digest.update(hashlib.file_digest(fh, "blake2b").digest())
     return config.cache_dir() / "reference-index" / f"{digest.hexdigest()}.marshal"
+
+
+def _from_mirror(folder: Path) -> bool:
+    """A mirror serves offline runs that leave the cache alone: its reference is not cached."""
+    mirror = config.mirror_dir()
+    return bool(mirror) and folder.resolve().is_relative_to(mirror.resolve())
 
 
 def _read_cached(cache: Path, folder: Path) -> Reference | None:
@@ -178,7 +185,9 @@ def _write_cached(cache: Path, reference: Reference) -> None:
     }
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        for old in cache.parent.glob("*.marshal"):  # one reference at a time: older ones are stale
+        # A few references at a time (the tests use several): the oldest are stale.
+        older = sorted(cache.parent.glob("*.marshal"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in older[_CACHED_REFERENCES - 1 :]:
             old.unlink(missing_ok=True)
         temp = cache.with_name(f".{cache.name}.{os.getpid()}")
         temp.write_bytes(marshal.dumps(state))
@@ -196,7 +205,7 @@ def load_reference(folder: Path) -> Reference:
     if not laposte.exists():
         raise ReferenceError_(f"{folder}: missing {LAPOSTE_FILE} (La Poste's postal-code base)")
     try:
-        cache = _cache_file(folder)
+        cache = None if _from_mirror(folder) else _cache_file(folder)
     except OSError:
         cache = None
     with gc_paused():
