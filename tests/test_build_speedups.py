@@ -4,6 +4,7 @@ as the freshly built ones, and a change to the files or a damaged cache is never
 
 from __future__ import annotations
 
+import csv
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -44,6 +45,23 @@ def test_parallel_cleaning_gives_the_same_result(sample_with_duplicates, referen
     assert parallel[1] == alone[1]  # quarantine, in the same order
     assert parallel[2] == alone[2]  # repairs counted once each
     assert {r.motif for r in alone[1]} >= {"doublon_exact"}
+
+
+def test_parallel_cleaning_with_columns_in_another_order(tmp_path, sample_csv, reference, monkeypatch):
+    """Records whose values are not their raw fields (columns moved, an unknown column added)."""
+    with sample_csv.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))
+    order = list(reversed(range(len(rows[0]))))
+    path = tmp_path / "reordered.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh, delimiter=";")
+        out.writerow(["colonneInconnue"] + [rows[0][i] for i in order])
+        for n, row in enumerate(rows[1:]):
+            out.writerow([f"x{n % 3}" if n % 2 else ""] + [row[i] if i < len(row) else "" for i in order])
+    monkeypatch.setattr(build_module, "CHUNK_RECORDS", 101)
+    alone = _clean(path, reference, jobs=1)
+    assert _clean(path, reference, jobs=3) == alone
+    assert any(d.extras for d in alone[0])
 
 
 def test_small_files_are_cleaned_in_process(sample_csv, reference, monkeypatch):
