@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import os
 import shutil
 import subprocess
@@ -54,7 +55,7 @@ def main() -> None:
         with opener(args.source, "rb") as src, plain.open("wb") as dst:
             shutil.copyfileobj(src, dst)
         rows = sum(1 for _ in plain.open("rb")) - 1
-        imports, builds, peaks = [], [], []
+        imports, builds, peaks, phases = [], [], [], []
         for i in range(args.repeat):
             raw_db = tmp / f"raw-{i}.db"
             t, _ = run_child(
@@ -77,6 +78,8 @@ def main() -> None:
             )
             builds.append(t)
             peaks.append(peak)
+            report = tmp / f"annuaire-{i}.db.report.json"
+            phases.append(json.loads(report.read_text(encoding="utf-8"))["timings_seconds"])
         imp, bld = min(imports), min(builds)
         print(f"source: {args.source} ({rows:,} lines, {plain.stat().st_size / 1e6:.1f} MB decompressed)")
         print(f"sqlite3 .import (baseline): best {imp:.2f} s of {args.repeat}")
@@ -84,6 +87,8 @@ def main() -> None:
             f"annuaire build (gz source, full pipeline): best {bld:.2f} s of {args.repeat}"
             f" ({rows / bld:,.0f} rows/s)"
         )
+        best = builds.index(bld)
+        print("phases of the best build (s): " + ", ".join(f"{k} {v}" for k, v in phases[best].items()))
         print(f"ratio build / import: {bld / imp:.1f}x (target ≤ 8x)")
         print(f"peak RSS of the build: {max(peaks) / 2**20:.0f} MiB (target < 1024 MiB)")
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 
 from ..sources.liste_publique import FIELDS, INDEX, SCOPES
 from .address import address_kind
@@ -105,6 +106,11 @@ class Rejected:
         return json.dumps(self.raw, ensure_ascii=False)
 
 
+# A declaration's field values, in order: `Declaration(*declaration_fields(d))` makes it again. Worker
+# processes send declarations as such tuples, which pickle in C.
+declaration_fields = attrgetter(*(f.name for f in fields(Declaration)))
+
+
 def parse_flag(raw: str) -> tuple[bool | None, bool]:
     """Return (flag, whether the value was unreadable). A blank means "not certified"."""
     value = raw.strip().lower()
@@ -138,11 +144,113 @@ def parse_count(raw: str) -> tuple[int | None, bool]:
     return (number, False) if 0 <= number <= MAX_COUNT else (None, True)
 
 
+class _Memo(dict):
+    """A bounded memo table: the same few thousand values come back on most rows, and a wild file
+    must not grow it without end."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int = 200_000):
+        super().__init__()
+        self.limit = limit
+
+    def keep(self, key, value):
+        if len(self) < self.limit:
+            self[key] = value
+        return value
+
+
+_NO_COUNTS: tuple[str, ...] = ()
+_CP, _REGION, _VILLE = INDEX["code_postal"], INDEX["code_region"], INDEX["ville"]
+_FLAG_INDEXES = tuple(INDEX[column] for _, column, _ in SCOPES)
+_DATE_INDEXES = tuple(INDEX[f] for f in ("date_derniere_declaration", "debut_exercice", "fin_exercice"))
+_COUNT_INDEXES = tuple(INDEX[f] for f in ("nb_stagiaires", "nb_stagiaires_confies", "effectif_formateurs"))
+_SPECIALITES = tuple(
+    (INDEX[f"specialite_code_{i}"], TEXT_FIELDS.index(f"specialite_libelle_{i}")) for i in (1, 2, 3)
+)
+_ETRANGER_CP = INDEX["etranger_code_postal"]
+_NDAS_PRECEDENTS, _SIRET, _SIREN = INDEX["ndas_precedents"], INDEX["siret"], INDEX["siren"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """What a (postal code, city, région) triple resolves to, and the repairs it counts."""
+
+    postcode: str | None
+    region_declared: str | None
+    insee: str | None
+    commune: str | None
+    departement: str | None
+    region: str | None
+    method: str
+    counts: tuple[str, ...]
+
+
 class RecordCleaner:
+    """Cleans records one by one. Groups of fields whose values repeat from row to row (postal code,
+    city and région; the four scope flags; head counts) are resolved once per distinct value and
+    remembered, with the repairs they count: a tenth of the rows carry a value not seen before."""
+
     def __init__(self, communes: CommuneResolver, counts: Counter):
         self.communes = communes
         self.counts = counts
         self.text = TextCleaner()
+        self._places = _Memo()
+        self._flags = _Memo(10_000)
+        self._counts = _Memo(50_000)
+
+    def _place(self, postcode_raw: str, ville: str, region_raw: str) -> _Place:
+        key = (postcode_raw, ville, region_raw)
+        hit = self._places.get(key)
+        if hit is not None:
+            return hit
+        counts = []
+        postcode, padded = pad_postcode(postcode_raw)
+        if padded:
+            counts.append("postcode_leading_zero_restored")
+        elif postcode is None and postcode_raw.strip():
+            counts.append("postcode_invalid")
+        region_declared = pad_region(region_raw)
+        if region_declared and region_declared != region_raw.strip():
+            counts.append("region_leading_zero_restored")
+        communes = self.communes
+        resolution = communes.resolve(postcode, ville, region_declared)
+        region = communes.region_of(resolution.departement)
+        if region and region_declared and region != region_declared:
+            counts.append("region_declared_disagrees")
+        commune = communes.communes.get(resolution.insee) if resolution.insee else None
+        place = _Place(
+            postcode,
+            region_declared,
+            resolution.insee,
+            commune.name if commune else None,
+            resolution.departement,
+            region,
+            resolution.method,
+            tuple(counts),
+        )
+        return self._places.keep(key, place)
+
+    def _scope_flags(self, raws: tuple[str, ...]) -> tuple[tuple, tuple[str, ...]]:
+        hit = self._flags.get(raws)
+        if hit is not None:
+            return hit
+        flags = []
+        counts = []
+        for (code, _, _), raw in zip(SCOPES, raws, strict=True):
+            flag, bad = parse_flag(raw)
+            if bad:
+                counts.append("certification_unreadable")
+            elif flag:
+                counts.append(f"scope.{code}")
+            flags.append(flag)
+        return self._flags.keep(raws, (tuple(flags), tuple(counts)))
+
+    def _count(self, raw: str) -> tuple[int | None, bool]:
+        hit = self._counts.get(raw)
+        if hit is None:
+            hit = self._counts.keep(raw, parse_count(raw))
+        return hit
 
     def clean(
         self,
@@ -156,7 +264,7 @@ class RecordCleaner:
     ) -> Declaration | Rejected:
         counts = self.counts
         v = values
-        if not any(x.strip() for x in raw):
+        if not any(map(str.strip, raw)):
             return Rejected(number, line, "", EMPTY_ROW, "every field is empty", raw)
         nda_raw = v[INDEX["nda"]].strip()
         if overflow:
@@ -189,12 +297,12 @@ class RecordCleaner:
         if not width_ok:
             counts["record_field_count_differs_from_header"] += 1
 
-        text = {}
+        text = []  # in TEXT_FIELDS order
         text_cleaner = self.text
         for name, index in _TEXT_INDEXES:
             original = v[index]
             if not original:
-                text[name] = ""
+                text.append("")
                 continue
             if original.isascii():  # inlined fast path of TextCleaner: spaces at most
                 cleaned = " ".join(original.split())
@@ -206,9 +314,10 @@ class RecordCleaner:
                 counts["mojibake_repaired"] += 1
             elif cleaned != original:
                 counts["whitespace_normalised"] += 1
-            text[name] = cleaned
+            text.append(cleaned)
+        denomination, voie, ville = text[0], text[1], text[2]
 
-        ids = check_identifiers(v[INDEX["siret"]], v[INDEX["siren"]])
+        ids = check_identifiers(v[_SIRET], v[_SIREN])
         if ids.siret_status == "zero_restaure":
             counts["siret_leading_zero_restored"] += 1
         elif ids.siret_status == "invalide":
@@ -218,89 +327,67 @@ class RecordCleaner:
         if ids.siren_mismatch:
             counts["siren_disagrees_with_siret"] += 1
 
-        postcode, padded = pad_postcode(v[INDEX["code_postal"]])
-        if padded:
-            counts["postcode_leading_zero_restored"] += 1
-        elif postcode is None and v[INDEX["code_postal"]].strip():
-            counts["postcode_invalid"] += 1
-        region_declared = pad_region(v[INDEX["code_region"]])
-        if region_declared and region_declared != v[INDEX["code_region"]].strip():
-            counts["region_leading_zero_restored"] += 1
-        resolution = self.communes.resolve(postcode, text["ville"], region_declared)
-        region = self.communes.region_of(resolution.departement)
-        if region and region_declared and region != region_declared:
-            counts["region_declared_disagrees"] += 1
-        commune = self.communes.communes.get(resolution.insee) if resolution.insee else None
-
-        flags = []
-        for code, column, _ in SCOPES:
-            flag, bad = parse_flag(v[INDEX[column]])
-            if bad:
-                counts["certification_unreadable"] += 1
-            elif flag:
-                counts[f"scope.{code}"] += 1
-            flags.append(flag)
+        place = self._place(v[_CP], ville, v[_REGION])
+        flags, flag_counts = self._scope_flags(tuple([v[i] for i in _FLAG_INDEXES]))
+        for key in place.counts or _NO_COUNTS:
+            counts[key] += 1
+        for key in flag_counts:
+            counts[key] += 1
 
         dates = []
-        for name in ("date_derniere_declaration", "debut_exercice", "fin_exercice"):
-            iso, impossible = parse_date(v[INDEX[name]])
+        for i in _DATE_INDEXES:
+            iso, impossible = parse_date(v[i])
             if impossible:
                 counts["date_impossible_emptied"] += 1
             dates.append(iso)
 
         specialites = []
-        for i in (1, 2, 3):
-            code = v[INDEX[f"specialite_code_{i}"]].strip()
-            label = text[f"specialite_libelle_{i}"]
+        for code_index, label_index in _SPECIALITES:
+            code = v[code_index].strip()
+            label = text[label_index]
             if code or label:
                 specialites.append((code, label))
 
         numbers = []
-        for name in ("nb_stagiaires", "nb_stagiaires_confies", "effectif_formateurs"):
-            number_value, bad = parse_count(v[INDEX[name]])
+        for i in _COUNT_INDEXES:
+            number_value, bad = self._count(v[i])
             if bad:
                 counts["count_unreadable"] += 1
             numbers.append(number_value)
 
-        kind = address_kind(text["voie"], text["ville"], postcode)
+        previous = v[_NDAS_PRECEDENTS]
         return Declaration(
-            enregistrement=number,
-            ligne=line,
-            nda=nda,
-            ndas_precedents=[n for n in split_ndas(v[INDEX["ndas_precedents"]]) if n != nda],
-            denomination=text["denomination"],
-            nom_comparaison=comparison_name(text["denomination"]),
-            siret=ids.siret,
-            siret_brut=ids.siret_raw,
-            siret_statut=ids.siret_status,
-            siren=ids.siren,
-            siren_brut=ids.siren_raw,
-            siren_incoherent=ids.siren_mismatch,
-            voie=text["voie"],
-            code_postal=postcode,
-            ville=text["ville"],
-            code_commune_insee=resolution.insee,
-            commune=commune.name if commune else None,
-            code_departement=resolution.departement,
-            code_region=region,
-            code_region_declare=region_declared,
-            methode_commune=resolution.method,
-            type_adresse=kind,
-            certifications=tuple(flags),
-            etranger=(
-                text["etranger_denomination"],
-                text["etranger_voie"],
-                v[INDEX["etranger_code_postal"]].strip(),
-                text["etranger_ville"],
-                text["etranger_pays"],
-            ),
-            date_derniere_declaration=dates[0],
-            debut_exercice=dates[1],
-            fin_exercice=dates[2],
-            specialites=specialites,
-            nb_stagiaires=numbers[0],
-            nb_stagiaires_confies=numbers[1],
-            effectif_formateurs=numbers[2],
-            extras=json.dumps(extras, ensure_ascii=False) if extras else None,
-            raw=raw,
+            number,
+            line,
+            nda,
+            [n for n in split_ndas(previous) if n != nda] if previous else [],
+            denomination,
+            comparison_name(denomination),
+            ids.siret,
+            ids.siret_raw,
+            ids.siret_status,
+            ids.siren,
+            ids.siren_raw,
+            ids.siren_mismatch,
+            voie,
+            place.postcode,
+            ville,
+            place.insee,
+            place.commune,
+            place.departement,
+            place.region,
+            place.region_declared,
+            place.method,
+            address_kind(voie, ville, place.postcode),
+            flags,
+            (text[3], text[4], v[_ETRANGER_CP].strip(), text[5], text[6]),
+            dates[0],
+            dates[1],
+            dates[2],
+            specialites,
+            numbers[0],
+            numbers[1],
+            numbers[2],
+            json.dumps(extras, ensure_ascii=False) if extras else None,
+            raw,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import ftfy
+from ftfy.badness import is_bad
 
 _SPACES = re.compile(r"\s+")
 # Characters that only show up in text that was decoded with the wrong codec (UTF-8 read as
@@ -55,7 +56,9 @@ def repair_mojibake(value: str) -> str:
     Only ftfy's encoding repair is applied: no change of case, quotes or width, so that names keep
     their published spelling.
     """
-    if value.isascii():
+    if value.isascii() or not is_bad(value):
+        # fix_encoding's own first test, without the cost of building its configuration: text that
+        # does not look like mojibake comes back unchanged.
         return value
     fixed = ftfy.fix_encoding(value)
     if "ã" in fixed:  # mojibake that was lower-cased after the damage

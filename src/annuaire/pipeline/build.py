@@ -9,16 +9,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
+import os
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..clean.record import EXACT_DUPLICATE, NDA_DUPLICATE, Declaration, RecordCleaner, Rejected
+from ..clean.record import (
+    EXACT_DUPLICATE,
+    NDA_DUPLICATE,
+    Declaration,
+    RecordCleaner,
+    Rejected,
+    declaration_fields,
+)
 from ..memory import gc_paused
 from ..sources.download import download, is_url
 from ..sources.liste_publique import SCOPES
-from ..sources.reader import ListePubliqueReader
+from ..sources.reader import ListePubliqueReader, Record
 from ..sources.reference import Reference
 from ..store import open_store
 from .dedup import group_declarations
@@ -42,64 +51,206 @@ def _newer(a: Declaration, b: Declaration) -> bool:
     return (a.date_derniere_declaration or "") > (b.date_derniere_declaration or "")
 
 
+# Records are cleaned in chunks, by this process and forked workers, when the file is large enough
+# to repay starting them: the reading (decompression, CSV parsing) stays in this process, and so does
+# everything that depends on order (NDAs seen twice): the result is that of cleaning in one process.
+CHUNK_RECORDS = 2048
+PARALLEL_MIN_BYTES = 2_000_000
+_worker_cleaner: RecordCleaner | None = None  # each worker's own, inherited from the parent by fork
+
+
+def default_jobs() -> int:
+    """Processes cleaning records, this one included: the CPUs it may use, at most 4 (its reading
+    of the file could not feed more)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
+
+
+# A record travels to a worker with its fields joined by NUL, a character no field holds (the reader
+# refuses NUL bytes): one string to pickle instead of thirty.
+_SEPARATOR = "\x00"
+
+
+def _clean_chunk(chunk: list[tuple]) -> tuple[list[tuple | Rejected], Counter]:
+    """In a worker: clean a chunk of records. Declarations go back as tuples of their fields, and
+    without their raw fields: the parent has them."""
+    cleaner = _worker_cleaner
+    cleaner.counts = counts = Counter()
+    out: list[tuple | Rejected] = []
+    for number, line, joined, values, extras, width_ok, overflow in chunk:
+        raw = joined.split(_SEPARATOR)
+        values = raw if values is None else values
+        cleaned = cleaner.clean(number, line, values, raw, extras, width_ok, overflow)
+        cleaned.raw = None
+        out.append(declaration_fields(cleaned) if type(cleaned) is Declaration else cleaned)
+    return out, counts
+
+
+def _record_chunks(
+    reader: ListePubliqueReader, on_progress: ProgressCallback | None
+) -> Iterator[list[Record]]:
+    chunk: list[Record] = []
+    for record in reader:
+        chunk.append(record)
+        if len(chunk) == CHUNK_RECORDS:
+            yield chunk
+            chunk = []
+            if on_progress:
+                on_progress(reader.progress(), reader.size)
+    if chunk:
+        yield chunk
+
+
+def _for_worker(records: list[Record]) -> list[tuple]:
+    """What a worker needs to clean the records: the raw fields joined, the values only when they
+    are not the raw fields themselves (columns in another order)."""
+    join = _SEPARATOR.join
+    return [
+        (
+            r.number,
+            r.line,
+            join(r.raw),
+            None if r.values is r.raw else r.values,
+            r.extras,
+            r.width_ok,
+            r.overflow,
+        )
+        for r in records
+    ]
+
+
+def _cleaned_in_parallel(
+    reader: ListePubliqueReader,
+    cleaner: RecordCleaner,
+    counts: Counter,
+    jobs: int,
+    on_progress: ProgressCallback | None,
+) -> Iterator[Declaration | Rejected]:
+    """Clean the records with `jobs` processes, yielding the results in record order.
+
+    This process reads the file and cleans one chunk in `jobs` itself; `jobs - 1` forked workers
+    clean the others. (Workers only, with this process waiting, would spend a core's worth of time
+    sending records and declarations back and forth.)
+    """
+    global _worker_cleaner
+    _worker_cleaner = cleaner
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs - 1) as pool:
+            pending: deque = deque()
+            for n, records in enumerate(_record_chunks(reader, on_progress)):
+                if n % jobs == jobs - 1:  # this process's turn
+                    pending.append([_clean_record(cleaner, record) for record in records])
+                else:
+                    pending.append((records, pool.apply_async(_clean_chunk, (_for_worker(records),))))
+                # Hand on what is ready; wait only when enough is in flight to keep the workers busy.
+                while pending and (_ready(pending[0]) or len(pending) > 2 * jobs):
+                    yield from _settle(pending.popleft(), counts)
+            while pending:
+                yield from _settle(pending.popleft(), counts)
+    finally:
+        _worker_cleaner = None
+
+
+def _ready(entry: list | tuple) -> bool:
+    return isinstance(entry, list) or entry[1].ready()
+
+
+def _settle(entry: list | tuple, counts: Counter) -> Iterator[Declaration | Rejected]:
+    if isinstance(entry, list):  # cleaned here
+        yield from entry
+        return
+    records, result = entry
+    cleaned, chunk_counts = result.get()
+    counts.update(chunk_counts)
+    for record, out in zip(records, cleaned, strict=True):
+        if type(out) is tuple:
+            out = Declaration(*out)
+        out.raw = record.raw
+        yield out
+
+
+def _clean_record(cleaner: RecordCleaner, record: Record) -> Declaration | Rejected:
+    return cleaner.clean(
+        record.number,
+        record.line,
+        record.values,
+        record.raw,
+        record.extras,
+        record.width_ok,
+        record.overflow,
+    )
+
+
+def _cleaned_here(
+    reader: ListePubliqueReader, cleaner: RecordCleaner, on_progress: ProgressCallback | None
+) -> Iterator[Declaration | Rejected]:
+    for record in reader:
+        yield _clean_record(cleaner, record)
+        if on_progress and record.number % 4096 == 0:
+            on_progress(reader.progress(), reader.size)
+
+
 def read_and_clean(
     reader: ListePubliqueReader,
     reference: Reference,
     counts: Counter,
     on_progress: ProgressCallback | None = None,
+    jobs: int | None = None,
 ) -> tuple[list[Declaration], list[Rejected]]:
-    """Stream the records, clean each one, and settle NDAs seen twice."""
+    """Stream the records, clean each one, and settle NDAs seen twice.
+
+    `jobs`: processes cleaning the records, this one included (default: one per CPU, for files
+    large enough); 1 cleans in this process only. The result does not depend on it.
+    """
     cleaner = RecordCleaner(reference.communes, counts)
+    if jobs is None:
+        jobs = default_jobs() if reader.size >= PARALLEL_MIN_BYTES else 1
+    if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        cleaned = _cleaned_in_parallel(reader, cleaner, counts, jobs, on_progress)
+    else:
+        cleaned = _cleaned_here(reader, cleaner, on_progress)
     declarations: list[Declaration] = []
     rejected: list[Rejected] = []
     position: dict[str, int] = {}
-    for record in reader:
-        out = cleaner.clean(
-            record.number,
-            record.line,
-            record.values,
-            record.raw,
-            record.extras,
-            record.width_ok,
-            record.overflow,
-        )
+    for out in cleaned:
         if isinstance(out, Rejected):
             rejected.append(out)
+            continue
+        seen = position.get(out.nda)
+        if seen is None:
+            position[out.nda] = len(declarations)
+            declarations.append(out)
+            continue
+        kept = declarations[seen]
+        if kept.raw == out.raw:
+            rejected.append(
+                Rejected(
+                    out.enregistrement,
+                    out.ligne,
+                    out.nda,
+                    EXACT_DUPLICATE,
+                    f"same as record {kept.enregistrement}",
+                    out.raw,
+                )
+            )
         else:
-            seen = position.get(out.nda)
-            if seen is None:
-                position[out.nda] = len(declarations)
-                declarations.append(out)
-            else:
-                kept = declarations[seen]
-                if kept.raw == out.raw:
-                    rejected.append(
-                        Rejected(
-                            out.enregistrement,
-                            out.ligne,
-                            out.nda,
-                            EXACT_DUPLICATE,
-                            f"same as record {kept.enregistrement}",
-                            out.raw,
-                        )
-                    )
-                else:
-                    loser = out
-                    if _newer(out, kept):
-                        declarations[seen], loser = out, kept
-                    rejected.append(
-                        Rejected(
-                            loser.enregistrement,
-                            loser.ligne,
-                            loser.nda,
-                            NDA_DUPLICATE,
-                            "NDA declared twice; the most recent declaration is kept "
-                            f"(record {declarations[seen].enregistrement})",
-                            loser.raw,
-                        )
-                    )
-        if on_progress and record.number % 4096 == 0:
-            on_progress(reader.progress(), reader.size)
+            loser = out
+            if _newer(out, kept):
+                declarations[seen], loser = out, kept
+            rejected.append(
+                Rejected(
+                    loser.enregistrement,
+                    loser.ligne,
+                    loser.nda,
+                    NDA_DUPLICATE,
+                    "NDA declared twice; the most recent declaration is kept "
+                    f"(record {declarations[seen].enregistrement})",
+                    loser.raw,
+                )
+            )
     if on_progress:
         on_progress(reader.size, reader.size)
     return declarations, rejected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 
 from ..clean.record import Declaration, Rejected
 from ..sources.liste_publique import SCOPES
@@ -43,48 +44,60 @@ def _check(writer: BuildWriter, table: str, expected: list[str]) -> None:
         raise RuntimeError(f"table {table}: schema columns {actual} differ from the loader's {expected}")
 
 
-def _flag(value: bool | None) -> int | None:
-    return None if value is None else int(value)
+# A declaration's row is built from slices of its attributes, fetched in C (operator.attrgetter):
+# a quarter of the cost of naming 38 attributes one by one. Booleans (siren_incoherent, the four
+# certification flags) are stored as they are: SQLite's driver binds True/False as 1/0, None as NULL.
+_ROW_HEAD = attrgetter(
+    "enregistrement",
+    "ligne",
+    "denomination",
+    "siret",
+    "siret_brut",
+    "siret_statut",
+    "siren",
+    "siren_brut",
+    "siren_incoherent",
+    "voie",
+    "code_postal",
+    "ville",
+    "code_commune_insee",
+    "commune",
+    "code_departement",
+    "code_region",
+    "code_region_declare",
+    "methode_commune",
+    "type_adresse",
+)
+_ROW_TAIL = attrgetter(
+    "date_derniere_declaration",
+    "debut_exercice",
+    "fin_exercice",
+    "nb_stagiaires",
+    "nb_stagiaires_confies",
+    "effectif_formateurs",
+    "extras",
+)
+_ACTIVE = ("actif",)
+# An organisation is shown as its displayed declaration: these columns of `organismes` are its.
+_SHOWN = attrgetter(
+    "denomination",
+    "nom_comparaison",
+    "nda",
+    "voie",
+    "code_postal",
+    "ville",
+    "code_commune_insee",
+    "commune",
+    "code_departement",
+    "code_region",
+    "type_adresse",
+    "date_derniere_declaration",
+)
 
 
 def declaration_row(d: Declaration, organisme_id: int) -> tuple:
-    c = d.certifications
-    return (
-        d.nda,
-        organisme_id,
-        d.enregistrement,
-        d.ligne,
-        d.denomination,
-        d.siret,
-        d.siret_brut,
-        d.siret_statut,
-        d.siren,
-        d.siren_brut,
-        int(d.siren_incoherent),
-        d.voie,
-        d.code_postal,
-        d.ville,
-        d.code_commune_insee,
-        d.commune,
-        d.code_departement,
-        d.code_region,
-        d.code_region_declare,
-        d.methode_commune,
-        d.type_adresse,
-        _flag(c[0]),
-        _flag(c[1]),
-        _flag(c[2]),
-        _flag(c[3]),
-        *d.etranger,
-        d.date_derniere_declaration,
-        d.debut_exercice,
-        d.fin_exercice,
-        d.nb_stagiaires,
-        d.nb_stagiaires_confies,
-        d.effectif_formateurs,
-        d.extras,
-        "actif",
-    )
+    """The `declarations` row, in the schema's column order."""
+    return (d.nda, organisme_id) + _ROW_HEAD(d) + d.certifications + d.etranger + _ROW_TAIL(d) + _ACTIVE
 
 
 def organisation_identifier(group: Group, decls: Sequence[Declaration]) -> str:
@@ -94,6 +107,29 @@ def organisation_identifier(group: Group, decls: Sequence[Declaration]) -> str:
     return "NDA" + (
         decls[group.members[0]].nda if len(group.members) == 1 else min(decls[i].nda for i in group.members)
     )
+
+
+def search_row(number: int, group: Group, shown: Declaration, decls: Sequence[Declaration]) -> tuple:
+    """The organisation's full-text entry: (rowid = its id, name, commune, identifiers).
+
+    The identifiers are its SIRET and SIREN, its NDAs, then the NDAs they replaced (each NDA's in
+    order): computed here, where the groups are at hand, rather than gathered back from the tables.
+    """
+    if len(group.members) == 1:  # most organisations
+        ndas = shown.nda
+        previous = " ".join(sorted(set(shown.ndas_precedents))) if shown.ndas_precedents else ""
+    else:
+        members = sorted((decls[i] for i in group.members), key=_nda)
+        ndas = " ".join(d.nda for d in members)
+        previous = " ".join(p for d in members for p in sorted(set(d.ndas_precedents)))
+    siren = group.siret[:9] if group.siret else shown.siren
+    identifiers = f"{group.siret or ''} {siren or ''} {ndas} {previous}"
+    commune = shown.commune if shown.commune is not None else shown.ville
+    return number, shown.denomination, commune, identifiers
+
+
+def _nda(d: Declaration) -> str:
+    return d.nda
 
 
 def write_geography(writer: BuildWriter, reference: Reference) -> None:
@@ -135,9 +171,11 @@ def load_directory(
     organisme_of: list[int] = [0] * len(decls)
     organisations = []
     certifications = []
+    search_rows = []
     keyed = sorted((organisation_identifier(g, decls), g) for g in groups)
     for number, (identifier, group) in enumerate(keyed, start=1):
         shown = decls[group.members[0]]
+        search_rows.append(search_row(number, group, shown, decls))
         for i in group.members:
             organisme_of[i] = number
             d = decls[i]
@@ -147,31 +185,15 @@ def load_directory(
                     (number, code, d.nda) for code, f in zip(SCOPE_CODES, c, strict=True) if f
                 )
         organisations.append(
-            (
-                number,
-                identifier,
-                group.siret,
-                group.siret[:9] if group.siret else shown.siren,
-                shown.denomination,
-                shown.nom_comparaison,
-                shown.nda,
-                shown.voie,
-                shown.code_postal,
-                shown.ville,
-                shown.code_commune_insee,
-                shown.commune,
-                shown.code_departement,
-                shown.code_region,
-                shown.type_adresse,
-                shown.date_derniere_declaration,
-                len(group.members),
-                group.how,
-                "actif",
-            )
+            (number, identifier, group.siret, group.siret[:9] if group.siret else shown.siren)
+            + _SHOWN(shown)
+            + (len(group.members), group.how, "actif")
         )
     writer.write("organismes", organisations)
+    writer.write("organismes_fts", search_rows)
+    del organisations, search_rows, keyed  # the peak of memory is near: let them go
     # Rows go in key order: SQLite appends to its b-trees instead of splitting pages all over.
-    order = sorted(range(len(decls)), key=lambda i: decls[i].nda)
+    order = sorted(range(len(decls)), key=[d.nda for d in decls].__getitem__)
     writer.write("declarations", (declaration_row(decls[i], organisme_of[i]) for i in order))
     writer.write(
         "empreintes", ((decls[i].nda, raw_fingerprint(decls[i].raw), decls[i].nom_comparaison) for i in order)
@@ -183,6 +205,8 @@ def load_directory(
     links = []
     for i in order:
         d = decls[i]
+        if not d.specialites:
+            continue
         for rank, (code, label) in enumerate(d.specialites, start=1):
             key = code or label
             if label and (key not in labels or (labels[key] == "" and label)):

@@ -9,14 +9,22 @@ Read from a folder holding:
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import logging
+import marshal
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import config
 from ..clean.commune import CommuneResolver
 from ..errors import ReferenceError_
 from ..memory import gc_paused
+
+log = logging.getLogger("annuaire.reference")
 
 LAPOSTE_FILE = "laposte_hexasmal.csv"
 DEPARTEMENTS_FILE = "departements.json"
@@ -126,14 +134,89 @@ def read_cog(folder: Path) -> tuple[dict[str, dict], dict[str, dict]]:
     )
 
 
+# The code that turns the files into the indexes: a change to it must not reuse indexes it made before.
+_INDEXING_CODE = ("clean/commune.py", "clean/names.py", "clean/postal.py", "sources/reference.py")
+_CACHED_REFERENCES = 3
+
+
+def _cache_file(folder: Path) -> Path:
+    """Where the parsed reference of `folder` is cached: named after a digest of the folder's files
+    (their content, not their dates), of the indexing code and of the Python version (marshal's
+    format is Python's own)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{sys.version_info[:2]} {marshal.version}".encode())
+    package = Path(__file__).resolve().parent.parent
+    for name in _INDEXING_CODE:
+        digest.update((package / name).read_bytes())
+    read = [LAPOSTE_FILE, DEPARTEMENTS_FILE, REGIONS_FILE, "v_departement_*.csv", "v_region_*.csv"]
+    for path in sorted({p for pattern in read for p in folder.glob(pattern)}):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0")
+            with path.open("rb") as fh:
+                digest.update(hashlib.file_digest(fh, "blake2b").digest())
+    return config.cache_dir() / "reference-index" / f"{digest.hexdigest()}.marshal"
+
+
+def _from_mirror(folder: Path) -> bool:
+    """A mirror serves offline runs that leave the cache alone: its reference is not cached."""
+    mirror = config.mirror_dir()
+    return bool(mirror) and folder.resolve().is_relative_to(mirror.resolve())
+
+
+def _read_cached(cache: Path, folder: Path) -> Reference | None:
+    try:
+        state = marshal.loads(cache.read_bytes())
+        return Reference(
+            CommuneResolver.from_state(state["communes"]), state["departements"], state["regions"], folder
+        )
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, EOFError, TypeError, KeyError) as exc:  # damaged: parse the files again
+        log.warning("unreadable reference cache, ignored", extra={"file": str(cache), "error": str(exc)})
+        return None
+
+
+def _write_cached(cache: Path, reference: Reference) -> None:
+    """Best effort: a cache that cannot be written costs the next build a second, nothing more."""
+    state = {
+        "communes": reference.communes.to_state(),
+        "departements": reference.departements,
+        "regions": reference.regions,
+    }
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        # A few references at a time (the tests use several): the oldest are stale.
+        older = sorted(cache.parent.glob("*.marshal"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in older[_CACHED_REFERENCES - 1 :]:
+            old.unlink(missing_ok=True)
+        temp = cache.with_name(f".{cache.name}.{os.getpid()}")
+        temp.write_bytes(marshal.dumps(state))
+        os.replace(temp, cache)
+    except OSError as exc:
+        log.debug("reference cache not written", extra={"file": str(cache), "error": str(exc)})
+
+
 def load_reference(folder: Path) -> Reference:
+    """Read the reference folder, or the indexes built from the same files by an earlier run."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ReferenceError_(f"{folder}: reference folder not found")
     laposte = folder / LAPOSTE_FILE
     if not laposte.exists():
         raise ReferenceError_(f"{folder}: missing {LAPOSTE_FILE} (La Poste's postal-code base)")
-    departements, regions = read_cog(folder)
-    dep_region = {code: d["region"] for code, d in departements.items() if d.get("region")}
+    try:
+        cache = None if _from_mirror(folder) else _cache_file(folder)
+    except OSError:
+        cache = None
     with gc_paused():
-        return Reference(CommuneResolver(read_laposte(laposte), dep_region), departements, regions, folder)
+        cached = _read_cached(cache, folder) if cache else None
+        if cached is not None:
+            return cached
+        departements, regions = read_cog(folder)
+        dep_region = {code: d["region"] for code, d in departements.items() if d.get("region")}
+        reference = Reference(
+            CommuneResolver(read_laposte(laposte), dep_region), departements, regions, folder
+        )
+    if cache:
+        _write_cached(cache, reference)
+    return reference

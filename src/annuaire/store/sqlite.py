@@ -156,12 +156,17 @@ class SQLiteBuildWriter(BuildWriter):
         self._sql: dict[str, str] = {}
 
     def columns(self, table: str) -> list[str]:
+        """The table's columns; for a full-text (FTS5) table, its rowid first: the rowid is what ties
+        an entry to its row elsewhere (organismes_fts: the organisation's id)."""
         if table not in self._columns:
             cols = [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
             if not cols:
                 raise KeyError(f"no table {table!r} in the schema")
+            (sql,) = self.conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+            if "USING FTS5" in sql.upper():
+                cols = ["rowid", *cols]
             self._columns[table] = cols
-            self._sql[table] = f"INSERT INTO {table} VALUES ({', '.join('?' * len(cols))})"
+            self._sql[table] = f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
         return self._columns[table]
 
     def write(self, table: str, rows: Iterable[tuple]) -> int:
@@ -192,16 +197,7 @@ class SQLiteBuildWriter(BuildWriter):
         for statement in INDEXES.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        conn.execute(
-            """INSERT INTO organismes_fts(rowid, denomination, commune, identifiants)
-               SELECT o.id, o.denomination, coalesce(o.commune, o.ville, ''),
-                      coalesce(o.siret, '') || ' ' || coalesce(o.siren, '') || ' ' ||
-                      (SELECT group_concat(d.nda, ' ') FROM declarations d
-                        WHERE d.organisme_id = o.id) || ' ' ||
-                      coalesce((SELECT group_concat(p.nda_precedent, ' ') FROM declarations d
-                                JOIN ndas_precedents p ON p.nda = d.nda WHERE d.organisme_id = o.id), '')
-               FROM organismes o"""
-        )
+        # The loader wrote the full-text entries; merged into one segment, queries read less.
         conn.execute("INSERT INTO organismes_fts(organismes_fts) VALUES ('optimize')")
         conn.execute(FILL_SPATIAL_INDEX)
         refresh_search_tables(conn)
