@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
 
 from ..search import QueryError, open_searcher
+from ..web import WebSettings, mount_website
 from .ratelimit import RateLimitMiddleware
 from .responses import error_response
 from .routes import router
@@ -22,6 +22,7 @@ class ApiSettings:
     db: str
     rate_limit_per_minute: int = 600  # per client IP and worker; 0 turns the limit off
     cors_origins: tuple[str, ...] = ("*",)
+    web: WebSettings = field(default_factory=WebSettings.from_environment)
 
     @classmethod
     def from_environment(cls) -> ApiSettings:
@@ -78,9 +79,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def validation_error(request: Request, exc: RequestValidationError):
         return error_response(422, _validation_detail(exc.errors()))
 
-    @app.get("/", include_in_schema=False)
-    def home():
-        return RedirectResponse("/api/docs")
+    mount_website(app, settings.web)  # the public pages, at / (the API stays under /api/)
 
     # Added last = outermost: CORS headers also go on 429 answers.
     if settings.rate_limit_per_minute > 0:
