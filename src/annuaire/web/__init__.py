@@ -11,10 +11,10 @@ import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..api.responses import error_response
 from .pages import Renderer
 from .routes import NotFound, build_router
 from .settings import WebSettings
@@ -48,4 +48,4 @@ def mount_website(app: FastAPI, settings: WebSettings) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException):
         if exc.status_code == 404 and not request.url.path.startswith("/api/"):
             return not_found_page(request)
-        return error_response(exc.status_code, exc.detail, getattr(exc, "headers", None))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)

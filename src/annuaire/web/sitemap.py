@@ -53,11 +53,7 @@ def urlset_xml(base: str, paths: list[tuple[str, Any]]) -> str:
     for path, lastmod in paths:
         stamp = f"<lastmod>{escape(lastmod)}</lastmod>" if lastmod else ""
         lines.append(f"<url><loc>{escape(base + path)}</loc>{stamp}</url>")
-    return (
-        f'{DECLARATION}<urlset xmlns="{NAMESPACE}">\n'
-        + "\n".join(lines)
-        + "\n</urlset>\n"
-    )
+    return f'{DECLARATION}<urlset xmlns="{NAMESPACE}">\n' + "\n".join(lines) + "\n</urlset>\n"
 
 
 def robots_txt(base: str) -> str:
