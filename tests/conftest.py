@@ -264,3 +264,10 @@ def api_client(sample_api):
 
     with TestClient(sample_api) as client:
         yield client
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say where the browser tests left their screenshots."""
+    folder = REPO / "test-artifacts" / "web"
+    if folder.is_dir() and any(folder.glob("*.png")):
+        terminalreporter.write_line(f"website screenshots: {folder}")

@@ -8,7 +8,10 @@
 
   function queryOf(formElement) {
     var params = new URLSearchParams();
-    new FormData(formElement).forEach(function (value, key) {
+    var data = new FormData(formElement);
+    var centred = Boolean(data.get("autour") || data.get("lat"));
+    data.forEach(function (value, key) {
+      if (key === "rayon" && !centred) return; // a radius means nothing without a centre
       if (String(value).trim() !== "") params.append(key, value);
     });
     return params.toString();
