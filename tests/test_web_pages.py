@@ -284,3 +284,23 @@ def test_sitemap_splits_into_files_of_at_most_the_limit(sample_build):
         assert all(len(u) == 500 for u in urls[:-1]) and 0 < len(urls[-1]) <= 500
         assert all(u.startswith("https://annuaire.test/") for chunk in urls for u in chunk)
         assert len({u for chunk in urls for u in chunk}) == total
+
+
+def test_facet_links_set_one_filter_each(api_client):
+    tree = page(api_client, "/recherche?q=formation&page=3")
+    links = tree.xpath("//details[@class='facets']//a/@href")
+    departement = next(h for h in links if "departement=" in h)
+    assert departement.startswith("/recherche?q=formation&departement=") and "page=" not in departement
+    narrowed = page(api_client, departement)
+    code = departement.rsplit("=", 1)[1]
+    assert only(narrowed, "//select[@id='departement']/option[@selected]/@value") == code
+    again = next(h for h in narrowed.xpath("//details[@class='facets']//a/@href") if "departement=" in h)
+    assert again.count("departement=") == 1
+
+
+def test_api_docs_load_swagger_ui_from_the_app(api_client):
+    docs = api_client.get("/api/docs")
+    assert docs.status_code == 200 and "/static/swagger-ui/swagger-ui-bundle.js" in docs.text
+    assert "cdn." not in docs.text
+    assert api_client.get("/static/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    assert api_client.get("/static/swagger-ui/swagger-ui.css").status_code == 200

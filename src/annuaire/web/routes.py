@@ -194,6 +194,13 @@ def build_router(renderer: Renderer) -> APIRouter:
             "specialites": [sp for sp in s.specialites() if sp["nb_organismes"]],
             "canonical_path": "/recherche",
         }
+        current = [(k, v) for k, v in request.query_params.multi_items() if k != "page" and v != ""]
+
+        def refine(param: str, value: str) -> str:
+            """This search with one condition set (a facet's link)."""
+            return "/recherche?" + urlencode([(k, v) for k, v in current if k != param] + [(param, value)])
+
+        context["refine"] = refine
         partial = request.headers.get("x-partial") == "1"
         return renderer.page(
             request, "_results.html" if partial else "search.html", context, status_code=status

@@ -60,10 +60,12 @@
     load(queryOf(form), true, false);
   });
   results.addEventListener("click", function (event) {
-    var link = event.target.closest(".pager a");
+    var link = event.target.closest(".pager a, .facets a");
     if (!link) return;
     event.preventDefault();
-    load(link.getAttribute("href").split("?")[1] || "", true, true);
+    var query = link.getAttribute("href").split("?")[1] || "";
+    fillForm(query);
+    load(query, true, true);
   });
   window.addEventListener("popstate", function () {
     var query = location.search.replace(/^\?/, "");
