@@ -212,9 +212,16 @@ def test_phone_layout_does_not_scroll_sideways(browser, server):
     context = browser.new_context(base_url=server, viewport={"width": 375, "height": 740}, is_mobile=True)
     tab = context.new_page()
     tab.route(TILES, lambda route: route.abort())
-    for url, name in (("/", "mobile-accueil"), ("/recherche?q=formation", "mobile-recherche")):
+    tab.goto("/formation/75/")
+    organisation = tab.locator("ol.cards h3 a").first.get_attribute("href")
+    for url, name in (
+        ("/", "mobile-accueil"),
+        ("/recherche?q=formation", "mobile-recherche"),
+        ("/formation/75/", "mobile-departement"),
+        (organisation, "mobile-organisme"),
+    ):
         tab.goto(url)
-        assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), url
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 375, url
         tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     context.close()
 

@@ -103,7 +103,7 @@ def test_suggestions_give_organisations_and_communes(api_client, sample_searcher
 def test_every_organisation_page_has_jsonld_canonical_and_a_unique_title(
     api_client, sample_searcher, entries
 ):
-    titles, descriptions = {}, {}
+    titles, descriptions, located = {}, {}, 0
     for identifiant, name, dep, insee, commune, _declared in entries:
         path = slugs.organisation_path(
             {
@@ -122,15 +122,19 @@ def test_every_organisation_page_has_jsonld_canonical_and_a_unique_title(
         assert data["address"]["@type"] == "PostalAddress" and data["address"]["postalCode"]
         assert data["address"]["addressLocality"]
         org = sample_searcher.organisation(identifiant)
-        assert data["geo"] == {
-            "@type": "GeoCoordinates",
-            "latitude": org["latitude"],
-            "longitude": org["longitude"],
-        }
+        located += org["latitude"] is not None
+        if org["latitude"] is None:  # never placed: no claimed position
+            assert "geo" not in data
+        else:
+            assert data["geo"] == {
+                "@type": "GeoCoordinates",
+                "latitude": org["latitude"],
+                "longitude": org["longitude"],
+            }
         assert only(tree, "//h1") == name
         titles.setdefault(only(tree, "/html/head/title"), []).append(identifiant)
         descriptions.setdefault(only(tree, "//meta[@name='description']/@content"), []).append(identifiant)
-    assert len(entries) > 1500
+    assert len(entries) > 1500 and located == len(entries)  # every sample organisation has a place
     assert {t: ids for t, ids in titles.items() if len(ids) > 1} == {}
     assert {d: ids for d, ids in descriptions.items() if len(ids) > 1} == {}
 
@@ -270,6 +274,7 @@ def test_sitemap_validates_and_lists_every_page(api_client, entries):
             api_client.get(url.removeprefix("http://testserver"), follow_redirects=False).status_code == 200
         )
     assert api_client.get("/sitemaps/2.xml").status_code == 404
+    assert api_client.get("/sitemaps/x.xml").status_code == 404
 
 
 def test_sitemap_splits_into_files_of_at_most_the_limit(sample_build):

@@ -385,11 +385,12 @@ def build_router(renderer: Renderer) -> APIRouter:
         return Response(index_xml(renderer.base_url(request), files, built), media_type="application/xml")
 
     @router.get("/sitemaps/{number}.xml")
-    async def sitemap_file(request: Request, number: int):
+    async def sitemap_file(request: Request, number: str):
         paths = cached_paths(searcher(request))
         size = renderer.settings.sitemap_max_urls
-        if not 1 <= number <= file_count(len(paths), size):
-            raise NotFound(str(number))
+        if not number.isdigit() or not 1 <= int(number) <= file_count(len(paths), size):
+            raise NotFound(number)
+        number = int(number)
         chunk = paths[(number - 1) * size : number * size]
         return Response(urlset_xml(renderer.base_url(request), chunk), media_type="application/xml")
 

@@ -73,6 +73,10 @@
     load(query, false, false);
   });
 
+  // On a phone the filters start folded: the results come first.
+  var more = document.getElementById("filtres");
+  if (more && window.matchMedia("(max-width: 1000px)").matches) more.open = false;
+
   var here = document.getElementById("autour-de-moi");
   if (here && navigator.geolocation) {
     here.hidden = false;
