@@ -49,11 +49,15 @@
             alt: g.nombre + " organismes",
             keyboard: true
           });
-          marker.on("click", function () {
+          function zoomIn() {
             var l = g.limites;
             var target = L.latLngBounds([l.sud, l.ouest], [l.nord, l.est]);
             if (target.getNorthEast().equals(target.getSouthWest())) map.setView(target.getCenter(), map.getZoom() + 2);
             else map.fitBounds(target.pad(0.1), { maxZoom: Math.max(map.getZoom() + 1, 6) });
+          }
+          marker.on("click", zoomIn);
+          marker.on("keypress", function (e) {  // the icon is a focusable button: Enter or Space zooms
+            if (e.originalEvent.key === "Enter" || e.originalEvent.key === " ") zoomIn();
           });
           layer.addLayer(marker);
         });
@@ -69,6 +73,7 @@
           layer.addLayer(dot);
         });
         element.dataset.etat = "pret";
+        element.dataset.filtresAffiches = filters;
         element.dataset.grappes = String(data.grappes.length);
         element.dataset.points = String(data.organismes.length);
         element.dataset.total = String(data.total);
