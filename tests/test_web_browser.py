@@ -169,6 +169,10 @@ def test_search_filter_paginate_open_and_go_back(page):
     page.wait_for_url(re.compile(r"page=2"))
     page.wait_for_selector("ol.cards h3 a")
     assert page.locator("ol.cards h3 a").all_inner_texts() == second_page
+    assert (
+        page.locator("h1").inner_text() == "Rechercher un organisme de formation"
+    )  # the page, not the fragment
+    assert page.locator("#recherche #q").input_value() == "formation"
     page.go_back()
     page.wait_for_url(re.compile(r"/recherche\?q=formation$"))
     page.wait_for_function("!/page 2/.test(document.querySelector('#resultats-titre').innerText)")

@@ -82,6 +82,8 @@ def test_search_around_a_commune_by_name_or_code(api_client, sample_searcher):
 def test_search_fragment_for_scripts(api_client):
     response = api_client.get("/recherche?q=formation&page=2", headers={"X-Partial": "1"})
     assert response.status_code == 200 and "<html" not in response.text
+    assert "X-Partial" in response.headers["vary"]
+    assert "X-Partial" in api_client.get("/recherche?q=formation&page=2").headers["vary"]
     fragment = html.fragment_fromstring(response.text)
     assert "q=formation" in fragment.get("data-filtres")
     assert len(fragment.xpath("//ol[@class='cards']/li")) == 20

@@ -202,9 +202,11 @@ def build_router(renderer: Renderer) -> APIRouter:
 
         context["refine"] = refine
         partial = request.headers.get("x-partial") == "1"
-        return renderer.page(
+        response = renderer.page(
             request, "_results.html" if partial else "search.html", context, status_code=status
         )
+        response.headers["Vary"] = "X-Partial"  # one URL, two bodies: caches must keep them apart
+        return response
 
     @router.get("/suggestions")
     async def suggestions(request: Request):
