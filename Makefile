@@ -18,7 +18,12 @@ $(BIN)/annuaire: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(BIN)/annuaire
+# Front-end assets (Leaflet for the pages, axe-core for the accessibility tests) from npm.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(BIN)/annuaire node_modules/.package-lock.json
 
 # Builds the directory through a local BAN geocoder (Redis + Addok, started and stopped by the script),
 # exports it, then serves it on PORT until Ctrl-C. GEOCODE=0 skips geocoding (commune centroids only);
@@ -40,6 +45,7 @@ bench: install
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/geocode.py
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/search.py
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/update.py
+	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/pages.py
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache node_modules test-artifacts

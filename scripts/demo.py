@@ -11,6 +11,7 @@ loaded with the snapshot's BAN import file, `annuaire build` through it, `annuai
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -52,12 +53,10 @@ def main() -> None:
     run("export", "--db", str(db), "--out", str(args.out / "export"))
     if args.port:
         base = f"http://127.0.0.1:{args.port}"
-        print(f"\nServing the directory: {base}/api/docs (API), {base}/api/v1/organismes?q=formation")
+        print(f"\nServing the directory: {base}/ (website), {base}/api/docs (API)")
         print("Ctrl-C to stop.", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             run("serve", "--db", str(db), "--port", str(args.port), "--workers", "2")
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

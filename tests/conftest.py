@@ -276,3 +276,10 @@ def addok(shared_dir: Path):
         pytest.fail(f"{ban}: BAN import file missing", pytrace=False)
     with AddokServer(ban, workers=2) as server:
         yield server
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say where the browser tests left their screenshots."""
+    folder = REPO / "test-artifacts" / "web"
+    if folder.is_dir() and any(folder.glob("*.png")):
+        terminalreporter.write_line(f"website screenshots: {folder}")

@@ -370,7 +370,7 @@ def serve(
         int, typer.Option(help="Requests per minute per client IP and worker on /api/ (0: no limit).")
     ] = 600,
 ) -> None:
-    """Serve the JSON API (/api/v1/, OpenAPI at /api/openapi.json, docs at /api/docs)."""
+    """Serve the website (/) and the JSON API (/api/v1/, OpenAPI at /api/openapi.json, docs at /api/docs)."""
     import os
 
     import uvicorn

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
 
 from ..search import QueryError, open_searcher
+from ..web import WebSettings, mount_website
 from .ratelimit import RateLimitMiddleware
 from .responses import error_response
 from .routes import router
@@ -22,6 +24,7 @@ class ApiSettings:
     db: str
     rate_limit_per_minute: int = 600  # per client IP and worker; 0 turns the limit off
     cors_origins: tuple[str, ...] = ("*",)
+    web: WebSettings = field(default_factory=WebSettings.from_environment)
 
     @classmethod
     def from_environment(cls) -> ApiSettings:
@@ -63,7 +66,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         ),
         version="1",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served below, with Swagger UI's files from node_modules when there
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -78,9 +81,23 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def validation_error(request: Request, exc: RequestValidationError):
         return error_response(422, _validation_detail(exc.errors()))
 
-    @app.get("/", include_in_schema=False)
-    def home():
-        return RedirectResponse("/api/docs")
+    mount_website(app, settings.web)  # the public pages, at / (the API stays under /api/)
+    swagger = settings.web.node_modules / "swagger-ui-dist" if settings.web.node_modules else None
+    swagger_files = (
+        {
+            "swagger_js_url": "/static/swagger-ui/swagger-ui-bundle.js",
+            "swagger_css_url": "/static/swagger-ui/swagger-ui.css",
+            "swagger_favicon_url": "/static/site/favicon.svg",
+        }
+        if swagger and (swagger / "swagger-ui-bundle.js").is_file()
+        else {}
+    )
+    if swagger_files:
+        app.mount("/static/swagger-ui", StaticFiles(directory=swagger), name="swagger-ui")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(openapi_url="/api/openapi.json", title=app.title, **swagger_files)
 
     # Added last = outermost: CORS headers also go on 429 answers.
     if settings.rate_limit_per_minute > 0:

@@ -56,12 +56,12 @@ def repair_mojibake(value: str) -> str:
     Only ftfy's encoding repair is applied: no change of case, quotes or width, so that names keep
     their published spelling.
     """
-    if value.isascii() or not is_bad(value):
-        # fix_encoding's own first test, without the cost of building its configuration: text that
-        # does not look like mojibake comes back unchanged.
+    if value.isascii():
         return value
-    fixed = ftfy.fix_encoding(value)
-    if "ã" in fixed:  # mojibake that was lower-cased after the damage
+    # fix_encoding's own first test, without the cost of building its configuration: text that
+    # does not look like mojibake would come back unchanged.
+    fixed = ftfy.fix_encoding(value) if is_bad(value) else value
+    if "ã" in fixed:  # mojibake that was lower-cased after the damage (ftfy does not see it)
         fixed = _LOWER_MOJIBAKE.sub(_repair_lowered, fixed)
     return fixed
 

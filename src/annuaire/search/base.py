@@ -42,6 +42,19 @@ class Searcher(ABC):
     def commune(self, code: str) -> dict[str, Any] | None: ...
 
     @abstractmethod
+    def region(self, code: str) -> dict[str, Any] | None:
+        """One région's figures: scopes, top specialities, its départements with their counts."""
+
+    @abstractmethod
+    def suggest_communes(self, text: str, limit: int = 5) -> list[dict[str, Any]]:
+        """Communes whose name starts with `text` (folded), those with most organisations first."""
+
+    @abstractmethod
+    def sitemap_entries(self) -> list[tuple[str, str, str | None, str | None, str | None, str | None]]:
+        """Every active organisation as (id, name, département, commune INSEE code, commune name,
+        last declaration date), in id order: what the website's sitemap lists."""
+
+    @abstractmethod
     def specialites(self) -> list[dict[str, Any]]: ...
 
     @abstractmethod

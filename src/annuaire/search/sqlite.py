@@ -524,6 +524,70 @@ class SQLiteSearcher(Searcher):
 
         return self._cached("regions", compute)
 
+    def region(self, code: str) -> dict[str, Any] | None:
+        return self._cached(("region", code), lambda: self._region(code))
+
+    def _region(self, code: str) -> dict[str, Any] | None:
+        found = next((r for r in self.regions() if r["code"] == code), None)
+        if found is None:
+            return None
+        columns = self.columns()
+        facets = self._facets(columns, columns.mask(Filters(region=code), Lookups()))
+        members = {d["code"]: d for d in self.departements()}
+        return {
+            **found,
+            "portees": facets["portees"],
+            "specialites": facets["specialites"][:10],
+            "departements": [members[c] for c in found["departements"] if c in members],
+        }
+
+    def _commune_names(self) -> list[tuple[str, str, str, str, int]]:
+        """(folded name, INSEE code, name, département, active organisations) of every commune with
+        at least one, most organisations first."""
+
+        def compute():
+            columns = self.columns()
+            active = columns.status.codes == columns.status["actif"]
+            codes = columns.commune.codes[active]
+            counts = np.bincount(codes[codes >= 0], minlength=len(columns.commune.values))
+            rows = self._conn().execute("SELECT code_insee, nom, code_departement FROM communes").fetchall()
+            listed = [
+                (text.folded(nom), code, nom, dep, int(counts[columns.commune.code[code]]))
+                for code, nom, dep in rows
+                if code in columns.commune.code and counts[columns.commune.code[code]] > 0
+            ]
+            return sorted(listed, key=lambda c: (-c[4], c[0]))
+
+        return self._cached("commune_names", compute)
+
+    def suggest_communes(self, text_: str, limit: int = 5) -> list[dict[str, Any]]:
+        wanted = text.folded(text_)
+        if not wanted:
+            return []
+        found = []
+        for folded_name, code, nom, dep, count in self._commune_names():
+            if folded_name.startswith(wanted):
+                found.append(
+                    {"code_insee": code, "nom": nom, "code_departement": dep, "nb_organismes": count}
+                )
+                if len(found) == limit:
+                    break
+        return found
+
+    def sitemap_entries(self) -> list[tuple[str, str, str | None, str | None, str | None, str | None]]:
+        def compute():
+            return (
+                self._conn()
+                .execute(
+                    """SELECT identifiant, denomination, code_departement, code_commune_insee,
+                          coalesce(commune, ville), date_derniere_declaration
+                   FROM organismes WHERE statut = 'actif' ORDER BY id"""
+                )
+                .fetchall()
+            )
+
+        return [tuple(row) for row in self._cached("sitemap_entries", compute)]
+
     def commune(self, code: str) -> dict[str, Any] | None:
         conn = self._conn()
         row = conn.execute("SELECT * FROM communes WHERE code_insee = ?", (code,)).fetchone()

@@ -1,0 +1,399 @@
+"""The website's pages: home, search, organisation, département, commune and région pages,
+suggestions for the search box, the correction notice, sitemap and robots.txt."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from ..search import QueryError, Searcher, SearchQuery
+from ..search.params import CODE_POSTAL, COMMUNE, SCOPES, Filters
+from . import slugs, text
+from .jsonld import organisation_jsonld, script_json
+from .pages import Renderer
+from .sitemap import file_count, index_xml, robots_txt, site_paths, urlset_xml
+
+PER_PAGE = 20
+MAX_LISTED_PAGE = 500  # territory pages list at most this many pages of organisations
+IDENTIFIER = re.compile(r"^(NDA)?[0-9]{9,14}$", re.IGNORECASE)
+
+
+class NotFound(Exception):
+    """A page that does not exist: rendered as the site's 404 page."""
+
+
+def moved(path: str, query: str = "") -> RedirectResponse:
+    return RedirectResponse(path + (f"?{query}" if query else ""), status_code=301)
+
+
+def page_number(request: Request) -> int:
+    try:
+        page = int(request.query_params.get("page", "1"))
+    except ValueError:
+        return 1
+    return min(max(page, 1), MAX_LISTED_PAGE)
+
+
+def pagination(path: str, params: dict[str, Any], page: int, pages: int) -> dict[str, Any]:
+    """Links to the first, previous, nearby, next and last pages."""
+
+    def link(n: int) -> str:
+        kept = {k: v for k, v in params.items() if k != "page" and v not in (None, "", [])}
+        if n > 1:
+            kept["page"] = n
+        return path + ("?" + urlencode(kept, doseq=True) if kept else "")
+
+    pages = min(pages, MAX_LISTED_PAGE)
+    nearby = [n for n in range(page - 2, page + 3) if 1 <= n <= pages]
+    return {
+        "page": page,
+        "pages": pages,
+        "previous": link(page - 1) if page > 1 else None,
+        "next": link(page + 1) if page < pages else None,
+        "first": link(1),
+        "last": link(pages),
+        "nearby": [(n, link(n)) for n in nearby],
+    }
+
+
+def search_form(request: Request, searcher: Searcher) -> tuple[dict[str, Any], Filters, str | None]:
+    """The search form's values as typed, the filters they mean, and an error message if any.
+    `autour` takes a postal code, an INSEE code or a commune's name (the best-known match)."""
+    qp = request.query_params
+    form = {
+        "q": qp.get("q", "").strip(),
+        "portee": [p for p in qp.getlist("portee") if p],
+        "departement": qp.get("departement", "").strip(),
+        "specialite": qp.get("specialite", "").strip(),
+        "autour": qp.get("autour", "").strip(),
+        "rayon": qp.get("rayon", "").strip(),
+        "lat": qp.get("lat", "").strip(),
+        "lon": qp.get("lon", "").strip(),
+        "certifie": qp.get("certifie", "").strip(),
+        "tri": qp.get("tri", "").strip(),
+    }
+    error = None
+    autour, place = None, None
+    if form["autour"]:
+        code = form["autour"].upper()
+        if COMMUNE.match(code) or CODE_POSTAL.match(code):
+            autour = code
+        else:
+            found = searcher.suggest_communes(form["autour"], limit=1)
+            if found:
+                autour, place = found[0]["code_insee"], found[0]["nom"]
+            else:
+                error = f"Commune inconnue : « {form['autour']} »."
+    try:
+        rayon = float(form["rayon"].replace(",", ".")) if form["rayon"] else 10.0
+        lat = float(form["lat"]) if form["lat"] and not autour else None
+        lon = float(form["lon"]) if form["lon"] and not autour else None
+    except ValueError:
+        rayon, lat, lon = 10.0, None, None
+        error = "Rayon ou position invalide."
+    filters = Filters(
+        q=form["q"],
+        portees=tuple(p for p in form["portee"] if p in SCOPES),
+        certifie={"oui": True, "non": False}.get(form["certifie"]),
+        departement=form["departement"] or None,
+        specialite=form["specialite"] or None,
+        autour=autour,
+        lat=lat,
+        lon=lon,
+        rayon_km=rayon,
+    )
+    form["lieu"] = place
+    return form, filters, error
+
+
+def filter_params(f: Filters) -> dict[str, Any]:
+    """The checked filters as /api/v1/ query parameters (what the map asks the clusters with)."""
+    params: dict[str, Any] = {
+        "q": f.q,
+        "portee": list(f.portees),
+        "departement": f.departement,
+        "specialite": f.specialite,
+        "certifie": None if f.certifie is None else str(f.certifie).lower(),
+        "autour": f.autour,
+        "lat": f.lat,
+        "lon": f.lon,
+        "rayon": f.rayon_km if f.has_centre else None,
+    }
+    return {k: v for k, v in params.items() if v not in (None, "", [])}
+
+
+def build_router(renderer: Renderer) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    def searcher(request: Request) -> Searcher:
+        return request.app.state.searcher
+
+    sitemap_cache: dict[str, list] = {}
+
+    def cached_paths(s: Searcher) -> list:
+        version = s.version()
+        if version not in sitemap_cache:
+            sitemap_cache.clear()
+            sitemap_cache[version] = site_paths(s)
+        return sitemap_cache[version]
+
+    def listing(s: Searcher, filters: Filters, page: int) -> dict[str, Any]:
+        query = SearchQuery(filters, tri="nom", page=page, par_page=PER_PAGE).checked()
+        return s.search(query)
+
+    # -- home and search ----------------------------------------------------------------------------
+
+    @router.get("/")
+    async def home(request: Request):
+        s = searcher(request)
+        regions = [r for r in s.regions() if r["nb_organismes"]]
+        departements = {d["code"]: d for d in s.departements()}
+        return renderer.page(
+            request,
+            "home.html",
+            {"stats": s.stats(), "regions": regions, "departements": departements},
+        )
+
+    @router.get("/recherche")
+    async def search(request: Request):
+        s = searcher(request)
+        form, filters, error = search_form(request, s)
+        results, status = None, 200
+        tri = form["tri"] or ("distance" if filters.has_centre else "pertinence")
+        if error is None:
+            try:
+                query = SearchQuery(
+                    filters, tri=tri, page=page_number(request), par_page=PER_PAGE, facettes=True
+                ).checked()
+                results = s.search(query)
+                filters = query.filters
+            except QueryError as exc:
+                error = exc.message
+        if error:
+            status = 422
+        context = {
+            "form": form,
+            "error": error,
+            "results": results,
+            "tri": tri,
+            "filtres_carte": urlencode(filter_params(filters), doseq=True) if not error else "",
+            "pager": pagination(
+                "/recherche",
+                dict(request.query_params.multi_items()) | {"portee": form["portee"]},
+                results["page"],
+                results["pages"],
+            )
+            if results and results["pages"] > 1
+            else None,
+            "departements": s.departements(),
+            "specialites": [sp for sp in s.specialites() if sp["nb_organismes"]],
+            "canonical_path": "/recherche",
+        }
+        current = [(k, v) for k, v in request.query_params.multi_items() if k != "page" and v != ""]
+
+        def refine(param: str, value: str) -> str:
+            """This search with one condition set (a facet's link)."""
+            return "/recherche?" + urlencode([(k, v) for k, v in current if k != param] + [(param, value)])
+
+        context["refine"] = refine
+        partial = request.headers.get("x-partial") == "1"
+        response = renderer.page(
+            request, "_results.html" if partial else "search.html", context, status_code=status
+        )
+        response.headers["Vary"] = "X-Partial"  # one URL, two bodies: caches must keep them apart
+        return response
+
+    @router.get("/suggestions")
+    async def suggestions(request: Request):
+        s = searcher(request)
+        q = request.query_params.get("q", "").strip()[:100]
+        found: dict[str, list] = {"organismes": [], "communes": []}
+        if len(q) >= 2:
+            try:
+                results = s.search(SearchQuery(Filters(q=q), par_page=5).checked())["resultats"]
+            except QueryError:
+                results = []
+            found["organismes"] = [
+                {
+                    "nom": r["denomination"],
+                    "commune": text.nice_name(r["commune"]),
+                    "url": slugs.organisation_path(r),
+                }
+                for r in results
+            ]
+            found["communes"] = [
+                {
+                    "nom": text.nice_name(c["nom"]),
+                    "code_departement": c["code_departement"],
+                    "nb_organismes": c["nb_organismes"],
+                    "url": slugs.commune_path(c["code_departement"], c["nom"], c["code_insee"]),
+                }
+                for c in s.suggest_communes(q, limit=5)
+            ]
+        return JSONResponse(found, headers={"Cache-Control": "public, max-age=300"})
+
+    # -- organisations ------------------------------------------------------------------------------
+
+    def organisation_page(request: Request, key: str):
+        s = searcher(request)
+        org = s.organisation(key)
+        if org is None:
+            raise NotFound(key)
+        path = slugs.organisation_path(org)
+        if request.url.path != path:
+            return moved(path)
+        description = text.describe(org)
+        url = renderer.base_url(request) + path
+        declarations = org["declarations"]
+        return renderer.page(
+            request,
+            "organisation.html",
+            {
+                "org": org,
+                "description": description,
+                "meta_description": text.meta_description(org),
+                "jsonld": script_json(organisation_jsonld(org, url, description)),
+                "stale": text.is_stale(org["date_derniere_declaration"], date.today()),
+                "trainees": sum(d["nb_stagiaires"] or 0 for d in declarations),
+                "trainers": sum(d["effectif_formateurs"] or 0 for d in declarations),
+                "canonical_path": path,
+            },
+        )
+
+    @router.get("/formation/{departement}/{commune}/{slug}")
+    async def organisation(request: Request, departement: str, commune: str, slug: str):
+        return organisation_page(request, slugs.organisation_key(slug))
+
+    @router.get("/organisme/{key}")
+    async def organisation_by_key(request: Request, key: str):
+        """A bare id, SIRET or NDA: redirects to the organisation's page."""
+        return organisation_page(request, key)
+
+    @router.get("/organismes/{key}/correction")
+    async def correction(request: Request, key: str):
+        org = searcher(request).organisation(key)
+        if org is None:
+            raise NotFound(key)
+        return renderer.page(request, "correction.html", {"org": org})
+
+    # -- territories --------------------------------------------------------------------------------
+
+    @router.get("/formation/{departement}")
+    async def departement_or_identifier(request: Request, departement: str):
+        if slugs.DEPARTEMENT.match(departement):
+            return moved(slugs.departement_path(departement.upper()))
+        if IDENTIFIER.match(departement):
+            return organisation_page(request, departement)
+        raise NotFound(departement)
+
+    @router.get("/formation/{departement}/")
+    async def departement_page(request: Request, departement: str):
+        if not slugs.DEPARTEMENT.match(departement):
+            raise NotFound(departement)
+        if departement != departement.lower():
+            return moved(slugs.departement_path(departement))
+        s = searcher(request)
+        code = departement.upper()
+        found = s.departement(code)
+        if found is None:
+            raise NotFound(departement)
+        page = page_number(request)
+        listed = listing(s, Filters(departement=code), page)
+        path = slugs.departement_path(code)
+        return renderer.page(
+            request,
+            "departement.html",
+            {
+                "dep": found,
+                "listed": listed,
+                "pager": pagination(path, {}, page, listed["pages"]) if listed["pages"] > 1 else None,
+                "region_page": next((r for r in s.regions() if r["code"] == found["code_region"]), None),
+                "canonical_path": path + (f"?page={page}" if page > 1 else ""),
+            },
+        )
+
+    @router.get("/formation/{departement}/{commune}")
+    async def commune_without_slash(request: Request, departement: str, commune: str):
+        if slugs.commune_code(commune) is None:
+            raise NotFound(commune)
+        return moved(f"/formation/{departement.lower()}/{commune.lower()}/")
+
+    @router.get("/formation/{departement}/{commune}/")
+    async def commune_page(request: Request, departement: str, commune: str):
+        s = searcher(request)
+        code = slugs.commune_code(commune)
+        found = s.commune(code) if code else None
+        if found is None:
+            raise NotFound(commune)
+        path = slugs.commune_path(found["code_departement"], found["nom"], found["code_insee"])
+        if request.url.path != path:
+            return moved(path, request.url.query)
+        page = page_number(request)
+        listed = listing(s, Filters(commune=found["code_insee"]), page)
+        return renderer.page(
+            request,
+            "commune.html",
+            {
+                "commune": found,
+                "dep": s.departement(found["code_departement"]),
+                "listed": listed,
+                "pager": pagination(path, {}, page, listed["pages"]) if listed["pages"] > 1 else None,
+                "canonical_path": path + (f"?page={page}" if page > 1 else ""),
+            },
+        )
+
+    @router.get("/region/{slug}/")
+    async def region_page(request: Request, slug: str):
+        s = searcher(request)
+        match = next((r for r in s.regions() if slugs.slugify(r["nom"], "region") == slug), None)
+        if match is None:
+            raise NotFound(slug)
+        found = s.region(match["code"])
+        page = page_number(request)
+        listed = listing(s, Filters(region=match["code"]), page)
+        path = slugs.region_path(match["nom"])
+        return renderer.page(
+            request,
+            "region.html",
+            {
+                "region": found,
+                "listed": listed,
+                "pager": pagination(path, {}, page, listed["pages"]) if listed["pages"] > 1 else None,
+                "canonical_path": path + (f"?page={page}" if page > 1 else ""),
+            },
+        )
+
+    @router.get("/region/{slug}")
+    async def region_without_slash(request: Request, slug: str):
+        return moved(f"/region/{slug}/")
+
+    # -- for robots ---------------------------------------------------------------------------------
+
+    @router.get("/robots.txt")
+    async def robots(request: Request):
+        return Response(robots_txt(renderer.base_url(request)), media_type="text/plain; charset=utf-8")
+
+    @router.get("/sitemap.xml")
+    async def sitemap_index(request: Request):
+        s = searcher(request)
+        paths = cached_paths(s)
+        files = file_count(len(paths), renderer.settings.sitemap_max_urls)
+        built = (s.stats().get("date_construction") or "")[:10] or None
+        return Response(index_xml(renderer.base_url(request), files, built), media_type="application/xml")
+
+    @router.get("/sitemaps/{number}.xml")
+    async def sitemap_file(request: Request, number: str):
+        paths = cached_paths(searcher(request))
+        size = renderer.settings.sitemap_max_urls
+        if not number.isdigit() or not 1 <= int(number) <= file_count(len(paths), size):
+            raise NotFound(number)
+        number = int(number)
+        chunk = paths[(number - 1) * size : number * size]
+        return Response(urlset_xml(renderer.base_url(request), chunk), media_type="application/xml")
+
+    return router

@@ -1,0 +1,124 @@
+"""Words shown on the pages: names in a readable case, dates and numbers in French, scope labels,
+and a short description generated from each organisation's fields so that no two pages read alike."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+SCOPE_LABELS = {
+    "actions_formation": "actions de formation",
+    "bilans_competences": "bilans de compétences",
+    "vae": "validation des acquis de l'expérience (VAE)",
+    "apprentissage": "actions de formation par apprentissage",
+}
+SCOPE_SHORT = {
+    "actions_formation": "Formation",
+    "bilans_competences": "Bilans de compétences",
+    "vae": "VAE",
+    "apprentissage": "Apprentissage",
+}
+MONTHS = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split()  # noqa: SIM905
+_SMALL_WORDS = frozenset("de des du la le les l d sur sous en et aux au lès".split())  # noqa: SIM905
+STALE_AFTER_DAYS = 183  # about six months
+
+
+def nice_name(name: str | None) -> str:
+    """A place name published in capitals, in a readable case: "ST MARTIN DE RE" → "St Martin de Re"."""
+    if not name:
+        return ""
+    if not name.isupper():
+        return name
+    words = name.lower().split()
+    return " ".join(
+        w if (i and w in _SMALL_WORDS) else "-".join(p[:1].upper() + p[1:] for p in w.split("-"))
+        for i, w in enumerate(words)
+    )
+
+
+def french_date(value: str | None) -> str:
+    """ISO date → "3 mars 2025" ("1er" for the first of the month); empty when unknown."""
+    if not value:
+        return ""
+    try:
+        d = date.fromisoformat(value[:10])
+    except ValueError:
+        return value
+    day = "1er" if d.day == 1 else str(d.day)
+    return f"{day} {MONTHS[d.month - 1]} {d.year}"
+
+
+def number(value: int | float | None) -> str:
+    """French thousands separator (narrow no-break space): 12 345."""
+    if value is None:
+        return "–"
+    return f"{value:,}".replace(",", "\u202f")
+
+
+def is_stale(value: str | None, today: date) -> bool:
+    """True when the last declaration is older than about six months, or unknown."""
+    if not value:
+        return True
+    try:
+        return (today - date.fromisoformat(value[:10])).days > STALE_AFTER_DAYS
+    except ValueError:
+        return True
+
+
+def scopes_of(org: dict[str, Any]) -> list[str]:
+    return [s for s in SCOPE_LABELS if org.get(f"certification_{s}")]
+
+
+def join_words(items: list[str]) -> str:
+    """ "a", "a et b", "a, b et c"."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " et " + items[-1]
+
+
+def plural(n: int, one: str, many: str) -> str:
+    return f"{number(n)} {one if n < 2 else many}"
+
+
+def describe(org: dict[str, Any]) -> str:
+    """Two or three sentences from the organisation's own fields: where it is, what it is certified
+    for, what it teaches and how much it trained, when it last declared."""
+    name = org["denomination"]
+    place = nice_name(org.get("commune"))
+    where = f" à {place}" if place else ""
+    if org.get("departement") and place:
+        where += f" ({org['departement']})"
+    scopes = scopes_of(org)
+    if scopes:
+        first = (
+            f"{name} est un organisme de formation{where}, certifié Qualiopi pour "
+            f"{join_words([SCOPE_LABELS[s] for s in scopes])}."
+        )
+    else:
+        first = f"{name} est un organisme de formation déclaré{where}, sans certification Qualiopi publiée."
+    sentences = [first]
+    labels = [s["libelle"] for s in org.get("specialites", []) if s.get("libelle")]
+    if labels:
+        kind = "Sa spécialité" if len(labels) == 1 else "Ses spécialités"
+        sentences.append(f"{kind} : {join_words([label.lower() for label in labels[:3]])}.")
+    declarations = org.get("declarations") or []
+    trainees = sum(d.get("nb_stagiaires") or 0 for d in declarations)
+    trainers = sum(d.get("effectif_formateurs") or 0 for d in declarations)
+    if trainees or trainers:
+        parts = []
+        if trainees:
+            parts.append(plural(trainees, "stagiaire", "stagiaires"))
+        if trainers:
+            parts.append(plural(trainers, "formateur", "formateurs"))
+        sentences.append(f"Dernier exercice déclaré : {join_words(parts)}.")
+    if org.get("date_derniere_declaration"):
+        sentences.append(f"Déclaration mise à jour le {french_date(org['date_derniere_declaration'])}.")
+    return " ".join(sentences)
+
+
+def meta_description(org: dict[str, Any]) -> str:
+    """The page's meta description: the generated description, cut at a word under 160 characters."""
+    text = describe(org)
+    if len(text) <= 160:
+        return text
+    return text[:157].rsplit(" ", 1)[0] + "…"

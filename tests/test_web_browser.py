@@ -1,0 +1,293 @@
+"""The website in a real browser: Debian's Chromium, headless, driven by Playwright against
+`annuaire serve` on the sample directory. Map tiles are refused (as without internet): the pages must
+work without them. Screenshots go to test-artifacts/web/ (printed at the end of the run)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import REPO
+
+CHROMIUM = os.environ.get("ANNUAIRE_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts" / "web"
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+TILES = re.compile(r"^https://tile\.openstreetmap\.org/")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(annuaire_bin, annuaire_env, sample_build):
+    port = free_port()
+    env = {**annuaire_env, "ANNUAIRE_TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png"}
+    proc = subprocess.Popen(
+        [annuaire_bin, "serve", "--db", sample_build.db, "--port", str(port), "--rate-limit", "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(base + "/", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "the server did not start within 60 s"
+        time.sleep(0.3)
+    yield base
+    proc.terminate()
+    proc.wait(20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", pytrace=False)
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} missing: run `make install` (npm ci)", pytrace=False)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield chromium
+        chromium.close()
+
+
+class Console:
+    """Console errors and uncaught exceptions of a page, except failed tile loads (expected here)."""
+
+    def __init__(self, page):
+        self.errors: list[str] = []
+        page.on("console", self._message)
+        page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+
+    def _message(self, message):
+        if message.type == "error" and not TILES.match(message.location.get("url") or ""):
+            self.errors.append(f"{message.text} at {message.location}")
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(base_url=server, viewport={"width": 1360, "height": 900}, locale="fr-FR")
+    tab = context.new_page()
+    tab.route(TILES, lambda route: route.abort())  # no internet: tiles never load
+    tab.set_default_timeout(15_000)
+    console = Console(tab)
+    yield tab
+    context.close()
+    assert console.errors == []
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def total(page) -> int:
+    heading = page.locator("#resultats-titre").inner_text()
+    return int(re.match(r"[\d\u202f ]+", heading).group(0).replace("\u202f", "").replace(" ", ""))
+
+
+def wait_for_results(page) -> None:
+    page.wait_for_function(
+        "document.querySelector('#resultats-titre') && !document.querySelector('[aria-busy]')"
+    )
+
+
+def wait_for_map(page) -> None:
+    """Until the map has drawn the clusters of the filters the results show."""
+    page.wait_for_function(
+        """() => {
+            const map = document.querySelector('#carte');
+            const results = document.querySelector('#resultats .results');
+            return map.dataset.etat === 'pret' && map.dataset.filtresAffiches === results.dataset.filtres;
+        }"""
+    )
+
+
+def test_search_filter_paginate_open_and_go_back(page):
+    page.goto("/")
+    page.fill("#q", "formation")
+    page.wait_for_selector("#q-suggestions li[role=option]")
+    assert page.get_attribute("#q", "aria-expanded") == "true"
+    page.press("#q", "Enter")
+    page.wait_for_url(re.compile(r"/recherche\?q=formation$"))
+    all_matches = total(page)
+    assert all_matches > 40 and page.locator("ol.cards > li").count() == 20
+    wait_for_map(page)
+    assert page.locator("#carte .grappe").count() > 0
+    shot(page, "recherche")
+
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+    page.check("#portee-vae")
+    page.wait_for_url(re.compile(r"portee=vae"))
+    page.wait_for_function(
+        "document.querySelector('#resultats-titre') && !document.querySelector('[aria-busy]')"
+    )
+    filtered = total(page)
+    assert 0 < filtered < all_matches
+    assert all("VAE" in card.inner_text() for card in page.locator("ol.cards > li").all())
+    wait_for_map(page)
+    assert page.evaluate("window.__sameDocument") is True
+    assert int(page.get_attribute("#carte", "data-total")) == filtered
+
+    page.uncheck("#portee-vae")
+    page.wait_for_url(re.compile(r"/recherche\?q=formation$"))
+    first_page = page.locator("ol.cards h3 a").all_inner_texts()
+    page.click("nav.pager a[rel=next]")
+    page.wait_for_url(re.compile(r"page=2"))
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'resultats-titre'")
+    second_page = page.locator("ol.cards h3 a").all_inner_texts()
+    assert second_page and not set(first_page) & set(second_page)
+    assert page.evaluate("window.__sameDocument") is True
+    assert "page 2" in page.locator("#resultats-titre").inner_text()
+
+    name = second_page[0]
+    page.click(f"ol.cards h3 a >> text={name}")
+    page.wait_for_url(re.compile(r"/formation/[0-9a-z]+/[^/]+/[^/]+$"))
+    assert page.locator("h1").inner_text() == name
+    assert page.locator("script[type='application/ld+json']").count() == 1
+    shot(page, "organisme")
+
+    page.go_back()
+    page.wait_for_url(re.compile(r"page=2"))
+    page.wait_for_selector("ol.cards h3 a")
+    assert page.locator("ol.cards h3 a").all_inner_texts() == second_page
+    assert (
+        page.locator("h1").inner_text() == "Rechercher un organisme de formation"
+    )  # the page, not the fragment
+    assert page.locator("#recherche #q").input_value() == "formation"
+    page.go_back()
+    page.wait_for_url(re.compile(r"/recherche\?q=formation$"))
+    page.wait_for_function("!/page 2/.test(document.querySelector('#resultats-titre').innerText)")
+    assert page.locator("ol.cards h3 a").all_inner_texts() == first_page
+
+
+def test_map_clusters_zoom_in_when_activated(page):
+    page.goto("/recherche")
+    wait_for_map(page)
+    before = page.evaluate("window.annuaireMap.map.getZoom()")
+    clusters = page.locator("#carte .grappe")
+    assert clusters.count() > 0
+    biggest = max(clusters.all(), key=lambda c: int(c.inner_text()))
+    page.evaluate("document.querySelector('#carte').dataset.etat = 'attente'")
+    biggest.focus()  # markers are in the tab order: Enter zooms as a click does
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"window.annuaireMap.map.getZoom() > {before}")
+    wait_for_map(page)
+    shown = page.locator("#carte .grappe").count() + page.locator("#carte .point").count()
+    assert shown > 0
+    shot(page, "carte-zoom")
+
+
+def test_a_facet_link_narrows_the_search_in_place(page):
+    page.goto("/recherche?q=formation")
+    wait_for_map(page)
+    before = total(page)
+    page.evaluate("window.__sameDocument = true")
+    page.click("details.facets summary")
+    link = page.locator("details.facets a[href*='departement=']").first
+    count = int(link.locator("xpath=..").locator(".count").inner_text().replace("\u202f", "").lstrip("· "))
+    link.click()
+    page.wait_for_url(re.compile(r"departement="))
+    wait_for_results(page)
+    code = re.search(r"departement=([0-9AB]+)", page.url).group(1)
+    assert total(page) == count < before
+    assert page.locator("#departement").input_value() == code
+    assert page.evaluate("window.__sameDocument") is True
+    wait_for_map(page)
+    assert int(page.get_attribute("#carte", "data-total")) == count
+
+
+def test_keyboard_autocomplete_opens_a_commune(page):
+    page.goto("/")
+    page.focus("#q")
+    page.keyboard.type("pari")
+    page.wait_for_selector("#q-suggestions li[role=option]")
+    options = page.locator("#q-suggestions li[role=option]")
+    labels = options.all_inner_texts()
+    index = next(i for i, label in enumerate(labels) if label.startswith("Paris"))
+    for _ in range(index + 1):
+        page.keyboard.press("ArrowDown")
+    assert page.get_attribute("#q", "aria-activedescendant") == options.nth(index).get_attribute("id")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/formation/75/paris-[0-9-]+/$"))
+    assert page.locator("h1").inner_text().startswith("Organismes de formation à Paris")
+
+
+def test_pages_work_without_javascript(browser, server):
+    context = browser.new_context(base_url=server, java_script_enabled=False)
+    tab = context.new_page()
+    tab.goto("/")
+    tab.fill("#q", "formation")
+    tab.click("form[role=search] button[type=submit]")
+    tab.wait_for_url(re.compile(r"/recherche\?q=formation"))
+    assert tab.locator("ol.cards > li").count() == 20
+    tab.click("nav.pager a[rel=next]")
+    tab.wait_for_url(re.compile(r"page=2"))
+    assert "page 2" in tab.locator("#resultats-titre").inner_text()
+    context.close()
+
+
+def test_phone_layout_does_not_scroll_sideways(browser, server):
+    context = browser.new_context(base_url=server, viewport={"width": 375, "height": 740}, is_mobile=True)
+    tab = context.new_page()
+    tab.route(TILES, lambda route: route.abort())
+    tab.goto("/formation/75/")
+    organisation = tab.locator("ol.cards h3 a").first.get_attribute("href")
+    for url, name in (
+        ("/", "mobile-accueil"),
+        ("/recherche?q=formation", "mobile-recherche"),
+        ("/formation/75/", "mobile-departement"),
+        (organisation, "mobile-organisme"),
+    ):
+        tab.goto(url)
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 375, url
+        tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    context.close()
+
+
+def axe_violations(page) -> list[dict]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize(
+    "url, name",
+    [
+        ("/", "accueil"),
+        ("/recherche?q=formation&portee=actions_formation", "recherche-filtree"),
+        ("/formation/75/", "departement"),
+        (None, "organisme-axe"),
+    ],
+)
+def test_no_serious_accessibility_violation(page, server, url, name):
+    if url is None:  # the first organisation listed in Paris
+        page.goto("/formation/75/")
+        url = page.locator("ol.cards h3 a").first.get_attribute("href")
+    page.goto(url)
+    if page.locator("#carte").count():
+        wait_for_map(page)
+    assert axe_violations(page) == []
+    shot(page, name)
