@@ -282,3 +282,30 @@ def test_a_damaged_snapshot_is_refused(built_m, pair, run_annuaire, reference_di
     done, _ = update(run_annuaire, reference_dir, damaged, db)
     assert done.returncode == 2 and "damaged.csv.gz" in done.stderr
     assert sha256(db) == before
+
+
+def test_pages_of_removed_and_modified_organisations(updated):
+    db, report = updated
+    conn = sqlite3.connect(db)
+    gone = conn.execute(
+        """SELECT o.identifiant FROM organismes o WHERE o.statut = 'supprime'
+           AND NOT EXISTS (SELECT 1 FROM declarations d WHERE d.organisme_id = o.id AND d.statut = 'actif')"""
+    ).fetchone()[0]
+    conn.close()
+    modified = next(iter(report["modified"]))
+    app = create_app(ApiSettings(db=str(db), rate_limit_per_minute=0))
+    with TestClient(app) as client:
+        page = client.get(f"/organisme/{gone}")  # redirected to its canonical page
+        assert page.status_code == 410
+        assert (
+            "ne figure plus dans la Liste publique" in page.text and "Historique des changements" in page.text
+        )
+        assert 'content="noindex"' in page.text
+        changed = client.get(f"/organisme/{modified}")
+        assert changed.status_code == 200
+        assert (
+            "Historique des changements" in changed.text
+            and f"déclaration {modified} modifiée" in changed.text
+        )
+        sitemap = client.get("/sitemaps/1.xml").text
+        assert gone not in sitemap

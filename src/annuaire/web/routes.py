@@ -262,7 +262,17 @@ def build_router(renderer: Renderer) -> APIRouter:
                 "trainees": sum(d["nb_stagiaires"] or 0 for d in declarations),
                 "trainers": sum(d["effectif_formateurs"] or 0 for d in declarations),
                 "canonical_path": path,
+                "removed_on": next(
+                    (
+                        e["date"]
+                        for e in org.get("historique", [])
+                        if e["evenement"] in ("organisme_supprime", "organisme_regroupe", "suppression")
+                    ),
+                    None,
+                ),
             },
+            # Removed from the Liste publique: the page stays, says so, and answers 410 Gone.
+            status_code=410 if org["statut"] == "supprime" else 200,
         )
 
     @router.get("/formation/{departement}/{commune}/{slug}")
