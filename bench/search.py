@@ -307,13 +307,13 @@ def over_http(db: Path, queries: list[tuple[str, SearchQuery]], args, tmp: Path)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     serve = [annuaire, "serve", "--db", str(db), "--port", str(port), "--rate-limit", "0"]
-    with Server([*serve, "--workers", "2"], base + "/api/v1/stats"):
+    with Server([*serve, "--workers", str(args.workers)], base + "/api/v1/stats"):
         for url in urls[:300]:
             urllib.request.urlopen(base + url).read()
         mixed = run_wrk(base, urls, args.connections, args.duration, tmp)
     print(
-        f"\nOver HTTP, mixed workload, {args.connections} connections, {args.duration} s, 2 workers"
-        " (wrk on the same machine):"
+        f"\nOver HTTP, mixed workload, {args.connections} connections, {args.duration} s,"
+        f" {args.workers} workers (wrk on the same machine):"
     )
     print(
         f"  {mixed['rps']:,.0f} requests/s (target ≥ 500), p50 {mixed['p50']:.1f} ms,"
@@ -369,6 +369,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=10_000)
     ap.add_argument("--duration", type=int, default=20, help="seconds per HTTP run")
     ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=2, help="annuaire serve workers for the mixed workload")
     ap.add_argument("--no-http", action="store_true", help="in-process figures only")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="annuaire-bench-search-") as tmp:
