@@ -391,3 +391,17 @@ class RecordCleaner:
             json.dumps(extras, ensure_ascii=False) if extras else None,
             raw,
         )
+
+
+def settle_twice(kept: Declaration, out: Declaration) -> tuple[Declaration, Rejected]:
+    """An NDA read twice: the declaration to keep and the record to quarantine.
+
+    The same record twice is an exact duplicate (the first stays); different content under one NDA
+    keeps the most recent declaration (the first read on a tie)."""
+    if kept.raw == out.raw:
+        reason = f"same as record {kept.enregistrement}"
+        return kept, Rejected(out.enregistrement, out.ligne, out.nda, EXACT_DUPLICATE, reason, out.raw)
+    newer = (out.date_derniere_declaration or "") > (kept.date_derniere_declaration or "")
+    winner, loser = (out, kept) if newer else (kept, out)
+    reason = f"NDA declared twice; the most recent declaration is kept (record {winner.enregistrement})"
+    return winner, Rejected(loser.enregistrement, loser.ligne, loser.nda, NDA_DUPLICATE, reason, loser.raw)

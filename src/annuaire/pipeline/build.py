@@ -17,12 +17,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..clean.record import (
-    EXACT_DUPLICATE,
-    NDA_DUPLICATE,
     Declaration,
     RecordCleaner,
     Rejected,
     declaration_fields,
+    settle_twice,
 )
 from ..memory import gc_paused
 from ..sources.download import download, is_url
@@ -45,10 +44,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _newer(a: Declaration, b: Declaration) -> bool:
-    return (a.date_derniere_declaration or "") > (b.date_derniere_declaration or "")
 
 
 # Records are cleaned in chunks, by this process and forked workers, when the file is large enough
@@ -224,33 +219,8 @@ def read_and_clean(
             position[out.nda] = len(declarations)
             declarations.append(out)
             continue
-        kept = declarations[seen]
-        if kept.raw == out.raw:
-            rejected.append(
-                Rejected(
-                    out.enregistrement,
-                    out.ligne,
-                    out.nda,
-                    EXACT_DUPLICATE,
-                    f"same as record {kept.enregistrement}",
-                    out.raw,
-                )
-            )
-        else:
-            loser = out
-            if _newer(out, kept):
-                declarations[seen], loser = out, kept
-            rejected.append(
-                Rejected(
-                    loser.enregistrement,
-                    loser.ligne,
-                    loser.nda,
-                    NDA_DUPLICATE,
-                    "NDA declared twice; the most recent declaration is kept "
-                    f"(record {declarations[seen].enregistrement})",
-                    loser.raw,
-                )
-            )
+        declarations[seen], quarantined = settle_twice(declarations[seen], out)
+        rejected.append(quarantined)
     if on_progress:
         on_progress(reader.size, reader.size)
     return declarations, rejected

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..clean.record import EXACT_DUPLICATE, NDA_DUPLICATE, Declaration, RecordCleaner, Rejected
+from ..clean.record import EXACT_DUPLICATE, NDA_DUPLICATE, Declaration, RecordCleaner, Rejected, settle_twice
 from ..errors import AnnuaireError
 from ..memory import gc_paused
 from ..sources.download import download, is_url
@@ -140,27 +140,9 @@ def read_changes(
         kept = cleaned.get(out.nda)
         if kept is None:
             cleaned[out.nda] = out
-        elif kept.raw == out.raw:
-            rejected.append(
-                Rejected(
-                    out.enregistrement,
-                    out.ligne,
-                    out.nda,
-                    EXACT_DUPLICATE,
-                    f"same as record {kept.enregistrement}",
-                    out.raw,
-                )
-            )
         else:
-            winner, loser = (
-                (out, kept)
-                if (out.date_derniere_declaration or "") > (kept.date_derniere_declaration or "")
-                else (kept, out)
-            )
-            cleaned[out.nda] = winner
-            rejected.append(
-                _nda_twice(loser.enregistrement, loser.ligne, loser.nda, loser.raw, winner.enregistrement)
-            )
+            cleaned[out.nda], quarantined = settle_twice(kept, out)
+            rejected.append(quarantined)
     return Reading(set(unchanged), cleaned, rejected, reader.records_read, counts)
 
 
