@@ -247,3 +247,18 @@ def test_organisation_detail(sample_searcher, db):
     assert len(org["declarations"]) == count == len(org["numeros_declaration_activite"])
     assert sample_searcher.organisation("nope") is None
     assert sample_searcher.organisation("") is None
+
+
+def test_a_directory_built_before_the_change_log_still_serves(sample_build, tmp_path):
+    import shutil
+
+    from annuaire.search import open_searcher
+
+    db = tmp_path / "old.db"
+    shutil.copyfile(sample_build.db, db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE historique")
+        identifiant = conn.execute("SELECT identifiant FROM organismes LIMIT 1").fetchone()[0]
+    searcher = open_searcher(str(db))
+    assert searcher.organisation(identifiant)["historique"] == []
+    searcher.close()

@@ -357,8 +357,12 @@ class SQLiteSearcher(Searcher):
                 "numero_declaration_activite": row["nda"],
                 "champs": json.loads(row["champs"]) if row["champs"] else None,
             }
-            for row in conn.execute(
-                "SELECT * FROM historique WHERE organisme_id = ? ORDER BY date DESC, id DESC", (oid,)
+            for row in (
+                conn.execute(
+                    "SELECT * FROM historique WHERE organisme_id = ? ORDER BY date DESC, id DESC", (oid,)
+                )
+                if self._has_table("historique")  # directories built before the change log have none
+                else ()
             )
         ]
         org.update(
@@ -408,6 +412,15 @@ class SQLiteSearcher(Searcher):
         }
 
     # -- geography and reference lists ---------------------------------------------------------------
+
+    def _has_table(self, name: str) -> bool:
+        return self._cached(
+            ("has_table", name),
+            lambda: (
+                self._conn().execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone()
+                is not None
+            ),
+        )
 
     def _departement_names(self) -> dict[str, str]:
         return self._cached(
