@@ -16,7 +16,6 @@ record numbers are not changes.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,8 +159,3 @@ class Diff:
                 "unchanged": self.unchanged,
             },
         }
-
-
-def values_json(values: Mapping[str, Any]) -> str:
-    """Significant values as stored in the change log."""
-    return json.dumps(values, ensure_ascii=False, sort_keys=True)

@@ -103,16 +103,12 @@ FULL_TEXT_ROWS = """INSERT INTO organismes_fts(rowid, denomination, commune, ide
                      JOIN ndas_precedents p ON p.nda = d.nda WHERE d.organisme_id = o.id), '')
     FROM organismes o WHERE o.id IN (SELECT value FROM json_each(?))"""
 
-SPATIAL_ROWS = """INSERT INTO organismes_geo
-    SELECT o.id, l.latitude, l.latitude, l.longitude, l.longitude
-    FROM organismes o JOIN localisations l ON l.nda = o.nda_principal
-    WHERE l.latitude IS NOT NULL AND o.id IN (SELECT value FROM json_each(?))"""
-
 
 FILL_SPATIAL_INDEX = """INSERT INTO organismes_geo
     SELECT o.id, l.latitude, l.latitude, l.longitude, l.longitude
     FROM organismes o JOIN localisations l ON l.nda = o.nda_principal
     WHERE l.latitude IS NOT NULL"""
+SPATIAL_ROWS = FILL_SPATIAL_INDEX + " AND o.id IN (SELECT value FROM json_each(?))"  # some organisations
 
 
 def refresh_search_tables(conn: sqlite3.Connection) -> None:
