@@ -157,7 +157,8 @@ def test_organisation_page_content(api_client, sample_searcher, entries):
     assert tree.xpath("//div[contains(@class, 'warning')]")  # the sample's declarations are years old
     correction = only(tree, "//a[contains(@href, '/correction')]/@href")
     notice = page(api_client, correction)
-    assert "Signaler une erreur" in only(notice, "//h1")
+    assert "Signaler une correction" in only(notice, "//h1")
+    assert notice.xpath("//form[@method='post']//input[@name='csrf']")
     page(api_client, "/organismes/00000000000000/correction", status=404)
 
 

@@ -3,7 +3,9 @@ vanilla scripts; Leaflet for maps (served from the project's node_modules, insta
 
 `slugs` builds and parses clean URLs, `text` the words shown (descriptions, dates, numbers),
 `jsonld` the structured data, `charts` inline SVG, `sitemap` the sitemap files, `pages` the
-rendering, `routes` the pages themselves; `mount_website` adds all of it to the FastAPI app."""
+rendering, `routes` the pages themselves, `corrections` the correction form, `admin` the moderation
+area, `security` their CSRF tokens, sessions and rate limits; `mount_website` adds all of it to
+the FastAPI app."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .admin import build_admin_router
+from .corrections import build_corrections_router
 from .pages import Renderer
 from .routes import NotFound, build_router
 from .settings import WebSettings
@@ -27,6 +31,8 @@ log = logging.getLogger(__name__)
 def mount_website(app: FastAPI, settings: WebSettings) -> None:
     renderer = Renderer(settings)
     app.include_router(build_router(renderer))
+    app.include_router(build_corrections_router(renderer))  # the correction form (needs app.state.guard)
+    app.include_router(build_admin_router(renderer))  # /admin/: moderation
     app.mount("/static/site", StaticFiles(directory=STATIC), name="static")
     if settings.node_modules is not None:
         app.mount(

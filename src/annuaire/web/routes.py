@@ -1,5 +1,5 @@
 """The website's pages: home, search, organisation, département, commune and région pages,
-suggestions for the search box, the correction notice, sitemap and robots.txt."""
+suggestions for the search box, sitemap and robots.txt."""
 
 from __future__ import annotations
 
@@ -284,12 +284,7 @@ def build_router(renderer: Renderer) -> APIRouter:
         """A bare id, SIRET or NDA: redirects to the organisation's page."""
         return organisation_page(request, key)
 
-    @router.get("/organismes/{key}/correction")
-    async def correction(request: Request, key: str):
-        org = searcher(request).organisation(key)
-        if org is None:
-            raise NotFound(key)
-        return renderer.page(request, "correction.html", {"org": org})
+    # /organismes/{key}/correction: the correction form, in corrections.py
 
     # -- territories --------------------------------------------------------------------------------
 
