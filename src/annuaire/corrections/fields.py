@@ -42,7 +42,7 @@ def tidy(value: str | None, *, keep_lines: bool = False) -> str:
 
 
 def email_is_valid(value: str) -> bool:
-    return len(value) <= MAX_EMAIL and bool(_EMAIL.match(value))
+    return len(value) <= MAX_EMAIL and bool(_EMAIL.fullmatch(value))
 
 
 def check_value(champ: str, valeur: str) -> tuple[str, str | None]:
@@ -52,7 +52,7 @@ def check_value(champ: str, valeur: str) -> tuple[str, str | None]:
     if len(valeur) > MAX_VALUE:
         return valeur, f"La valeur proposée dépasse {MAX_VALUE} caractères."
     if champ == "code_postal":
-        if not _POSTAL.match(valeur):
+        if not _POSTAL.fullmatch(valeur):
             return valeur, "Un code postal s'écrit avec cinq chiffres, par exemple 33000."
     elif champ == "siret":
         digits = compact(valeur)
