@@ -239,7 +239,11 @@ def test_invalid_values_are_answered_in_french_and_not_stored(site, orgs):
     assert response.status_code == 422
     tree = html.fromstring(response.text)
     alert = tree.xpath("//div[@id='erreurs']")[0].text_content()
-    assert "2 erreurs" in alert and "cinq chiffres" in alert and "adresse électronique" in alert
+    assert (
+        "contient 2 erreurs :" in " ".join(alert.split())
+        and "cinq chiffres" in alert
+        and "adresse électronique" in alert
+    )
     assert tree.xpath("//input[@id='valeur' and @aria-invalid='true']/@value") == ["3300"]
     assert count(store) == before
 
