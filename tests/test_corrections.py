@@ -433,16 +433,20 @@ def test_admin_add_user_reads_the_password_from_stdin(annuaire_bin, annuaire_env
     db = tmp_path / "annuaire.db"
     db.touch()
 
-    def add(name: str, password: str) -> subprocess.CompletedProcess:
+    def admin(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(annuaire_bin), "admin", "add-user", "--db", str(db), "--password-stdin", name],
-            input=password + "\n",
+            [str(annuaire_bin), "admin", *args],
+            input=stdin,
             capture_output=True,
             text=True,
             env=annuaire_env,
             timeout=60,
         )
 
+    def add(name: str, password: str) -> subprocess.CompletedProcess:
+        return admin("add-user", "--db", str(db), "--password-stdin", name, stdin=password + "\n")
+
+    assert admin("list-users", "--db", str(db)).returncode == 2  # no corrections file yet
     done = add("claire", PASSWORD)
     assert done.returncode == 0, done.stderr
     store = CorrectionStore(str(db) + ".corrections.sqlite")
@@ -453,6 +457,18 @@ def test_admin_add_user_reads_the_password_from_stdin(annuaire_bin, annuaire_env
     assert bad_name.returncode == 2 and "a name has" in bad_name.stderr
     assert add("claire", PASSWORD + " bis").returncode == 0
     assert store.check_login("claire", PASSWORD + " bis") and not store.check_login("claire", PASSWORD)
+    assert add("marc", PASSWORD).returncode == 0
+    listed = admin("list-users", "--db", str(db))
+    assert listed.returncode == 0 and [line.split("\t")[0] for line in listed.stdout.splitlines()] == [
+        "claire",
+        "marc",
+    ]
+    token = store.open_session("marc", 1)
+    assert store.session_user(token) == "marc"
+    assert admin("remove-user", "--db", str(db), "marc").returncode == 0
+    assert store.session_user(token) is None and not store.check_login("marc", PASSWORD)
+    missing = admin("remove-user", "--db", str(db), "marc")
+    assert missing.returncode == 2 and "no such moderator" in missing.stderr
 
 
 def test_an_approved_correction_outlives_an_update(

@@ -238,6 +238,7 @@ def test_robots_txt(api_client):
     robots = api_client.get("/robots.txt")
     assert robots.headers["content-type"].startswith("text/plain")
     assert "Sitemap: http://testserver/sitemap.xml" in robots.text and "Disallow: /api/" in robots.text
+    assert "Disallow: /admin/" in robots.text
 
 
 def sitemap_locations(client: TestClient) -> tuple[list[str], list[list[str]]]:

@@ -26,18 +26,22 @@ def corrections_path(db: Path, corrections: Path | None) -> Path:
     return corrections or Path(CorrectionSettings.for_directory(str(db)).path)
 
 
+CorrectionsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--corrections",
+        help="The corrections file (env ANNUAIRE_CORRECTIONS_DB; default: <db>.corrections.sqlite)",
+        dir_okay=False,
+    ),
+]
+DbOption = Annotated[Path, typer.Option("--db", help="The directory's SQLite file.", dir_okay=False)]
+
+
 @admin.command("add-user")
 def add_user(
     name: Annotated[str, typer.Argument(help="The moderator's login name (letters, digits, . _ @ -).")],
-    db: Annotated[Path, typer.Option("--db", help="The directory's SQLite file.", dir_okay=False)],
-    corrections: Annotated[
-        Path | None,
-        typer.Option(
-            "--corrections",
-            help="The corrections file (env ANNUAIRE_CORRECTIONS_DB; default: <db>.corrections.sqlite)",
-            dir_okay=False,
-        ),
-    ] = None,
+    db: DbOption,
+    corrections: CorrectionsOption = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input's first line.")
     ] = False,
@@ -58,3 +62,35 @@ def add_user(
     store.log(None, "moderateur_cree" if created else "mot_de_passe_change", {"nom": name})
     store.close()
     typer.echo(f"{'created' if created else 'password changed for'} moderator {name} in {path}")
+
+
+@admin.command("list-users")
+def list_users(db: DbOption, corrections: CorrectionsOption = None) -> None:
+    """List the moderators."""
+    path = corrections_path(db, corrections)
+    if not path.is_file():
+        raise AdminInputError(
+            f"{path}: no corrections file (create a moderator with `annuaire admin add-user`)"
+        )
+    store = CorrectionStore(path)
+    for row in store.moderators():
+        typer.echo(f"{row['nom']}\tcreated {row['cree_le']}")
+    store.close()
+
+
+@admin.command("remove-user")
+def remove_user(
+    name: Annotated[str, typer.Argument(help="The moderator's login name.")],
+    db: DbOption,
+    corrections: CorrectionsOption = None,
+) -> None:
+    """Remove a moderator and end their sessions (their past decisions keep their name)."""
+    path = corrections_path(db, corrections)
+    store = CorrectionStore(path)
+    removed = store.remove_moderator(name)
+    if removed:
+        store.log(None, "moderateur_supprime", {"nom": name})
+    store.close()
+    if not removed:
+        raise AdminInputError(f"{name!r}: no such moderator in {path}")
+    typer.echo(f"removed moderator {name} from {path}")

@@ -193,6 +193,15 @@ class CorrectionStore:
             conn.execute("DELETE FROM sessions WHERE moderateur = ?", (name,))
         return existed is None
 
+    def moderators(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._conn().execute("SELECT nom, cree_le FROM moderateurs ORDER BY nom")]
+
+    def remove_moderator(self, name: str) -> bool:
+        """Remove a moderator and end their sessions (their decisions stay, with their name)."""
+        conn = self._conn()
+        conn.execute("DELETE FROM sessions WHERE moderateur = ?", (name,))
+        return conn.execute("DELETE FROM moderateurs WHERE nom = ?", (name,)).rowcount > 0
+
     def check_login(self, name: str, password: str) -> bool:
         row = self._conn().execute("SELECT mot_de_passe FROM moderateurs WHERE nom = ?", (name,)).fetchone()
         ok = verify_password(password, row[0] if row else dummy_hash())
