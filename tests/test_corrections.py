@@ -426,6 +426,32 @@ def test_logging_out_ends_the_session(site):
     assert ("sortante", "deconnexion") in [(e["moderateur"], e["action"]) for e in store.journal()[0]]
 
 
+def _add_many(path: str, worker: int, n: int) -> None:
+    store = CorrectionStore(path)
+    org = {"id_organisme": f"ORG{worker}", "numero_declaration_activite": None, "denomination": "X"}
+    for i in range(n):
+        store.add(org, Submission("commune", f"Ville {worker}-{i}", "", "a@b.fr"))
+    store.close()
+
+
+def test_several_worker_processes_write_the_same_file(tmp_path):
+    import multiprocessing
+
+    path = str(tmp_path / "corrections.sqlite")
+    CorrectionStore(path).counts()  # created, in WAL mode
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_add_many, args=(path, w, 40)) for w in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT count(*), count(DISTINCT valeur) FROM corrections").fetchone() == (120, 120)
+    conn.close()
+
+
 # -- the command line and updates ---------------------------------------------------------------------
 
 
@@ -450,6 +476,7 @@ def test_admin_add_user_reads_the_password_from_stdin(annuaire_bin, annuaire_env
     done = add("claire", PASSWORD)
     assert done.returncode == 0, done.stderr
     store = CorrectionStore(str(db) + ".corrections.sqlite")
+    assert store.path.stat().st_mode & 0o777 == 0o600  # hashes, addresses, the key: the owner's only
     assert store.check_login("claire", PASSWORD) and not store.check_login("claire", "autre chose")
     short = add("claire", "court")
     assert short.returncode == 2 and "at least 12 characters" in short.stderr
