@@ -187,6 +187,8 @@ def test_the_form_is_protected_and_not_cached(site, orgs):
     response = fresh.get(f"/organismes/{orgs[0]['id_organisme']}/correction")
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
+    assert "script-src 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
     cookie = response.headers["set-cookie"]
     assert "annuaire_csrf=" in cookie and "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
     tree = html.fromstring(response.text)

@@ -85,7 +85,10 @@ class Console:
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(base_url=server, viewport={"width": 1360, "height": 900}, locale="fr-FR")
+    # bypass_csp: axe-core is injected into the pages, the admin and form pages forbid scripts
+    context = browser.new_context(
+        base_url=server, viewport={"width": 1360, "height": 900}, locale="fr-FR", bypass_csp=True
+    )
     tab = context.new_page()
     tab.route(TILES, lambda route: route.abort())  # no internet: tiles never load
     tab.set_default_timeout(15_000)
@@ -296,7 +299,9 @@ def test_no_serious_accessibility_violation(page, server, url, name):
 
 
 def test_a_correction_is_sent_from_an_organisation_page(browser, server):
-    context = browser.new_context(base_url=server, viewport={"width": 1360, "height": 900}, locale="fr-FR")
+    context = browser.new_context(
+        base_url=server, viewport={"width": 1360, "height": 900}, locale="fr-FR", bypass_csp=True
+    )
     page = context.new_page()
     page.route(TILES, lambda route: route.abort())
     page.set_default_timeout(15_000)

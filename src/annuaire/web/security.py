@@ -27,7 +27,17 @@ CSRF_FIELD = "csrf"
 CSRF_MAX_AGE = 2 * 3600
 SESSION_COOKIE = "annuaire_session"
 MAX_FORM_BYTES = 16_384
-NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
+# Form and admin pages: never cached (they carry a token), never framed, and no script at all may run
+# on them (they show what visitors typed: a second wall behind the templates' escaping).
+NO_STORE = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+}
 
 
 def client_ip(request: Request) -> str:
