@@ -416,6 +416,33 @@ def test_moderation_approves_rejects_and_logs_every_action(site, orgs):
     assert client.get(f"/api/v1/organismes/{other['id_organisme']}").json()["commune"] == other["commune"]
 
 
+def test_the_admin_list_filters_by_status_field_and_organisation(site, orgs):
+    client, store = site
+    org = orgs[7]
+    assert post_correction(client, org, champ="commune", valeur="Villefiltre").status_code == 303
+    assert post_correction(client, org, champ="adresse", valeur="1 rue du Filtre").status_code == 303
+    login(client, store, "filtreuse")
+
+    def listed(**params) -> list[str]:
+        tree = html.fromstring(client.get("/admin/", params=params).text)
+        return [" ".join(td.text_content().split()) for td in tree.xpath("//tbody/tr/td[5]")]
+
+    assert listed(statut="toutes", organisme=org["id_organisme"]) == ["1 rue du Filtre", "Villefiltre"]
+    assert listed(statut="en_attente", organisme=org["numero_declaration_activite"], champ="commune") == [
+        "Villefiltre"
+    ]
+    assert listed(statut="rejetee", organisme=org["id_organisme"]) == []
+    for injection in ("' OR '1'='1", "x') OR 1=1 --"):
+        assert listed(statut="toutes", organisme=injection) == []
+    assert listed(statut="en_attente' OR 1=1 --", organisme=org["id_organisme"], champ="x' OR 1=1") == [
+        "Villefiltre",  # an unknown status is "en_attente" (oldest first), an unknown field no filter
+        "1 rue du Filtre",
+    ]
+    tree = html.fromstring(client.get("/admin/", params={"statut": "toutes", "champ": "commune"}).text)
+    retour = tree.xpath("//input[@name='retour']/@value")
+    assert retour and all(r == "/admin/?statut=toutes&champ=commune" for r in retour)
+
+
 def test_logging_out_ends_the_session(site):
     client, store = site
     login(client, store, "sortante")

@@ -111,11 +111,28 @@ class CorrectionStore:
         row = self._conn().execute("SELECT * FROM corrections WHERE id = ?", (correction_id,)).fetchone()
         return dict(row) if row else None
 
-    def listing(self, statut: str | None = None, page: int = 1) -> tuple[list[dict[str, Any]], int]:
+    def listing(
+        self,
+        statut: str | None = None,
+        page: int = 1,
+        *,
+        champ: str | None = None,
+        organisme: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
         """One page of corrections (newest first, or oldest first for those awaiting a decision)
-        and the total count."""
+        and the total count; `organisme` matches the organisation's id or NDA."""
         conn = self._conn()
-        where, params = ("WHERE statut = ?", [statut]) if statut in STATUSES else ("", [])
+        conditions, params = [], []
+        if statut in STATUSES:
+            conditions.append("statut = ?")
+            params.append(statut)
+        if champ:
+            conditions.append("champ = ?")
+            params.append(champ)
+        if organisme:
+            conditions.append("(organisme = ? OR nda = ?)")
+            params += [organisme, organisme]
+        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         order = "cree_le, id" if statut == "en_attente" else "cree_le DESC, id DESC"
         total = conn.execute(f"SELECT count(*) FROM corrections {where}", params).fetchone()[0]
         rows = conn.execute(

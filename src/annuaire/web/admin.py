@@ -5,7 +5,7 @@ and read the audit log. Pages without a session redirect to the login page (GET)
 from __future__ import annotations
 
 import math
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
@@ -56,8 +56,14 @@ def build_admin_router(renderer: Renderer) -> APIRouter:
         statut = request.query_params.get("statut", "en_attente")
         if statut not in (*STATUSES, "toutes"):
             statut = "en_attente"
+        champ = request.query_params.get("champ", "")
+        champ = champ if champ in FIELDS else ""
+        organisme = "".join(request.query_params.get("organisme", "").split())[:40]
         page = page_number(request)
-        rows, total = guard.store.listing(None if statut == "toutes" else statut, page)
+        rows, total = guard.store.listing(
+            None if statut == "toutes" else statut, page, champ=champ or None, organisme=organisme or None
+        )
+        filters = {k: v for k, v in (("statut", statut), ("champ", champ), ("organisme", organisme)) if v}
         return render(
             request,
             "admin/corrections.html",
@@ -67,6 +73,9 @@ def build_admin_router(renderer: Renderer) -> APIRouter:
                 "page": page,
                 "pages": max(1, math.ceil(total / PAGE)),
                 "statut": statut,
+                "champ": champ,
+                "organisme": organisme,
+                "query": urlencode(filters),
                 "counts": guard.store.counts(),
                 "labels": STATUS_LABELS,
                 "fields": FIELDS,
