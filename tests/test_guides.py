@@ -202,6 +202,9 @@ def test_guides_are_listed_and_rendered_with_links(guides_site):
     assert not [s for s in tree.xpath("//script") if "alert" in (s.text or "")]
     assert "&lt;script&gt;alert" in response.text
     assert client.get("/guides/inconnu").status_code == 404
+    sitemap = client.get("/sitemaps/1.xml").text
+    assert "<loc>http://testserver/guides/essai</loc><lastmod>2026-05-01</lastmod>" in sitemap
+    assert sitemap.index("/guides/essai") < sitemap.index(slugs.departement_path(dep["code"]))
     departement = html.fromstring(client.get(slugs.departement_path(dep["code"])).text)
     assert departement.xpath("//section[@aria-labelledby='guides-departement']//a[@href='/guides/essai']")
 

@@ -124,3 +124,10 @@ class GuideLibrary:
 
     def for_departement(self, code: str) -> list[Guide]:
         return [g for g in self.guides().values() if code.upper() in g.departements]
+
+    def site_paths(self) -> list[tuple[str, str | None]]:
+        """The guides' pages for the sitemap: the list, then each guide with its date."""
+        guides = self.guides()
+        if not guides:
+            return []
+        return [("/guides/", None), *((f"/guides/{g.slug}", g.date) for g in guides.values())]

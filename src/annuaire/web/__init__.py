@@ -32,11 +32,11 @@ log = logging.getLogger(__name__)
 
 def mount_website(app: FastAPI, settings: WebSettings) -> None:
     renderer = Renderer(settings)
-    app.include_router(build_router(renderer))
-    app.include_router(build_corrections_router(renderer))  # the correction form (needs app.state.guard)
-    app.include_router(build_admin_router(renderer))  # /admin/: moderation
     guides = GuideLibrary(settings.guides_dir or default_folder())
     renderer.env.globals["guides_for"] = guides.for_departement  # listed on département pages
+    app.include_router(build_router(renderer, more_paths=guides.site_paths))
+    app.include_router(build_corrections_router(renderer))  # the correction form (needs app.state.guard)
+    app.include_router(build_admin_router(renderer))  # /admin/: moderation
     app.include_router(build_guides_router(renderer, guides))
     app.mount("/static/site", StaticFiles(directory=STATIC), name="static")
     if settings.node_modules is not None:
