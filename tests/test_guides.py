@@ -162,6 +162,24 @@ def test_markdown_is_rendered_safely_with_the_directory_links():
     assert tree.xpath("//code")[0].text == "Gironde"
 
 
+MARKUP = st.text(
+    alphabet=st.sampled_from(list("<>\"'=/:[]()!#*`\n -ascriptjvonerolimgGironde(33)")) | st.characters(),
+    max_size=200,
+)
+
+
+@given(MARKUP)
+def test_no_markdown_can_bring_a_script_or_an_event_handler(body):
+    out = render_markdown(body, NAMES, resolver)
+    assert "<script" not in out.lower() and "<iframe" not in out.lower()
+    tree = html.fromstring(f"<div>{out}</div>")
+    for element in tree.iter():
+        assert not [name for name in element.attrib if name.lower().startswith("on")]
+        for name in ("href", "src"):
+            value = element.get(name, "").strip().lower()
+            assert not value.startswith(("javascript:", "vbscript:", "data:text"))
+
+
 # -- pages --------------------------------------------------------------------------------------------
 
 
