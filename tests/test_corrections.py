@@ -416,6 +416,45 @@ def test_moderation_approves_rejects_and_logs_every_action(site, orgs):
     assert client.get(f"/api/v1/organismes/{other['id_organisme']}").json()["commune"] == other["commune"]
 
 
+PAYLOADS = [
+    '"><img src=x onerror=alert(1)>',
+    "</textarea><svg/onload=alert(2)>",
+    "javascript:alert(3)//{{ 7*7 }}{% raw %}",
+    "<a href='javascript:alert(4)'>clic</a>",
+]
+
+
+def no_active_content(tree) -> None:
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        assert element.tag not in ("img", "svg", "iframe", "object"), element.tag
+        assert not [name for name in element.attrib if name.lower().startswith("on")], element.tag
+        assert not element.get("href", "").lower().startswith("javascript:")
+
+
+@pytest.mark.parametrize("number", range(len(PAYLOADS)))
+def test_payloads_in_every_field_stay_text_from_the_form_to_the_published_page(site, orgs, number):
+    client, store = site
+    payload, org = PAYLOADS[number], orgs[8 + number]
+    refused = post_correction(client, org, champ=payload, valeur=payload, message=payload, email=payload)
+    assert refused.status_code == 422
+    no_active_content(html.fromstring(refused.text))
+    assert post_correction(client, org, valeur=payload, message=payload).status_code == 303
+    (row,) = store.listing("en_attente", organisme=org["id_organisme"])[0]
+    assert (row["valeur"], row["message"]) == (payload, payload)  # stored as typed
+    login(client, store, "verificatrice")
+    listing = html.fromstring(client.get("/admin/", params={"organisme": org["id_organisme"]}).text)
+    no_active_content(listing)
+    cells = [" ".join(td.text_content().split()) for td in listing.xpath("//tbody/tr/td")]
+    assert " ".join(payload.split()) in cells
+    assert decide(client, row["id"], "approuver").status_code == 303
+    page = html.fromstring(client.get(f"/organisme/{org['id_organisme']}").text)
+    no_active_content(page)
+    assert page.xpath("//h1")[0].text_content() == payload
+    assert client.get(f"/api/v1/organismes/{org['id_organisme']}").json()["denomination"] == payload
+
+
 def test_the_admin_list_filters_by_status_field_and_organisation(site, orgs):
     client, store = site
     org = orgs[7]
