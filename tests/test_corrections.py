@@ -129,7 +129,13 @@ def make_client(db: Path, folder: Path, **limits) -> tuple[TestClient, Correctio
 
 @pytest.fixture(scope="module")
 def site(sample_build, tmp_path_factory):
-    client, store = make_client(sample_build.db, tmp_path_factory.mktemp("corrections"))
+    # limits high enough for the tests' bursts (the limits have tests of their own)
+    client, store = make_client(
+        sample_build.db,
+        tmp_path_factory.mktemp("corrections"),
+        corrections_per_hour=500,
+        logins_per_quarter=500,
+    )
     with client:
         yield client, store
 
