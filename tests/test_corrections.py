@@ -419,6 +419,8 @@ def test_moderation_approves_rejects_and_logs_every_action(site, orgs):
     assert found[0]["denomination"] == payload
     cards = client.get("/recherche", params={"q": org["siret"]}).text
     assert "Centre corrigé" in cards and SCRIPT not in cards
+    card = html.fromstring(cards).xpath("//ol[@class='cards']/li")[0]
+    assert "Correction vérifiée le" in card.xpath(".//p[@class='verified']")[0].text_content()
     assert client.get(f"/api/v1/organismes/{other['id_organisme']}").json()["commune"] == other["commune"]
 
 
