@@ -490,6 +490,30 @@ def test_the_admin_list_filters_by_status_field_and_organisation(site, orgs):
     assert retour and all(r == "/admin/?statut=toutes&champ=commune" for r in retour)
 
 
+def test_an_approved_correction_can_be_withdrawn(site, orgs):
+    client, store = site
+    org = orgs[1]
+    assert post_correction(client, org, champ="commune", valeur="Villeretiree").status_code == 303
+    (row,) = store.listing("en_attente", organisme=org["id_organisme"])[0]
+    login(client, store, "retireuse")
+    assert decide(client, row["id"], "retirer").status_code == 409  # not approved yet
+    assert decide(client, row["id"], "approuver").status_code == 303
+    api = f"/api/v1/organismes/{org['id_organisme']}"
+    assert client.get(api).json()["commune"] == "Villeretiree"
+    listing = html.fromstring(client.get("/admin/", params={"statut": "approuvee"}).text)
+    assert listing.xpath(f"//tr[@id='correction-{row['id']}']//form[contains(@action, 'retirer')]")
+    bare = client.post(f"/admin/corrections/{row['id']}/retirer", data={}, follow_redirects=False)
+    assert bare.status_code == 403
+    assert decide(client, row["id"], "retirer", motif="corrigé à la source").status_code == 303
+    assert decide(client, row["id"], "retirer").status_code == 409
+    after = client.get(api).json()
+    assert after["commune"] == org["commune"] and not after.get("corrections")
+    assert store.get(row["id"])["statut"] == "rejetee"
+    assert ("retrait", row["id"], {"motif": "corrigé à la source"}) in [
+        (e["action"], e["correction_id"], e["detail"]) for e in store.journal()[0]
+    ]
+
+
 def test_logging_out_ends_the_session(site):
     client, store = site
     login(client, store, "sortante")
@@ -592,7 +616,7 @@ def test_an_approved_correction_outlives_an_update(
     searcher.close()
     store = CorrectionStore(str(db) + ".corrections.sqlite")
     correction_id = store.add(org, Submission("adresse", "12 rue de la Vérification", "", "a@b.fr"))
-    assert store.decide(correction_id, "approuvee", "moderatrice")
+    assert store.decide(correction_id, "approuver", "moderatrice")
     store.close()
 
     done = run_annuaire("update", "--source", of / "sample-M+1.csv", "--db", db, "--reference", reference_dir)

@@ -145,28 +145,28 @@ class CorrectionStore:
         found = dict(self._conn().execute("SELECT statut, count(*) FROM corrections GROUP BY statut"))
         return {s: found.get(s, 0) for s in STATUSES}
 
-    def decide(self, correction_id: int, statut: str, moderateur: str, motif: str = "") -> bool:
-        """Approve or reject a correction awaiting a decision, and log it; False if there is none."""
-        if statut not in ("approuvee", "rejetee"):
-            raise ValueError(statut)
+    # action → (status required, new status, audit log entry)
+    ACTIONS = {
+        "approuver": ("en_attente", "approuvee", "approbation"),
+        "rejeter": ("en_attente", "rejetee", "rejet"),
+        "retirer": ("approuvee", "rejetee", "retrait"),  # an approved correction no longer shown
+    }
+
+    def decide(self, correction_id: int, action: str, moderateur: str, motif: str = "") -> bool:
+        """Approve or reject a correction awaiting a decision, or withdraw an approved one, and log
+        it; False when the correction is not in the status the action needs."""
+        before, after, entry = self.ACTIONS[action]
         conn = self._conn()
         when = iso(now())
         conn.execute("BEGIN IMMEDIATE")
         try:
             changed = conn.execute(
                 """UPDATE corrections SET statut = ?, decide_le = ?, decide_par = ?
-                   WHERE id = ? AND statut = 'en_attente'""",
-                (statut, when, moderateur, correction_id),
+                   WHERE id = ? AND statut = ?""",
+                (after, when, moderateur, correction_id, before),
             ).rowcount
             if changed:
-                self._log(
-                    conn,
-                    moderateur,
-                    "approbation" if statut == "approuvee" else "rejet",
-                    correction_id,
-                    {"motif": motif} if motif else None,
-                    when,
-                )
+                self._log(conn, moderateur, entry, correction_id, {"motif": motif} if motif else None, when)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -159,11 +159,10 @@ def build_admin_router(renderer: Renderer) -> APIRouter:
         form = await read_form(request)
         if form is None or not guard.csrf_ok(request, form.get(CSRF_FIELD)):
             return refusal(request, 403, "Jeton de sécurité absent ou expiré : rechargez la page.", moderator)
-        statut = {"approuver": "approuvee", "rejeter": "rejetee"}.get(action)
-        if statut is None or not correction_id.isdigit():
+        if action not in guard.store.ACTIONS or not correction_id.isdigit():
             return refusal(request, 404, "Action inconnue.", moderator)
         motif = " ".join(form.get("motif", "").split())[:500]
-        if not guard.store.decide(int(correction_id), statut, moderator, motif):
+        if not guard.store.decide(int(correction_id), action, moderator, motif):
             return refusal(request, 409, "Cette correction n'existe pas ou a déjà été traitée.", moderator)
         back = form.get("retour", "")
         return RedirectResponse(safe_next(back), status_code=303)
