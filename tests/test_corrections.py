@@ -633,3 +633,22 @@ def test_an_approved_correction_outlives_an_update(
         assert (
             "correction vérifiée" in page.xpath("//section[@aria-labelledby='historique']")[0].text_content()
         )
+
+
+def test_approvals_reach_other_connections_and_this_one(tmp_path):
+    """Result pages ask the file only for organisations with an approved correction; that list
+    follows approvals made through another connection (another worker) and through this one."""
+    path = tmp_path / "corrections.sqlite"
+    reader, moderator = CorrectionStore(path), CorrectionStore(path)
+    org = {"id_organisme": "35600000000048", "numero_declaration_activite": "11755555555"}
+    key = [(org["id_organisme"], org["numero_declaration_activite"])]
+    first = reader.add(org, Submission("denomination", "NOUVEAU NOM", "", "a@b.fr"))
+    second = reader.add(org, Submission("code_postal", "75002", "", "a@b.fr"))
+    assert reader.approved_for(key) == {}
+    assert moderator.decide(first, "approuver", "moderatrice")  # another connection
+    assert [c["valeur"] for c in reader.approved_for(key)[org["id_organisme"]]] == ["NOUVEAU NOM"]
+    assert reader.decide(second, "approuver", "moderatrice")  # this connection
+    assert {c["valeur"] for c in reader.approved_for(key)[org["id_organisme"]]} == {"NOUVEAU NOM", "75002"}
+    assert moderator.decide(first, "retirer", "moderatrice")
+    assert [c["valeur"] for c in reader.approved_for(key)[org["id_organisme"]]] == ["75002"]
+    assert reader.approved_for([("00000000000000", "11700000000")]) == {}

@@ -43,6 +43,7 @@ class CorrectionStore:
         self._local = threading.local()
         self._ready = False
         self._lock = threading.Lock()
+        self._decisions = 0  # decisions taken through this object (see _approved_keys)
 
     # -- connection ---------------------------------------------------------------------------------
 
@@ -168,6 +169,7 @@ class CorrectionStore:
             if changed:
                 self._log(conn, moderateur, entry, correction_id, {"motif": motif} if motif else None, when)
             conn.execute("COMMIT")
+            self._decisions += 1
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -181,6 +183,9 @@ class CorrectionStore:
             return {}
         ids = {k for k, _ in keys}
         ndas = {n: k for k, n in keys if n}
+        corrected_ids, corrected_ndas = self._approved_keys()
+        if ids.isdisjoint(corrected_ids) and corrected_ndas.isdisjoint(ndas):
+            return {}  # most result pages: nothing to ask the file
         marks = ",".join("?" * len(ids))
         nda_marks = ",".join("?" * len(ndas)) or "NULL"
         rows = (
@@ -199,6 +204,21 @@ class CorrectionStore:
             if key is not None:
                 found.setdefault(key, []).append(dict(row))
         return found
+
+    def _approved_keys(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Organisation ids and NDAs that have an approved correction, kept per thread until the
+        file changes: `PRAGMA data_version` moves when another connection commits, `_decisions`
+        when this process decides."""
+        conn = self._conn()
+        version = (conn.execute("PRAGMA data_version").fetchone()[0], self._decisions)
+        cached = getattr(self._local, "approved", None)
+        if cached is None or cached[0] != version:
+            rows = conn.execute(
+                "SELECT organisme, nda FROM corrections WHERE statut = 'approuvee'"
+            ).fetchall()
+            cached = (version, frozenset(r[0] for r in rows), frozenset(r[1] for r in rows if r[1]))
+            self._local.approved = cached
+        return cached[1], cached[2]
 
     # -- moderators and sessions --------------------------------------------------------------------
 
