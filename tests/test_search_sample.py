@@ -261,3 +261,40 @@ def test_a_directory_built_before_the_change_log_still_serves(sample_build, tmp_
     searcher = open_searcher(str(db))
     assert searcher.organisation(identifiant)["historique"] == []
     searcher.close()
+
+
+def test_what_every_search_needs_outlives_a_crawl_of_many_pages(sample_build):
+    """The search columns and kept summaries are pinned: hundreds of other cached values (a crawler
+    walking every commune page) do not evict them, so no search pays for reloading them."""
+    from annuaire.search import open_searcher
+    from annuaire.search import sqlite as backend
+
+    searcher = open_searcher(str(sample_build.db))
+    columns = searcher.columns()
+    for n in range(backend.CACHE_SIZE + 50):
+        searcher._cached(("page", n), lambda n=n: n)
+    assert searcher.columns() is columns
+    searcher.close()
+
+
+def test_full_text_answers_kept_within_a_bound(sample_searcher, db, monkeypatch):
+    """Kept full-text answers are the index's answers, read-only, and their total stays bounded."""
+    from annuaire.search import sqlite as backend
+
+    monkeypatch.setattr(backend, "MATCHES_KEPT", 50)
+    kept = backend._Matches()
+    for word in ("FORMATION", "CONSEIL", "SAS", "SARL", "ECOLE"):
+        expression = f'"{word}"*'
+        first = sample_searcher._text_matches(sample_searcher._conn(), expression)
+        again = sample_searcher._text_matches(sample_searcher._conn(), expression)
+        truth = [
+            r[0]
+            for r in db.execute(
+                "SELECT rowid FROM organismes_fts WHERE organismes_fts MATCH ?", (expression,)
+            )
+        ]
+        assert sorted(first.tolist()) == sorted(truth) and len(truth) > 0
+        assert again is first and not first.flags.writeable
+        kept.add(word, first)
+        assert kept.total == sum(len(v) for v in kept.ids.values())
+        assert kept.total <= 50 or len(kept.ids) == 1

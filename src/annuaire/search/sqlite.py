@@ -37,6 +37,7 @@ WHERE o.id IN (SELECT value FROM json_each(?))"""
 
 CACHE_SIZE = 512
 SUMMARY_CACHE = 20_000  # organisation summaries kept in memory per version (a few MB)
+MATCHES_KEPT = 2_000_000  # full-text match ids kept in memory per version (16 MB)
 IDENTIFIER_MATCHES = {
     "siret": """SELECT id FROM organismes WHERE siret = ?1
                 UNION SELECT organisme_id FROM declarations WHERE siret = ?1""",
@@ -78,6 +79,22 @@ def summary(row: sqlite3.Row, distance: float | None = None) -> dict[str, Any]:
     }
 
 
+class _Matches:
+    """Full-text answers kept for one version of the file, least recently used dropped first."""
+
+    def __init__(self):
+        self.ids: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.total = 0
+
+    def add(self, expression: str, ids: np.ndarray) -> None:
+        if expression in self.ids:
+            return
+        self.ids[expression] = ids
+        self.total += len(ids)
+        while self.total > MATCHES_KEPT and len(self.ids) > 1:
+            self.total -= len(self.ids.popitem(last=False)[1])
+
+
 class SQLiteSearcher(Searcher):
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -86,6 +103,7 @@ class SQLiteSearcher(Searcher):
         self._local = threading.local()
         self._lock = threading.Lock()
         self._cache: OrderedDict[Any, Any] = OrderedDict()
+        self._pinned: dict[Any, Any] = {}
         self._cache_ident: tuple | None = None
         self._connections: list[sqlite3.Connection] = []
 
@@ -113,22 +131,49 @@ class SQLiteSearcher(Searcher):
                 self._connections.append(conn)
         return local.conn
 
-    def _cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+    def _cached(self, key: Any, compute: Callable[[], Any], *, pinned: bool = False) -> Any:
+        """`compute()`'s value, kept until the file changes. The most recently used CACHE_SIZE values
+        are kept; `pinned` ones (the search columns, the summaries) whatever else is asked, so that a
+        crawl through many pages never evicts what every search needs."""
         ident = self._ident()
         with self._lock:
             if self._cache_ident != ident:
                 self._cache.clear()
+                self._pinned.clear()
                 self._cache_ident = ident
+            if key in self._pinned:
+                return self._pinned[key]
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
         value = compute()
         with self._lock:
             if self._cache_ident == ident:
+                if pinned:
+                    return self._pinned.setdefault(key, value)
                 self._cache[key] = value
                 while len(self._cache) > CACHE_SIZE:
                     self._cache.popitem(last=False)
         return value
+
+    def _text_matches(self, conn: sqlite3.Connection, expression: str) -> np.ndarray:
+        """Organisation ids matching a full-text expression. Recent answers are kept (typed queries
+        repeat: "formation", "sas"…), up to MATCHES_KEPT ids in all."""
+        kept: _Matches = self._cached("matches", _Matches, pinned=True)
+        with self._lock:
+            found = kept.ids.get(expression)
+            if found is not None:
+                kept.ids.move_to_end(expression)
+                return found
+        (found_ids,) = conn.execute(
+            "SELECT group_concat(rowid) FROM organismes_fts WHERE organismes_fts MATCH ?", (expression,)
+        ).fetchone()
+        # One string parsed in C: far cheaper than a Python tuple per match for broad prefixes.
+        found = np.fromstring(found_ids or "", dtype=np.int64, sep=",")
+        found.flags.writeable = False  # shared between requests
+        with self._lock:
+            kept.add(expression, found)
+        return found
 
     def version(self) -> str:
         ino, mtime, size = self._ident()
@@ -177,7 +222,7 @@ class SQLiteSearcher(Searcher):
             specialities = cursor.execute("SELECT organisme_id, code FROM organisme_specialites").fetchall()
             return Columns(rows, specialities)
 
-        return self._cached("columns", load)
+        return self._cached("columns", load, pinned=True)
 
     def _lookups(self, conn: sqlite3.Connection, f: Filters) -> Lookups:
         matches = None
@@ -188,12 +233,7 @@ class SQLiteSearcher(Searcher):
                 matches = [row[0] for row in conn.execute(IDENTIFIER_MATCHES[kind], (digits,))]
                 matches = np.array(matches, dtype=np.int64)
             elif words := text.tokens(f.q):
-                (found_ids,) = conn.execute(
-                    "SELECT group_concat(rowid) FROM organismes_fts WHERE organismes_fts MATCH ?",
-                    (text.fts_expression(words),),
-                ).fetchone()
-                # One string parsed in C: far cheaper than a Python tuple per match for broad prefixes.
-                matches = np.fromstring(found_ids or "", dtype=np.int64, sep=",")
+                matches = self._text_matches(conn, text.fts_expression(words))
         postal = ()
         if f.code_postal:
             postal = tuple(
@@ -249,7 +289,7 @@ class SQLiteSearcher(Searcher):
         in memory for this version of the file: result pages share many organisations."""
         if not ids:
             return []
-        known: OrderedDict[int, dict] = self._cached("summaries", OrderedDict)
+        known: OrderedDict[int, dict] = self._cached("summaries", OrderedDict, pinned=True)
         with self._lock:
             missing = [i for i, _ in ids if i not in known]
         if missing:
