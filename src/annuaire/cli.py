@@ -255,17 +255,32 @@ def geocode_(
 def export_(
     db: Annotated[Path, typer.Option("--db", help="The directory's SQLite file.", dir_okay=False)],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the files into.", file_okay=False)],
+    formats: Annotated[
+        str,
+        typer.Option(
+            "--formats", help="Comma-separated: csv, json, geojson, parquet (CSV is always written)."
+        ),
+    ] = "csv,json,geojson,parquet",
 ) -> None:
-    """Export declarations, organisations and quarantine as CSV (data.gouv.fr conventions)."""
-    from .exports.csv_files import export_csv
+    """Export declarations, organisations and quarantine (CSV, JSON, GeoJSON, Parquet) with their Table
+    Schemas (schema.json…) and publishing metadata (datapackage.json), following data.gouv.fr conventions."""
+    from .errors import InputError
+    from .exports.files import ALL_FORMATS, export_all
     from .store import open_store
 
     store = open_store(str(db))
     if not store.exists():
         raise AnnuaireError(f"{db}: no such database (run `annuaire build` first)")
-    counts = export_csv(store, out_dir)
+    chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    unknown = [f for f in chosen if f not in ALL_FORMATS]
+    if unknown:
+        raise InputError(
+            "--formats", f"unknown format(s) {', '.join(unknown)}: expected {', '.join(ALL_FORMATS)}"
+        )
+    counts = export_all(store, out_dir, chosen)
     for name, count in counts.items():
         out.print(f"{out_dir / name}: {count:,} rows")
+    out.print(f"Table Schemas and datapackage.json written to {out_dir}")
 
 
 @app.command()
