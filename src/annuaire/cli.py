@@ -284,6 +284,41 @@ def export_(
 
 
 @app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="The CSV file to check.", dir_okay=False)],
+    schema: Annotated[
+        Path, typer.Option("--schema", help="Table Schema (JSON), e.g. schema.json.", dir_okay=False)
+    ],
+    max_errors: Annotated[
+        int, typer.Option("--max-errors", min=1, help="Stop after this many errors.")
+    ] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Validate a CSV file against a Table Schema; errors in French (line, column, value, rule).
+    Exit code 0 when valid, 2 when not."""
+    import json
+
+    from .errors import EXIT_INPUT
+    from .exports.validate import validate_file
+
+    result = validate_file(file, schema, max_errors=max_errors)
+    if as_json:
+        out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
+    elif result.valid:
+        rows = f"{result.rows:,}".replace(",", "\u202f")
+        out.print(f"{file} : valide ({rows} lignes, schéma {schema})", markup=False, soft_wrap=True)
+    else:
+        for problem in result.problems:
+            out.print(problem.text(), highlight=False, markup=False, soft_wrap=True)
+        more = " (liste tronquée)" if result.truncated else ""
+        out.print(
+            f"{file} : invalide, {len(result.problems)} erreur(s){more} (schéma {schema})", markup=False
+        )
+    if not result.valid:
+        raise typer.Exit(EXIT_INPUT)
+
+
+@app.command()
 def fetch(
     laposte: Annotated[bool, typer.Option(help="Also refresh La Poste's postal-code base.")] = True,
     folder: Annotated[

@@ -200,7 +200,11 @@ DECLARATION_FIELDS = [
     _count("nb_stagiaires_confies", "Nombre de stagiaires confiés par un autre organisme de formation."),
     _count("effectif_formateurs", "Effectif des formateurs déclaré."),
     *LOCATION_FIELDS,
-    _enum("statut", STATUTS, "actif, ou supprime (retiré de la Liste publique, conservé pour l'historique)."),
+    _enum(
+        "statut",
+        STATUTS,
+        "Statut : actif, ou supprime (retiré de la Liste publique, conservé pour l'historique).",
+    ),
     _f(
         "enregistrement_source",
         "integer",
@@ -261,7 +265,7 @@ ORGANISATION_FIELDS = [
         "Pourquoi les déclarations sont regroupées : siret (même SIRET), nom_code_postal (même nom et code "
         "postal, sans SIRET valide), seul (une seule déclaration).",
     ),
-    _enum("statut", STATUTS, "actif, ou supprime (plus aucune déclaration dans la Liste publique)."),
+    _enum("statut", STATUTS, "Statut : actif, ou supprime (plus aucune déclaration dans la Liste publique)."),
 ]
 
 QUARANTINE_FIELDS = [
