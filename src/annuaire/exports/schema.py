@@ -19,7 +19,7 @@ PATTERNS = {
     "code_postal": r"^[0-9]{5}$",
     "code_commune_insee": r"^([0-9]{5}|2[AB][0-9]{3})$",
     "code_departement": r"^([0-9]{2}|2[AB]|9[78][0-9])$",
-    "code_region": r"^[0-9]{2}$",
+    "code_region": r"^[0-9]{2,3}$",
     "specialites": r"^[0-9A-Za-z]{1,10}(, [0-9A-Za-z]{1,10})*$",
 }
 SIRET_STATUTS = ["valide", "zero_restaure", "invalide", "absent"]
