@@ -319,6 +319,89 @@ def validate(
 
 
 @app.command()
+def profile(
+    db: Annotated[
+        Path,
+        typer.Option("--db", help="The directory's SQLite file (profiles go beside it).", dir_okay=False),
+    ],
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--source",
+            help="Liste publique file (default: the latest snapshot, else the build's source).",
+            dir_okay=False,
+        ),
+    ] = None,
+    laposte: Annotated[
+        Path | None,
+        typer.Option(
+            "--laposte",
+            help="La Poste's base (default: the latest snapshot, else the reference folder).",
+            dir_okay=False,
+        ),
+    ] = None,
+    reference: ReferenceOption = None,
+    metadata: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--metadata",
+            help="A data.gouv.fr dataset description (JSON), repeatable (default: as fetched).",
+            dir_okay=False,
+        ),
+    ] = None,
+    snapshots_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--snapshots", help="Snapshot folder of `annuaire fetch` (default: the cache's).", file_okay=False
+        ),
+    ] = None,
+    rows: Annotated[
+        int, typer.Option("--rows", min=0, help="Records profiled per file (0: all; the rest are counted).")
+    ] = 20_000,
+) -> None:
+    """Profile the source datasets (columns, formats, volume, freshness, licence, metadata, availability)
+    and score their trust; written to DB.sources.json for the website and the API."""
+    import json
+
+    from .errors import InputError
+    from .store import open_store
+    from .trust.sources import default_files, profile_all, write_profiles
+
+    store = open_store(str(db))
+    if not store.exists():
+        raise AnnuaireError(f"{db}: no such database (run `annuaire build` first)")
+    given = []
+    for path in metadata or []:
+        try:
+            given.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise InputError(
+                str(path), f"not a readable data.gouv.fr dataset description (JSON): {exc}"
+            ) from None
+    build_report = store.meta().get("build_report")
+    files = default_files(
+        source, laposte, reference, build_report if isinstance(build_report, dict) else None, snapshots_dir
+    )
+    profiles = profile_all(files, given, snapshots_dir=snapshots_dir, max_rows=rows or None)
+    path = write_profiles(db, profiles)
+    table = Table(title="Sources", show_header=True, header_style="bold")
+    for column in ("source", "rows", "columns", "formats found", "trust score"):
+        table.add_column(column)
+    for item in profiles["sources"]:
+        found = [c["format"] for c in (item["fichier"] or {}).get("columns", []) if c["format"]]
+        volume = item["volume"]
+        table.add_row(
+            item["cle"],
+            f"{volume['lignes']:,}" if volume["lignes"] is not None else "no file",
+            str(volume["colonnes"] or ""),
+            ", ".join(sorted(set(found))),
+            f"{item['score']['total']}/100",
+        )
+    out.print(table)
+    out.print(f"Profiles written to {path}")
+
+
+@app.command()
 def fetch(
     laposte: Annotated[bool, typer.Option(help="Also refresh La Poste's postal-code base.")] = True,
     folder: Annotated[

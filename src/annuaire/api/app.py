@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ..search import QueryError, open_searcher
 from ..web import WebSettings, mount_website
+from .data_routes import router as data_router
 from .ratelimit import RateLimitMiddleware
 from .responses import error_response
 from .routes import router
@@ -71,7 +72,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.searcher = searcher
+    app.state.db = settings.db
     app.include_router(router)
+    app.include_router(data_router)  # sources, quality report, export downloads
 
     @app.exception_handler(QueryError)
     async def query_error(request: Request, exc: QueryError):

@@ -208,6 +208,14 @@ def read_profiles(db: str | Path) -> dict[str, Any] | None:
         return None
 
 
+NOT_PROFILED = "profils non calculés : lancez `annuaire profile --db` sur cette base"
+
+
+def sources_document(db: str | Path) -> dict[str, Any]:
+    """What the website and the API show: the profiles, or an empty list saying how to compute them."""
+    return read_profiles(db) or {"genere_le": None, "sources": [], "message": NOT_PROFILED}
+
+
 def default_files(
     source_file: Path | None,
     laposte_file: Path | None,

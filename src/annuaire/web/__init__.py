@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .data_pages import build_data_router
 from .pages import Renderer
 from .routes import NotFound, build_router
 from .settings import WebSettings
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 def mount_website(app: FastAPI, settings: WebSettings) -> None:
     renderer = Renderer(settings)
     app.include_router(build_router(renderer))
+    app.include_router(build_data_router(renderer))  # /sources, /qualite, /donnees/
     app.mount("/static/site", StaticFiles(directory=STATIC), name="static")
     if settings.node_modules is not None:
         app.mount(
