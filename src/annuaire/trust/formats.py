@@ -149,7 +149,7 @@ FORMATS: dict[str, tuple[Callable[[str], bool], str, str, tuple[str, ...], bool]
         ("insee", "codecommune"),
         True,
     ),
-    "departement": (is_departement, "string", "code de département", ("departement", "dept"), True),
+    "departement": (is_departement, "string", "code de département", ("departement", "dept", "dep"), True),
     "region": (is_region, "string", "code de région", ("region",), True),
 }
 LABELS = {name: spec[2] for name, spec in FORMATS.items()}
@@ -181,9 +181,10 @@ def detect(name: str, values: Sequence[str]) -> tuple[str | None, str]:
     for fmt, (_, type_, _, _, needs_hint) in FORMATS.items():
         if not needs_hint and shares[fmt] >= DETECT_SHARE:
             return fmt, type_
+    if all(_DIGITS.match(v) for v in values) and any(len(v) > 1 and v.startswith("0") for v in values):
+        return None, "string"  # a code: its leading zeros matter
     if all(is_integer(v) for v in values):
-        # A code (leading zeros) stays text; a count is an integer.
-        return None, "string" if any(len(v) > 1 and v.startswith("0") for v in values) else "integer"
+        return None, "integer"
     if all(is_number(v) for v in values):
         return None, "number"
     return None, "string"

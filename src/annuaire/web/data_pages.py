@@ -63,7 +63,8 @@ def build_data_router(renderer: Renderer) -> APIRouter:
             items = [f for f in files if f["table"] == table and f["format"] in FORMAT_WORDS]
             if items:
                 tables.append({"table": table, "words": FILE_WORDS[table], "files": items})
-        extra = [f for f in files if f["format"] not in FORMAT_WORDS]
+        listed = {f["fichier"] for t in tables for f in t["files"]}
+        extra = [f for f in files if f["fichier"] not in listed]
         context = {
             "tables": tables,
             "metadata_files": extra,
