@@ -564,6 +564,9 @@ def test_exports_can_be_downloaded(sample_build, api_client):
         assert f'href="/api/v1/exports/{name}"' in page.text
     assert "Licence Ouverte / Open Licence version 2.0" in page.text
     assert 'href="/donnees/"' in api_client.get("/").text  # linked from every page's footer
+    sitemap = api_client.get("/sitemaps/1.xml").text
+    for path in ("/donnees/", "/sources", "/qualite"):
+        assert f"<loc>http://testserver{path}</loc>" in sitemap
 
 
 def test_sources_page_without_profiles_says_how_to_compute_them(tmp_path, sample_build):
