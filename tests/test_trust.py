@@ -581,3 +581,28 @@ def test_sources_page_without_profiles_says_how_to_compute_them(tmp_path, sample
     with TestClient(create_app(ApiSettings(db=str(db), rate_limit_per_minute=0))) as client:
         assert client.get("/api/v1/sources").json()["sources"] == []
         assert "annuaire profile" in client.get("/sources").text
+
+
+def test_quality_report_is_kept_beside_the_database_until_it_changes(sample_build, tmp_path):
+    import os
+    import shutil
+
+    from annuaire.store import open_store
+    from annuaire.trust import quality
+
+    db = tmp_path / "annuaire.db"
+    shutil.copyfile(sample_build.db, db)
+    first = quality.cached_quality_report(open_store(str(db)), db)
+    stored = json.loads(quality.quality_path(db).read_text(encoding="utf-8"))
+    assert stored["rapport"] == first and stored["base"].startswith(f"{db.stat().st_size}:")
+    quality._cache.clear()  # another worker: it reads the file instead of the database
+    stored["rapport"]["declarations_actives"] = -1
+    quality.quality_path(db).write_text(json.dumps(stored), encoding="utf-8")
+    assert quality.cached_quality_report(open_store(str(db)), db)["declarations_actives"] == -1
+    os.utime(db, ns=(db.stat().st_atime_ns, db.stat().st_mtime_ns + 10**9))  # a new build or update
+    assert quality.cached_quality_report(open_store(str(db)), db)["declarations_actives"] == 2000
+
+
+def test_annuaire_profile_also_writes_the_quality_report(profiled, sample_build):
+    stored = json.loads(sample_build.db.with_name("annuaire.db.quality.json").read_text(encoding="utf-8"))
+    assert stored["rapport"]["quarantaine_total"] == sample_build.report["rows"]["quarantined"]

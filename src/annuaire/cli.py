@@ -360,11 +360,13 @@ def profile(
     ] = 20_000,
 ) -> None:
     """Profile the source datasets (columns, formats, volume, freshness, licence, metadata, availability)
-    and score their trust; written to DB.sources.json for the website and the API."""
+    and score their trust (DB.sources.json); compute the quality report of the directory
+    (DB.quality.json). The website and the API read both."""
     import json
 
     from .errors import InputError
     from .store import open_store
+    from .trust.quality import cached_quality_report
     from .trust.sources import default_files, profile_all, write_profiles
 
     store = open_store(str(db))
@@ -384,6 +386,7 @@ def profile(
     )
     profiles = profile_all(files, given, snapshots_dir=snapshots_dir, max_rows=rows or None)
     path = write_profiles(db, profiles)
+    cached_quality_report(store, db)  # the quality report of our own data, ready for the server
     table = Table(title="Sources", show_header=True, header_style="bold")
     for column in ("source", "rows", "columns", "formats found", "trust score"):
         table.add_column(column)
@@ -398,7 +401,7 @@ def profile(
             f"{item['score']['total']}/100",
         )
     out.print(table)
-    out.print(f"Profiles written to {path}")
+    out.print(f"Profiles written to {path}; quality report to {db}.quality.json")
 
 
 @app.command()

@@ -2,11 +2,15 @@
 report, kept in the database's `meta` table), the geocoding precision of the active declarations,
 the declarations merged into organisations, and the completeness of every exported column.
 
-Computing it reads every declaration and organisation once (a few seconds for 150,000): the server
-keeps it per database file (path, size, modification time), so a new build or update is seen at once."""
+Computing it reads every declaration and organisation once (about half a minute for 150,000): it is
+kept per database file (size, modification time) in memory and in `{db}.quality.json`, so a new build
+or update is seen at once and the work is done once."""
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import threading
 from collections import Counter
 from datetime import UTC, datetime
@@ -161,19 +165,67 @@ def quality_report(store: Store) -> dict[str, Any]:
     }
 
 
-_cache: dict[str, tuple[tuple, dict]] = {}
+QUALITY_SUFFIX = ".quality.json"
+_cache: dict[str, tuple[str, dict]] = {}
 _lock = threading.Lock()
 
 
+def _stamp(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def quality_path(db: str | Path) -> Path:
+    db = Path(db)
+    return db.with_name(db.name + QUALITY_SUFFIX)
+
+
+def _read_stored(path: Path, stamp: str) -> dict | None:
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return stored.get("rapport") if stored.get("base") == stamp else None
+
+
 def cached_quality_report(store: Store, path: str | Path) -> dict[str, Any]:
-    """The report for the database file at `path`, computed again only when the file changed."""
-    stat = Path(path).stat()
-    stamp = (stat.st_size, stat.st_mtime_ns)
-    key = str(Path(path).resolve())
+    """The report for the database file at `path`, computed again only when the file changed.
+
+    It is kept in memory and in `{db}.quality.json` (with the size and modification time of the
+    database it describes), so that other workers and restarts find it; `annuaire profile` writes it
+    too. Reading a 150,000-declaration directory takes tens of seconds: done once per database."""
+    db = Path(path)
+    stamp = _stamp(db)
+    key = str(db.resolve())
+    hit = _cache.get(key)
+    if hit and hit[0] == stamp:
+        return hit[1]
+    target = quality_path(db)
     with _lock:
-        hit = _cache.get(key)
-        if hit and hit[0] == stamp:
-            return hit[1]
-        report = quality_report(store)
+        report = _read_stored(target, stamp)
+        if report is None:
+            try:
+                lock = open(target.with_name(target.name + ".lock"), "w")  # noqa: SIM115 - closed below
+            except OSError:
+                lock = None  # a read-only folder: computed here, kept in memory only
+            try:
+                if lock is not None:
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    report = _read_stored(target, stamp)  # another worker may have just written it
+                if report is None:
+                    report = quality_report(store)
+                    _write(target, {"base": stamp, "rapport": report})
+            finally:
+                if lock is not None:
+                    lock.close()
         _cache[key] = (stamp, report)
         return report
+
+
+def _write(target: Path, data: dict) -> None:
+    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        temp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        os.replace(temp, target)
+    except OSError:
+        temp.unlink(missing_ok=True)
