@@ -280,6 +280,9 @@ def axe_violations(page) -> list[dict]:
         ("/recherche?q=formation&portee=actions_formation", "recherche-filtree"),
         ("/formation/75/", "departement"),
         (None, "organisme-axe"),
+        ("/sources", "sources"),
+        ("/qualite", "qualite"),
+        ("/donnees/", "donnees"),
     ],
 )
 def test_no_serious_accessibility_violation(page, server, url, name):
