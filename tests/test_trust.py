@@ -606,3 +606,21 @@ def test_quality_report_is_kept_beside_the_database_until_it_changes(sample_buil
 def test_annuaire_profile_also_writes_the_quality_report(profiled, sample_build):
     stored = json.loads(sample_build.db.with_name("annuaire.db.quality.json").read_text(encoding="utf-8"))
     assert stored["rapport"]["quarantaine_total"] == sample_build.report["rows"]["quarantined"]
+
+
+def test_files_of_a_database_named_by_a_url_go_to_the_cache(tmp_path, monkeypatch):
+    from annuaire import sidecar
+
+    monkeypatch.setenv("ANNUAIRE_CACHE_DIR", str(tmp_path))
+    url = "postgresql://annuaire@localhost/annuaire"
+    assert not sidecar.is_file(url)
+    path = sidecar.sidecar_path(url, ".quality.json")
+    assert path.parent == tmp_path / "bases" and path.name.endswith(".quality.json")
+    assert sidecar.sidecar_path(url, ".exports") != sidecar.sidecar_path("postgresql://other/db", ".exports")
+    assert sidecar.sidecar_path(tmp_path / "a.db", ".sources.json") == tmp_path / "a.db.sources.json"
+
+    class Meta:
+        def meta(self):
+            return {"built_at": "2026-11-24T01:00:00+0000", "updated_at": None}
+
+    assert sidecar.stamp(url, Meta()) == "2026-11-24T01:00:00+0000|None"

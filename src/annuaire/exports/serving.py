@@ -1,9 +1,9 @@
 """The export files the website and the API offer for download.
 
 `ANNUAIRE_EXPORT_DIR` names a folder that `annuaire export --out` fills (served as it is). Without it,
-the files are generated on first demand into `{db}.exports/` beside the database, and again after a
-build or an update changed the database (a stamp file records which database they describe). Two
-workers asking at once generate them once (a lock file)."""
+the files are generated on first demand into `{db}.exports/` beside the database (see `sidecar`), and
+again after a build or an update changed the database (a stamp file records which database they
+describe). Two workers asking at once generate them once (a lock file)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..sidecar import sidecar_path
+from ..sidecar import stamp as database_stamp
 from . import schema
 from .files import DATA_PACKAGE, TABLE_FORMATS
 
@@ -29,21 +31,15 @@ def configured_folder() -> Path | None:
     return Path(value) if value else None
 
 
-def _stamp_of(db: Path) -> str:
-    stat = db.stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
-
-
 def export_folder(db: str | Path, *, generate: bool = True) -> Path:
     """The folder holding the exports of `db`, generated first if needed (and `generate`)."""
     configured = configured_folder()
     if configured is not None:
         return configured
-    db = Path(db)
-    folder = db.with_name(db.name + ".exports")
+    folder = sidecar_path(db, ".exports")
     if not generate:
         return folder
-    stamp = _stamp_of(db)
+    stamp = database_stamp(db)
     stamp_file = folder / STAMP
     if stamp_file.is_file() and stamp_file.read_text() == stamp:
         return folder

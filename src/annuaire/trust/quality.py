@@ -19,6 +19,8 @@ from typing import Any
 
 from ..exports import schema
 from ..exports.csv_files import declaration_rows, organisation_rows
+from ..sidecar import is_file, sidecar_path
+from ..sidecar import stamp as database_stamp
 from ..store.base import Store
 
 REPAIR_LABELS = {
@@ -170,14 +172,8 @@ _cache: dict[str, tuple[str, dict]] = {}
 _lock = threading.Lock()
 
 
-def _stamp(path: Path) -> str:
-    stat = path.stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
-
-
 def quality_path(db: str | Path) -> Path:
-    db = Path(db)
-    return db.with_name(db.name + QUALITY_SUFFIX)
+    return sidecar_path(db, QUALITY_SUFFIX)
 
 
 def _read_stored(path: Path, stamp: str) -> dict | None:
@@ -194,17 +190,17 @@ def cached_quality_report(store: Store, path: str | Path) -> dict[str, Any]:
     It is kept in memory and in `{db}.quality.json` (with the size and modification time of the
     database it describes), so that other workers and restarts find it; `annuaire profile` writes it
     too. Reading a 150,000-declaration directory takes tens of seconds: done once per database."""
-    db = Path(path)
-    stamp = _stamp(db)
-    key = str(db.resolve())
+    stamp = database_stamp(path, store)
+    key = str(Path(path).resolve()) if is_file(path) else str(path)
     hit = _cache.get(key)
     if hit and hit[0] == stamp:
         return hit[1]
-    target = quality_path(db)
+    target = quality_path(path)
     with _lock:
         report = _read_stored(target, stamp)
         if report is None:
             try:
+                target.parent.mkdir(parents=True, exist_ok=True)
                 lock = open(target.with_name(target.name + ".lock"), "w")  # noqa: SIM115 - closed below
             except OSError:
                 lock = None  # a read-only folder: computed here, kept in memory only

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..sidecar import sidecar_path
 from ..sources import snapshots
 from . import metadata
 from .licences import normalise
@@ -60,8 +61,7 @@ SOURCES = [LISTE_PUBLIQUE, LAPOSTE]
 
 
 def profiles_path(db: str | Path) -> Path:
-    db = Path(db)
-    return db.with_name(db.name + PROFILES_SUFFIX)
+    return sidecar_path(db, PROFILES_SUFFIX)
 
 
 def _snapshot_times(resource_id: str | None, folder: Path) -> list[datetime]:
