@@ -624,3 +624,69 @@ def test_files_of_a_database_named_by_a_url_go_to_the_cache(tmp_path, monkeypatc
             return {"built_at": "2026-11-24T01:00:00+0000", "updated_at": None}
 
     assert sidecar.stamp(url, Meta()) == "2026-11-24T01:00:00+0000|None"
+
+
+CELL = st.one_of(
+    st.just(""),
+    st.sampled_from(["01000", "75008", "2A004", "true", "false", "12/03/2021", "2021-03-12", "48.85,2.35"]),
+    st.text(alphabet="abcdéèçàô ;,\"'\n0123456789", max_size=12),
+)
+
+
+@given(
+    st.integers(min_value=2, max_value=4).flatmap(  # one column has no separator to find
+        lambda width: st.lists(st.lists(CELL, min_size=width, max_size=width), min_size=1, max_size=25)
+    ),
+    st.sampled_from([";", ",", "\t"]),
+    st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
+)
+def test_profile_counts_what_a_csv_reader_reads(tmp_path_factory, rows, delimiter, encoding):
+    width = len(rows[0])
+    header = [f"colonne{i}" for i in range(width)]
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\n").writerows([header, *rows])
+    path = tmp_path_factory.mktemp("profile") / "f.csv"
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    profile = profile_file(path, max_rows=None)
+    assert profile.delimiter == delimiter and profile.rows == len(rows)
+    kept = [r for r in rows if any(c.strip() for c in r)]
+    assert profile.rows_profiled == len(kept)
+    for i, column in enumerate(profile.columns):
+        values = [r[i].strip() for r in kept]
+        assert column.name == header[i]
+        assert column.empty == sum(1 for v in values if not v)
+        assert column.filled == sum(1 for v in values if v)
+        assert column.distinct == len({v for v in values if v})
+        if column.format is not None:
+            check = formats.FORMATS[column.format][0]
+            assert column.valid == sum(1 for v in values if v and check(v))
+
+
+def test_exports_are_generated_on_demand_and_again_after_a_change(sample_build, tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from annuaire.exports import serving
+
+    monkeypatch.delenv("ANNUAIRE_EXPORT_DIR", raising=False)
+    db = tmp_path / "annuaire.db"
+    shutil.copyfile(sample_build.db, db)
+    folder = serving.export_folder(db)
+    assert folder == tmp_path / "annuaire.db.exports"
+    first = (folder / serving.STAMP).read_text()
+    csv_file = folder / "declarations.csv"
+    assert csv_file.read_bytes() == (sample_build.out / "declarations.csv").read_bytes()
+    made = csv_file.stat().st_mtime_ns
+    assert serving.export_folder(db) == folder and csv_file.stat().st_mtime_ns == made  # not redone
+    os.utime(db, ns=(db.stat().st_atime_ns, db.stat().st_mtime_ns + 10**9))  # a new build or update
+    serving.export_folder(db)
+    assert (folder / serving.STAMP).read_text() != first and csv_file.stat().st_mtime_ns != made
+    names = [f["fichier"] for f in serving.listing(folder)]
+    assert names[:4] == [
+        "declarations.csv",
+        "declarations.json",
+        "declarations.geojson",
+        "declarations.parquet",
+    ]
+    monkeypatch.setenv("ANNUAIRE_EXPORT_DIR", str(sample_build.out))
+    assert serving.export_folder(db) == sample_build.out  # an operator's folder is served as it is
