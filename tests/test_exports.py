@@ -279,7 +279,25 @@ def test_validate_reports_header_and_shape_problems(sample_build, run_annuaire, 
     missing = write(tmp_path / "missing.csv", "enregistrement,ligne,motif,detail,brut\n1,2,ligne_vide,,[]\n")
     done = run_annuaire("validate", missing, "--schema", schema_file)
     assert done.returncode == 2
-    assert "Ligne 1" in done.stdout and "colonne" in done.stdout
+    assert done.stdout.splitlines()[0] == (
+        "Ligne 1, colonne « numero_declaration_activite » — colonne attendue par le schéma absente de "
+        "l'en-tête [règle : missing-label]"
+    )
+    assert "invalide, 1 erreur(s)" in done.stdout  # columns are matched by name: the others are fine
+    reordered = write(
+        tmp_path / "reordered.csv",
+        "ligne,enregistrement,numero_declaration_activite,motif,detail,brut\n2,1,,ligne_vide,,[]\n",
+    )
+    assert run_annuaire("validate", reordered, "--schema", schema_file).returncode == 0
+    extra = write(
+        tmp_path / "extra.csv",
+        "enregistrement,ligne,numero_declaration_activite,motif,detail,brut,commentaire\n1,2,,ligne_vide,,[],x\n",
+    )
+    done = run_annuaire("validate", extra, "--schema", schema_file)
+    assert done.returncode == 2 and "colonne « commentaire » — colonne de l'en-tête inconnue" in done.stdout
+    empty = write(tmp_path / "empty.csv", "")
+    done = run_annuaire("validate", empty, "--schema", schema_file)
+    assert done.returncode == 2 and "fichier vide ou illisible" in done.stdout
     short = write(
         tmp_path / "short.csv",
         "enregistrement,ligne,numero_declaration_activite,motif,detail,brut\n1,2,,ligne_vide\n,3,,inconnu,,[]\n",

@@ -312,7 +312,9 @@ def validate(
             out.print(problem.text(), highlight=False, markup=False, soft_wrap=True)
         more = " (liste tronquée)" if result.truncated else ""
         out.print(
-            f"{file} : invalide, {len(result.problems)} erreur(s){more} (schéma {schema})", markup=False
+            f"{file} : invalide, {len(result.problems)} erreur(s){more} (schéma {schema})",
+            markup=False,
+            soft_wrap=True,
         )
     if not result.valid:
         raise typer.Exit(EXIT_INPUT)

@@ -111,6 +111,8 @@ def _load_schema(path: Path):
         descriptor = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise InputError(str(path), f"le schéma n'est pas un JSON lisible ({exc})") from None
+    if isinstance(descriptor, dict):
+        descriptor.setdefault("fieldsMatch", "equal")
     try:
         return Schema.from_descriptor(descriptor)
     except FrictionlessException as exc:
@@ -136,19 +138,34 @@ def _problem(error, fields: dict[str, dict]) -> Problem:
         if fmt and fmt != "default":
             expected += f" au format {fmt}"
         return Problem(row, column, value, f"type {field.get('type')}", f"n'est pas {expected}")
+    label = getattr(error, "label", None)
+    field_name = getattr(error, "field_name", None)
+    if kind == "incorrect-label":
+        return Problem(
+            1, label, None, kind, f"l'en-tête porte « {label} » là où le schéma attend « {field_name} »"
+        )
+    if kind == "missing-label":
+        return Problem(1, field_name, None, kind, HEADER_ERRORS[kind])
     if kind in HEADER_ERRORS:
-        return Problem(1, column, None, kind, HEADER_ERRORS[kind])
+        return Problem(1, label or column, None, kind, HEADER_ERRORS[kind])
     if kind in ROW_ERRORS:
         return Problem(
             row, column, value if kind in ("extra-cell", "unique-error") else None, kind, ROW_ERRORS[kind]
         )
     if kind == "encoding-error":
         return Problem(row, None, None, kind, "le fichier n'est pas lisible dans l'encodage annoncé (UTF-8)")
+    if kind in ("source-error", "format-error", "scheme-error", "resource-error"):
+        return Problem(
+            row, None, None, kind, f"fichier vide ou illisible comme CSV ({note or error.message})"
+        )
     return Problem(row, column, value, kind, error.message)
 
 
 def validate_file(file: Path, schema_path: Path, *, max_errors: int = 1000) -> Result:
-    """Validate `file` (CSV, separator detected) against the Table Schema at `schema_path`."""
+    """Validate `file` (CSV, separator detected) against the Table Schema at `schema_path`.
+
+    Unless the schema says otherwise (`fieldsMatch`), columns are matched to the schema's fields by
+    name, as Validata does: their order does not matter, a missing or an unknown column is an error."""
     from frictionless import FrictionlessException, Resource, system
 
     if not file.is_file():
@@ -157,8 +174,7 @@ def validate_file(file: Path, schema_path: Path, *, max_errors: int = 1000) -> R
     fields = {f.name: f.to_descriptor() for f in schema.fields}
     try:
         with system.use_context(trusted=True):
-            resource = Resource(path=str(file.resolve()), schema=schema)
-            report = resource.validate(limit_errors=max_errors)
+            report = Resource(path=str(file.resolve()), schema=schema).validate(limit_errors=max_errors)
     except FrictionlessException as exc:
         raise InputError(str(file), f"illisible : {exc.error.message}") from None
     task = report.tasks[0] if report.tasks else None
