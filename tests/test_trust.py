@@ -408,8 +408,11 @@ def test_profile_source_puts_it_together(sample_csv, dataset_json, tmp_path):
 
 
 def test_fetch_records_its_outcome_and_the_dataset(
-    annuaire_bin, annuaire_env, tmp_path, shared_dir, dataset_json
+    annuaire_bin, annuaire_env, tmp_path, shared_dir, dataset_json, sample_build, mini_reference_dir
 ):
+    """`annuaire fetch` records each attempt; `annuaire profile` reads the record (the latest snapshot
+    is the file it profiles, the recorded description its metadata) for the availability axis."""
+    import shutil
     import subprocess
 
     from annuaire.sources.snapshots import read_attempts
@@ -436,10 +439,38 @@ def test_fetch_records_its_outcome_and_the_dataset(
                 timeout=120,
             )
 
+        db = tmp_path / "annuaire.db"
+        shutil.copyfile(sample_build.db, db)
+
+        def availability() -> dict:
+            done = subprocess.run(
+                [
+                    annuaire_bin,
+                    "profile",
+                    "--db",
+                    db,
+                    "--snapshots",
+                    folder,
+                    "--reference",
+                    mini_reference_dir,
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, done.stderr
+            profiles = json.loads((tmp_path / "annuaire.db.sources.json").read_text(encoding="utf-8"))
+            liste = profiles["sources"][0]
+            assert liste["volume"]["lignes"] == 2006  # the snapshot fetched, gzipped
+            assert liste["fichier"]["path"].startswith(str(folder))
+            return next(a for a in liste["score"]["axes"] if a["axe"] == "disponibilite")
+
         assert fetch().returncode == 0
         record = read_attempts(described["id"], folder)
         assert record["last_fetch"]["outcome"] == "downloaded" and record["last_fetch"]["error"] is None
         assert record["dataset"]["license"] == "lov2"
+        assert availability()["points"] == 25
         first_success = record["last_success"]
         portal.error(f"/api/1/datasets/r/{resource['id']}", 500)
         failed = fetch()
@@ -447,6 +478,8 @@ def test_fetch_records_its_outcome_and_the_dataset(
     record = read_attempts(described["id"], folder)
     assert record["last_fetch"]["outcome"] == "failed" and "500" in record["last_fetch"]["error"]
     assert record["last_success"] == first_success and record["dataset"]["id"] == described["id"]
+    axis = availability()
+    assert axis["points"] == 7.5 and "a échoué" in axis["explication"] and "500" in axis["explication"]
 
 
 @pytest.fixture(scope="session")
