@@ -321,7 +321,9 @@ def test_validate_refuses_a_missing_or_broken_schema(run_annuaire, tmp_path):
     assert done.returncode == 2 and "introuvable" in done.stderr
 
 
-SIRET_SCHEMA = {"fields": [{"name": "siret", "type": "string", "constraints": {"pattern": "^[0-9]{14}$"}}]}
+SIRET_SCHEMA = {
+    "fields": [{"name": "siretEtablissement", "type": "string", "constraints": {"pattern": "^[0-9]{14}$"}}]
+}
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -340,9 +342,11 @@ SIRET_SCHEMA = {"fields": [{"name": "siret", "type": "string", "constraints": {"
 def test_validate_finds_exactly_the_bad_sirets(tmp_path_factory, values):
     folder = tmp_path_factory.mktemp("siret")
     schema_path = write(folder / "s.json", json.dumps(SIRET_SCHEMA))
-    data = write(folder / "d.csv", "siret\n" + "".join(f"{v}\n" for v in values))
+    data = write(folder / "d.csv", "siretEtablissement\n" + "".join(f"{v}\n" for v in values))
     result = validate_file(data, schema_path)
     bad = [i + 2 for i, v in enumerate(values) if not (len(v) == 14 and v.isdigit())]
     assert [p.ligne for p in result.problems] == bad
-    assert all(p.regle == "pattern" and p.colonne == "siret" for p in result.problems)
+    assert all(p.regle == "pattern" and p.colonne == "siretEtablissement" for p in result.problems)
+    for problem, line in zip(result.problems, bad, strict=True):
+        assert problem.text().startswith(f"Ligne {line}, colonne « siretEtablissement » : valeur « ")
     assert result.valid is (not bad)

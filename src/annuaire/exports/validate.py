@@ -57,7 +57,8 @@ class Problem:
             where.append(f"ligne {self.ligne}")
         if self.colonne:
             where.append(f"colonne « {self.colonne} »")
-        head = ", ".join(where).capitalize() or "Fichier"
+        head = ", ".join(where) or "fichier"
+        head = head[0].upper() + head[1:]  # not str.capitalize(): column names keep their case
         value = f" : valeur « {self.valeur} »" if self.valeur is not None else ""
         return f"{head}{value} — {self.message} [règle : {self.regle}]"
 
