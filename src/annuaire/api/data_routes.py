@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
 
 from ..exports import serving
 from ..store import open_store
@@ -18,11 +19,56 @@ from .responses import error_response, json_response
 router = APIRouter(prefix="/api/v1")
 
 
+class FichierExport(BaseModel):
+    fichier: str = Field(description="Nom du fichier, par exemple organismes.csv")
+    table: str | None = Field(
+        description="declarations, organismes ou quarantaine ; vide pour les métadonnées"
+    )
+    format: str = Field(
+        description="csv, json, geojson, parquet, schema (Table Schema) ou json (datapackage)"
+    )
+    octets: int
+    lignes: int | None = Field(description="Nombre de lignes (fichiers de données)")
+    url: str = Field(description="Chemin de téléchargement")
+
+
+class ListeExports(BaseModel):
+    fichiers: list[FichierExport]
+
+
+class AxeConfiance(BaseModel):
+    axe: str
+    libelle: str
+    poids: int
+    points: float
+    part: float
+    explication: str = Field(description="Pourquoi ces points, en français")
+
+
+class ScoreConfiance(BaseModel):
+    total: float = Field(description="Somme des points des axes, sur 100")
+    sur: int
+    axes: list[AxeConfiance]
+
+
+class SourceResume(BaseModel, extra="allow"):
+    cle: str = Field(description="liste-publique, laposte")
+    titre: str
+    role: str
+    score: ScoreConfiance
+
+
+class ListeSources(BaseModel):
+    genere_le: str | None
+    sources: list[SourceResume]
+    message: str | None = None
+
+
 def database(request: Request) -> str:
     return request.app.state.db
 
 
-@router.get("/sources", tags=["sources et qualité"])
+@router.get("/sources", tags=["sources et qualité"], response_model=ListeSources)
 async def list_sources(request: Request) -> Response:
     """Les jeux de données sources : profil (colonnes, formats détectés, volume), fraîcheur, licence,
     complétude des métadonnées, disponibilité et score de confiance (sur 100) expliqué axe par axe."""
@@ -49,7 +95,7 @@ async def get_quality(request: Request) -> Response:
     return json_response(request, report)
 
 
-@router.get("/exports", tags=["données ouvertes"])
+@router.get("/exports", tags=["données ouvertes"], response_model=ListeExports)
 async def list_exports(request: Request) -> Response:
     """Les fichiers téléchargeables (CSV, JSON, GeoJSON, Parquet, schémas Table Schema, datapackage.json)."""
     folder = await run_in_threadpool(serving.export_folder, database(request))
