@@ -1,16 +1,15 @@
-"""CSV exports: UTF-8, `,`-separated, snake_case columns, codes as text, ISO 8601 dates, empty for unknown.
+"""The rows of the exported tables, read from the store, as typed values in the schema's column order
+(`schema.py`), and how a value becomes a CSV cell (UTF-8, `,`-separated, codes as text, ISO 8601 dates,
+empty for unknown, formulas neutralised). `files.py` writes them in every format.
 
-- `declarations.csv`: one row per NDA;
-- `organismes.csv`: one row per organisation (declarations merged on the SIRET);
-- `quarantaine.csv`: every record that is not in the directory, with its reason and raw content.
+- `declarations`: one row per NDA;
+- `organismes`: one row per organisation (declarations merged on the SIRET);
+- `quarantaine`: every record that is not in the directory, with its reason and raw content.
 """
 
 from __future__ import annotations
 
-import csv
-import os
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from ..store.base import Store
@@ -129,30 +128,3 @@ def quarantine_rows(store: Store) -> Iterator[list]:
             q["detail"],
             q["brut"],
         ]
-
-
-def write_csv(path: Path, columns: list[str], rows: Iterable[list]) -> int:
-    """Write atomically: the file appears complete or not at all."""
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    count = 0
-    try:
-        with temp.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(columns)
-            for row in rows:
-                writer.writerow([csv_cell(v) for v in row])
-                count += 1
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return count
-
-
-def export_csv(store: Store, out: Path) -> dict[str, int]:
-    out.mkdir(parents=True, exist_ok=True)
-    return {
-        "declarations.csv": write_csv(out / "declarations.csv", DECLARATION_COLUMNS, declaration_rows(store)),
-        "organismes.csv": write_csv(out / "organismes.csv", ORGANISATION_COLUMNS, organisation_rows(store)),
-        "quarantaine.csv": write_csv(out / "quarantaine.csv", QUARANTINE_COLUMNS, quarantine_rows(store)),
-    }

@@ -45,23 +45,24 @@ def _resources(dataset: dict) -> list[dict]:
     return [r for r in dataset.get("resources") or [] if isinstance(r, dict)]
 
 
-def _text(value: Any) -> str:
+def text_of(value: Any) -> str:
+    """A metadata field as stripped text (empty when missing or not text)."""
     return value.strip() if isinstance(value, str) else ""
 
 
 # The recommended fields (data.gouv.fr's publishing guide and quality criteria), with a French label.
 RECOMMENDED: list[tuple[str, str, Any]] = [
-    ("titre", "un titre", lambda d: bool(_text(d.get("title")))),
+    ("titre", "un titre", lambda d: bool(text_of(d.get("title")))),
     (
         "description",
         "une description d'au moins 100 caractères",
-        lambda d: len(_text(d.get("description"))) >= 100,
+        lambda d: len(text_of(d.get("description"))) >= 100,
     ),
-    ("licence", "une licence", lambda d: _text(d.get("license")) not in ("", "notspecified")),
+    ("licence", "une licence", lambda d: text_of(d.get("license")) not in ("", "notspecified")),
     (
         "frequence",
         "une fréquence de mise à jour",
-        lambda d: _text(d.get("frequency")) not in ("", "unknown"),
+        lambda d: text_of(d.get("frequency")) not in ("", "unknown"),
     ),
     ("couverture_temporelle", "une couverture temporelle", lambda d: bool(d.get("temporal_coverage"))),
     (
@@ -74,7 +75,7 @@ RECOMMENDED: list[tuple[str, str, Any]] = [
     (
         "ressources_documentees",
         "chaque ressource décrite",
-        lambda d: bool(_resources(d)) and all(_text(r.get("description")) for r in _resources(d)),
+        lambda d: bool(_resources(d)) and all(text_of(r.get("description")) for r in _resources(d)),
     ),
     (
         "schema",
@@ -146,7 +147,7 @@ def freshness(
         or parse_time(dataset.get("last_update"))
         or parse_time(dataset.get("last_modified"))
     )
-    code = _text(dataset.get("frequency")) or None
+    code = text_of(dataset.get("frequency")) or None
     label, expected = FREQUENCIES.get(code or "unknown", (code, None))
     times = sorted(set(update_times))
     gaps = [(b - a).total_seconds() / 86400 for a, b in zip(times, times[1:], strict=False)]

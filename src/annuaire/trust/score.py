@@ -189,7 +189,7 @@ def agents_axis(dataset: dict | None, resource: dict) -> Axis:
         return Axis("agents", 0.0, "Non vérifiable : les métadonnées data.gouv.fr n'ont pas été récupérées.")
     met = {
         "page": bool(dataset.get("page")),
-        "documentation": len(metadata._text(dataset.get("description"))) >= 100,
+        "documentation": len(metadata.text_of(dataset.get("description"))) >= 100,
         "format_ouvert": (resource.get("format") or "").lower() in metadata.OPEN_FORMATS,
         "url_stable": bool(resource.get("latest")),
         "controle": bool(
