@@ -725,3 +725,27 @@ def test_exports_are_generated_on_demand_and_again_after_a_change(sample_build, 
     ]
     monkeypatch.setenv("ANNUAIRE_EXPORT_DIR", str(sample_build.out))
     assert serving.export_folder(db) == sample_build.out  # an operator's folder is served as it is
+
+
+def test_availability_from_a_snapshot_kept_without_a_fetch_record(tmp_path, dataset_json, sample_csv):
+    from annuaire.trust.sources import profile_all
+
+    folder = tmp_path / "snapshots" / LISTE_PUBLIQUE.resource_id
+    folder.mkdir(parents=True)
+    kept = folder / "20261123T060000Z-abc.csv"
+    kept.write_bytes(sample_csv.read_bytes())
+    meta = {
+        "path": str(kept),
+        "resource_id": LISTE_PUBLIQUE.resource_id,
+        "dataset_id": LISTE_PUBLIQUE.dataset_id,
+        "source_url": "file:///x",
+        "fetched_at": "2026-11-23T06:00:00Z",
+        "sha256": "0" * 64,
+        "size": kept.stat().st_size,
+    }
+    (folder / "latest.json").write_text(json.dumps(meta))
+    profiles = profile_all({}, [dataset_json], snapshots_dir=tmp_path / "snapshots", now=NOW)
+    liste = profiles["sources"][0]
+    assert liste["disponibilite"]["derniere_reussite"] == "2026-11-23T06:00:00Z"
+    axis = next(a for a in liste["score"]["axes"] if a["axe"] == "disponibilite")
+    assert axis["points"] == 25 and "il y a 20 heures" in axis["explication"]

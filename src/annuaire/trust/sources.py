@@ -179,6 +179,15 @@ def profile_all(
     for source in SOURCES:
         record = snapshots.read_attempts(source.dataset_id, folder)
         dataset = find_metadata(source, given_metadata) or record.get("dataset")
+        if not record.get("last_fetch"):  # fetched before attempts were recorded: the snapshot says when
+            rid = _resource_id(source, dataset)
+            kept = snapshots.latest(rid, folder) if rid else None
+            if kept:
+                record = {
+                    **record,
+                    "last_fetch": {"at": kept.fetched_at, "outcome": "downloaded", "error": None},
+                    "last_success": kept.fetched_at,
+                }
         out.append(
             profile_source(
                 source,
