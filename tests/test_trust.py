@@ -749,3 +749,29 @@ def test_availability_from_a_snapshot_kept_without_a_fetch_record(tmp_path, data
     assert liste["disponibilite"]["derniere_reussite"] == "2026-11-23T06:00:00Z"
     axis = next(a for a in liste["score"]["axes"] if a["axe"] == "disponibilite")
     assert axis["points"] == 25 and "il y a 20 heures" in axis["explication"]
+
+
+def test_a_large_export_is_prepared_in_the_background(sample_build, tmp_path, monkeypatch):
+    """A request does not wait for a long generation: 503 with Retry-After, the page says so, then the
+    files appear."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from annuaire.api import ApiSettings, create_app
+    from annuaire.exports import serving
+
+    monkeypatch.delenv("ANNUAIRE_EXPORT_DIR", raising=False)
+    monkeypatch.setattr(serving, "WAIT_SECONDS", 0.0)
+    db = tmp_path / "annuaire.db"
+    shutil.copyfile(sample_build.db, db)
+    with TestClient(create_app(ApiSettings(db=str(db), rate_limit_per_minute=0))) as client:
+        busy = client.get("/api/v1/exports/declarations.csv")
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "60"
+        assert "en préparation" in busy.json()["detail"]
+        assert "en cours de préparation" in client.get("/donnees/").text
+        assert serving.prepared_folder(db, wait=120) == tmp_path / "annuaire.db.exports"
+        ready = client.get("/api/v1/exports/declarations.csv")
+        assert ready.status_code == 200
+        assert ready.content == (sample_build.out / "declarations.csv").read_bytes()
+        assert "en cours de préparation" not in client.get("/donnees/").text

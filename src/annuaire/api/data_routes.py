@@ -95,21 +95,36 @@ async def get_quality(request: Request) -> Response:
     return json_response(request, report)
 
 
-@router.get("/exports", tags=["données ouvertes"], response_model=ListeExports)
+PREPARING = {503: {"description": "Fichiers en préparation (après une construction ou une mise à jour)"}}
+
+
+def preparing() -> Response:
+    return error_response(
+        503, "fichiers d'export en préparation : réessayez dans une minute", headers={"Retry-After": "60"}
+    )
+
+
+@router.get("/exports", tags=["données ouvertes"], response_model=ListeExports, responses=PREPARING)
 async def list_exports(request: Request) -> Response:
     """Les fichiers téléchargeables (CSV, JSON, GeoJSON, Parquet, schémas Table Schema, datapackage.json)."""
-    folder = await run_in_threadpool(serving.export_folder, database(request))
+    folder = await run_in_threadpool(serving.prepared_folder, database(request))
+    if folder is None:
+        return preparing()
     return json_response(request, {"fichiers": serving.listing(folder)})
 
 
 @router.get(
-    "/exports/{fichier}", tags=["données ouvertes"], responses={404: {"description": "Fichier inconnu"}}
+    "/exports/{fichier}",
+    tags=["données ouvertes"],
+    responses={404: {"description": "Fichier inconnu"}, **PREPARING},
 )
 async def download_export(request: Request, fichier: Annotated[str, Path(max_length=60)]) -> Response:
     """Un fichier d'export, par son nom (par exemple `organismes.csv`, `schema.json`)."""
     if fichier not in serving.DOWNLOADS and fichier not in serving.METADATA_FILES:
         return error_response(404, "fichier d'export inconnu")
-    folder = await run_in_threadpool(serving.export_folder, database(request))
+    folder = await run_in_threadpool(serving.prepared_folder, database(request))
+    if folder is None:
+        return preparing()
     path = folder / fichier
     if not path.is_file():
         return error_response(404, "fichier d'export absent du dossier d'export")

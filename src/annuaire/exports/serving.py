@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import threading
 from pathlib import Path
@@ -24,6 +25,10 @@ DOWNLOADS = [f"{table}.{fmt}" for table, formats in TABLE_FORMATS.items() for fm
 METADATA_FILES = [*schema.SCHEMA_FILES.values(), DATA_PACKAGE]
 MEDIA_TYPES = {**schema.MEDIA_TYPES, "json": "application/json"}
 _lock = threading.Lock()
+_jobs: dict[str, threading.Thread] = {}
+_jobs_lock = threading.Lock()
+WAIT_SECONDS = 10.0  # a request waits this long for the files; a large directory takes a minute or more
+log = logging.getLogger("annuaire.exports")
 
 
 def configured_folder() -> Path | None:
@@ -54,6 +59,37 @@ def export_folder(db: str | Path, *, generate: bool = True) -> Path:
                 export_all(open_store(str(db)), folder)
                 stamp_file.write_text(stamp)
     return folder
+
+
+def _current(folder: Path, db: str | Path) -> bool:
+    stamp_file = folder / STAMP
+    return stamp_file.is_file() and stamp_file.read_text() == database_stamp(db)
+
+
+def _generate(db: str | Path) -> None:
+    try:
+        export_folder(db)
+    except Exception:  # the next request tries again; the log says why
+        log.exception("generating the export files failed", extra={"db": str(db)})
+
+
+def prepared_folder(db: str | Path, wait: float | None = None) -> Path | None:
+    """The export folder when its files describe the current database; otherwise their generation is
+    started in the background (once), waited for `wait` seconds, and None returned if not done yet."""
+    configured = configured_folder()
+    if configured is not None:
+        return configured
+    folder = sidecar_path(db, ".exports")
+    if _current(folder, db):
+        return folder
+    with _jobs_lock:
+        job = _jobs.get(str(folder))
+        if job is None or not job.is_alive():
+            job = threading.Thread(target=_generate, args=(db,), name="exports", daemon=True)
+            job.start()
+            _jobs[str(folder)] = job
+    job.join(WAIT_SECONDS if wait is None else wait)
+    return folder if _current(folder, db) else None
 
 
 def listing(folder: Path) -> list[dict[str, Any]]:

@@ -52,12 +52,14 @@ def build_data_router(renderer: Renderer) -> APIRouter:
 
     @router.get("/donnees/")
     async def downloads(request: Request):
-        folder = await run_in_threadpool(serving.export_folder, request.app.state.db)
-        files = serving.listing(folder)
-        try:
-            package: dict[str, Any] = json.loads((folder / DATA_PACKAGE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            package = {}
+        folder = await run_in_threadpool(serving.prepared_folder, request.app.state.db)
+        files = serving.listing(folder) if folder else []
+        package: dict[str, Any] = {}
+        if folder is not None:
+            try:
+                package = json.loads((folder / DATA_PACKAGE).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                package = {}
         tables = []
         for table in schema.TABLES:
             items = [f for f in files if f["table"] == table and f["format"] in FORMAT_WORDS]
@@ -66,6 +68,7 @@ def build_data_router(renderer: Renderer) -> APIRouter:
         listed = {f["fichier"] for t in tables for f in t["files"]}
         extra = [f for f in files if f["fichier"] not in listed]
         context = {
+            "preparing": folder is None,
             "tables": tables,
             "metadata_files": extra,
             "package": package,
