@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,8 @@ def main() -> None:
         with AddokServer(args.ban, workers=2) as addok:
             run(*build, "--geocoder-url", addok.url, "--geocode-cache", str(args.out / "geocode.sqlite"))
     run("export", "--db", str(db), "--out", str(args.out / "export"))
+    run("profile", "--db", str(db), "--source", str(args.source), "--reference", str(args.reference))
+    os.environ["ANNUAIRE_EXPORT_DIR"] = str(args.out / "export")  # the files /donnees/ offers
     if args.port:
         base = f"http://127.0.0.1:{args.port}"
         print(f"\nServing the directory: {base}/ (website), {base}/api/docs (API)")

@@ -285,6 +285,9 @@ def axe_violations(page) -> list[dict]:
         (None, "organisme-axe"),
         ("/guides/qualiopi", "guide"),
         ("/admin/connexion", "admin-connexion"),
+        ("/sources", "sources"),
+        ("/qualite", "qualite"),
+        ("/donnees/", "donnees"),
     ],
 )
 def test_no_serious_accessibility_violation(page, server, url, name):

@@ -257,17 +257,155 @@ def geocode_(
 def export_(
     db: Annotated[Path, typer.Option("--db", help="The directory's SQLite file.", dir_okay=False)],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the files into.", file_okay=False)],
+    formats: Annotated[
+        str,
+        typer.Option(
+            "--formats", help="Comma-separated: csv, json, geojson, parquet (CSV is always written)."
+        ),
+    ] = "csv,json,geojson,parquet",
 ) -> None:
-    """Export declarations, organisations and quarantine as CSV (data.gouv.fr conventions)."""
-    from .exports.csv_files import export_csv
+    """Export declarations, organisations and quarantine (CSV, JSON, GeoJSON, Parquet) with their Table
+    Schemas (schema.json…) and publishing metadata (datapackage.json), following data.gouv.fr conventions."""
+    from .errors import InputError
+    from .exports.files import ALL_FORMATS, export_all
     from .store import open_store
 
     store = open_store(str(db))
     if not store.exists():
         raise AnnuaireError(f"{db}: no such database (run `annuaire build` first)")
-    counts = export_csv(store, out_dir)
+    chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    unknown = [f for f in chosen if f not in ALL_FORMATS]
+    if unknown:
+        raise InputError(
+            "--formats", f"unknown format(s) {', '.join(unknown)}: expected {', '.join(ALL_FORMATS)}"
+        )
+    counts = export_all(store, out_dir, chosen)
     for name, count in counts.items():
         out.print(f"{out_dir / name}: {count:,} rows")
+    out.print(f"Table Schemas and datapackage.json written to {out_dir}")
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="The CSV file to check.", dir_okay=False)],
+    schema: Annotated[
+        Path, typer.Option("--schema", help="Table Schema (JSON), e.g. schema.json.", dir_okay=False)
+    ],
+    max_errors: Annotated[
+        int, typer.Option("--max-errors", min=1, help="Stop after this many errors.")
+    ] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Validate a CSV file against a Table Schema; errors in French (line, column, value, rule).
+    Exit code 0 when valid, 2 when not."""
+    import json
+
+    from .errors import EXIT_INPUT
+    from .exports.validate import validate_file
+
+    result = validate_file(file, schema, max_errors=max_errors)
+    if as_json:
+        out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
+    elif result.valid:
+        rows = f"{result.rows:,}".replace(",", "\u202f")
+        out.print(f"{file} : valide ({rows} lignes, schéma {schema})", markup=False, soft_wrap=True)
+    else:
+        for problem in result.problems:
+            out.print(problem.text(), highlight=False, markup=False, soft_wrap=True)
+        more = " (liste tronquée)" if result.truncated else ""
+        out.print(
+            f"{file} : invalide, {len(result.problems)} erreur(s){more} (schéma {schema})",
+            markup=False,
+            soft_wrap=True,
+        )
+    if not result.valid:
+        raise typer.Exit(EXIT_INPUT)
+
+
+@app.command()
+def profile(
+    db: Annotated[
+        Path,
+        typer.Option("--db", help="The directory's SQLite file (profiles go beside it).", dir_okay=False),
+    ],
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--source",
+            help="Liste publique file (default: the latest snapshot, else the build's source).",
+            dir_okay=False,
+        ),
+    ] = None,
+    laposte: Annotated[
+        Path | None,
+        typer.Option(
+            "--laposte",
+            help="La Poste's base (default: the latest snapshot, else the reference folder).",
+            dir_okay=False,
+        ),
+    ] = None,
+    reference: ReferenceOption = None,
+    metadata: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--metadata",
+            help="A data.gouv.fr dataset description (JSON), repeatable (default: as fetched).",
+            dir_okay=False,
+        ),
+    ] = None,
+    snapshots_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--snapshots", help="Snapshot folder of `annuaire fetch` (default: the cache's).", file_okay=False
+        ),
+    ] = None,
+    rows: Annotated[
+        int, typer.Option("--rows", min=0, help="Records profiled per file (0: all; the rest are counted).")
+    ] = 20_000,
+) -> None:
+    """Profile the source datasets (columns, formats, volume, freshness, licence, metadata, availability)
+    and score their trust (DB.sources.json); compute the quality report of the directory
+    (DB.quality.json). The website and the API read both."""
+    import json
+
+    from .errors import InputError
+    from .store import open_store
+    from .trust.quality import cached_quality_report
+    from .trust.sources import default_files, profile_all, write_profiles
+
+    store = open_store(str(db))
+    if not store.exists():
+        raise AnnuaireError(f"{db}: no such database (run `annuaire build` first)")
+    given = []
+    for path in metadata or []:
+        try:
+            given.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise InputError(
+                str(path), f"not a readable data.gouv.fr dataset description (JSON): {exc}"
+            ) from None
+    build_report = store.meta().get("build_report")
+    files = default_files(
+        source, laposte, reference, build_report if isinstance(build_report, dict) else None, snapshots_dir
+    )
+    profiles = profile_all(files, given, snapshots_dir=snapshots_dir, max_rows=rows or None)
+    path = write_profiles(db, profiles)
+    cached_quality_report(store, db)  # the quality report of our own data, ready for the server
+    table = Table(title="Sources", show_header=True, header_style="bold")
+    for column in ("source", "rows", "columns", "formats found", "trust score"):
+        table.add_column(column)
+    for item in profiles["sources"]:
+        found = [c["format"] for c in (item["fichier"] or {}).get("columns", []) if c["format"]]
+        volume = item["volume"]
+        table.add_row(
+            item["cle"],
+            f"{volume['lignes']:,}" if volume["lignes"] is not None else "no file",
+            str(volume["colonnes"] or ""),
+            ", ".join(sorted(set(found))),
+            f"{item['score']['total']}/100",
+        )
+    out.print(table)
+    out.print(f"Profiles written to {path}; quality report to {db}.quality.json")
 
 
 @app.command()

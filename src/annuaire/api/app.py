@@ -17,6 +17,7 @@ from ..corrections.overlay import CorrectedSearcher
 from ..search import QueryError, open_searcher
 from ..web import WebSettings, mount_website
 from ..web.security import Guard
+from .data_routes import router as data_router
 from .ratelimit import RateLimitMiddleware
 from .responses import error_response
 from .routes import router
@@ -80,7 +81,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.state.searcher = searcher
     app.state.guard = Guard(correction_settings, corrections)
+    app.state.db = settings.db
     app.include_router(router)
+    app.include_router(data_router)  # sources, quality report, export downloads
 
     @app.exception_handler(QueryError)
     async def query_error(request: Request, exc: QueryError):

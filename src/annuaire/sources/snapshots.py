@@ -153,6 +153,40 @@ def _keep(temp: Path, folder: Path, snapshot: Snapshot, suffix: str) -> Snapshot
     return snapshot
 
 
+def attempts_file(dataset_id: str, folder: Path | None = None) -> Path:
+    """`{folder}/datasets/{dataset id}.json`: the dataset's description as the portal last gave it and
+    the outcome of the last fetch (read by `annuaire profile` for a source's availability)."""
+    return (folder or snapshots_folder()) / "datasets" / f"{dataset_id}.json"
+
+
+def read_attempts(dataset_id: str, folder: Path | None = None) -> dict:
+    path = attempts_file(dataset_id, folder)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _record_attempt(
+    dataset_id: str, folder: Path, outcome: str, error: str | None, dataset: dict | None
+) -> None:
+    path = attempts_file(dataset_id, folder)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = read_attempts(dataset_id, folder)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        record["last_fetch"] = {"at": now, "outcome": outcome, "error": error}
+        if outcome != "failed":
+            record["last_success"] = now
+        if dataset is not None:
+            record["dataset"] = dataset
+        temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        temp.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+        os.replace(temp, path)
+    except OSError as exc:  # the record helps the profile; a fetch never fails for it
+        log.warning("cannot record the fetch", extra={"file": str(path), "error": str(exc)})
+
+
 def fetch_resource(
     dataset_id: str = LISTE_PUBLIQUE_DATASET,
     resource_id: str | None = LISTE_PUBLIQUE_RESOURCE,
@@ -160,15 +194,34 @@ def fetch_resource(
     folder: Path | None = None,
     client: httpx.Client | None = None,
 ) -> FetchResult:
-    """Fetch a resource if it changed since the last snapshot (see the module's description)."""
+    """Fetch a resource if it changed since the last snapshot (see the module's description); the
+    outcome and the dataset's description are recorded (`attempts_file`)."""
     folder = folder or snapshots_folder()
+    described: list[dict] = []
+    try:
+        result = _fetch_resource(dataset_id, resource_id, folder, client, described)
+    except DownloadError as exc:
+        _record_attempt(dataset_id, folder, "failed", str(exc), described[0] if described else None)
+        raise
+    _record_attempt(dataset_id, folder, result.reason, None, described[0] if described else None)
+    return result
+
+
+def _fetch_resource(
+    dataset_id: str,
+    resource_id: str | None,
+    folder: Path,
+    client: httpx.Client | None,
+    described: list[dict],
+) -> FetchResult:
     mirror = config.mirror_dir()
     if mirror is not None:
         return _from_mirror(mirror, dataset_id, resource_id, folder)
     own = client is None
     client = client or http_client()
     try:
-        _, resource = _resource(client, dataset_id, resource_id)
+        dataset, resource = _resource(client, dataset_id, resource_id)
+        described.append(dataset)
         rid = resource["id"]
         target = folder / rid
         target.mkdir(parents=True, exist_ok=True)

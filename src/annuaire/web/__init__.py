@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..guides import GuideLibrary, default_folder
 from .admin import build_admin_router
 from .corrections import build_corrections_router
+from .data_pages import build_data_router
 from .guides import build_guides_router
 from .pages import Renderer
 from .routes import NotFound, build_router
@@ -38,6 +39,7 @@ def mount_website(app: FastAPI, settings: WebSettings) -> None:
     app.include_router(build_corrections_router(renderer))  # the correction form (needs app.state.guard)
     app.include_router(build_admin_router(renderer))  # /admin/: moderation
     app.include_router(build_guides_router(renderer, guides))
+    app.include_router(build_data_router(renderer))  # /sources, /qualite, /donnees/
     app.mount("/static/site", StaticFiles(directory=STATIC), name="static")
     if settings.node_modules is not None:
         app.mount(

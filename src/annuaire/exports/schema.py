@@ -1,0 +1,395 @@
+"""Table Schemas (frictionless specs) of the exported files: every column with its type, format,
+constraints and a French description; and the data package that publishes them (title, description,
+licence, frequency, temporal and spatial coverage).
+
+Codes are strings with a pattern, so that a reader keeps their leading zeros (`01000`, `2A004`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NDA = r"[0-9]{11,12}"
+PATTERNS = {
+    "nda": f"^{NDA}$",
+    "nda_list": f"^{NDA}(, {NDA})*$",
+    "siret": r"^[0-9]{14}$",
+    "siren": r"^[0-9]{9}$",
+    "id_organisme": rf"^([0-9]{{14}}|NDA{NDA})$",
+    "code_postal": r"^[0-9]{5}$",
+    "code_commune_insee": r"^([0-9]{5}|2[AB][0-9]{3})$",
+    "code_departement": r"^([0-9]{2}|2[AB]|9[78][0-9])$",
+    "code_region": r"^[0-9]{2,3}$",
+    "specialites": r"^[0-9A-Za-z]{1,10}(, [0-9A-Za-z]{1,10})*$",
+}
+SIRET_STATUTS = ["valide", "zero_restaure", "invalide", "absent"]
+ADDRESS_KINDS = ["voie", "commune_seule", "boite_postale"]
+GEO_TYPES = ["housenumber", "street", "locality", "municipality"]
+GEO_METHODS = ["ban", "centroide_commune", "aucun"]
+STATUTS = ["actif", "supprime"]
+GROUPINGS = ["siret", "nom_code_postal", "seul"]
+QUARANTINE_REASONS = [
+    "ligne_vide",
+    "identifiant_seul",
+    "nda_absent",
+    "nda_invalide",
+    "champs_en_trop",
+    "doublon_exact",
+    "nda_en_double",
+]
+
+
+def _f(name: str, type_: str, description: str, *, title: str | None = None, **more: Any) -> dict:
+    field: dict[str, Any] = {"name": name, "title": title or name.replace("_", " ").capitalize()}
+    field["type"] = type_
+    field["description"] = description
+    constraints = more.pop("constraints", None)
+    field.update(more)
+    if type_ == "boolean":
+        field["trueValues"], field["falseValues"] = ["true"], ["false"]
+    if type_ == "date":
+        field["format"] = "default"  # ISO 8601, YYYY-MM-DD
+    if constraints:
+        field["constraints"] = constraints
+    return field
+
+
+def _code(name: str, pattern: str, description: str, *, required: bool = False, **more: Any) -> dict:
+    constraints: dict[str, Any] = {"pattern": PATTERNS[pattern]}
+    if required:
+        constraints["required"] = True
+    return _f(name, "string", description, constraints=constraints, **more)
+
+
+def _enum(name: str, values: list[str], description: str, *, required: bool = True) -> dict:
+    return _f(name, "string", description, constraints={"required": required, "enum": values})
+
+
+def _count(name: str, description: str) -> dict:
+    return _f(name, "integer", description, constraints={"minimum": 0})
+
+
+SCOPE_FIELDS = [
+    _f(
+        "certification_actions_formation",
+        "boolean",
+        "Certifié Qualiopi pour les actions de formation (vide : non renseigné).",
+    ),
+    _f(
+        "certification_bilans_competences",
+        "boolean",
+        "Certifié Qualiopi pour les bilans de compétences (vide : non renseigné).",
+    ),
+    _f(
+        "certification_vae",
+        "boolean",
+        "Certifié Qualiopi pour les actions de validation des acquis de l'expérience (vide : non renseigné).",
+    ),
+    _f(
+        "certification_apprentissage",
+        "boolean",
+        "Certifié Qualiopi pour les actions de formation par apprentissage (vide : non renseigné).",
+    ),
+]
+LOCATION_FIELDS = [
+    _f(
+        "latitude",
+        "number",
+        "Latitude WGS 84 (degrés décimaux) de l'adresse, ou du centre de la commune (voir geo_methode).",
+        constraints={"minimum": -90, "maximum": 90},
+    ),
+    _f(
+        "longitude",
+        "number",
+        "Longitude WGS 84 (degrés décimaux) de l'adresse, ou du centre de la commune (voir geo_methode).",
+        constraints={"minimum": -180, "maximum": 180},
+    ),
+    _f(
+        "geo_score",
+        "number",
+        "Score du géocodeur BAN (0 à 1) ; vide pour un centre de commune.",
+        constraints={"minimum": 0, "maximum": 1},
+    ),
+    _f(
+        "geo_type",
+        "string",
+        "Précision de la position : housenumber (numéro), street (voie), locality (lieu-dit), "
+        "municipality (commune).",
+        constraints={"enum": GEO_TYPES},
+    ),
+    _enum(
+        "geo_methode",
+        GEO_METHODS,
+        "Origine de la position : ban (géocodage de l'adresse), centroide_commune (centre de la commune), "
+        "aucun (pas de position).",
+    ),
+]
+ADDRESS_FIELDS = [
+    _f("adresse", "string", "Voie de l'adresse physique (numéro, type et nom de voie), telle que déclarée."),
+    _code("code_postal", "code_postal", "Code postal sur 5 chiffres (zéro initial conservé)."),
+]
+TERRITORY_FIELDS = [
+    _code(
+        "code_commune_insee",
+        "code_commune_insee",
+        "Code officiel géographique (INSEE) de la commune, trouvé dans la base officielle des codes postaux.",
+    ),
+    _code("code_departement", "code_departement", "Code du département (01…95, 2A, 2B, 971…976)."),
+    _code("code_region", "code_region", "Code de la région (COG), déduit de la commune."),
+]
+
+DECLARATION_FIELDS = [
+    _code(
+        "numero_declaration_activite",
+        "nda",
+        "Numéro de déclaration d'activité (NDA) : 11 chiffres, 12 outre-mer. Identifiant de la ligne.",
+        required=True,
+        title="Numéro de déclaration d'activité",
+    ),
+    _code(
+        "id_organisme",
+        "id_organisme",
+        "Identifiant de l'organisme (établissement) regroupant la déclaration : son SIRET, ou « NDA » "
+        "suivi du NDA quand le SIRET manque.",
+        required=True,
+    ),
+    _code(
+        "numeros_declaration_activite_precedents",
+        "nda_list",
+        "Anciens numéros de déclaration d'activité, séparés par « , ».",
+    ),
+    _code("siret", "siret", "SIRET de l'établissement déclarant, s'il est valide (clé de Luhn), sinon vide."),
+    _f("siret_brut", "string", "SIRET tel que publié dans la Liste publique (avant contrôle)."),
+    _enum(
+        "siret_statut",
+        SIRET_STATUTS,
+        "Contrôle du SIRET : valide, zero_restaure (zéro initial perdu restitué), invalide, absent.",
+    ),
+    _code("siren", "siren", "SIREN de l'entreprise (9 chiffres), déduit du SIRET valide ou publié."),
+    _f("siren_incoherent", "boolean", "Vrai quand le SIREN publié ne correspond pas au SIRET."),
+    _f(
+        "denomination",
+        "string",
+        "Dénomination de l'organisme telle que déclarée (encodage réparé).",
+        constraints={"required": True},
+    ),
+    *ADDRESS_FIELDS,
+    _f("ville_declaree", "string", "Ville telle que déclarée."),
+    _f(
+        "commune",
+        "string",
+        "Nom officiel de la commune (base officielle des codes postaux), sinon la ville déclarée.",
+    ),
+    *TERRITORY_FIELDS,
+    _f("code_region_declare", "string", "Code de région tel que déclaré dans la Liste publique."),
+    _enum(
+        "type_adresse",
+        ADDRESS_KINDS,
+        "Nature de l'adresse : voie, commune_seule (ville sans voie), boite_postale (BP, CS, TSA, CEDEX).",
+    ),
+    *SCOPE_FIELDS,
+    _f("date_derniere_declaration", "date", "Date de la dernière déclaration (AAAA-MM-JJ)."),
+    _f("debut_exercice", "date", "Début de l'exercice déclaré dans le bilan pédagogique et financier."),
+    _f("fin_exercice", "date", "Fin de l'exercice déclaré dans le bilan pédagogique et financier."),
+    _code(
+        "specialites",
+        "specialites",
+        "Codes NSF des spécialités de formation déclarées (trois au plus), séparés par « , ».",
+    ),
+    _count("nb_stagiaires", "Nombre de stagiaires déclaré pour l'exercice."),
+    _count("nb_stagiaires_confies", "Nombre de stagiaires confiés par un autre organisme de formation."),
+    _count("effectif_formateurs", "Effectif des formateurs déclaré."),
+    *LOCATION_FIELDS,
+    _enum(
+        "statut",
+        STATUTS,
+        "Statut : actif, ou supprime (retiré de la Liste publique, conservé pour l'historique).",
+    ),
+    _f(
+        "enregistrement_source",
+        "integer",
+        "Numéro de l'enregistrement dans le fichier source (1 pour le premier après l'en-tête).",
+        constraints={"required": True, "minimum": 1},
+    ),
+]
+
+ORGANISATION_FIELDS = [
+    _code(
+        "id_organisme",
+        "id_organisme",
+        "Identifiant de l'organisme : son SIRET, ou « NDA » suivi du NDA quand le SIRET manque.",
+        required=True,
+    ),
+    _code("siret", "siret", "SIRET de l'établissement, s'il est valide."),
+    _code("siren", "siren", "SIREN de l'entreprise."),
+    _f(
+        "denomination",
+        "string",
+        "Dénomination, d'après la déclaration la plus récente.",
+        constraints={"required": True},
+    ),
+    _code(
+        "numero_declaration_activite",
+        "nda",
+        "NDA de la déclaration la plus récente (celle dont les informations sont affichées).",
+        required=True,
+    ),
+    _code(
+        "numeros_declaration_activite",
+        "nda_list",
+        "Tous les NDA de l'établissement, séparés par « , ».",
+        required=True,
+    ),
+    _f(
+        "nb_declarations",
+        "integer",
+        "Nombre de déclarations regroupées.",
+        constraints={"required": True, "minimum": 1},
+    ),
+    *ADDRESS_FIELDS,
+    _f("commune", "string", "Nom officiel de la commune, sinon la ville déclarée."),
+    *TERRITORY_FIELDS,
+    _enum("type_adresse", ADDRESS_KINDS, "Nature de l'adresse : voie, commune_seule, boite_postale."),
+    *(
+        {
+            **f,
+            "description": f["description"].replace("(vide", "pour l'une au moins de ses déclarations (vide"),
+        }
+        for f in SCOPE_FIELDS
+    ),
+    _f("date_derniere_declaration", "date", "Date de la déclaration la plus récente (AAAA-MM-JJ)."),
+    *LOCATION_FIELDS,
+    _enum(
+        "regroupement",
+        GROUPINGS,
+        "Pourquoi les déclarations sont regroupées : siret (même SIRET), nom_code_postal (même nom et code "
+        "postal, sans SIRET valide), seul (une seule déclaration).",
+    ),
+    _enum("statut", STATUTS, "Statut : actif, ou supprime (plus aucune déclaration dans la Liste publique)."),
+]
+
+QUARANTINE_FIELDS = [
+    _f(
+        "enregistrement",
+        "integer",
+        "Numéro de l'enregistrement dans le fichier source (1 pour le premier après l'en-tête).",
+        constraints={"required": True, "minimum": 1},
+    ),
+    _f(
+        "ligne",
+        "integer",
+        "Ligne physique du fichier source où commence l'enregistrement (l'en-tête est la ligne 1).",
+        constraints={"required": True, "minimum": 2},
+    ),
+    _f("numero_declaration_activite", "string", "NDA tel que lu, s'il y en a un."),
+    _enum("motif", QUARANTINE_REASONS, "Pourquoi l'enregistrement n'est pas dans l'annuaire."),
+    _f("detail", "string", "Précision sur le motif."),
+    _f("brut", "string", "L'enregistrement tel que lu, en tableau JSON de ses champs."),
+]
+
+TABLES = {
+    "declarations": (DECLARATION_FIELDS, ["numero_declaration_activite"]),
+    "organismes": (ORGANISATION_FIELDS, ["id_organisme"]),
+    "quarantaine": (QUARANTINE_FIELDS, ["enregistrement"]),
+}
+# Where each table's schema is written: `schema.json` is the main file's (declarations), as on
+# schema.data.gouv.fr; the others are named after their file.
+SCHEMA_FILES = {
+    "declarations": "schema.json",
+    "organismes": "organismes.schema.json",
+    "quarantaine": "quarantaine.schema.json",
+}
+
+
+def columns(table: str) -> list[str]:
+    return [f["name"] for f in TABLES[table][0]]
+
+
+def table_schema(table: str) -> dict[str, Any]:
+    fields, key = TABLES[table]
+    return {
+        "$schema": "https://frictionlessdata.io/schemas/table-schema.json",
+        "name": table,
+        "title": {
+            "declarations": "Déclarations des organismes de formation",
+            "organismes": "Organismes de formation (établissements)",
+            "quarantaine": "Enregistrements écartés de l'annuaire",
+        }[table],
+        "fields": fields,
+        "primaryKey": key,
+        "missingValues": [""],
+    }
+
+
+LICENCE = {
+    "name": "etalab-2.0",
+    "path": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/",
+    "title": "Licence Ouverte / Open Licence version 2.0",
+}
+
+
+def data_package(files: dict[str, dict[str, Any]], coverage: dict[str, Any], built_at: str | None) -> dict:
+    """The publishing metadata (Data Package), with one resource per file written.
+
+    `files`: file name → {"table", "format", "rows", "bytes"}; `coverage`: temporal and spatial
+    coverage computed from the data."""
+    resources = []
+    for name, info in files.items():
+        resource: dict[str, Any] = {
+            "name": name.replace(".", "-"),
+            "path": name,
+            "format": info["format"],
+            "mediatype": MEDIA_TYPES[info["format"]],
+            "encoding": "utf-8",
+            "bytes": info["bytes"],
+            "title": table_schema(info["table"])["title"] + f" ({info['format'].upper()})",
+            "x_rows": info["rows"],
+        }
+        if info["format"] != "csv":
+            # Described by the CSV's schema; a validator reads them as files (Parquet needs pandas).
+            resource["type"] = "json" if info["format"] in ("json", "geojson") else "file"
+        else:
+            resource["type"] = "table"
+            resource["profile"] = "tabular-data-resource"
+            resource["dialect"] = {"delimiter": ",", "header": True}
+            resource["schema"] = SCHEMA_FILES[info["table"]]
+        resources.append(resource)
+    return {
+        "profile": "data-package",
+        "name": "annuaire-organismes-de-formation",
+        "title": "Annuaire des organismes de formation et de leurs certifications Qualiopi",
+        "description": (
+            "Les organismes de formation déclarés (Liste publique des organismes de formation, "
+            "article L.6351-7-1 du Code du travail) nettoyés et vérifiés : SIRET contrôlés, encodage réparé, "
+            "communes, départements et régions retrouvés (base officielle des codes postaux, COG), "
+            "adresses géolocalisées (BAN), déclarations d'un même établissement regroupées par SIRET. "
+            "Une ligne par déclaration (declarations), une ligne par établissement (organismes), et les "
+            "enregistrements écartés avec leur motif (quarantaine)."
+        ),
+        "licenses": [LICENCE],
+        "sources": [
+            {
+                "title": "Liste publique des organismes de formation (L.6351-7-1 du Code du travail)",
+                "path": "https://www.data.gouv.fr/fr/datasets/582c8978c751df788ec0bb7e/",
+            },
+            {
+                "title": "Base officielle des codes postaux (La Poste)",
+                "path": "https://www.data.gouv.fr/fr/datasets/base-officielle-des-codes-postaux/",
+            },
+        ],
+        "keywords": ["formation", "formation-professionnelle", "organismes-de-formation", "qualiopi"],
+        "frequency": "daily",
+        "x_frequency_label": "quotidienne (à chaque mise à jour de la Liste publique)",
+        "created": built_at,
+        "temporal": coverage.get("temporal"),
+        "spatial": coverage.get("spatial"),
+        "resources": resources,
+    }
+
+
+MEDIA_TYPES = {
+    "csv": "text/csv",
+    "json": "application/json",
+    "geojson": "application/geo+json",
+    "parquet": "application/vnd.apache.parquet",
+}
