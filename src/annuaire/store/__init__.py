@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlsplit
+
 from .base import Store
 
 
+def is_postgres(location: str) -> bool:
+    """Whether a `--db` location names a PostgreSQL database rather than a SQLite file."""
+    return str(location).startswith(("postgresql://", "postgres://"))
+
+
+def report_path(location: str, suffix: str) -> Path:
+    """Where a run writes its JSON report (`suffix`: ".report.json", ".update.json"): beside a SQLite
+    file; for PostgreSQL, in the current folder, named after the database (`annuaire.report.json`)."""
+    if is_postgres(location):
+        name = urlsplit(str(location)).path.strip("/") or "postgres"
+        return Path(name + suffix)
+    path = Path(location)
+    return path.with_name(path.name + suffix)
+
+
 def open_store(location: str) -> Store:
-    """`postgresql://…` will select PostgreSQL; anything else is a SQLite file path."""
-    if location.startswith(("postgresql://", "postgres://")):
-        raise NotImplementedError("the PostgreSQL store is not available yet: use a SQLite file path")
+    """`postgresql://…` (or `postgres://…`) selects PostgreSQL; anything else is a SQLite file path."""
+    if is_postgres(location):
+        from .postgres import PostgresStore
+
+        return PostgresStore(location)
     from .sqlite import SQLiteStore
 
     return SQLiteStore(location)
 
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "is_postgres", "open_store", "report_path"]
