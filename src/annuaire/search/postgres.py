@@ -51,7 +51,9 @@ IDENTIFIER_MATCHES = {
                     WHERE p.nda_precedent = %(v)s""",
 }
 
-WITHIN = "public.ST_DWithin(r.lieu, public.ST_MakePoint(%(lon)s, %(lat)s)::public.geography, %(metres)s, false)"
+WITHIN = (
+    "public.ST_DWithin(r.lieu, public.ST_MakePoint(%(lon)s, %(lat)s)::public.geography, %(metres)s, false)"
+)
 POOL_SIZE = int(os.environ.get("ANNUAIRE_PG_POOL_SIZE", "8"))
 
 
@@ -115,7 +117,9 @@ class PooledConnection:
 
 
 class PostgresSearcher(SQLiteSearcher):
-    def __init__(self, url: str, *, schema: str = SCHEMA, version_ttl: float = 1.0, pool_size: int = POOL_SIZE):
+    def __init__(
+        self, url: str, *, schema: str = SCHEMA, version_ttl: float = 1.0, pool_size: int = POOL_SIZE
+    ):
         self.url = url
         self.schema = schema
         self.version_ttl = version_ttl
@@ -217,8 +221,9 @@ class PostgresSearcher(SQLiteSearcher):
                         else ("organismes_fts f" if words else "recherche r")
                     )
                     column = "f.rowid" if words else "r.id"
+                    where = " AND ".join(conditions)
                     (found_ids,) = pg.execute(
-                        f"SELECT string_agg({column}::text, ',') FROM {source} WHERE {' AND '.join(conditions)}",
+                        f"SELECT string_agg({column}::text, ',') FROM {source} WHERE {where}",
                         params,
                     ).fetchone()
                     # One string parsed in C, as for SQLite: cheaper than a Python int per match.

@@ -56,7 +56,8 @@ def ensure_extensions(conn: psycopg.Connection) -> None:
     installed = {row[0] for row in conn.execute("SELECT extname FROM pg_extension")}
     for name in EXTENSIONS:
         if name not in installed:
-            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {} SCHEMA public").format(sql.Identifier(name)))
+            statement = sql.SQL("CREATE EXTENSION IF NOT EXISTS {} SCHEMA public")
+            conn.execute(statement.format(sql.Identifier(name)))
 
 
 def schema_exists(conn: psycopg.Connection, schema: str = SCHEMA) -> bool:
@@ -90,7 +91,8 @@ SEARCH_ROWS = """INSERT INTO recherche
     LEFT JOIN localisations l ON l.nda = o.nda_principal
     LEFT JOIN (
         SELECT organisme_id,
-               max((portee = 'actions_formation')::int) AS af, max((portee = 'bilans_competences')::int) AS bc,
+               max((portee = 'actions_formation')::int) AS af,
+               max((portee = 'bilans_competences')::int) AS bc,
                max((portee = 'vae')::int) AS vae, max((portee = 'apprentissage')::int) AS app,
                count(*) AS portees
         FROM certifications GROUP BY organisme_id
@@ -246,7 +248,9 @@ class PostgresStore(Store):
 
     def _rows(self, query: str) -> Iterator[dict[str, Any]]:
         if not self.exists():
-            raise FileNotFoundError(f"{self.url}: no directory in schema {self.schema!r} (run `annuaire build`)")
+            raise FileNotFoundError(
+                f"{self.url}: no directory in schema {self.schema!r} (run `annuaire build` first)"
+            )
         with self.connect() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
             # One snapshot for the whole read, streamed (a server-side cursor would need a name).
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -75,7 +75,9 @@ def migrate_sqlite(path: str, folder: Traversable | None = None) -> list[Migrati
         conn.close()
 
 
-def migrate_postgres(url: str, folder: Traversable | None = None, schema: str | None = None) -> list[Migration]:
+def migrate_postgres(
+    url: str, folder: Traversable | None = None, schema: str | None = None
+) -> list[Migration]:
     """Apply the missing PostgreSQL migrations to the live schema; returns those applied."""
     from ..postgres import SCHEMA, connect, new_version, schema_exists
 
