@@ -191,6 +191,11 @@ class PostgresBuildWriter(BuildWriter):
         """Search tables, indexes and the planner's statistics, after the bulk load."""
         refresh_search_tables(self.conn)
         self.conn.execute(INDEXES)
+        # A copied change log keeps its ids: new entries number on from the last.
+        self.conn.execute(
+            """SELECT setval(pg_get_serial_sequence('historique', 'id'), coalesce(max(id), 0) + 1, false)
+               FROM historique"""
+        )
         from .migrations import latest_version
 
         self.conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (latest_version("postgresql"),))
