@@ -63,6 +63,26 @@ def check_postgis(bindir: Path) -> None:
             )
 
 
+class ExistingPostgres:
+    """A server given by URL (a role allowed to create databases): same interface as PostgresServer."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def url_for(self, database: str) -> str:
+        from urllib.parse import urlsplit, urlunsplit
+
+        return urlunsplit(urlsplit(self.url)._replace(path=f"/{database}"))
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url_for(name)
+
+
 class PostgresServer:
     """`with PostgresServer() as pg: pg.url` — a private cluster, removed when the block ends."""
 
@@ -128,7 +148,7 @@ class PostgresServer:
         import psycopg
 
         with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url_for(name)
 

@@ -85,6 +85,12 @@ def row_factory(cursor: psycopg.Cursor):
     return lambda values: cls(values)
 
 
+def no_nul(value):
+    """PostgreSQL text cannot hold NUL: a value holding one (never stored, so never equal to a stored
+    value) is sent with U+FFFD in its place, which keeps it unequal, where SQLite just finds nothing."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
+
 class Result:
     def __init__(self, rows: list):
         self.rows = rows
@@ -112,7 +118,7 @@ class PooledConnection:
             query = query.replace("%", "%%").replace("json_each(?)", "json_array_elements_text(?::json)")
             query = query.replace("?", "%s")
         with self.pool.connection() as conn, conn.cursor(row_factory=row_factory) as cur:
-            cur.execute(query, params or None)
+            cur.execute(query, [no_nul(p) for p in params] or None)
             return Result(cur.fetchall() if cur.description else [])
 
 
@@ -247,7 +253,7 @@ class PostgresSearcher(SQLiteSearcher):
         return [summary(rows[i], None if d is None or math.isnan(d) else d) for i, d in ids if i in rows]
 
     def _organisation_id(self, conn, key: str) -> int | None:  # type: ignore[override]
-        compact = "".join(key.split()).replace(".", "").upper()
+        compact = no_nul("".join(key.split()).replace(".", "").upper())
         if not compact or len(compact) > 40:
             return None
         with self.pool.connection() as pg:
