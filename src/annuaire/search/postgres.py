@@ -195,7 +195,11 @@ class PostgresSearcher(SQLiteSearcher):
     def columns(self) -> Columns:
         def load() -> Columns:
             with self.pool.connection() as conn, conn.transaction():
+                # One snapshot for both tables. The lock comes first: it resolves both names before
+                # the snapshot is taken, so a schema swap committing meanwhile cannot pair this
+                # snapshot with the new tables (which it would see empty).
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                conn.execute("LOCK TABLE recherche, organisme_specialites IN ACCESS SHARE MODE")
                 rows = conn.execute(f"SELECT {', '.join(ROW_FIELDS)} FROM recherche ORDER BY id").fetchall()
                 specialities = conn.execute("SELECT organisme_id, code FROM organisme_specialites").fetchall()
             return Columns(rows, specialities)
