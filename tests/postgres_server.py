@@ -43,7 +43,7 @@ def postgres_bin() -> Path:
             return folder
     raise PostgresMissing(
         "PostgreSQL's initdb/pg_ctl not found (set ANNUAIRE_POSTGRES_BIN or "
-        "`apt-get install postgresql postgresql-15-postgis-3`)"
+        "`apt-get install postgresql postgresql-postgis`)"
     )
 
 
@@ -59,7 +59,7 @@ def check_postgis(bindir: Path) -> None:
         if not Path(sharedir, "extension", f"{extension}.control").exists():
             raise PostgresMissing(
                 f"the {extension} extension is not installed in {sharedir} "
-                "(`apt-get install postgresql-15-postgis-3 postgresql-contrib`)"
+                "(`apt-get install postgresql-postgis`)"
             )
 
 
