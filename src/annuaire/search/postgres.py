@@ -9,8 +9,9 @@ the queries written in SQLite's dialect, so both backends rank, count and cluste
 
 Connections come from a pool (psycopg_pool), shared by the worker's threads. The directory's state
 is the `version` row of `meta`, rewritten by every build, update or location change; it is read at
-most once per `version_ttl` seconds (default 1 s), so a worker sees a new directory within a second
-of its swap.
+most once per `version_ttl` seconds (default 1 s), and with every text or radius match (in the same
+snapshot as the matches, so that the ids matched and the columns they index always belong to the
+same directory). A worker sees a new directory within a second of its swap.
 """
 
 from __future__ import annotations
@@ -175,6 +176,12 @@ class PostgresSearcher(SQLiteSearcher):
             self._version = known
         return (known[1],)
 
+    def _observe(self, version: str | None) -> None:
+        """A version read along with a query's results: newer than the one known, it is taken at once."""
+        known = self._version
+        if version is not None and (known is None or known[1] != version):
+            self._version = (time.monotonic(), version)
+
     def _conn(self) -> PooledConnection:  # type: ignore[override]
         return self.pooled
 
@@ -232,10 +239,15 @@ class PostgresSearcher(SQLiteSearcher):
                     )
                     column = "f.rowid" if words else "r.id"
                     where = " AND ".join(conditions)
-                    (found_ids,) = pg.execute(
-                        f"SELECT string_agg({column}::text, ',') FROM {source} WHERE {where}",
+                    # The directory's version comes in the same snapshot as the matches: when a swap
+                    # happened since it was last read, the columns are reloaded before use.
+                    found_ids, version = pg.execute(
+                        f"""SELECT string_agg({column}::text, ','),
+                                   (SELECT value FROM meta WHERE key = 'version')
+                            FROM {source} WHERE {where}""",
                         params,
                     ).fetchone()
+                    self._observe(version)
                     # One string parsed in C, as for SQLite: cheaper than a Python int per match.
                     matches = np.fromstring(found_ids or "", dtype=np.int64, sep=",")
             postal = ()
