@@ -409,3 +409,27 @@ def test_two_workers_serve_one_database(annuaire_bin, annuaire_env, sample_postg
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_replaced_locations_are_searched_alike(postgres, run_build, sample_csv, tmp_path):
+    """`annuaire geocode`'s last step on both backends: new coordinates, search tables derived again."""
+    url = postgres.create_database("annuaire_geocode")
+    db = tmp_path / "annuaire.db"
+    for location in (url, db):
+        assert run_build(sample_csv, location).returncode == 0
+    with sqlite3.connect(db) as conn:
+        ndas = [row[0] for row in conn.execute("SELECT nda_principal FROM organismes ORDER BY id LIMIT 40")]
+    moved = [
+        (nda, 45.76 + i / 1000, 4.83 + i / 1000, 0.9, "housenumber", "Lyon", "ban")
+        for i, nda in enumerate(ndas)
+    ]
+    for location in (url, str(db)):
+        assert open_store(location).replace_locations(moved) == len(moved)
+    sqlite_side, postgres_side = open_searcher(str(db)), open_searcher(url)
+    try:
+        query = SearchQuery(Filters(lat=45.77, lon=4.84, rayon_km=5), tri="distance", par_page=100).checked()
+        near = postgres_side.search(query)
+        assert near == sqlite_side.search(query)
+        assert len({r["numero_declaration_activite"] for r in near["resultats"]} & set(ndas)) == len(ndas)
+    finally:
+        postgres_side.close()
