@@ -17,9 +17,13 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from annuaire.search import ClusterQuery, SearchQuery, open_searcher
 from annuaire.search.params import SCOPES, SORTS, STATUSES, Filters
+from annuaire.search.postgres import tsquery
+from annuaire.search.text import fts_expression, tokens
 from annuaire.store import open_store
 from annuaire.store.migrations import current_version, latest_version, migrate_postgres, migrate_sqlite
 
@@ -433,3 +437,53 @@ def test_replaced_locations_are_searched_alike(postgres, run_build, sample_csv, 
         assert len({r["numero_declaration_activite"] for r in near["resultats"]} & set(ndas)) == len(ndas)
     finally:
         postgres_side.close()
+
+
+# -- text folding: PostgreSQL's words against Python's fold --------------------------------------
+
+FRENCH_TEXT = st.text(
+    alphabet=st.sampled_from(
+        list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        + list("éèêëàâäîïôöùûüçÉÈÊËÀÂÎÏÔÙÛÇ")
+        + list(" -'’.,;:/()&+_\"«»\t")
+    ),
+    max_size=60,
+)
+
+
+@pytest.fixture(scope="module")
+def words_connection(sample_postgres):
+    with psycopg.connect(sample_postgres, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="module")
+def fts5():
+    """SQLite's full-text table as the SQLite store declares it, and its vocabulary."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute('CREATE VIRTUAL TABLE t USING fts5(x, tokenize = "unicode61 remove_diacritics 2")')
+    conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'row')")
+    yield conn
+    conn.close()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(FRENCH_TEXT, FRENCH_TEXT)
+def test_postgres_words_are_sqlite_words(words_connection, fts5, name, query):
+    """For French text, PostgreSQL indexes the words SQLite's FTS5 does (upper case, accents off,
+    split on anything but letters and digits), and a search (the query folded by `text.tokens`)
+    matches in PostgreSQL exactly when it matches in FTS5."""
+    indexed = words_connection.execute(
+        "SELECT tsvector_to_array(annuaire.search_words(%s))", (name,)
+    ).fetchone()[0]
+    fts5.execute("DELETE FROM t")
+    fts5.execute("INSERT INTO t (x) VALUES (?)", (name,))
+    assert set(indexed) == {row[0].upper() for row in fts5.execute("SELECT term FROM v")}
+    words = tokens(query)
+    if not words:
+        return
+    (matched,) = words_connection.execute(
+        "SELECT annuaire.search_words(%s) @@ %s::tsquery", (name, tsquery(words))
+    ).fetchone()
+    found = fts5.execute("SELECT count(*) FROM t WHERE t MATCH ?", (fts_expression(words),)).fetchone()[0]
+    assert matched == bool(found)
