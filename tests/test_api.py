@@ -163,3 +163,46 @@ def test_a_replaced_database_is_served_at_once(sample_build, tmp_path, run_build
         after = client.get("/api/v1/stats").json()["nb_organismes"]
         assert before != after
         assert after == client.get("/api/v1/organismes?statut=actif").json()["total"]
+
+
+def test_summaries_kept_in_memory_follow_a_replaced_database(
+    sample_build, tmp_path, run_build, real_extract_csv
+):
+    """Result summaries are kept in memory per version of the file: after a swap, a page lists the
+    new directory's records, never the old ones."""
+    import shutil
+    import sqlite3
+
+    db = tmp_path / "annuaire.db"
+    shutil.copy(sample_build.db, db)
+    app = create_app(ApiSettings(db=str(db), rate_limit_per_minute=0))
+    with TestClient(app) as client:
+        first = client.get("/api/v1/organismes?tri=nom&par_page=100").json()["resultats"]
+        again = client.get("/api/v1/organismes?tri=nom&par_page=100").json()["resultats"]
+        assert first == again  # the second page came from memory, identical
+        built = run_build(real_extract_csv, db)
+        assert built.returncode == 0, built.stderr
+        after = client.get("/api/v1/organismes?tri=nom&par_page=100").json()["resultats"]
+    with sqlite3.connect(db) as conn:
+        names = dict(conn.execute("SELECT identifiant, denomination FROM organismes"))
+    assert after and after != first
+    assert all(names[r["id_organisme"]] == r["denomination"] for r in after)
+
+
+def test_query_string_parsing(api_client):
+    """Repeated list parameters, lax scalars, unknown parameters ignored, every error listed."""
+    both = api_client.get(
+        "/api/v1/organismes?portee=vae&portee=apprentissage&facettes=true&par_page=5&inconnu=1"
+    ).json()
+    vae = api_client.get("/api/v1/organismes?portee=vae&par_page=5").json()
+    apprentissage = api_client.get("/api/v1/organismes?portee=apprentissage&par_page=5").json()
+    assert len(both["resultats"]) == 5
+    assert max(vae["total"], apprentissage["total"]) <= both["total"] <= vae["total"] + apprentissage["total"]
+    assert both["facettes"]["portees"]["vae"] == vae["total"]
+    response = api_client.get("/api/v1/organismes?page=x&par_page=0&facettes=peut-etre")
+    assert response.status_code == 422
+    assert {tuple(d["loc"]) for d in response.json()["detail"]} == {
+        ("query", "page"),
+        ("query", "par_page"),
+        ("query", "facettes"),
+    }

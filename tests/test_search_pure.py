@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from annuaire.search import text
+from annuaire.search.columns import ROW_FIELDS, Columns
 from annuaire.search.geo import bbox_around, haversine_km, mercator
 from annuaire.search.params import ClusterQuery, Filters, QueryError, SearchQuery
 
@@ -140,3 +142,36 @@ def test_mercator_y_grows_southwards(lat1, lat2, lon):
     assert 0 <= x1 <= 1 and 0 <= y1 <= 1 and x1 == x2
     if lat1 > lat2:
         assert y1 <= y2
+
+
+@st.composite
+def directories(draw):
+    """Small search tables: names from a tiny alphabet (many shared prefixes and exact twins)."""
+    n = draw(st.integers(1, 60))
+    names = draw(st.lists(st.text("AB ", min_size=1, max_size=4), min_size=n, max_size=n))
+    completeness = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    rows = []
+    for i, (name, c) in enumerate(zip(names, completeness, strict=True)):
+        row = dict.fromkeys(ROW_FIELDS)
+        row.update(id=i * 3 + 1, nom=name, completude=c, statut="actif", certifie=0)
+        row.update(actions_formation=0, bilans_competences=0, vae=0, apprentissage=0)
+        rows.append(tuple(row[f] for f in ROW_FIELDS))
+    mask = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    return Columns(rows, []), np.array(mask, dtype=bool), draw(st.text("AB ", min_size=1, max_size=3))
+
+
+@given(directories())
+def test_relevance_order_is_exact_name_then_prefix_then_completeness_then_name(case):
+    """Whatever the share of matches (sorted, or picked from the precomputed order): the order is the
+    brute-force sort by (tier, -completeness, name, id)."""
+    columns, mask, typed = case
+    positions, _ = columns.ordered(mask, "pertinence", typed, None)
+    names = columns.names
+    completeness = {int(p): int(r) for r, p in enumerate(columns.by_relevance)}
+
+    def key(p):
+        tier = 0 if names[p] == typed else 1 if names[p].startswith(typed) else 2
+        return (tier, completeness[p])
+
+    expected = sorted(np.flatnonzero(mask).tolist(), key=key)
+    assert positions.tolist() == expected

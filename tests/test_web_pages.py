@@ -168,7 +168,8 @@ def test_organisation_page_content(api_client, sample_searcher, entries):
     assert tree.xpath("//div[contains(@class, 'warning')]")  # the sample's declarations are years old
     correction = only(tree, "//a[contains(@href, '/correction')]/@href")
     notice = page(api_client, correction)
-    assert "Signaler une erreur" in only(notice, "//h1")
+    assert "Signaler une correction" in only(notice, "//h1")
+    assert notice.xpath("//form[@method='post']//input[@name='csrf']")
     page(api_client, "/organismes/00000000000000/correction", status=404)
 
 
@@ -248,6 +249,7 @@ def test_robots_txt(api_client):
     robots = api_client.get("/robots.txt")
     assert robots.headers["content-type"].startswith("text/plain")
     assert "Sitemap: http://testserver/sitemap.xml" in robots.text and "Disallow: /api/" in robots.text
+    assert "Disallow: /admin/" in robots.text
 
 
 def sitemap_locations(client: TestClient) -> tuple[list[str], list[list[str]]]:

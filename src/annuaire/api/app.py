@@ -12,8 +12,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 
+from ..corrections import CorrectionSettings, CorrectionStore
+from ..corrections.overlay import CorrectedSearcher
 from ..search import QueryError, open_searcher
 from ..web import WebSettings, mount_website
+from ..web.security import Guard
 from .ratelimit import RateLimitMiddleware
 from .responses import error_response
 from .routes import router
@@ -25,6 +28,7 @@ class ApiSettings:
     rate_limit_per_minute: int = 600  # per client IP and worker; 0 turns the limit off
     cors_origins: tuple[str, ...] = ("*",)
     web: WebSettings = field(default_factory=WebSettings.from_environment)
+    corrections: CorrectionSettings | None = None  # None: beside the directory, from the environment
 
     @classmethod
     def from_environment(cls) -> ApiSettings:
@@ -50,13 +54,17 @@ def _validation_detail(errors) -> list[dict]:
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
-    searcher = open_searcher(settings.db)
+    # Approved corrections are applied over what the directory says (pages, API, search results).
+    correction_settings = settings.corrections or CorrectionSettings.for_directory(settings.db)
+    corrections = CorrectionStore(correction_settings.path)
+    searcher = CorrectedSearcher(open_searcher(settings.db), corrections)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         searcher.warm_up()  # load the search columns before the first request, not during it
         yield
         searcher.close()
+        corrections.close()
 
     app = FastAPI(
         title="Annuaire des organismes de formation",
@@ -71,6 +79,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.searcher = searcher
+    app.state.guard = Guard(correction_settings, corrections)
     app.include_router(router)
 
     @app.exception_handler(QueryError)

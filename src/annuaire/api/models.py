@@ -15,6 +15,16 @@ class Centre(BaseModel):
     longitude: float
 
 
+class CorrectionVerifiee(BaseModel):
+    """A correction sent by a visitor and approved by a moderator, shown over the published value."""
+
+    champ: str  # denomination, adresse, code_postal, commune, siret
+    libelle: str
+    valeur: str
+    valeur_source: str | None  # the value the directory holds from the Liste publique
+    date: str  # ISO 8601 date of the approval
+
+
 class OrganismeResume(BaseModel):
     id_organisme: str
     siret: str | None
@@ -39,6 +49,7 @@ class OrganismeResume(BaseModel):
     geo_methode: str | None
     statut: str
     distance_km: float | None
+    corrections: list[CorrectionVerifiee] | None = None  # only when approved corrections apply
 
 
 class CompteCertifie(BaseModel):
@@ -111,7 +122,8 @@ class Declaration(BaseModel):
 
 class Evenement(BaseModel):
     date: str
-    evenement: str  # ajout, modification, suppression, organisme_supprime, organisme_regroupe
+    evenement: str  # ajout, modification, suppression, organisme_supprime, organisme_regroupe,
+    # correction_verifiee (an approved correction; `champs`: the fields corrected)
     numero_declaration_activite: str | None
     champs: (
         list[str] | dict[str, str | None] | None

@@ -1,10 +1,18 @@
-"""Query parameters shared by the search and the map, as FastAPI dependencies (documented in OpenAPI)."""
+"""Query parameters of the search and the map: Pydantic models, each validated in one pydantic-core call.
+
+FastAPI can read such a model itself (`Annotated[Model, Query()]`), but its per-field Python glue costs
+about a sixth of a search request's CPU. `query_model` reads the query string straight into the model,
+answers 422 the way FastAPI does (`loc` = ["query", name]) and documents the same parameters in
+OpenAPI from the model's JSON schema (`openapi_parameters`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar, get_origin
 
-from fastapi import Query, Request
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..search import Searcher
 from ..search.params import MAX_PAGE, MAX_PAGE_SIZE, MAX_RADIUS_KM, MAX_TEXT, Filters
@@ -16,6 +24,8 @@ COMMUNE = r"^([0-9]{5}|2[AaBb][0-9]{3})$"
 CODE_POSTAL = r"^[0-9]{5}$"
 SPECIALITE = r"^[0-9A-Za-z]{1,10}$"
 
+M = TypeVar("M", bound=BaseModel)
+
 Portee = Literal["actions_formation", "bilans_competences", "vae", "apprentissage"]
 
 
@@ -23,66 +33,113 @@ async def searcher(request: Request) -> Searcher:
     return request.app.state.searcher
 
 
-async def filters(
-    q: Annotated[
-        str,
-        Query(
-            max_length=MAX_TEXT,
-            description="Texte : nom, commune, ou un identifiant (NDA, SIRET, SIREN, espaces permis). "
-            "Insensible à la casse et aux accents ; le dernier mot est un préfixe.",
-        ),
-    ] = "",
-    portee: Annotated[
-        list[Portee],
-        Query(description="Portée(s) Qualiopi : organismes certifiés pour l'une au moins."),
-    ] = [],  # noqa: B006 - FastAPI copies defaults
-    certifie: Annotated[
-        bool | None, Query(description="Certifié Qualiopi (au moins une portée) ou non.")
-    ] = None,
-    departement: Annotated[
-        str | None, Query(pattern=DEPARTEMENT, description="Code de département : 01, 2A, 974…")
-    ] = None,
-    region: Annotated[str | None, Query(pattern=REGION, description="Code de région (COG) : 11, 84…")] = None,
-    commune: Annotated[str | None, Query(pattern=COMMUNE, description="Code INSEE de la commune.")] = None,
-    code_postal: Annotated[str | None, Query(pattern=CODE_POSTAL, description="Code postal.")] = None,
-    specialite: Annotated[
-        str | None, Query(pattern=SPECIALITE, description="Code NSF de spécialité.")
-    ] = None,
-    statut: Annotated[
-        Literal["actif", "supprime", "tous"], Query(description="actif (défaut), supprime, ou tous.")
-    ] = "actif",
-    lat: Annotated[float | None, Query(ge=-90, le=90, description="Latitude du centre (avec lon).")] = None,
-    lon: Annotated[
-        float | None, Query(ge=-180, le=180, description="Longitude du centre (avec lat).")
-    ] = None,
-    autour: Annotated[
-        str | None,
-        Query(
-            pattern=COMMUNE,
-            description="Centre : code postal, ou à défaut code INSEE de commune (exclut lat/lon).",
-        ),
-    ] = None,
-    rayon: Annotated[
-        float, Query(gt=0, le=MAX_RADIUS_KM, description="Rayon autour du centre, en km.")
-    ] = 10.0,
-) -> Filters:
-    return Filters(
-        q=q,
-        portees=tuple(portee),
-        certifie=certifie,
-        departement=departement,
-        region=region,
-        commune=commune,
-        code_postal=code_postal,
-        specialite=specialite,
-        statut=statut,
-        lat=lat,
-        lon=lon,
-        autour=autour,
-        rayon_km=rayon,
+class Conditions(BaseModel):
+    """Conditions shared by the search and the map. One model validated in one call: much cheaper per
+    request than a dependency with a dozen separate parameters, and documented the same in OpenAPI."""
+
+    model_config = ConfigDict(frozen=True)
+
+    q: str = Field(
+        "",
+        max_length=MAX_TEXT,
+        description="Texte : nom, commune, ou un identifiant (NDA, SIRET, SIREN, espaces permis). "
+        "Insensible à la casse et aux accents ; le dernier mot est un préfixe.",
     )
+    portee: list[Portee] = Field(
+        [], description="Portée(s) Qualiopi : organismes certifiés pour l'une au moins."
+    )
+    certifie: bool | None = Field(None, description="Certifié Qualiopi (au moins une portée) ou non.")
+    departement: str | None = Field(
+        None, pattern=DEPARTEMENT, description="Code de département : 01, 2A, 974…"
+    )
+    region: str | None = Field(None, pattern=REGION, description="Code de région (COG) : 11, 84…")
+    commune: str | None = Field(None, pattern=COMMUNE, description="Code INSEE de la commune.")
+    code_postal: str | None = Field(None, pattern=CODE_POSTAL, description="Code postal.")
+    specialite: str | None = Field(None, pattern=SPECIALITE, description="Code NSF de spécialité.")
+    statut: Literal["actif", "supprime", "tous"] = Field(
+        "actif", description="actif (défaut), supprime, ou tous."
+    )
+    lat: float | None = Field(None, ge=-90, le=90, description="Latitude du centre (avec lon).")
+    lon: float | None = Field(None, ge=-180, le=180, description="Longitude du centre (avec lat).")
+    autour: str | None = Field(
+        None,
+        pattern=COMMUNE,
+        description="Centre : code postal, ou à défaut code INSEE de commune (exclut lat/lon).",
+    )
+    rayon: float = Field(10.0, gt=0, le=MAX_RADIUS_KM, description="Rayon autour du centre, en km.")
+
+    def filters(self) -> Filters:
+        return Filters(
+            q=self.q,
+            portees=tuple(self.portee),
+            certifie=self.certifie,
+            departement=self.departement,
+            region=self.region,
+            commune=self.commune,
+            code_postal=self.code_postal,
+            specialite=self.specialite,
+            statut=self.statut,
+            lat=self.lat,
+            lon=self.lon,
+            autour=self.autour,
+            rayon_km=self.rayon,
+        )
 
 
-Tri = Literal["pertinence", "distance", "nom", "date"]
-Page = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Numéro de page, à partir de 1.")]
-ParPage = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Résultats par page (100 au plus).")]
+class Recherche(Conditions):
+    tri: Literal["pertinence", "distance", "nom", "date"] = Field(
+        "pertinence", description="pertinence (défaut), distance (avec un centre), nom, date."
+    )
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="Numéro de page, à partir de 1.")
+    par_page: int = Field(20, ge=1, le=MAX_PAGE_SIZE, description="Résultats par page (100 au plus).")
+    facettes: bool = Field(False, description="Compter par portée, département et spécialité.")
+
+
+class Carte(Conditions):
+    bbox: str = Field(
+        max_length=100,
+        description="Emprise ouest,sud,est,nord en degrés (WGS 84).",
+        examples=["-5,41,10,51.5"],
+    )
+    zoom: int = Field(ge=0, le=20, description="Niveau de zoom de la carte (0 à 20).")
+
+
+def query_model(model: type[M]) -> Callable[[Request], Any]:
+    """A dependency giving the request's query string validated as `model` (unknown parameters are
+    ignored, as FastAPI ignores them; repeated ones are lists where the field is a list)."""
+    fields = model.model_fields
+    lists = frozenset(name for name, f in fields.items() if get_origin(f.annotation) is list)
+
+    async def parse(request: Request) -> M:
+        params = request.query_params
+        data = {
+            name: params.getlist(name) if name in lists else params[name] for name in params if name in fields
+        }
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
+            ) from None
+
+    return parse
+
+
+def openapi_parameters(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's fields as OpenAPI query parameters (for a route's `openapi_extra`)."""
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, prop in schema["properties"].items():
+        prop = dict(prop)
+        description = prop.pop("description", None)
+        examples = prop.pop("examples", None)
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        if description:
+            parameter["description"] = description
+        if examples:
+            parameter["example"] = examples[0]
+        if prop.get("type") == "array":
+            parameter.update(style="form", explode=True)
+        parameters.append(parameter)
+    return {"parameters": parameters}

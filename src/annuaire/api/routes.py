@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from ..search import ClusterQuery, QueryError, Searcher, SearchQuery
-from ..search.params import Filters
 from . import models
-from .parameters import Page, ParPage, Tri, filters, searcher
+from .parameters import Carte, Recherche, openapi_parameters, query_model, searcher
 from .responses import error_response, json_response
 
 ERRORS = {
@@ -24,7 +23,6 @@ ERRORS = {
 
 router = APIRouter(prefix="/api/v1", responses={422: ERRORS[422], 429: ERRORS[429]})
 Search = Annotated[Searcher, Depends(searcher)]
-Conditions = Annotated[Filters, Depends(filters)]
 Code = Annotated[str, Path(max_length=20)]
 
 
@@ -32,20 +30,19 @@ def not_found(what: str) -> Response:
     return error_response(404, f"{what} introuvable")
 
 
-@router.get("/organismes", response_model=models.ResultatRecherche, tags=["organismes"])
+@router.get(
+    "/organismes",
+    response_model=models.ResultatRecherche,
+    tags=["organismes"],
+    openapi_extra=openapi_parameters(Recherche),
+)
 async def search_organisations(
-    request: Request,
-    s: Search,
-    conditions: Conditions,
-    tri: Annotated[
-        Tri, Query(description="pertinence (défaut), distance (avec un centre), nom, date.")
-    ] = "pertinence",
-    page: Page = 1,
-    par_page: ParPage = 20,
-    facettes: Annotated[bool, Query(description="Compter par portée, département et spécialité.")] = False,
+    request: Request, s: Search, p: Annotated[Recherche, Depends(query_model(Recherche))]
 ) -> Response:
     """Recherche d'organismes : texte, filtres, rayon autour d'un point ou d'une commune, facettes."""
-    query = SearchQuery(conditions, tri=tri, page=page, par_page=par_page, facettes=facettes).checked()
+    query = SearchQuery(
+        p.filters(), tri=p.tri, page=p.page, par_page=p.par_page, facettes=p.facettes
+    ).checked()
     return json_response(request, s.search(query))
 
 
@@ -104,29 +101,20 @@ async def list_specialites(request: Request, s: Search) -> Response:
     return json_response(request, s.specialites())
 
 
-@router.get("/clusters", response_model=models.Grappes, tags=["carte"])
+@router.get(
+    "/clusters", response_model=models.Grappes, tags=["carte"], openapi_extra=openapi_parameters(Carte)
+)
 async def get_clusters(
-    request: Request,
-    s: Search,
-    conditions: Conditions,
-    bbox: Annotated[
-        str,
-        Query(
-            max_length=100,
-            description="Emprise ouest,sud,est,nord en degrés (WGS 84).",
-            examples=["-5,41,10,51.5"],
-        ),
-    ],
-    zoom: Annotated[int, Query(ge=0, le=20, description="Niveau de zoom de la carte (0 à 20).")],
+    request: Request, s: Search, p: Annotated[Carte, Depends(query_model(Carte))]
 ) -> Response:
     """Regroupements pour une carte : grappes (nombre, centre, emprise) et organismes isolés."""
     try:
-        ouest, sud, est, nord = (float(v) for v in bbox.split(","))
+        ouest, sud, est, nord = (float(v) for v in p.bbox.split(","))
     except ValueError:
         raise QueryError(
             "bbox", "quatre nombres séparés par des virgules attendus : ouest,sud,est,nord"
         ) from None
-    query = ClusterQuery(ouest, sud, est, nord, zoom, conditions).checked()
+    query = ClusterQuery(ouest, sud, est, nord, p.zoom, p.filters()).checked()
     return json_response(request, s.clusters(query))
 
 

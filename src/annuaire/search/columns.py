@@ -143,15 +143,29 @@ class Columns:
             positions = self.by_name[mask[self.by_name]]
         elif tri == "date":
             positions = self.by_date[mask[self.by_date]]
-        elif text:
-            positions = np.flatnonzero(mask)
-            tier = np.full(len(positions), 2, dtype=np.int64)
-            tier[np.isin(positions, self._name_range(text, prefix=True))] = 1
-            tier[np.isin(positions, self._name_range(text, prefix=False))] = 0
-            positions = positions[np.lexsort((self.rank[positions], tier))]
         else:
-            positions = self.by_relevance[mask[self.by_relevance]]
+            positions = self._by_relevance(mask)
+            if text:
+                positions = self._names_first(positions, text)
         return positions, (self.distances(positions, centre) if centre is not None else None)
+
+    def _by_relevance(self, mask: np.ndarray) -> np.ndarray:
+        """Matching positions by relevance rank: few matches are sorted, many are picked from the
+        precomputed order (a pass over every organisation, cheaper than sorting a large share)."""
+        positions = np.flatnonzero(mask)
+        if len(positions) * 16 < self.size:
+            return positions[np.argsort(self.rank[positions], kind="stable")]
+        return self.by_relevance[mask[self.by_relevance]]
+
+    def _names_first(self, positions: np.ndarray, text: str) -> np.ndarray:
+        """Exact names first, then names starting with the text, each tier keeping its order."""
+        starting = self._name_range(text, prefix=True)
+        if not len(starting):
+            return positions
+        tier = np.full(self.size, 2, dtype=np.int8)
+        tier[starting] = 1
+        tier[self._name_range(text, prefix=False)] = 0
+        return positions[np.argsort(tier[positions], kind="stable")]
 
     def _name_range(self, name: str, *, prefix: bool) -> np.ndarray:
         """Positions whose folded name equals `name` (or starts with it)."""

@@ -16,8 +16,9 @@ same directory). A worker sees a new directory within a second of its swap.
 
 from __future__ import annotations
 
-import math
+import json
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -32,15 +33,7 @@ from ..store.postgres import SCHEMA
 from . import text
 from .columns import ROW_FIELDS, Columns, Lookups
 from .params import Filters
-from .sqlite import SQLiteSearcher, summary
-
-SUMMARY = """SELECT o.id, o.identifiant, o.siret, o.siren, o.denomination, o.nda_principal, o.nb_declarations,
-       o.voie, o.code_postal, coalesce(o.commune, o.ville) AS commune, o.code_commune_insee,
-       o.code_departement, o.code_region, o.type_adresse, o.date_derniere_declaration, o.statut,
-       r.actions_formation, r.bilans_competences, r.vae, r.apprentissage,
-       r.latitude, r.longitude, l.geo_methode
-FROM organismes o JOIN recherche r ON r.id = o.id LEFT JOIN localisations l ON l.nda = o.nda_principal
-WHERE o.id = ANY(%s)"""
+from .sqlite import SQLiteSearcher
 
 IDENTIFIER_MATCHES = {
     "siret": """SELECT id FROM organismes WHERE siret = %(v)s
@@ -92,6 +85,28 @@ def no_nul(value):
     return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
+_PLACEHOLDERS = re.compile(r"IN \(SELECT value FROM json_each\(\?\)\)|\?")
+
+
+def translate(query: str, params: tuple | list) -> tuple[str, list]:
+    """SQLite's placeholders in PostgreSQL's form: `?` → `%s`, and `IN (SELECT value FROM
+    json_each(?))` (a JSON list) → `= ANY(%s)` with the list itself."""
+    if not params:
+        return query, []
+    values = list(params)
+    index = 0
+
+    def replace(match: re.Match) -> str:
+        nonlocal index
+        if match.group(0) != "?":
+            values[index] = json.loads(values[index])
+        index += 1
+        return "= ANY(%s)" if match.group(0) != "?" else "%s"
+
+    query = _PLACEHOLDERS.sub(replace, query.replace("%", "%%"))
+    return query, [no_nul(v) for v in values]
+
+
 class Result:
     def __init__(self, rows: list):
         self.rows = rows
@@ -115,11 +130,9 @@ class PooledConnection:
         self.pool = pool
 
     def execute(self, query: str, params: tuple | list = ()) -> Result:
-        if params:
-            query = query.replace("%", "%%").replace("json_each(?)", "json_array_elements_text(?::json)")
-            query = query.replace("?", "%s")
+        query, params = translate(query, params)
         with self.pool.connection() as conn, conn.cursor(row_factory=row_factory) as cur:
-            cur.execute(query, [no_nul(p) for p in params] or None)
+            cur.execute(query, params or None)
             return Result(cur.fetchall() if cur.description else [])
 
 
@@ -259,14 +272,6 @@ class PostgresSearcher(SQLiteSearcher):
                     )
                 )
         return Lookups(matches=matches, centre=centre, postal_communes=postal)
-
-    def _summaries(self, conn, ids: list[tuple[int, float | None]]) -> list[dict]:  # type: ignore[override]
-        if not ids:
-            return []
-        with self.pool.connection() as pg, pg.cursor(row_factory=row_factory) as cur:
-            cur.execute(SUMMARY, ([i for i, _ in ids],))
-            rows = {row["id"]: row for row in cur.fetchall()}
-        return [summary(rows[i], None if d is None or math.isnan(d) else d) for i, d in ids if i in rows]
 
     def _organisation_id(self, conn, key: str) -> int | None:  # type: ignore[override]
         compact = no_nul("".join(key.split()).replace(".", "").upper())

@@ -36,6 +36,7 @@ FROM organismes o JOIN recherche r ON r.id = o.id LEFT JOIN localisations l ON l
 WHERE o.id IN (SELECT value FROM json_each(?))"""
 
 CACHE_SIZE = 512
+SUMMARY_CACHE = 20_000  # organisation summaries kept in memory per version (a few MB)
 IDENTIFIER_MATCHES = {
     "siret": """SELECT id FROM organismes WHERE siret = ?1
                 UNION SELECT organisme_id FROM declarations WHERE siret = ?1""",
@@ -244,10 +245,30 @@ class SQLiteSearcher(Searcher):
         return out
 
     def _summaries(self, conn: sqlite3.Connection, ids: list[tuple[int, float | None]]) -> list[dict]:
+        """Organisation summaries, with their distance when given. The most recently shown are kept
+        in memory for this version of the file: result pages share many organisations."""
         if not ids:
             return []
-        rows = {row["id"]: row for row in conn.execute(SUMMARY, (json.dumps([i for i, _ in ids]),))}
-        return [summary(rows[i], None if d is None or math.isnan(d) else d) for i, d in ids if i in rows]
+        known: OrderedDict[int, dict] = self._cached("summaries", OrderedDict)
+        with self._lock:
+            missing = [i for i, _ in ids if i not in known]
+        if missing:
+            fetched = {row["id"]: summary(row) for row in conn.execute(SUMMARY, (json.dumps(missing),))}
+            with self._lock:
+                known.update(fetched)
+                while len(known) > SUMMARY_CACHE:
+                    known.popitem(last=False)
+        else:
+            fetched = {}
+        out = []
+        with self._lock:
+            for i, d in ids:
+                found = fetched.get(i) or known.get(i)
+                if found is not None:
+                    if i in known:
+                        known.move_to_end(i)
+                    out.append({**found, "distance_km": None if d is None or math.isnan(d) else round(d, 3)})
+        return out
 
     def _facets(self, columns: Columns, mask: np.ndarray) -> dict[str, Any]:
         counts = columns.facets(mask)

@@ -2,16 +2,18 @@
 for coordinates, a tsvector of folded words for full text.
 
 A build loads a fresh schema (`annuaire_building_<pid>`) inside one transaction, then renames the
-live schema away, renames the new one into place and drops the old one, before committing: readers
-see the previous directory until the commit and the new one after it, never a half-loaded one, and a
-failed build leaves nothing behind. Location changes (`replace_locations`) run in one transaction.
-The extensions (postgis, unaccent) live in `public`.
+live schema away, the new one into place and drops the old one before committing, holding every old
+table's lock: readers see the previous directory until the commit and the new one after it, never a
+half-loaded one nor a mix, and a failed build leaves nothing behind. Location changes
+(`replace_locations`) run in one transaction. The extensions (postgis, unaccent) live in `public`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -25,6 +27,8 @@ from psycopg.rows import dict_row
 
 from ..clean.names import fold
 from .base import BuildWriter, Store
+
+log = logging.getLogger(__name__)
 
 SCHEMA = "annuaire"  # the live directory's schema
 EXTENSIONS = ("postgis", "unaccent")
@@ -131,6 +135,27 @@ def new_version(conn: psycopg.Connection) -> None:
     )
 
 
+def lock_tables(conn: psycopg.Connection, schema: str, patience: float = 30.0) -> None:
+    """Lock every table of `schema` exclusively inside the caller's transaction: all in one go, or
+    none (a savepoint) and again a moment later, so that the locks are never held piecemeal while a
+    reader holds the rest. After `patience` seconds, waits in line like any lock."""
+    tables = sql.SQL(", ").join(
+        sql.Identifier(schema, row[0])
+        for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))
+    )
+    deadline = time.monotonic() + patience
+    pause = 0.01
+    while time.monotonic() < deadline:
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE NOWAIT").format(tables))
+            return
+        except psycopg.errors.LockNotAvailable:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+    conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(tables))
+
+
 class PostgresBuildWriter(BuildWriter):
     def __init__(self, conn: psycopg.Connection, schema: str):
         self.conn = conn
@@ -225,6 +250,7 @@ class PostgresStore(Store):
         retired = f"{self.schema}_retired_{os.getpid()}"
         with self.connect(autocommit=True) as conn:
             ensure_extensions(conn)
+            self.drop_retired(conn)  # none, unless a schema was renamed by hand
         conn = connect(self.url, schema=building)
         try:
             with conn.transaction():
@@ -235,8 +261,12 @@ class PostgresStore(Store):
                 writer = PostgresBuildWriter(conn, building)
                 yield writer
                 writer.finish()
-                # The swap: both renames and the drop commit together.
+                # The swap. First every table of the live directory is locked, all at once or not at
+                # all (NOWAIT, retried): readers then wait at their first table holding nothing, so
+                # no reader can deadlock with the drop. The renames and the drop commit together;
+                # waiting readers resume on the new tables, whose names they look up again.
                 if schema_exists(conn, self.schema):
+                    lock_tables(conn, self.schema)
                     conn.execute(
                         sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
                             sql.Identifier(self.schema), sql.Identifier(retired)
@@ -250,6 +280,26 @@ class PostgresStore(Store):
                 conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(retired)))
         finally:
             conn.close()
+
+    def drop_retired(self, conn: psycopg.Connection, attempts: int = 5) -> None:
+        """Drop the schemas of directories swapped out (autocommit connection). A drop waiting more
+        than a few seconds for a reader is retried, then left to the next build."""
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (f"{self.schema}\\_retired\\_%",)
+            )
+        ]
+        for name in names:
+            for attempt in range(attempts):
+                try:
+                    with conn.transaction():
+                        conn.execute("SET LOCAL lock_timeout = '5s'")
+                        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+                    break
+                except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+                    if attempt == attempts - 1:
+                        log.warning("schema %s not dropped yet (readers): the next build drops it", name)
 
     def _rows(self, query: str) -> Iterator[dict[str, Any]]:
         if not self.exists():

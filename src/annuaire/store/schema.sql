@@ -163,9 +163,12 @@ CREATE TABLE quarantaine (
     brut                       TEXT NOT NULL     -- the raw record, as a JSON array
 );
 
+-- Prefix indexes for 2- and 3-character prefixes: what people have typed when the first results show
+-- (a query word of two characters or more is a prefix, search/text.py).
 CREATE VIRTUAL TABLE organismes_fts USING fts5(
     denomination, commune, identifiants,
-    tokenize = "unicode61 remove_diacritics 2"
+    tokenize = "unicode61 remove_diacritics 2",
+    prefix = '2 3'
 );
 
 CREATE VIRTUAL TABLE organismes_geo USING rtree(id, min_lat, max_lat, min_lon, max_lon);

@@ -3,7 +3,9 @@ vanilla scripts; Leaflet for maps (served from the project's node_modules, insta
 
 `slugs` builds and parses clean URLs, `text` the words shown (descriptions, dates, numbers),
 `jsonld` the structured data, `charts` inline SVG, `sitemap` the sitemap files, `pages` the
-rendering, `routes` the pages themselves; `mount_website` adds all of it to the FastAPI app."""
+rendering, `routes` the pages themselves, `corrections` the correction form, `admin` the moderation
+area, `security` their CSRF tokens, sessions and rate limits, `guides` the editorial guides;
+`mount_website` adds all of it to the FastAPI app."""
 
 from __future__ import annotations
 
@@ -15,6 +17,10 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..guides import GuideLibrary, default_folder
+from .admin import build_admin_router
+from .corrections import build_corrections_router
+from .guides import build_guides_router
 from .pages import Renderer
 from .routes import NotFound, build_router
 from .settings import WebSettings
@@ -26,7 +32,12 @@ log = logging.getLogger(__name__)
 
 def mount_website(app: FastAPI, settings: WebSettings) -> None:
     renderer = Renderer(settings)
-    app.include_router(build_router(renderer))
+    guides = GuideLibrary(settings.guides_dir or default_folder())
+    renderer.env.globals["guides_for"] = guides.for_departement  # listed on département pages
+    app.include_router(build_router(renderer, more_paths=guides.site_paths))
+    app.include_router(build_corrections_router(renderer))  # the correction form (needs app.state.guard)
+    app.include_router(build_admin_router(renderer))  # /admin/: moderation
+    app.include_router(build_guides_router(renderer, guides))
     app.mount("/static/site", StaticFiles(directory=STATIC), name="static")
     if settings.node_modules is not None:
         app.mount(

@@ -1,9 +1,10 @@
 """The website's pages: home, search, organisation, département, commune and région pages,
-suggestions for the search box, the correction notice, sitemap and robots.txt."""
+suggestions for the search box, sitemap and robots.txt."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -127,20 +128,24 @@ def filter_params(f: Filters) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v not in (None, "", [])}
 
 
-def build_router(renderer: Renderer) -> APIRouter:
+def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> APIRouter:
+    """The pages; `more_paths` gives other pages for the sitemap (path, last modification), listed
+    after the home page."""
     router = APIRouter(include_in_schema=False)
 
     def searcher(request: Request) -> Searcher:
         return request.app.state.searcher
 
-    sitemap_cache: dict[str, list] = {}
+    sitemap_cache: dict[tuple, list] = {}
 
     def cached_paths(s: Searcher) -> list:
-        version = s.version()
-        if version not in sitemap_cache:
+        more = more_paths()
+        key = (s.version(), tuple(more))
+        if key not in sitemap_cache:
             sitemap_cache.clear()
-            sitemap_cache[version] = site_paths(s)
-        return sitemap_cache[version]
+            paths = site_paths(s)
+            sitemap_cache[key] = paths[:1] + more + paths[1:]
+        return sitemap_cache[key]
 
     def listing(s: Searcher, filters: Filters, page: int) -> dict[str, Any]:
         query = SearchQuery(filters, tri="nom", page=page, par_page=PER_PAGE).checked()
@@ -284,12 +289,7 @@ def build_router(renderer: Renderer) -> APIRouter:
         """A bare id, SIRET or NDA: redirects to the organisation's page."""
         return organisation_page(request, key)
 
-    @router.get("/organismes/{key}/correction")
-    async def correction(request: Request, key: str):
-        org = searcher(request).organisation(key)
-        if org is None:
-            raise NotFound(key)
-        return renderer.page(request, "correction.html", {"org": org})
+    # /organismes/{key}/correction: the correction form, in corrections.py
 
     # -- territories --------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ class WebSettings:
     site_url: str | None = None  # public base URL for sitemaps and canonical links; else the request's
     node_modules: Path | None = None
     sitemap_max_urls: int = SITEMAP_MAX_URLS
+    guides_dir: Path | None = None  # the editorial guides' folder; None: those shipped with the package
 
     @classmethod
     def from_environment(cls) -> WebSettings:
@@ -39,4 +40,7 @@ class WebSettings:
             tile_attribution=os.environ.get("ANNUAIRE_TILE_ATTRIBUTION") or OSM_ATTRIBUTION,
             site_url=(os.environ.get("ANNUAIRE_SITE_URL") or "").rstrip("/") or None,
             node_modules=Path(assets) if assets else find_node_modules(),
+            guides_dir=Path(os.environ["ANNUAIRE_GUIDES_DIR"])
+            if os.environ.get("ANNUAIRE_GUIDES_DIR")
+            else None,
         )

@@ -63,5 +63,6 @@ def robots_txt(base: str) -> str:
         "Disallow: /recherche\n"
         "Disallow: /suggestions\n"
         "Disallow: /organismes/\n"
+        "Disallow: /admin/\n"
         f"Sitemap: {base}/sitemap.xml\n"
     )

@@ -1,0 +1,96 @@
+"""`annuaire admin`: moderators of the corrections (the accounts of the admin area at /admin/)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import EXIT_INPUT, AnnuaireError
+from .passwords import password_problem
+from .settings import CorrectionSettings
+from .store import CorrectionStore
+
+NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+admin = typer.Typer(help="Moderators of the corrections (the admin area at /admin/).", no_args_is_help=True)
+
+
+class AdminInputError(AnnuaireError):
+    exit_code = EXIT_INPUT
+
+
+def corrections_path(db: str, corrections: Path | None) -> Path:
+    return corrections or Path(CorrectionSettings.for_directory(str(db)).path)
+
+
+CorrectionsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--corrections",
+        help="The corrections file (env ANNUAIRE_CORRECTIONS_DB; default: <db>.corrections.sqlite)",
+        dir_okay=False,
+    ),
+]
+DbOption = Annotated[str, typer.Option("--db", help="The directory: a SQLite file or a postgresql:// URL.")]
+
+
+@admin.command("add-user")
+def add_user(
+    name: Annotated[str, typer.Argument(help="The moderator's login name (letters, digits, . _ @ -).")],
+    db: DbOption,
+    corrections: CorrectionsOption = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input's first line.")
+    ] = False,
+) -> None:
+    """Create a moderator, or set the password of an existing one (which ends their sessions)."""
+    if not NAME.match(name):
+        raise AdminInputError(f"{name!r}: a name has 1 to 64 letters, digits or . _ @ -")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = password_problem(password)
+    if problem:
+        raise AdminInputError(problem)
+    path = corrections_path(db, corrections)
+    store = CorrectionStore(path)
+    created = store.add_moderator(name, password)
+    store.log(None, "moderateur_cree" if created else "mot_de_passe_change", {"nom": name})
+    store.close()
+    typer.echo(f"{'created' if created else 'password changed for'} moderator {name} in {path}")
+
+
+@admin.command("list-users")
+def list_users(db: DbOption, corrections: CorrectionsOption = None) -> None:
+    """List the moderators."""
+    path = corrections_path(db, corrections)
+    if not path.is_file():
+        raise AdminInputError(
+            f"{path}: no corrections file (create a moderator with `annuaire admin add-user`)"
+        )
+    store = CorrectionStore(path)
+    for row in store.moderators():
+        typer.echo(f"{row['nom']}\tcreated {row['cree_le']}")
+    store.close()
+
+
+@admin.command("remove-user")
+def remove_user(
+    name: Annotated[str, typer.Argument(help="The moderator's login name.")],
+    db: DbOption,
+    corrections: CorrectionsOption = None,
+) -> None:
+    """Remove a moderator and end their sessions (their past decisions keep their name)."""
+    path = corrections_path(db, corrections)
+    store = CorrectionStore(path)
+    removed = store.remove_moderator(name)
+    if removed:
+        store.log(None, "moderateur_supprime", {"nom": name})
+    store.close()
+    if not removed:
+        raise AdminInputError(f"{name!r}: no such moderator in {path}")
+    typer.echo(f"removed moderator {name} from {path}")

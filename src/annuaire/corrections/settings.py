@@ -1,0 +1,39 @@
+"""Where corrections live and how the forms and the admin area are protected (from the environment)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+SUFFIX = ".corrections.sqlite"
+
+
+def default_path(db: str) -> str:
+    """`<directory file>.corrections.sqlite` beside a SQLite directory; for a database URL,
+    `annuaire.corrections.sqlite` in the current folder."""
+    if "://" in db:
+        return str(Path.cwd() / ("annuaire" + SUFFIX))
+    return db + SUFFIX
+
+
+@dataclass(frozen=True)
+class CorrectionSettings:
+    path: str  # the corrections file (SQLite, WAL)
+    secret_key: str | None = None  # signs cookies and CSRF tokens; None: generated once, kept in the file
+    secure_cookies: bool = False  # `Secure` cookies: set it when the site is served over HTTPS
+    corrections_per_hour: int = 10  # per client IP and worker; 0: no limit
+    logins_per_quarter: int = 10  # login attempts per client IP and worker in 15 minutes; 0: no limit
+    session_hours: int = 8
+
+    @classmethod
+    def for_directory(cls, db: str) -> CorrectionSettings:
+        """Defaults for a directory, then the environment's settings."""
+        env = os.environ
+        return cls(
+            path=env.get("ANNUAIRE_CORRECTIONS_DB") or default_path(db),
+            secret_key=env.get("ANNUAIRE_SECRET_KEY") or None,
+            secure_cookies=env.get("ANNUAIRE_SECURE_COOKIES", "0") not in ("", "0", "false", "non"),
+            corrections_per_hour=int(env.get("ANNUAIRE_CORRECTIONS_PER_HOUR", "10")),
+            logins_per_quarter=int(env.get("ANNUAIRE_LOGINS_PER_QUARTER", "10")),
+        )
