@@ -34,6 +34,7 @@ from annuaire.search import SearchQuery, open_searcher  # noqa: E402
 from search import percentile, workload  # noqa: E402  (bench/search.py)
 
 SHARED = Path(os.environ.get("ANNUAIRE_SHARED_DIR", ROOT.parent / "shared"))
+SEED = 20261124
 
 
 def build(source: Path, reference: Path, db: str) -> float:
@@ -127,6 +128,30 @@ def print_times(times: dict[str, dict[str, list[float]]]) -> None:
         print(f"{kind:<16}{len(values['sqlite']):>6}  " + "  ".join(f"{c:>13}" for c in cells))
 
 
+def run(
+    sqlite_db: str | None, url: str | None, source: Path, reference: Path, requests: int, seed: int = SEED
+):
+    """Build what is missing, then compare and time both backends."""
+    with tempfile.TemporaryDirectory(prefix="annuaire-parity-") as tmp:
+        if not sqlite_db:
+            sqlite_db = str(Path(tmp) / "annuaire.db")
+            print(f"SQLite build: {build(source, reference, sqlite_db):.1f} s")
+        server = None
+        if not url:
+            from postgres_server import PostgresServer
+
+            server = PostgresServer().start()
+            url = server.create_database("annuaire")
+            print(f"PostgreSQL build: {build(source, reference, url):.1f} s")
+        try:
+            queries = [(kind, SearchQuery(q.filters, tri=q.tri, page=q.page, par_page=20, facettes=True))
+                       for kind, q in workload(Path(sqlite_db), requests, seed)]  # fmt: skip
+            print_times(compare(sqlite_db, url, queries))
+        finally:
+            if server is not None:
+                server.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sqlite", help="a built SQLite directory (default: build the snapshot)")
@@ -134,28 +159,9 @@ def main() -> None:
     ap.add_argument("--source", type=Path, default=SHARED / "data/of/liste-publique-of-M.csv.gz")
     ap.add_argument("--reference", type=Path, default=SHARED / "data/reference")
     ap.add_argument("--requests", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=20261124)
+    ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="annuaire-parity-") as tmp:
-        sqlite_db = args.sqlite
-        if not sqlite_db:
-            sqlite_db = str(Path(tmp) / "annuaire.db")
-            print(f"SQLite build: {build(args.source, args.reference, sqlite_db):.1f} s")
-        server = None
-        url = args.postgres
-        if not url:
-            from postgres_server import PostgresServer
-
-            server = PostgresServer().start()
-            url = server.create_database("annuaire")
-            print(f"PostgreSQL build: {build(args.source, args.reference, url):.1f} s")
-        try:
-            queries = [(kind, SearchQuery(q.filters, tri=q.tri, page=q.page, par_page=20, facettes=True))
-                       for kind, q in workload(Path(sqlite_db), args.requests, args.seed)]  # fmt: skip
-            print_times(compare(sqlite_db, url, queries))
-        finally:
-            if server is not None:
-                server.stop()
+    run(args.sqlite, args.postgres, args.source, args.reference, args.requests, args.seed)
 
 
 if __name__ == "__main__":
