@@ -487,3 +487,16 @@ def test_postgres_words_are_sqlite_words(words_connection, fts5, name, query):
     ).fetchone()
     found = fts5.execute("SELECT count(*) FROM t WHERE t MATCH ?", (fts_expression(words),)).fetchone()[0]
     assert matched == bool(found)
+
+
+def test_an_unreachable_server_is_said_without_the_password(run_annuaire, sample_csv, reference_dir):
+    url = "postgresql://annuaire:s3cr3t@127.0.0.1:9/annuaire"
+    for args in (
+        ("build", "--source", sample_csv, "--db", url, "--reference", reference_dir, "--no-progress"),
+        ("serve", "--db", url),
+        ("export", "--db", url, "--out", "nowhere"),
+    ):
+        done = run_annuaire(*args)
+        assert done.returncode == 6, (args, done.stderr)
+        assert "cannot connect to PostgreSQL" in done.stderr and "127.0.0.1" in done.stderr
+        assert "s3cr3t" not in done.stderr + done.stdout and "Traceback" not in done.stderr

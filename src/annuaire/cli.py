@@ -418,14 +418,9 @@ def serve(
 
 
 def _shown(location: str) -> str:
-    """A location fit for logs: a PostgreSQL URL without its password."""
-    from urllib.parse import urlsplit, urlunsplit
+    from .store import shown
 
-    parts = urlsplit(location)
-    if parts.password is None:
-        return location
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    return shown(location)
 
 
 @app.command()

@@ -27,12 +27,13 @@ ADVISORY_KEY = 0x616E6E75  # "annu": the advisory lock every Annuaire build and 
 @contextmanager
 def _postgres_lock(url: str) -> Iterator[None]:
     """Released when the connection closes, even if the process is killed (the server sees it go)."""
-    import psycopg
+    from ..store import shown
+    from ..store.postgres import open_connection
 
-    with psycopg.connect(url, autocommit=True) as conn:
+    with open_connection(url, autocommit=True) as conn:
         (taken,) = conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)).fetchone()
         if not taken:
-            raise BusyError(f"{url}: another build or update is running (PostgreSQL advisory lock)")
+            raise BusyError(f"{shown(url)}: another build or update is running (PostgreSQL advisory lock)")
         try:
             yield
         finally:

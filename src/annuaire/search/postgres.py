@@ -29,7 +29,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from ..store.postgres import SCHEMA
+from ..store.postgres import SCHEMA, open_connection
 from . import text
 from .columns import ROW_FIELDS, Columns, Lookups
 from .params import Filters
@@ -153,6 +153,8 @@ class PostgresSearcher(SQLiteSearcher):
         def configure(conn: psycopg.Connection) -> None:
             conn.execute(sql.SQL("SET search_path = {}, public").format(sql.Identifier(schema)))
 
+        with open_connection(url):  # an unreachable server is said at once, not after the pool's timeout
+            pass
         self.pool = ConnectionPool(
             url,
             min_size=1,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from .base import Store
 
@@ -11,6 +11,14 @@ from .base import Store
 def is_postgres(location: str) -> bool:
     """Whether a `--db` location names a PostgreSQL database rather than a SQLite file."""
     return str(location).startswith(("postgresql://", "postgres://"))
+
+
+def shown(location: str) -> str:
+    """A location fit for messages and logs: a PostgreSQL URL without its password."""
+    parts = urlsplit(str(location))
+    if not is_postgres(location) or parts.password is None:
+        return str(location)
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 def report_path(location: str, suffix: str) -> Path:
@@ -34,4 +42,4 @@ def open_store(location: str) -> Store:
     return SQLiteStore(location)
 
 
-__all__ = ["Store", "is_postgres", "open_store", "report_path"]
+__all__ = ["Store", "is_postgres", "open_store", "report_path", "shown"]

@@ -26,6 +26,8 @@ from psycopg.adapt import Dumper
 from psycopg.rows import dict_row
 
 from ..clean.names import fold
+from ..errors import DatabaseUnavailable
+from . import shown
 from .base import BuildWriter, Store
 
 log = logging.getLogger(__name__)
@@ -46,8 +48,19 @@ class IntBoolDumper(Dumper):
         return b"1" if obj else b"0"
 
 
+def open_connection(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """A connection, or DatabaseUnavailable naming the server (never its password) and the reason."""
+    try:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        reason = (
+            " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+        )
+        raise DatabaseUnavailable(f"{shown(url)}: cannot connect to PostgreSQL: {reason}") from None
+
+
 def connect(url: str, *, autocommit: bool = False, schema: str = SCHEMA) -> psycopg.Connection:
-    conn = psycopg.connect(url, autocommit=autocommit)
+    conn = open_connection(url, autocommit=autocommit)
     conn.adapters.register_dumper(bool, IntBoolDumper)
     conn.execute(sql.SQL("SET search_path = {}, public").format(sql.Identifier(schema)))
     if not autocommit:
@@ -238,11 +251,8 @@ class PostgresStore(Store):
         return connect(self.url, autocommit=autocommit, schema=self.schema)
 
     def exists(self) -> bool:
-        try:
-            with psycopg.connect(self.url, autocommit=True) as conn:
-                return schema_exists(conn, self.schema)
-        except psycopg.OperationalError:
-            return False
+        with open_connection(self.url, autocommit=True) as conn:
+            return schema_exists(conn, self.schema)
 
     @contextmanager
     def build(self) -> Iterator[PostgresBuildWriter]:
