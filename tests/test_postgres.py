@@ -500,3 +500,17 @@ def test_an_unreachable_server_is_said_without_the_password(run_annuaire, sample
         assert done.returncode == 6, (args, done.stderr)
         assert "cannot connect to PostgreSQL" in done.stderr and "127.0.0.1" in done.stderr
         assert "s3cr3t" not in done.stderr + done.stdout and "Traceback" not in done.stderr
+
+
+def test_sqlite_placeholders_in_postgres_form():
+    from annuaire.search.postgres import translate
+
+    query, params = translate(
+        "SELECT nom FROM communes WHERE code_insee IN (SELECT value FROM json_each(?))"
+        " AND nom LIKE 'A%' AND x = ?",
+        ('["75056", "69123"]', "a\x00b"),
+    )
+    assert query == "SELECT nom FROM communes WHERE code_insee = ANY(%s) AND nom LIKE 'A%%' AND x = %s"
+    assert params == [["75056", "69123"], "a\ufffdb"]
+    assert translate("SELECT 1", ()) == ("SELECT 1", [])
+    assert tsquery(["ECOLE", "D", "LY"]) == "'ECOLE':* & 'D' & 'LY':*"
