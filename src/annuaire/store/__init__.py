@@ -23,10 +23,19 @@ def shown(location: str) -> str:
 
 def report_path(location: str, suffix: str) -> Path:
     """Where a run writes its JSON report (`suffix`: ".report.json", ".update.json"): beside a SQLite
-    file; for PostgreSQL, in the current folder, named after the database (`annuaire.report.json`)."""
+    file; for PostgreSQL, in the cache's `reports/` folder, named after the server and the database
+    (`reports/db.example.org-5432-annuaire.report.json`)."""
     if is_postgres(location):
-        name = urlsplit(str(location)).path.strip("/") or "postgres"
-        return Path(name + suffix)
+        from ..config import cache_dir
+
+        parts = urlsplit(str(location))
+        name = "-".join(
+            str(p)
+            for p in (parts.hostname or "local", parts.port or 5432, parts.path.strip("/") or "postgres")
+        )
+        folder = cache_dir() / "reports"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / (name.replace("/", "_") + suffix)
     path = Path(location)
     return path.with_name(path.name + suffix)
 
