@@ -13,6 +13,9 @@
    Datasette serving the same file (one process, its table search through our FTS5 index), side by
    side with their ratio.
 
+With --db postgresql://…, the same workload runs in process on that PostgreSQL directory and on a
+SQLite build of --source, side by side, answers compared (bench/parity.py).
+
 Without --db, the benchmark snapshot is built first (without geocoding: coordinates are commune
 centroids, which is enough to time radius searches). Needs wrk (apt-get install wrk); Datasette is
 installed from PyPI into .cache/datasette-venv on first use.
@@ -363,7 +366,11 @@ def over_http(db: Path, queries: list[tuple[str, SearchQuery]], args, tmp: Path)
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--db", type=Path, help="a built directory (default: build the benchmark snapshot)")
+    ap.add_argument(
+        "--db",
+        help="a built directory (default: build the benchmark snapshot); a postgresql:// URL runs the "
+        "workload in process on it and on SQLite side by side, checking their answers (bench/parity.py)",
+    )
     ap.add_argument("--source", type=Path, default=SHARED / "data/of/liste-publique-of-M.csv.gz")
     ap.add_argument("--reference", type=Path, default=SHARED / "data/reference")
     ap.add_argument("--queries", type=int, default=10_000)
@@ -372,9 +379,14 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="annuaire serve workers for the mixed workload")
     ap.add_argument("--no-http", action="store_true", help="in-process figures only")
     args = ap.parse_args()
+    if args.db and args.db.startswith(("postgresql://", "postgres://")):
+        from parity import run as side_by_side
+
+        side_by_side(None, args.db, args.source, args.reference, args.queries)
+        return
     with tempfile.TemporaryDirectory(prefix="annuaire-bench-search-") as tmp:
         tmp = Path(tmp)
-        db = args.db
+        db = Path(args.db) if args.db else None
         if db is None:
             if not args.source.exists():
                 raise SystemExit(f"{args.source}: benchmark file not found (set ANNUAIRE_SHARED_DIR)")

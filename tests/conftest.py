@@ -278,6 +278,70 @@ def addok(shared_dir: Path):
         yield server
 
 
+# --- PostgreSQL: the second backend ----------------------------------------------------------------
+
+POSTGRES_URL_ENV = "ANNUAIRE_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server with PostGIS: $ANNUAIRE_TEST_POSTGRES_URL (a role allowed to create
+    databases) when set, else a private cluster started on loopback in a temporary folder."""
+    from postgres_server import ExistingPostgres, PostgresMissing, PostgresServer
+
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if url:
+        yield ExistingPostgres(url)
+        return
+    try:
+        server = PostgresServer()
+    except PostgresMissing as exc:
+        pytest.fail(f"{exc}; or set ${POSTGRES_URL_ENV}", pytrace=False)
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def sample_postgres(postgres, run_build, sample_csv: Path) -> str:
+    """sample-M.csv built once per session into a PostgreSQL database (by `annuaire build --db URL`)."""
+    url = postgres.create_database("annuaire_sample")
+    built = run_build(sample_csv, url)
+    assert built.returncode == 0, f"build into PostgreSQL failed ({built.returncode}):\n{built.stderr}"
+    return url
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    """The sample directory's location on each backend in turn: a SQLite file, a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sample_build").db)
+    return request.getfixturevalue("sample_postgres")
+
+
+@pytest.fixture(scope="session")
+def backend_searcher(backend: str):
+    """The search layer over the sample directory, on each backend."""
+    from annuaire.search import open_searcher
+
+    searcher = open_searcher(backend)
+    yield searcher
+    searcher.close()
+
+
+@pytest.fixture(scope="session")
+def backend_api_client(backend: str):
+    """The API over the sample directory, on each backend (no rate limit)."""
+    from fastapi.testclient import TestClient
+
+    from annuaire.api import ApiSettings, create_app
+
+    with TestClient(create_app(ApiSettings(db=backend, rate_limit_per_minute=0))) as client:
+        yield client
+
+
 def pytest_terminal_summary(terminalreporter):
     """Say where the browser tests left their screenshots."""
     folder = REPO / "test-artifacts" / "web"

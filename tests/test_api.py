@@ -24,6 +24,12 @@ ENDPOINTS = [
 ]
 
 
+@pytest.fixture
+def api_client(backend_api_client):
+    """The tests below run on each backend (SQLite, PostgreSQL)."""
+    return backend_api_client
+
+
 @pytest.mark.parametrize("url, model", ENDPOINTS)
 def test_endpoints_answer_their_documented_shape(api_client, url, model):
     from pydantic import TypeAdapter

@@ -29,6 +29,13 @@ def every_id(searcher, **kwargs) -> list[str]:
         page += 1
 
 
+@pytest.fixture
+def sample_searcher(backend_searcher):
+    """Every test here runs on each backend (SQLite, PostgreSQL); `db` is the truth they check against
+    (the same sample, built alike)."""
+    return backend_searcher
+
+
 @pytest.fixture(scope="module")
 def db(sample_build):
     conn = sqlite3.connect(sample_build.db)

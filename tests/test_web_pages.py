@@ -32,6 +32,17 @@ def only(tree: html.HtmlElement, xpath: str) -> str:
 
 
 @pytest.fixture(scope="module")
+def sample_searcher(backend_searcher):
+    """Every page test runs on each backend (SQLite, PostgreSQL), with the API client of the same one."""
+    return backend_searcher
+
+
+@pytest.fixture(scope="module")
+def api_client(backend_api_client):
+    return backend_api_client
+
+
+@pytest.fixture(scope="module")
 def entries(sample_searcher):
     return sample_searcher.sitemap_entries()
 

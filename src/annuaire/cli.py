@@ -158,7 +158,7 @@ def _report_table(report: dict) -> Table:
 @app.command()
 def build(
     source: Annotated[str, typer.Option("--source", help="Liste publique CSV (path or URL, plain or .gz).")],
-    db: Annotated[Path, typer.Option("--db", help="SQLite file to create or replace.", dir_okay=False)],
+    db: Annotated[str, typer.Option("--db", help="SQLite file or postgresql:// URL to create or replace.")],
     reference: ReferenceOption = None,
     geocode: GeocodeOption = None,
     geocoder_url: GeocoderUrlOption = None,
@@ -210,7 +210,7 @@ def build(
         with run_lock(db):
             report = run_build(
                 source,
-                str(db),
+                db,
                 ref,
                 on_progress=on_progress,
                 geocoding=settings if settings.enabled else None,
@@ -219,12 +219,14 @@ def build(
     out.print(_report_table(report))
     if "geocoding" in report:
         out.print(_geocode_table(report["geocoding"]))
-    out.print(f"Directory written to [bold]{db}[/bold]; report in {db}.report.json")
+    from .store import report_path
+
+    out.print(f"Directory written to [bold]{db}[/bold]; report in {report_path(db, '.report.json')}")
 
 
 @app.command("geocode")
 def geocode_(
-    db: Annotated[Path, typer.Option("--db", help="The directory's SQLite file.", dir_okay=False)],
+    db: Annotated[str, typer.Option("--db", help="The directory: a SQLite file or a postgresql:// URL.")],
     reference: ReferenceOption = None,
     geocoder_url: GeocoderUrlOption = None,
     geocode_cache: GeocodeCacheOption = None,
@@ -238,9 +240,9 @@ def geocode_(
     from .sources.reference_files import reference_folder
     from .store import open_store
 
-    store = open_store(str(db))
+    store = open_store(db)
     if not store.exists():
-        raise AnnuaireError(f"{db}: no such database (run `annuaire build` first)")
+        raise AnnuaireError(f"{_shown(db)}: no such database (run `annuaire build` first)")
     ref = load_reference(reference_folder(reference))
     settings = _geocode_settings(True, geocoder_url, geocode_cache, geocode_batch_size, geocode_concurrency)
     addresses = addresses_from(store.addresses(), ref.communes)
@@ -255,7 +257,7 @@ def geocode_(
 
 @app.command("export")
 def export_(
-    db: Annotated[Path, typer.Option("--db", help="The directory's SQLite file.", dir_okay=False)],
+    db: Annotated[str, typer.Option("--db", help="The directory: a SQLite file or a postgresql:// URL.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the files into.", file_okay=False)],
     formats: Annotated[
         str,
@@ -270,9 +272,9 @@ def export_(
     from .exports.files import ALL_FORMATS, export_all
     from .store import open_store
 
-    store = open_store(str(db))
+    store = open_store(db)
     if not store.exists():
-        raise AnnuaireError(f"{db}: no such database (run `annuaire build` first)")
+        raise AnnuaireError(f"{_shown(db)}: no such database (run `annuaire build` first)")
     chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
     unknown = [f for f in chosen if f not in ALL_FORMATS]
     if unknown:
@@ -325,8 +327,11 @@ def validate(
 @app.command()
 def profile(
     db: Annotated[
-        Path,
-        typer.Option("--db", help="The directory's SQLite file (profiles go beside it).", dir_okay=False),
+        str,
+        typer.Option(
+            "--db",
+            help="The directory: a SQLite file (profiles beside it) or a postgresql:// URL (in the cache).",
+        ),
     ],
     source: Annotated[
         Path | None,
@@ -373,9 +378,9 @@ def profile(
     from .trust.quality import cached_quality_report
     from .trust.sources import default_files, profile_all, write_profiles
 
-    store = open_store(str(db))
+    store = open_store(db)
     if not store.exists():
-        raise AnnuaireError(f"{db}: no such database (run `annuaire build` first)")
+        raise AnnuaireError(f"{_shown(db)}: no such database (run `annuaire build` first)")
     given = []
     for path in metadata or []:
         try:
@@ -405,7 +410,7 @@ def profile(
             f"{item['score']['total']}/100",
         )
     out.print(table)
-    out.print(f"Profiles written to {path}; quality report to {db}.quality.json")
+    out.print(f"Profiles written to {path}; quality report beside them")
 
 
 @app.command()
@@ -441,7 +446,9 @@ def fetch(
 
 @app.command()
 def update(
-    db: Annotated[Path, typer.Option("--db", help="The directory's SQLite file to update.", dir_okay=False)],
+    db: Annotated[
+        str, typer.Option("--db", help="The directory to update: SQLite file or postgresql:// URL.")
+    ],
     source: Annotated[
         str | None,
         typer.Option("--source", help="The new snapshot (path or URL; default: the latest fetched)."),
@@ -483,8 +490,10 @@ def update(
             err.print(f"paused at {stage}", highlight=False)
             time.sleep(600)
 
-    report = run_update(source, str(db), ref, geocoding=settings if settings.enabled else None, pause=pause)
-    path = report_file or db.with_name(db.name + ".update.json")
+    report = run_update(source, db, ref, geocoding=settings if settings.enabled else None, pause=pause)
+    from .store import report_path
+
+    path = report_file or report_path(db, ".update.json")
     path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     table = Table(title="Update", show_header=False)
     for key, value in report["counts"].items():
@@ -502,7 +511,7 @@ def update(
 
 @app.command()
 def serve(
-    db: Annotated[Path, typer.Option("--db", help="The directory's SQLite file.", dir_okay=False)],
+    db: Annotated[str, typer.Option("--db", help="The directory: a SQLite file or a postgresql:// URL.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (one per core is a good start).")] = 1,
@@ -523,14 +532,16 @@ def serve(
 
     import uvicorn
 
-    if not db.is_file():
-        raise AnnuaireError(f"{db}: no such database (run `annuaire build` first)")
+    from .store import is_postgres, open_store
+
+    if not open_store(db).exists():
+        raise AnnuaireError(f"{_shown(db)}: no such database (run `annuaire build` first)")
     # Workers are separate processes: they read their settings from the environment.
-    os.environ["ANNUAIRE_DB"] = str(db.resolve())
+    os.environ["ANNUAIRE_DB"] = db if is_postgres(db) else str(Path(db).resolve())
     os.environ["ANNUAIRE_RATE_LIMIT"] = str(rate_limit)
     if corrections is not None:
         os.environ["ANNUAIRE_CORRECTIONS_DB"] = str(corrections.resolve())
-    log.info("serving %s on http://%s:%d/ with %d worker(s)", db, host, port, workers)
+    log.info("serving %s on http://%s:%d/ with %d worker(s)", _shown(db), host, port, workers)
     uvicorn.run(
         "annuaire.api.app:app_from_environment",
         factory=True,
@@ -544,6 +555,54 @@ def serve(
         http="httptools",
         log_level="warning",
         access_log=False,
+    )
+
+
+def _shown(location: str) -> str:
+    from .store import shown
+
+    return shown(location)
+
+
+@app.command()
+def migrate(
+    db: Annotated[str, typer.Option("--db", help="The directory: a SQLite file or a postgresql:// URL.")],
+) -> None:
+    """Bring a directory built by an older version to the current schema (numbered migrations)."""
+    from .pipeline.lock import run_lock
+    from .store import open_store
+    from .store.migrations import current_version, latest_version
+    from .store.migrations import migrate as run_migrate
+
+    store = open_store(db)
+    if not store.exists():
+        raise AnnuaireError(f"{_shown(db)}: no such database (run `annuaire build` first)")
+    with run_lock(db):
+        applied = run_migrate(db)
+    for migration in applied:
+        out.print(f"applied {migration.version:04d} {migration.name}")
+    backend = "postgresql" if db.startswith(("postgresql://", "postgres://")) else "sqlite"
+    out.print(f"schema version {current_version(db)} (latest {latest_version(backend)})")
+
+
+@app.command("copy")
+def copy_(
+    source: Annotated[str, typer.Option("--from", help="The directory to copy (SQLite file or URL).")],
+    destination: Annotated[str, typer.Option("--to", help="Where to copy it (SQLite file or URL).")],
+) -> None:
+    """Copy a whole directory between SQLite and PostgreSQL (swapped in atomically at the destination)."""
+    from .pipeline.lock import run_lock
+    from .pipeline.transfer import copy_directory
+    from .store import open_store
+
+    with run_lock(destination):
+        try:
+            counts = copy_directory(open_store(source), open_store(destination))
+        except FileNotFoundError as exc:
+            raise AnnuaireError(str(exc)) from None
+    out.print(
+        f"copied {counts['organismes']:,} organisations, {counts['declarations']:,} declarations "
+        f"to {_shown(destination)}"
     )
 
 

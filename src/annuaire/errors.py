@@ -9,6 +9,7 @@ EXIT_INPUT = 2  # the input cannot be used: wrong file, wrong format, missing co
 EXIT_REFERENCE = 3  # reference data (La Poste base, COG) missing or unreadable
 EXIT_NETWORK = 4  # a download failed
 EXIT_BUSY = 5  # another build or update of the same directory is running
+EXIT_DATABASE = 6  # the PostgreSQL server cannot be reached or refuses the connection
 
 
 class AnnuaireError(Exception):
@@ -46,3 +47,9 @@ class ReferenceError_(AnnuaireError):
 
 class DownloadError(AnnuaireError):
     exit_code = EXIT_NETWORK
+
+
+class DatabaseUnavailable(AnnuaireError):
+    """The PostgreSQL server named by `--db` cannot be reached, or refuses the connection."""
+
+    exit_code = EXIT_DATABASE

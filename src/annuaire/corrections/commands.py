@@ -22,7 +22,7 @@ class AdminInputError(AnnuaireError):
     exit_code = EXIT_INPUT
 
 
-def corrections_path(db: Path, corrections: Path | None) -> Path:
+def corrections_path(db: str, corrections: Path | None) -> Path:
     return corrections or Path(CorrectionSettings.for_directory(str(db)).path)
 
 
@@ -34,7 +34,7 @@ CorrectionsOption = Annotated[
         dir_okay=False,
     ),
 ]
-DbOption = Annotated[Path, typer.Option("--db", help="The directory's SQLite file.", dir_okay=False)]
+DbOption = Annotated[str, typer.Option("--db", help="The directory: a SQLite file or a postgresql:// URL.")]
 
 
 @admin.command("add-user")

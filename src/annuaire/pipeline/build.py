@@ -28,7 +28,7 @@ from ..sources.download import download, is_url
 from ..sources.liste_publique import SCOPES
 from ..sources.reader import ListePubliqueReader, Record
 from ..sources.reference import Reference
-from ..store import open_store
+from ..store import open_store, report_path
 from .dedup import group_declarations
 from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
 from .load import load_directory
@@ -328,8 +328,8 @@ def _build(
     timings["index_and_swap"] = time.perf_counter() - mark
     report["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}
     report["duration_seconds"] = round(time.perf_counter() - started, 2)
-    report_path = Path(db).with_name(Path(db).name + ".report.json")
-    report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    report_file = report_path(db, ".report.json")
+    report_file.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     log.info(
         "build finished",
         extra={

@@ -1,4 +1,5 @@
-"""One run at a time per directory: builds and updates take an exclusive lock on `<db>.lock`.
+"""One run at a time per directory: builds and updates take an exclusive lock on `<db>.lock`
+(on PostgreSQL: a session advisory lock, held by a connection of its own for the run's duration).
 
 The lock is an OS file lock (flock): it is released when the process ends, even when killed, so a
 crash never leaves a stale lock behind. The lock file stays beside the database (removing it would let
@@ -20,8 +21,33 @@ class BusyError(AnnuaireError):
     exit_code = EXIT_BUSY
 
 
+ADVISORY_KEY = 0x616E6E75  # "annu": the advisory lock every Annuaire build and update takes
+
+
 @contextmanager
-def run_lock(db: Path) -> Iterator[None]:
+def _postgres_lock(url: str) -> Iterator[None]:
+    """Released when the connection closes, even if the process is killed (the server sees it go)."""
+    from ..store import shown
+    from ..store.postgres import open_connection
+
+    with open_connection(url, autocommit=True) as conn:
+        (taken,) = conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)).fetchone()
+        if not taken:
+            raise BusyError(f"{shown(url)}: another build or update is running (PostgreSQL advisory lock)")
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_KEY,))
+
+
+@contextmanager
+def run_lock(db: Path | str) -> Iterator[None]:
+    from ..store import is_postgres
+
+    if is_postgres(str(db)):
+        with _postgres_lock(str(db)):
+            yield
+        return
     path = Path(db)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = path.with_name(path.name + ".lock")

@@ -35,6 +35,7 @@ from ..sources.download import download, is_url
 from ..sources.liste_publique import SCOPES
 from ..sources.reader import ListePubliqueReader
 from ..sources.reference import Reference
+from ..store import is_postgres
 from ..store.sqlite import refresh_organisations
 from .dedup import group_declarations
 from .diff import ADDRESS_GROUP, Diff, changed_groups, corrected_fields, declaration_values, raw_fingerprint
@@ -395,7 +396,15 @@ def update(
 ) -> dict:
     """Apply the snapshot `source` (a path or URL) to the directory `db`. Returns the update report.
 
-    `pause(stage)` is called between stages (tests use it to kill the process at chosen points)."""
+    `pause(stage)` is called between stages (tests use it to kill the process at chosen points).
+    A PostgreSQL directory is updated through a SQLite copy (pipeline/transfer.py)."""
+    if is_postgres(db):
+        from .transfer import update_postgres
+
+        return update_postgres(
+            source, db, reference, geocoding=geocoding, on_geocode_progress=on_geocode_progress,
+            today=today, pause=pause,
+        )  # fmt: skip
     path = Path(db)
     if not path.is_file():
         raise UpdateError(f"{db}: no such database (run `annuaire build` first)")

@@ -2,7 +2,8 @@
 
 `params` says what a query is and checks it (pure), `text` and `geo` hold the pure helpers,
 `clauses` turns a query into SQL conditions (one small processor per filter, listed in order),
-`base` is the interface the web and API read through, `sqlite` its SQLite implementation.
+`base` is the interface the web and API read through, `sqlite` its SQLite implementation and
+`postgres` its PostgreSQL one.
 """
 
 from .base import Searcher
@@ -12,9 +13,13 @@ __all__ = ["ClusterQuery", "QueryError", "SearchQuery", "Searcher", "open_search
 
 
 def open_searcher(location: str) -> Searcher:
-    """The searcher for a store location (a SQLite file path)."""
-    if location.startswith(("postgresql://", "postgres://")):
-        raise NotImplementedError("the PostgreSQL backend is not available yet: use a SQLite file")
+    """The searcher for a store location: a SQLite file path, or a `postgresql://…` URL."""
+    from ..store import is_postgres
+
+    if is_postgres(location):
+        from .postgres import PostgresSearcher
+
+        return PostgresSearcher(location)
     from .sqlite import SQLiteSearcher
 
     return SQLiteSearcher(location)

@@ -1,5 +1,5 @@
 -- Annuaire SQLite schema. One file holds the whole directory; it is built aside and swapped in.
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;  -- store/migrations: the latest version
 
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,

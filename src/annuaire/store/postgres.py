@@ -1,0 +1,385 @@
+"""PostgreSQL implementation of the store: the directory's tables in one schema (`annuaire`), PostGIS
+for coordinates, a tsvector of folded words for full text.
+
+A build loads a fresh schema (`annuaire_building_<pid>`) inside one transaction, then renames the
+live schema away, the new one into place and drops the old one before committing, holding every old
+table's lock: readers see the previous directory until the commit and the new one after it, never a
+half-loaded one nor a mix, and a failed build leaves nothing behind. Location changes
+(`replace_locations`) run in one transaction. The extensions (postgis, unaccent) live in `public`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.adapt import Dumper
+from psycopg.rows import dict_row
+
+from ..clean.names import fold
+from ..errors import DatabaseUnavailable
+from . import shown
+from .base import BuildWriter, Store
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "annuaire"  # the live directory's schema
+EXTENSIONS = ("postgis", "unaccent")
+_FILES = resources.files(__package__).joinpath("postgres")
+TABLES = _FILES.joinpath("schema.sql").read_text(encoding="utf-8")
+INDEXES = _FILES.joinpath("indexes.sql").read_text(encoding="utf-8")
+
+
+class IntBoolDumper(Dumper):
+    """Booleans as 0/1 integers, as SQLite stores them (the schemas share their integer columns)."""
+
+    oid = psycopg.postgres.types["int4"].oid
+
+    def dump(self, obj: bool) -> bytes:
+        return b"1" if obj else b"0"
+
+
+def open_connection(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """A connection, or DatabaseUnavailable naming the server (never its password) and the reason."""
+    try:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        reason = (
+            " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+        )
+        raise DatabaseUnavailable(f"{shown(url)}: cannot connect to PostgreSQL: {reason}") from None
+
+
+def connect(url: str, *, autocommit: bool = False, schema: str = SCHEMA) -> psycopg.Connection:
+    conn = open_connection(url, autocommit=autocommit)
+    conn.adapters.register_dumper(bool, IntBoolDumper)
+    conn.execute(sql.SQL("SET search_path = {}, public").format(sql.Identifier(schema)))
+    if not autocommit:
+        conn.commit()
+    return conn
+
+
+def ensure_extensions(conn: psycopg.Connection) -> None:
+    """PostGIS and unaccent in `public` (needs the right to create them once; a DBA can do it first)."""
+    installed = {row[0] for row in conn.execute("SELECT extname FROM pg_extension")}
+    for name in EXTENSIONS:
+        if name not in installed:
+            statement = sql.SQL("CREATE EXTENSION IF NOT EXISTS {} SCHEMA public")
+            conn.execute(statement.format(sql.Identifier(name)))
+
+
+def schema_exists(conn: psycopg.Connection, schema: str = SCHEMA) -> bool:
+    return conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone() is not None
+
+
+# The search rows (search.sql in SQLite, SEARCH_ROWS in store/sqlite.py), in PostgreSQL's dialect.
+# `noms` is a temporary table of (id, folded name) computed in Python with the `fold` SQLite uses.
+ORGANISATION_SPECIALITIES = """INSERT INTO organisme_specialites
+    SELECT DISTINCT d.organisme_id, s.code FROM declaration_specialites s JOIN declarations d ON d.nda = s.nda
+    WHERE d.statut = 'actif' ORDER BY 1, 2"""
+
+SEARCH_ROWS = """INSERT INTO recherche
+    SELECT o.id,
+           n.nom,
+           (CASE WHEN s.portees > 0 THEN 2 ELSE 0 END) + (o.type_adresse = 'voie')::int
+             + (o.siret IS NOT NULL)::int + (l.geo_methode = 'ban')::int
+             + (EXISTS (SELECT 1 FROM organisme_specialites x WHERE x.organisme_id = o.id))::int,
+           coalesce(s.af, 0), coalesce(s.bc, 0), coalesce(s.vae, 0), coalesce(s.app, 0),
+           (coalesce(s.portees, 0) > 0)::int,
+           o.code_departement, o.code_region, o.code_commune_insee, o.code_postal, o.statut,
+           o.date_derniere_declaration,
+           l.latitude, l.longitude,
+           CASE WHEN l.longitude IS NOT NULL THEN (l.longitude + 180.0) / 360.0 END,
+           (1.0 - ln(tan(radians(l.latitude)) + 1.0 / cos(radians(l.latitude))) / pi()) / 2.0,
+           CASE WHEN l.latitude IS NOT NULL
+                THEN public.ST_SetSRID(public.ST_MakePoint(l.longitude, l.latitude), 4326)::public.geography
+           END
+    FROM organismes o
+    JOIN noms n ON n.id = o.id
+    LEFT JOIN localisations l ON l.nda = o.nda_principal
+    LEFT JOIN (
+        SELECT organisme_id,
+               max((portee = 'actions_formation')::int) AS af,
+               max((portee = 'bilans_competences')::int) AS bc,
+               max((portee = 'vae')::int) AS vae, max((portee = 'apprentissage')::int) AS app,
+               count(*) AS portees
+        FROM certifications GROUP BY organisme_id
+    ) s ON s.organisme_id = o.id
+    ORDER BY o.id"""
+
+POSTAL_CODES = """INSERT INTO codes_postaux
+    SELECT DISTINCT p, c.code_insee FROM communes c, unnest(string_to_array(c.codes_postaux, ' ')) p
+    WHERE c.codes_postaux <> ''
+    ON CONFLICT DO NOTHING"""
+
+
+def refresh_search_tables(conn: psycopg.Connection) -> None:
+    """(Re)derive the search tables inside the caller's transaction (readers keep the old rows until
+    it commits)."""
+    conn.execute("DELETE FROM organisme_specialites")
+    conn.execute("DELETE FROM recherche")
+    conn.execute("DELETE FROM codes_postaux")
+    conn.execute("CREATE TEMPORARY TABLE IF NOT EXISTS noms (id BIGINT PRIMARY KEY, nom TEXT) ON COMMIT DROP")
+    names = conn.execute("SELECT id, denomination FROM organismes").fetchall()
+    with conn.cursor() as cur, cur.copy("COPY noms (id, nom) FROM STDIN") as copy:
+        for oid, name in names:
+            copy.write_row((oid, fold(name)))
+    conn.execute(ORGANISATION_SPECIALITIES)
+    conn.execute(SEARCH_ROWS)
+    conn.execute(POSTAL_CODES)
+    conn.execute("DROP TABLE noms")
+
+
+def new_version(conn: psycopg.Connection) -> None:
+    """A new identifier of the directory's state, read by the searchers to drop their caches."""
+    conn.execute(
+        """INSERT INTO meta VALUES ('version', %s)
+           ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
+        (uuid.uuid4().hex,),
+    )
+
+
+def lock_tables(conn: psycopg.Connection, schema: str, patience: float = 30.0) -> None:
+    """Lock every table of `schema` exclusively inside the caller's transaction: all in one go, or
+    none (a savepoint) and again a moment later, so that the locks are never held piecemeal while a
+    reader holds the rest. After `patience` seconds, waits in line like any lock."""
+    tables = sql.SQL(", ").join(
+        sql.Identifier(schema, row[0])
+        for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))
+    )
+    deadline = time.monotonic() + patience
+    pause = 0.01
+    while time.monotonic() < deadline:
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE NOWAIT").format(tables))
+            return
+        except psycopg.errors.LockNotAvailable:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+    conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(tables))
+
+
+class PostgresBuildWriter(BuildWriter):
+    def __init__(self, conn: psycopg.Connection, schema: str):
+        self.conn = conn
+        self.schema = schema
+        self._columns: dict[str, list[str]] = {}
+
+    def columns(self, table: str) -> list[str]:
+        """The table's columns, generated ones (the full-text words) left out."""
+        if table not in self._columns:
+            cols = [
+                row[0]
+                for row in self.conn.execute(
+                    """SELECT column_name FROM information_schema.columns
+                       WHERE table_schema = %s AND table_name = %s AND is_generated = 'NEVER'
+                       ORDER BY ordinal_position""",
+                    (self.schema, table),
+                )
+            ]
+            if not cols:
+                raise KeyError(f"no table {table!r} in the schema")
+            self._columns[table] = cols
+        return self._columns[table]
+
+    def write(self, table: str, rows: Iterable[tuple]) -> int:
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, self.columns(table)))
+        )
+        count = 0
+        with self.conn.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        return count
+
+    def write_meta(self, values: dict[str, Any]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO meta VALUES (%s, %s)
+                   ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
+                [
+                    (k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+                    for k, v in values.items()
+                ],
+            )
+
+    def locate_at_commune_centroids(self) -> None:
+        self.conn.execute(
+            """INSERT INTO localisations
+               SELECT d.nda, c.latitude, c.longitude, NULL,
+                      CASE WHEN c.latitude IS NULL THEN NULL ELSE 'municipality' END,
+                      CASE WHEN c.latitude IS NULL THEN NULL ELSE c.nom END,
+                      CASE WHEN c.latitude IS NULL THEN 'aucun' ELSE 'centroide_commune' END
+               FROM declarations d LEFT JOIN communes c ON c.code_insee = d.code_commune_insee
+               WHERE NOT EXISTS (SELECT 1 FROM localisations l WHERE l.nda = d.nda)"""
+        )
+
+    def finish(self) -> None:
+        """Search tables, indexes and the planner's statistics, after the bulk load."""
+        refresh_search_tables(self.conn)
+        self.conn.execute(INDEXES)
+        # A copied change log keeps its ids: new entries number on from the last.
+        self.conn.execute(
+            """SELECT setval(pg_get_serial_sequence('historique', 'id'), coalesce(max(id), 0) + 1, false)
+               FROM historique"""
+        )
+        from .migrations import latest_version
+
+        self.conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (latest_version("postgresql"),))
+        new_version(self.conn)
+        self.conn.execute("ANALYZE")
+
+
+class PostgresStore(Store):
+    def __init__(self, location: str, schema: str = SCHEMA):
+        self.location = location
+        self.url = location
+        self.schema = schema
+
+    def connect(self, *, autocommit: bool = True) -> psycopg.Connection:
+        return connect(self.url, autocommit=autocommit, schema=self.schema)
+
+    def exists(self) -> bool:
+        with open_connection(self.url, autocommit=True) as conn:
+            return schema_exists(conn, self.schema)
+
+    @contextmanager
+    def build(self) -> Iterator[PostgresBuildWriter]:
+        building = f"{self.schema}_building_{os.getpid()}"
+        retired = f"{self.schema}_retired_{os.getpid()}"
+        with self.connect(autocommit=True) as conn:
+            ensure_extensions(conn)
+            self.drop_retired(conn)  # none, unless a schema was renamed by hand
+        conn = connect(self.url, schema=building)
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(building)))
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(building)))
+                conn.execute(sql.SQL("SET LOCAL search_path = {}, public").format(sql.Identifier(building)))
+                conn.execute(TABLES)
+                writer = PostgresBuildWriter(conn, building)
+                yield writer
+                writer.finish()
+                # The swap. First every table of the live directory is locked, all at once or not at
+                # all (NOWAIT, retried): readers then wait at their first table holding nothing, so
+                # no reader can deadlock with the drop. The renames and the drop commit together;
+                # waiting readers resume on the new tables, whose names they look up again.
+                if schema_exists(conn, self.schema):
+                    lock_tables(conn, self.schema)
+                    conn.execute(
+                        sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                            sql.Identifier(self.schema), sql.Identifier(retired)
+                        )
+                    )
+                conn.execute(
+                    sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                        sql.Identifier(building), sql.Identifier(self.schema)
+                    )
+                )
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(retired)))
+        finally:
+            conn.close()
+
+    def drop_retired(self, conn: psycopg.Connection, attempts: int = 5) -> None:
+        """Drop the schemas of directories swapped out (autocommit connection). A drop waiting more
+        than a few seconds for a reader is retried, then left to the next build."""
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (f"{self.schema}\\_retired\\_%",)
+            )
+        ]
+        for name in names:
+            for attempt in range(attempts):
+                try:
+                    with conn.transaction():
+                        conn.execute("SET LOCAL lock_timeout = '5s'")
+                        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+                    break
+                except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+                    if attempt == attempts - 1:
+                        log.warning("schema %s not dropped yet (readers): the next build drops it", name)
+
+    def _rows(self, query: str) -> Iterator[dict[str, Any]]:
+        if not self.exists():
+            raise FileNotFoundError(
+                f"{self.url}: no directory in schema {self.schema!r} (run `annuaire build` first)"
+            )
+        with self.connect() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            # One snapshot for the whole read, streamed (a server-side cursor would need a name).
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield from cur.stream(query)
+
+    def meta(self) -> dict[str, Any]:
+        out = {}
+        for row in self._rows("SELECT key, value FROM meta"):
+            try:
+                out[row["key"]] = json.loads(row["value"])
+            except (TypeError, ValueError):
+                out[row["key"]] = row["value"]
+        return out
+
+    def declarations(self) -> Iterator[dict[str, Any]]:
+        return self._rows(
+            """SELECT d.*, o.identifiant AS id_organisme,
+                  (SELECT string_agg(p.nda_precedent, ' ' ORDER BY p.nda_precedent) FROM ndas_precedents p
+                    WHERE p.nda = d.nda) AS ndas_precedents,
+                  (SELECT string_agg(s.code, ' ' ORDER BY s.rang) FROM declaration_specialites s
+                    WHERE s.nda = d.nda) AS specialites,
+                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode
+               FROM declarations d
+               JOIN organismes o ON o.id = d.organisme_id
+               LEFT JOIN localisations l ON l.nda = d.nda
+               ORDER BY d.nda COLLATE "C\""""
+        )
+
+    def organisations(self) -> Iterator[dict[str, Any]]:
+        return self._rows(
+            """SELECT o.*,
+                  (SELECT string_agg(d.nda, ' ' ORDER BY d.nda COLLATE "C") FROM declarations d
+                    WHERE d.organisme_id = o.id) AS ndas,
+                  (SELECT string_agg(DISTINCT c.portee, ',') FROM certifications c
+                    WHERE c.organisme_id = o.id) AS portees,
+                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode
+               FROM organismes o
+               LEFT JOIN localisations l ON l.nda = o.nda_principal
+               ORDER BY o.identifiant COLLATE "C\""""
+        )
+
+    def quarantine(self) -> Iterator[dict[str, Any]]:
+        return self._rows("SELECT * FROM quarantaine ORDER BY enregistrement")
+
+    def addresses(self) -> Iterator[dict[str, Any]]:
+        return self._rows(
+            """SELECT nda, voie, code_postal, ville, code_commune_insee, commune, type_adresse
+               FROM declarations ORDER BY nda COLLATE "C\""""
+        )
+
+    def replace_locations(self, rows: Iterable[tuple]) -> int:
+        with self.connect(autocommit=False) as conn, conn.transaction():
+            with conn.cursor() as cur:
+                cur.executemany(
+                    """INSERT INTO localisations VALUES (%s, %s, %s, %s, %s, %s, %s)
+                       ON CONFLICT (nda) DO UPDATE SET latitude = excluded.latitude,
+                         longitude = excluded.longitude, geo_score = excluded.geo_score,
+                         geo_type = excluded.geo_type, geo_label = excluded.geo_label,
+                         geo_methode = excluded.geo_methode""",
+                    list(rows),
+                )
+                count = cur.rowcount
+            refresh_search_tables(conn)
+            new_version(conn)
+            conn.execute("ANALYZE localisations")
+            conn.execute("ANALYZE recherche")
+        return count

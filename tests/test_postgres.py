@@ -1,0 +1,516 @@
+"""The PostgreSQL backend against the SQLite one on the sample: the same answers to random requests,
+the same exports, updates, atomic builds seen by concurrent readers, migrations, copy, lock, serve.
+
+(The search and API test modules also run whole on both backends: see `backend` in conftest.py.)
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from annuaire.search import ClusterQuery, SearchQuery, open_searcher
+from annuaire.search.params import SCOPES, SORTS, STATUSES, Filters
+from annuaire.search.postgres import tsquery
+from annuaire.search.text import fts_expression, tokens
+from annuaire.store import open_store
+from annuaire.store.migrations import current_version, latest_version, migrate_postgres, migrate_sqlite
+
+
+def random_requests(db: Path, count: int, seed: int) -> list[SearchQuery]:
+    """Search requests drawn from the directory's own content: text as typed (words cut short, case
+    and accents varied), every filter, radius around places or points, every sort, facets."""
+    rng = random.Random(seed)
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    names = [row[0] for row in conn.execute("SELECT denomination FROM organismes")]
+    departements = [row[0] for row in conn.execute("SELECT DISTINCT code_departement FROM recherche")]
+    regions = [row[0] for row in conn.execute("SELECT DISTINCT code_region FROM recherche")]
+    communes = [row[0] for row in conn.execute("SELECT DISTINCT code_commune_insee FROM recherche")]
+    postcodes = [row[0] for row in conn.execute("SELECT DISTINCT code_postal FROM recherche")]
+    specialities = [row[0] for row in conn.execute("SELECT code FROM specialites")]
+    points = conn.execute("SELECT latitude, longitude FROM recherche WHERE latitude IS NOT NULL").fetchall()
+    conn.close()
+    requests = []
+    for _ in range(count):
+        f: dict = {}
+        if rng.random() < 0.6:
+            words = rng.choice(names).split()[: rng.randint(1, 3)]
+            words[-1] = words[-1][: rng.randint(1, max(1, len(words[-1])))]
+            f["q"] = " ".join(words).lower() if rng.random() < 0.5 else " ".join(words)
+        for name, values, p in (
+            ("departement", departements, 0.15),
+            ("region", regions, 0.1),
+            ("commune", communes, 0.05),
+            ("code_postal", postcodes, 0.05),
+            ("specialite", specialities, 0.1),
+        ):
+            if rng.random() < p:
+                f[name] = rng.choice([v for v in values if v])
+        if rng.random() < 0.2:
+            f["portees"] = tuple(rng.sample(SCOPES, rng.randint(1, 2)))
+        if rng.random() < 0.15:
+            f["certifie"] = rng.random() < 0.5
+        if rng.random() < 0.1:
+            f["statut"] = rng.choice(STATUSES)
+        if rng.random() < 0.3:
+            if rng.random() < 0.5:
+                f["autour"] = rng.choice([c for c in communes + postcodes if c])
+            else:
+                lat, lon = rng.choice(points)
+                f["lat"], f["lon"] = lat + rng.uniform(-0.2, 0.2), lon + rng.uniform(-0.2, 0.2)
+            f["rayon_km"] = rng.choice([1.0, 5.0, 10.0, 30.0, 100.0])
+        requests.append(
+            SearchQuery(Filters(**f), tri=rng.choice(SORTS), par_page=100, facettes=rng.random() < 0.7)
+        )
+    return requests
+
+
+def answer(searcher, query: SearchQuery) -> dict:
+    try:
+        return searcher.search(query.checked())
+    except Exception as exc:  # a refusal (unknown place…) must be the same on both sides
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def test_random_requests_give_the_same_answers(sample_build, sample_postgres):
+    sqlite_side, postgres_side = open_searcher(str(sample_build.db)), open_searcher(sample_postgres)
+    try:
+        requests = random_requests(sample_build.db, 400, seed=7)
+        differing = []
+        found = 0
+        for query in requests:
+            a, b = answer(sqlite_side, query), answer(postgres_side, query)
+            found += bool(a.get("total"))
+            if a != b:  # ids, order, distances, totals and facet counts: everything
+                differing.append(query)
+        assert not differing, f"{len(differing)} of {len(requests)} differ, first: {differing[0]}"
+        assert found > len(requests) / 3  # the requests are not all empty
+    finally:
+        postgres_side.close()
+
+
+def test_map_clusters_and_pages_are_the_same(sample_build, sample_postgres):
+    sqlite_side, postgres_side = open_searcher(str(sample_build.db)), open_searcher(sample_postgres)
+    try:
+        for zoom, box in (
+            (5, (41.0, -5.5, 51.5, 10.0)),
+            (9, (48.5, 1.8, 49.2, 2.9)),
+            (13, (48.8, 2.2, 48.9, 2.5)),
+        ):
+            for filters in (Filters(), Filters(q="formation"), Filters(portees=("vae",), certifie=True)):
+                sud, ouest, nord, est = box
+                query = ClusterQuery(ouest=ouest, sud=sud, est=est, nord=nord, zoom=zoom, filters=filters)
+                query = query.checked()
+                assert sqlite_side.clusters(query) == postgres_side.clusters(query)
+        assert sqlite_side.stats() | {"date_construction": None} == postgres_side.stats() | {
+            "date_construction": None
+        }
+        for name in ("departements", "regions", "specialites", "sitemap_entries"):
+            assert getattr(sqlite_side, name)() == getattr(postgres_side, name)(), name
+        assert sqlite_side.departement("2A") == postgres_side.departement("2A")
+        assert sqlite_side.region("84") == postgres_side.region("84")
+        assert sqlite_side.suggest_communes("sai") == postgres_side.suggest_communes("sai")
+        for identifiant, *_ in sqlite_side.sitemap_entries()[::97]:
+            assert sqlite_side.organisation(identifiant) == postgres_side.organisation(identifiant)
+    finally:
+        postgres_side.close()
+
+
+def test_full_text_uses_the_index_and_folds_like_sqlite(sample_postgres):
+    """Accents and case folded, every word required, the last a prefix from two letters."""
+    with psycopg.connect(sample_postgres) as conn:
+        conn.execute("SET search_path = annuaire, public")
+        words = conn.execute("SELECT annuaire.search_words('Société  d''Études-Cœur 75011')").fetchone()[0]
+        assert words == "'75011' 'COEUR' 'D' 'ETUDES' 'SOCIETE'"
+        conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(
+            row[0]
+            for row in conn.execute(
+                "EXPLAIN SELECT rowid FROM organismes_fts WHERE mots @@ to_tsquery('simple', 'FORM:*')"
+            )
+        )
+        assert "organismes_fts_mots" in plan
+        plan = "\n".join(
+            row[0]
+            for row in conn.execute(
+                """EXPLAIN SELECT id FROM recherche r WHERE public.ST_DWithin(r.lieu,
+                   public.ST_MakePoint(2.35, 48.85)::public.geography, 5000, false)"""
+            )
+        )
+        assert "recherche_lieu" in plan
+
+
+def test_exports_are_identical(sample_build, sample_postgres, run_annuaire, tmp_path):
+    done = run_annuaire("export", "--db", sample_postgres, "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    for name in ("declarations.csv", "organismes.csv", "quarantaine.csv"):
+        assert (tmp_path / "out" / name).read_bytes() == (sample_build.out / name).read_bytes(), name
+
+
+# -- builds and updates --------------------------------------------------------------------------
+
+
+def _counts(url: str) -> tuple[int, int, str]:
+    """(organisations, search rows, version) read in one snapshot."""
+    with psycopg.connect(url) as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        # Names resolved before the snapshot (as the searcher does): see search/postgres.py.
+        conn.execute("LOCK TABLE annuaire.organismes, annuaire.recherche, annuaire.meta IN ACCESS SHARE MODE")
+        organisations = conn.execute("SELECT count(*) FROM annuaire.organismes").fetchone()[0]
+        rows = conn.execute("SELECT count(*) FROM annuaire.recherche").fetchone()[0]
+        version = conn.execute("SELECT value FROM annuaire.meta WHERE key = 'version'").fetchone()[0]
+        return organisations, rows, version
+
+
+def _schemas(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {
+            row[0] for row in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'annuaire%'")
+        }
+
+
+def test_readers_see_the_old_directory_or_the_new_never_half(
+    postgres, run_build, sample_csv, real_extract_csv
+):
+    url = postgres.create_database("annuaire_swap")
+    assert run_build(sample_csv, url).returncode == 0
+    before = _counts(url)
+    seen, errors, stop = set(), [], threading.Event()
+
+    def read() -> None:
+        searcher = open_searcher(url)
+        searcher.version_ttl = 0.0
+        try:
+            while not stop.is_set():
+                seen.add(_counts(url)[:2])
+                found = searcher.search(SearchQuery(Filters(q="formation")).checked())
+                assert found["total"] >= 0
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            searcher.close()
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for t in readers:
+        t.start()
+    try:
+        rebuilt = run_build(real_extract_csv, url)
+    finally:
+        time.sleep(0.5)
+        stop.set()
+        for t in readers:
+            t.join(30)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    after = _counts(url)
+    assert not errors, errors
+    assert after[2] != before[2] and after[0] != before[0]
+    assert seen == {before[:2], after[:2]}  # both seen, nothing else
+    assert before[0] == before[1] and after[0] == after[1]
+    assert _schemas(url) == {"annuaire"}  # the building and retired schemas are gone
+
+
+def test_a_failed_build_leaves_the_previous_directory(
+    postgres, run_build, sample_csv, reference, monkeypatch
+):
+    from annuaire.pipeline import build as build_module
+    from annuaire.store.postgres import PostgresBuildWriter
+
+    url = postgres.create_database("annuaire_failed")
+    assert run_build(sample_csv, url).returncode == 0
+    before = _counts(url)
+
+    def broken(self):
+        raise RuntimeError("disk full while indexing")
+
+    monkeypatch.setattr(PostgresBuildWriter, "finish", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        build_module.build(str(sample_csv), url, reference)
+    assert _counts(url) == before
+    assert _schemas(url) == {"annuaire"}
+    searcher = open_searcher(url)
+    try:
+        assert searcher.stats()["nb_organismes"] > 1000
+    finally:
+        searcher.close()
+
+
+def test_a_second_build_waits_for_the_lock(postgres, run_build, sample_csv):
+    url = postgres.create_database("annuaire_lock")
+    from annuaire.pipeline.lock import ADVISORY_KEY
+
+    with psycopg.connect(url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_KEY,))
+        done = run_build(sample_csv, url)
+    assert done.returncode == 5, done.stderr
+    assert "another build or update is running" in done.stderr
+    assert not open_store(url).exists()
+
+
+def test_an_update_gives_what_sqlite_gives(
+    postgres, shared_dir, run_build, run_annuaire, reference_dir, tmp_path
+):
+    of = shared_dir / "data" / "of"
+    url = postgres.create_database("annuaire_update")
+    db = tmp_path / "annuaire.db"
+    for location in (url, db):
+        assert run_build(of / "sample-M.csv", location).returncode == 0
+        done = run_annuaire(
+            "update", "--db", location, "--source", of / "sample-M+1.csv", "--reference", reference_dir,
+            "--report", tmp_path / "update.json",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    for location, out in ((url, "pg"), (db, "sqlite")):
+        assert run_annuaire("export", "--db", location, "--out", tmp_path / out).returncode == 0
+    for name in ("declarations.csv", "organismes.csv", "quarantaine.csv"):
+        assert (tmp_path / "pg" / name).read_bytes() == (tmp_path / "sqlite" / name).read_bytes(), name
+    sqlite_side, postgres_side = open_searcher(str(db)), open_searcher(url)
+    try:
+        with sqlite3.connect(db) as conn:
+            changed = [
+                row[0]
+                for row in conn.execute(
+                    """SELECT DISTINCT o.identifiant FROM historique h
+                       JOIN organismes o ON o.id = h.organisme_id ORDER BY 1 LIMIT 20"""
+                )
+            ]
+        assert changed
+        for identifiant in changed:  # the change log included
+            assert sqlite_side.organisation(identifiant) == postgres_side.organisation(identifiant)
+        for query in random_requests(db, 100, seed=11):
+            assert answer(sqlite_side, query) == answer(postgres_side, query), query
+    finally:
+        postgres_side.close()
+    again = run_annuaire(
+        "update", "--db", url, "--source", of / "sample-M+1.csv", "--reference", reference_dir,
+        "--report", tmp_path / "again.json",
+    )  # fmt: skip
+    assert again.returncode == 0 and "Nothing changed" in again.stdout
+
+
+def test_copy_between_backends(sample_build, postgres, run_annuaire, tmp_path):
+    url = postgres.create_database("annuaire_copy")
+    done = run_annuaire("copy", "--from", sample_build.db, "--to", url)
+    assert done.returncode == 0, done.stderr
+    back = tmp_path / "back.db"
+    assert run_annuaire("copy", "--from", url, "--to", back).returncode == 0
+    original, copied, returned = (
+        open_searcher(str(sample_build.db)),
+        open_searcher(url),
+        open_searcher(str(back)),
+    )
+    try:
+        for query in random_requests(sample_build.db, 60, seed=3):
+            expected = answer(original, query)
+            assert answer(copied, query) == expected == answer(returned, query), query
+    finally:
+        copied.close()
+    missing = run_annuaire("copy", "--from", tmp_path / "none.db", "--to", url)
+    assert missing.returncode == 1 and "no directory there" in missing.stderr
+
+
+# -- migrations ---------------------------------------------------------------------------------
+
+
+def test_sqlite_migration_adds_the_change_log(sample_build, run_annuaire, tmp_path):
+    db = tmp_path / "old.db"
+    db.write_bytes(sample_build.db.read_bytes())
+    with sqlite3.connect(db) as conn:  # as built before the change log existed
+        conn.execute("DROP TABLE historique")
+        conn.execute("PRAGMA user_version = 1")
+    done = run_annuaire("migrate", "--db", db)
+    assert done.returncode == 0, done.stderr
+    assert "applied 0002 historique" in done.stdout
+    assert current_version(str(db)) == latest_version("sqlite") == 2
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM historique").fetchone() == (0,)
+    assert migrate_sqlite(str(db)) == []  # nothing left to do
+    assert current_version(str(sample_build.db)) == 2  # a build starts at the latest version
+
+
+def test_postgres_migrations_apply_in_order_once(postgres, run_build, run_annuaire, sample_csv, tmp_path):
+    url = postgres.create_database("annuaire_migrate")
+    assert run_build(sample_csv, url).returncode == 0
+    assert current_version(url) == latest_version("postgresql")
+    done = run_annuaire("migrate", "--db", url)
+    assert done.returncode == 0 and f"schema version {latest_version('postgresql')}" in done.stdout
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0002_site_web.sql").write_text("ALTER TABLE organismes ADD COLUMN site_web TEXT;")
+    (folder / "0003_broken.sql").write_text("ALTER TABLE nulle_part ADD COLUMN x TEXT;")
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        migrate_postgres(url, folder)
+    assert current_version(url) == 2  # 0002 committed, 0003 rolled back whole
+    (folder / "0003_broken.sql").write_text("CREATE INDEX organismes_site_web ON organismes(site_web);")
+    assert [m.version for m in migrate_postgres(url, folder)] == [3]
+    assert migrate_postgres(url, folder) == []
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(site_web) FROM annuaire.organismes").fetchone() == (0,)
+
+
+def test_missing_directories_are_reported(postgres, run_annuaire):
+    url = postgres.create_database("annuaire_empty")
+    for args in (("migrate", "--db", url), ("export", "--db", url, "--out", "x"), ("serve", "--db", url)):
+        done = run_annuaire(*args)
+        assert done.returncode == 1 and "no such database" in done.stderr, args
+
+
+# -- several web workers on one database -----------------------------------------------------------
+
+
+def test_two_workers_serve_one_database(annuaire_bin, annuaire_env, sample_postgres):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            annuaire_bin,
+            "serve",
+            "--db",
+            sample_postgres,
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--rate-limit",
+            "0",
+        ],
+        env=annuaire_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/api/v1/stats", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                assert time.monotonic() < deadline, "the server did not start within 60 s"
+                time.sleep(0.3)
+        with httpx.Client(base_url=base, timeout=10) as client:
+            totals = {
+                client.get("/api/v1/organismes", params={"q": "formation", "facettes": "true"}).json()[
+                    "total"
+                ]
+                for _ in range(20)
+            }
+            assert len(totals) == 1 and totals.pop() > 0
+            page = client.get("/")
+            assert page.status_code == 200 and "organismes" in page.text.lower()
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def test_replaced_locations_are_searched_alike(postgres, run_build, sample_csv, tmp_path):
+    """`annuaire geocode`'s last step on both backends: new coordinates, search tables derived again."""
+    url = postgres.create_database("annuaire_geocode")
+    db = tmp_path / "annuaire.db"
+    for location in (url, db):
+        assert run_build(sample_csv, location).returncode == 0
+    with sqlite3.connect(db) as conn:
+        ndas = [row[0] for row in conn.execute("SELECT nda_principal FROM organismes ORDER BY id LIMIT 40")]
+    moved = [
+        (nda, 45.76 + i / 1000, 4.83 + i / 1000, 0.9, "housenumber", "Lyon", "ban")
+        for i, nda in enumerate(ndas)
+    ]
+    for location in (url, str(db)):
+        assert open_store(location).replace_locations(moved) == len(moved)
+    sqlite_side, postgres_side = open_searcher(str(db)), open_searcher(url)
+    try:
+        query = SearchQuery(Filters(lat=45.77, lon=4.84, rayon_km=5), tri="distance", par_page=100).checked()
+        near = postgres_side.search(query)
+        assert near == sqlite_side.search(query)
+        assert len({r["numero_declaration_activite"] for r in near["resultats"]} & set(ndas)) == len(ndas)
+    finally:
+        postgres_side.close()
+
+
+# -- text folding: PostgreSQL's words against Python's fold --------------------------------------
+
+FRENCH_TEXT = st.text(
+    alphabet=st.sampled_from(
+        list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        + list("éèêëàâäîïôöùûüçÉÈÊËÀÂÎÏÔÙÛÇ")
+        + list(" -'’.,;:/()&+_\"«»\t")
+    ),
+    max_size=60,
+)
+
+
+@pytest.fixture(scope="module")
+def words_connection(sample_postgres):
+    with psycopg.connect(sample_postgres, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="module")
+def fts5():
+    """SQLite's full-text table as the SQLite store declares it, and its vocabulary."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute('CREATE VIRTUAL TABLE t USING fts5(x, tokenize = "unicode61 remove_diacritics 2")')
+    conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'row')")
+    yield conn
+    conn.close()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(FRENCH_TEXT, FRENCH_TEXT)
+def test_postgres_words_are_sqlite_words(words_connection, fts5, name, query):
+    """For French text, PostgreSQL indexes the words SQLite's FTS5 does (upper case, accents off,
+    split on anything but letters and digits), and a search (the query folded by `text.tokens`)
+    matches in PostgreSQL exactly when it matches in FTS5."""
+    indexed = words_connection.execute(
+        "SELECT tsvector_to_array(annuaire.search_words(%s))", (name,)
+    ).fetchone()[0]
+    fts5.execute("DELETE FROM t")
+    fts5.execute("INSERT INTO t (x) VALUES (?)", (name,))
+    assert set(indexed) == {row[0].upper() for row in fts5.execute("SELECT term FROM v")}
+    words = tokens(query)
+    if not words:
+        return
+    (matched,) = words_connection.execute(
+        "SELECT annuaire.search_words(%s) @@ %s::tsquery", (name, tsquery(words))
+    ).fetchone()
+    found = fts5.execute("SELECT count(*) FROM t WHERE t MATCH ?", (fts_expression(words),)).fetchone()[0]
+    assert matched == bool(found)
+
+
+def test_an_unreachable_server_is_said_without_the_password(run_annuaire, sample_csv, reference_dir):
+    url = "postgresql://annuaire:s3cr3t@127.0.0.1:9/annuaire"
+    for args in (
+        ("build", "--source", sample_csv, "--db", url, "--reference", reference_dir, "--no-progress"),
+        ("serve", "--db", url),
+        ("export", "--db", url, "--out", "nowhere"),
+    ):
+        done = run_annuaire(*args)
+        assert done.returncode == 6, (args, done.stderr)
+        assert "cannot connect to PostgreSQL" in done.stderr and "127.0.0.1" in done.stderr
+        assert "s3cr3t" not in done.stderr + done.stdout and "Traceback" not in done.stderr
+
+
+def test_sqlite_placeholders_in_postgres_form():
+    from annuaire.search.postgres import translate
+
+    query, params = translate(
+        "SELECT nom FROM communes WHERE code_insee IN (SELECT value FROM json_each(?))"
+        " AND nom LIKE 'A%' AND x = ?",
+        ('["75056", "69123"]', "a\x00b"),
+    )
+    assert query == "SELECT nom FROM communes WHERE code_insee = ANY(%s) AND nom LIKE 'A%%' AND x = %s"
+    assert params == [["75056", "69123"], "a\ufffdb"]
+    assert translate("SELECT 1", ()) == ("SELECT 1", [])
+    assert tsquery(["ECOLE", "D", "LY"]) == "'ECOLE':* & 'D' & 'LY':*"
