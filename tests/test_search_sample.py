@@ -284,9 +284,12 @@ def test_what_every_search_needs_outlives_a_crawl_of_many_pages(sample_build):
     searcher.close()
 
 
-def test_full_text_answers_kept_within_a_bound(sample_searcher, db, monkeypatch):
-    """Kept full-text answers are the index's answers, read-only, and their total stays bounded."""
+def test_full_text_answers_kept_within_a_bound(sample_build, db, monkeypatch):
+    """Kept full-text answers are the index's answers, read-only, and their total stays bounded
+    (SQLite's FTS5 answers; PostgreSQL matches text in its own query)."""
     from annuaire.search import sqlite as backend
+
+    sample_searcher = backend.SQLiteSearcher(sample_build.db)
 
     monkeypatch.setattr(backend, "MATCHES_KEPT", 50)
     kept = backend._Matches()
