@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -113,6 +115,10 @@ def test_name_made_only_of_a_legal_form_is_kept():
 def test_fold():
     assert fold("Saint-Étienne du Rouvray") == "SAINT ETIENNE DU ROUVRAY"
     assert fold("L'Haÿ-les-Roses") == "L HAY LES ROSES"
+    # A typographic apostrophe separates words like a straight one; ligatures are spelled out.
+    assert fold("L’ÉCOLE DU CŒUR") == fold("L'ECOLE DU COEUR") == "L ECOLE DU COEUR"
+    assert fold("Ægir ß Øre") == "AEGIR SS ORE"
+    assert fold("ΑΘΗΝΑ 2") == "2"  # letters with no Latin form: separators, never glued together
 
 
 # --- address kinds -------------------------------------------------------------------------------------
@@ -159,3 +165,10 @@ def test_address_kind(street, city, postcode, expected):
 )
 def test_lower_cased_mojibake_is_repaired(damaged, repaired):
     assert repair_mojibake(damaged) == repaired
+
+
+@given(st.text())
+def test_fold_gives_words_of_capital_letters_and_digits(value):
+    folded = fold(value)
+    assert re.fullmatch(r"([A-Z0-9]+( [A-Z0-9]+)*)?", folded), folded
+    assert fold(folded) == folded

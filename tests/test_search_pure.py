@@ -19,6 +19,8 @@ from annuaire.search.params import ClusterQuery, Filters, QueryError, SearchQuer
 def test_tokens_fold_case_accents_and_punctuation():
     assert text.tokens("Sécurité-Incendie l'Étoile") == ["SECURITE", "INCENDIE", "ETOILE"]
     assert text.tokens("securite") == text.tokens("SÉCURITÉ")
+    # As typed on a phone or pasted from a document: a typographic apostrophe separates words too.
+    assert text.tokens("l’école du cœur") == text.tokens("L'ECOLE DU COEUR") == ["ECOLE", "COEUR"]
 
 
 def test_stopwords_dropped_except_alone_or_last():

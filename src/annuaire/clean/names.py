@@ -43,15 +43,21 @@ _ASCII_NON_ALNUM = str.maketrans(
 )
 
 
+# Letters that Unicode does not decompose into a base letter and an accent: spelled out.
+_SPELLED_OUT = str.maketrans({"Œ": "OE", "œ": "OE", "Æ": "AE", "æ": "AE", "ß": "SS", "Ø": "O", "ø": "O"})
+
+
 def fold(value: str) -> str:
-    """Upper case, accents removed, anything but letters and digits turned into spaces."""
+    """Upper case, accents removed, ligatures spelled out (Œ → OE), anything else but letters and
+    digits turned into spaces: a typographic apostrophe separates words as a straight one does
+    ("L’ÉCOLE" and "L'ECOLE" both give "L ECOLE")."""
     if not value:
         return ""
     if value.isascii():  # most names: the same result as below, at a third of the cost
         return " ".join(value.upper().translate(_ASCII_NON_ALNUM).split())
-    decomposed = unicodedata.normalize("NFKD", value)
-    ascii_only = decomposed.encode("ascii", "ignore").decode("ascii").upper()
-    return _NON_ALNUM.sub(" ", ascii_only).strip()
+    decomposed = unicodedata.normalize("NFKD", value.translate(_SPELLED_OUT))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
+    return _NON_ALNUM.sub(" ", bare).strip()
 
 
 @lru_cache(maxsize=262144)
