@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from operator import attrgetter
 
+from ..clean.names import fold
 from ..clean.record import Declaration, Rejected
 from ..sources.liste_publique import SCOPES
 from ..sources.reference import Reference
@@ -125,7 +126,9 @@ def search_row(number: int, group: Group, shown: Declaration, decls: Sequence[De
     siren = group.siret[:9] if group.siret else shown.siren
     identifiers = f"{group.siret or ''} {siren or ''} {ndas} {previous}"
     commune = shown.commune if shown.commune is not None else shown.ville
-    return number, shown.denomination, commune, identifiers
+    # Folded as queries are (search/text.py): FTS5 alone would keep "cœur" whole, and "coeur" typed
+    # in a search would not find "CŒUR".
+    return number, fold(shown.denomination), fold(commune or ""), identifiers
 
 
 def _nda(d: Declaration) -> str:

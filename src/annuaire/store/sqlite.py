@@ -95,7 +95,7 @@ SEARCH_ROWS = """INSERT INTO recherche
     ORDER BY o.id"""
 
 FULL_TEXT_ROWS = """INSERT INTO organismes_fts(rowid, denomination, commune, identifiants)
-    SELECT o.id, o.denomination, coalesce(o.commune, o.ville, ''),
+    SELECT o.id, fold(o.denomination), fold(coalesce(o.commune, o.ville, '')),
            coalesce(o.siret, '') || ' ' || coalesce(o.siren, '') || ' ' ||
            coalesce((SELECT group_concat(d.nda, ' ') FROM declarations d WHERE d.organisme_id = o.id), '')
            || ' ' ||
