@@ -153,6 +153,24 @@ def _report_table(report: dict) -> Table:
     return table
 
 
+def _sources_table(report: dict) -> Table:
+    table = Table(title="Secondary sources", show_header=True, header_style="bold")
+    for column in ("source", "status", "rows", "matched", "rate", "by SIRET / NDA / name", "conflicts"):
+        table.add_column(column, justify="left" if column in ("source", "status") else "right")
+    for name, s in report["sources"].items():
+        by = s["by_method"]
+        table.add_row(
+            name,
+            s["status"],
+            f"{s['rows']:,}",
+            f"{s['matched']:,}",
+            f"{s['match_rate']:.1%}" if s["match_rate"] is not None else "–",
+            f"{by['siret']:,} / {by['nda']:,} / {by['nom_code_postal']:,}",
+            ", ".join(f"{k} {v:,}" for k, v in s["conflicts"].items()) or "0",
+        )
+    return table
+
+
 @app.command()
 def build(
     source: Annotated[str, typer.Option("--source", help="Liste publique CSV (path or URL, plain or .gz).")],
@@ -164,13 +182,23 @@ def build(
     geocode_batch_size: BatchSizeOption = None,
     geocode_concurrency: ConcurrencyOption = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    extra_source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--extra-source",
+            help="A secondary source, NAME=PATH_OR_URL (repeatable); NAME: a built-in mapping "
+            "(datadock, cfa-reseaux, certificateur) or a mapping file (.toml).",
+        ),
+    ] = None,
 ) -> None:
     """Build the directory from the Liste publique des organismes de formation."""
     from .pipeline.build import build as run_build
     from .pipeline.lock import run_lock
+    from .sources.extra import parse_extra_source
     from .sources.reference import load_reference
     from .sources.reference_files import reference_folder
 
+    extras = [parse_extra_source(option) for option in extra_source or []]
     ref = load_reference(reference_folder(reference))
     settings = _geocode_settings(
         geocode, geocoder_url, geocode_cache, geocode_batch_size, geocode_concurrency
@@ -213,8 +241,11 @@ def build(
                 on_progress=on_progress,
                 geocoding=settings if settings.enabled else None,
                 on_geocode_progress=on_geocode_progress,
+                extra_sources=extras,
             )
     out.print(_report_table(report))
+    if "sources_secondaires" in report:
+        out.print(_sources_table(report["sources_secondaires"]))
     if "geocoding" in report:
         out.print(_geocode_table(report["geocoding"]))
     out.print(f"Directory written to [bold]{db}[/bold]; report in {db}.report.json")

@@ -1,0 +1,136 @@
+"""Secondary sources given to the build: fetched, parsed, and kept as their last good snapshot.
+
+`--extra-source NAME=LOCATION` (repeatable): NAME is a mapping shipped with the package (`datadock`,
+`cfa-reseaux`, `certificateur`) or the path of a mapping file (`my-list.toml=…`); LOCATION a file path
+or an http(s) URL. A source that cannot be fetched or read does not stop the build: a warning is
+logged and its last good snapshot (`{cache}/sources/{name}/`) is used instead, or nothing if it
+never was read; the report says which.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import config
+from ..errors import AnnuaireError, InputError
+from .download import download, is_url
+from .secondary import Mapping, SecondaryRecord, load_mapping, parse_source
+
+log = logging.getLogger("annuaire.sources")
+
+FRESH = "frais"  # read from its location in this build
+SNAPSHOT = "dernier_instantane"  # its location failed: the last good snapshot was used
+UNAVAILABLE = "indisponible"  # its location failed and no snapshot exists: the build goes on without it
+
+
+@dataclass(frozen=True)
+class ExtraSource:
+    mapping: Mapping
+    location: str
+
+    @property
+    def name(self) -> str:
+        return self.mapping.name
+
+
+def parse_extra_source(option: str) -> ExtraSource:
+    """`NAME=LOCATION` or `MAPPING.toml=LOCATION`, as given to `--extra-source`."""
+    key, sep, location = option.partition("=")
+    if not sep or not key.strip() or not location.strip():
+        raise InputError(option, "expected NAME=PATH_OR_URL (NAME: a built-in mapping or a mapping file)")
+    return ExtraSource(load_mapping(key.strip()), location.strip())
+
+
+@dataclass
+class LoadedSource:
+    name: str
+    label: str
+    location: str
+    status: str
+    records: list[SecondaryRecord] = field(default_factory=list)
+    format: str | None = None
+    observed_at: str | None = None  # ISO date the file was read (its snapshot's, when one was used)
+    sha256: str | None = None
+    error: str | None = None
+
+
+def snapshot_folder(name: str, root: Path | None = None) -> Path:
+    return (root or config.cache_dir() / "sources") / name
+
+
+def _save_snapshot(folder: Path, data: bytes, meta: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for target, payload in (("last-good.bin", data), ("last-good.json", json.dumps(meta).encode())):
+        fd, temp = tempfile.mkstemp(prefix=f".{target}.", dir=folder)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(temp, folder / target)
+
+
+def _read_bytes(location: str, timeout: float) -> bytes:
+    if is_url(location):
+        path = download(location, timeout=timeout)
+        try:
+            return path.read_bytes()
+        finally:
+            path.unlink(missing_ok=True)
+    try:
+        return Path(location).read_bytes()
+    except OSError as exc:
+        raise InputError(location, f"cannot read the file ({exc.strerror or exc})") from None
+
+
+def load_source(source: ExtraSource, *, snapshots: Path | None = None, timeout: float = 30.0) -> LoadedSource:
+    """Fetch and parse one source; on any failure fall back to its last good snapshot."""
+    folder = snapshot_folder(source.name, snapshots)
+    out = LoadedSource(source.name, source.mapping.label, source.location, FRESH)
+    try:
+        data = _read_bytes(source.location, timeout)
+        out.format, out.records = parse_source(data, source.mapping, source.location)
+        out.sha256 = hashlib.sha256(data).hexdigest()
+        out.observed_at = time.strftime("%Y-%m-%d")
+        meta = {"location": source.location, "observed_at": out.observed_at, "sha256": out.sha256}
+        try:
+            _save_snapshot(folder, data, meta | {"format": out.format})
+        except OSError as exc:  # the build does not depend on the cache
+            log.warning(
+                "cannot keep a snapshot of a source", extra={"source": source.name, "error": str(exc)}
+            )
+        return out
+    except (AnnuaireError, OSError) as exc:
+        out.error = str(exc)
+    try:
+        meta = json.loads((folder / "last-good.json").read_text(encoding="utf-8"))
+        data = (folder / "last-good.bin").read_bytes()
+        out.format, out.records = parse_source(data, source.mapping, str(folder / "last-good.bin"))
+    except (OSError, ValueError, AnnuaireError):
+        out.status = UNAVAILABLE
+        out.records = []
+        log.warning(
+            "secondary source unavailable, no snapshot: the build goes on without it",
+            extra={"source": source.name, "error": out.error},
+        )
+        return out
+    out.status = SNAPSHOT
+    out.observed_at = meta.get("observed_at")
+    out.sha256 = meta.get("sha256")
+    log.warning(
+        "secondary source unavailable: using its last good snapshot",
+        extra={"source": source.name, "error": out.error, "snapshot_of": out.observed_at},
+    )
+    return out
+
+
+def load_sources(sources: list[ExtraSource], *, snapshots: Path | None = None) -> list[LoadedSource]:
+    names = [s.name for s in sources]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InputError("--extra-source", f"source(s) given twice: {', '.join(duplicates)}")
+    return [load_source(s, snapshots=snapshots) for s in sources]
