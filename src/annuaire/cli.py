@@ -392,6 +392,85 @@ def update(
 
 
 @app.command()
+def sirene(
+    db: Annotated[Path, typer.Option("--db", help="The directory's SQLite file.", dir_okay=False)],
+    api: Annotated[
+        str,
+        typer.Option(
+            "--api", help="recherche-entreprises (no token) or insee (a token: env ANNUAIRE_INSEE_TOKEN)."
+        ),
+    ] = "recherche-entreprises",
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="The API's base URL (env ANNUAIRE_SIRENE_URL; default: the public one)."),
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option("--rate", min=0.1, help="Requests per minute (default: 300, insee: 30)."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=0, help="Ask about at most N establishments.")
+    ] = None,
+    max_age: Annotated[
+        int, typer.Option("--max-age", min=0, help="Days an answer stays fresh in the cache.")
+    ] = 30,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache", help="Answers cache (default: ~/.cache/annuaire/sirene.sqlite).", dir_okay=False
+        ),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Check the directory's establishments against SIRENE (open or closed, legal name, NAF code).
+
+    Throttled, retried, and resumable: answers are cached by SIRET, a run asks only what it lacks."""
+    import os
+
+    from . import config
+    from .pipeline.sirene import check_directory
+    from .sources.sirene import SireneCache, SireneClient
+
+    token = os.environ.get("ANNUAIRE_INSEE_TOKEN") or None
+    if api not in ("recherche-entreprises", "insee"):
+        raise AnnuaireError(f"--api {api!r}: expected recherche-entreprises or insee")
+    if api == "insee" and not token:
+        raise AnnuaireError("--api insee needs a token in ANNUAIRE_INSEE_TOKEN")
+    client = SireneClient(api, url or os.environ.get("ANNUAIRE_SIRENE_URL") or None, token, rate)
+    answers = SireneCache(cache or config.cache_dir() / "sirene.sqlite")
+    bar = Progress(
+        TextColumn("[bold]SIRENE[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not progress,
+        transient=True,
+    )
+    try:
+        with bar:
+            task = bar.add_task("sirene", total=None)
+            report = check_directory(
+                str(db),
+                client,
+                answers,
+                max_age_days=max_age,
+                limit=limit,
+                on_answer=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    finally:
+        client.close()
+        answers.close()
+    table = Table(title="SIRENE", show_header=True, header_style="bold")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key, value in report.items():
+        table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value))
+    out.print(table)
+
+
+@app.command()
 def serve(
     db: Annotated[Path, typer.Option("--db", help="The directory's SQLite file.", dir_okay=False)],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
