@@ -409,7 +409,8 @@ def sirene(
         typer.Option("--rate", min=0.1, help="Requests per minute (default: 300, insee: 30)."),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=0, help="Ask about at most N establishments.")
+        int | None,
+        typer.Option("--limit", min=0, help="Check only the first N establishments (by identifier)."),
     ] = None,
     max_age: Annotated[
         int, typer.Option("--max-age", min=0, help="Days an answer stays fresh in the cache.")

@@ -67,8 +67,8 @@ class TokenBucket:
                 now = self.clock()
                 self.tokens = min(self.burst, self.tokens + (now - self.updated) / self.interval)
                 self.updated = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
+                if self.tokens >= 1 - 1e-9:  # (rounding must not leave it waiting for 1e-17 s forever)
+                    self.tokens = max(0.0, self.tokens - 1)
                     return
                 self.sleep((1 - self.tokens) * self.interval)
 
@@ -271,14 +271,14 @@ def check(
     today: date | None = None,
     on_answer: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """Ask SIRENE about the SIRETs whose cached answer is missing or older than `max_age_days`
-    (at most `limit` of them). Returns counts."""
+    """Ask SIRENE about the SIRETs (the first `limit` of them) whose cached answer is missing or older
+    than `max_age_days`. Run again after an interruption, it asks only what it still lacks."""
     today = today or date.today()
     wanted = list(dict.fromkeys(sirets))
+    if limit is not None:
+        wanted = wanted[:limit]
     known = cache.fresh(today - timedelta(days=max_age_days))
     to_ask = [s for s in wanted if s not in known]
-    if limit is not None:
-        to_ask = to_ask[:limit]
     asked = failed = 0
     started = time.monotonic()
     for siret in to_ask:
@@ -294,10 +294,9 @@ def check(
             on_answer(asked, len(to_ask))
     return {
         "establishments": len(wanted),
-        "from_cache": len(wanted) - len([s for s in wanted if s not in known]),
+        "from_cache": len(wanted) - len(to_ask),
         "asked": asked,
         "failed": failed,
-        "left_for_later": len([s for s in wanted if s not in known]) - len(to_ask),
         "requests": client.requests,
         "seconds": round(time.monotonic() - started, 2),
     }

@@ -338,7 +338,8 @@ class SQLiteStore(Store):
 
     def establishment_sirets(self) -> list[str]:
         """The valid SIRETs of the active organisations, in identifier order."""
-        with self.connect() as conn:
+        conn = self.connect()
+        try:
             return [
                 row[0]
                 for row in conn.execute(
@@ -346,6 +347,8 @@ class SQLiteStore(Store):
                        ORDER BY identifiant"""
                 )
             ]
+        finally:
+            conn.close()
 
     def replace_sirene(self, rows: Iterable[tuple]) -> int:
         """Replace SIRENE's answers (rows in `sirene` column order), in one transaction."""
