@@ -14,7 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sirene_server import SireneServer, insee, is_closed, unit
 
 from annuaire.errors import DownloadError
 from annuaire.sources.sirene import (
@@ -26,6 +25,7 @@ from annuaire.sources.sirene import (
     parse_recherche_entreprises,
     retry_after,
 )
+from sirene_server import SireneServer, insee, is_closed, unit
 
 
 class FakeClock:
@@ -226,8 +226,8 @@ def test_closed_establishment_is_flagged_in_api_and_page(
 
     with SireneServer() as server:
         done = subprocess.run(
-            [str(annuaire_bin), "sirene", "--db", str(directory_copy), "--url", server.base_url, "--limit", "200",
-             "--rate", "60000", "--cache", str(tmp_path / "c.sqlite"), "--no-progress"],
+            [str(annuaire_bin), "sirene", "--db", str(directory_copy), "--url", server.base_url,
+             "--limit", "200", "--rate", "60000", "--cache", str(tmp_path / "c.sqlite"), "--no-progress"],
             env=annuaire_env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr
