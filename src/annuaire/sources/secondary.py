@@ -68,8 +68,15 @@ SEPARATORS = ",;\t|"
 MAX_FIELD = 1 << 20
 
 
+# `="00123"`: how spreadsheets are told to keep a cell as text (leading zeros): the text is inside.
+_EXCEL_TEXT = re.compile(r'^="(.*)"$', re.S)
+
+
 def clean_text(value: str) -> str:
-    return normalise_space(repair_mojibake(value or ""))
+    value = normalise_space(repair_mojibake(value or ""))
+    if value.startswith('="') and (m := _EXCEL_TEXT.match(value)):
+        value = m[1].strip()
+    return value
 
 
 @dataclass(frozen=True)
