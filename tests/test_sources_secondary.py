@@ -144,8 +144,8 @@ def test_xlsx_numbers_and_dates_become_text() -> None:
     import datetime
 
     data = _xlsx(
-        ["siret", "nda", "raison_sociale", "date_certification", "date_expiration", "portees", "certificateur",
-         "code_postal"],
+        ["siret", "nda", "raison_sociale", "date_certification", "date_expiration", "portees",
+         "certificateur", "code_postal"],
         [[44229377500031, 11755555575.0, "ACME", datetime.datetime(2022, 3, 1), "31/12/2024", "VAE; Bilans de"
           " compétences", "AFNOR", 6000]],
     )  # fmt: skip
@@ -204,12 +204,17 @@ def certifier_list(real_extract_csv, tmp_path):
     postcode = "adressePhysiqueOrganismeFormation.codePostal"
     names = Counter((comparison_name(r["denomination"]), r[postcode]) for r in rows)
     with_siret = [r for r in rows if r["siretEtablissementDeclarant"] and r[postcode]]
-    certified = next(r for r in with_siret if r[SCOPE_COLUMNS["actions_formation"]] == "true"
-                     and r[SCOPE_COLUMNS["vae"]] != "true" and "," in r["numerosDeclarationActivitePrecedent"])  # fmt: skip
+    certified = next(
+        r for r in with_siret
+        if r[SCOPE_COLUMNS["actions_formation"]] == "true" and r[SCOPE_COLUMNS["vae"]] != "true"
+        and "," in r["numerosDeclarationActivitePrecedent"]
+    )  # fmt: skip
     uncertified = [r for r in with_siret if not any(r[c] == "true" for c in SCOPE_COLUMNS.values())
                    and names[(comparison_name(r["denomination"]), r[postcode])] == 1]  # fmt: skip
-    previous = next(p for p in certified["numerosDeclarationActivitePrecedent"].split(",")
-                    if p != certified["numeroDeclarationActivite"])  # fmt: skip
+    previous = next(
+        p for p in certified["numerosDeclarationActivitePrecedent"].split(",")
+        if p != certified["numeroDeclarationActivite"]
+    )  # fmt: skip
     header = ["certificateur", "siret", "nda", "raison_sociale", "code_postal", "portees", "date_certification",
               "date_expiration"]  # fmt: skip
     lines = [
@@ -219,7 +224,8 @@ def certifier_list(real_extract_csv, tmp_path):
         # 2. by NDA (previous NDA); scopes agree
         ["AFNOR", "", previous, "", "", "Actions de formation", "", ""],
         # 3. by NDA; the Liste publique lists no scope: a conflict
-        ["Bureau Veritas", "", uncertified[0]["numeroDeclarationActivite"], "X", "", "Actions de formation", "", ""],
+        ["Bureau Veritas", "", uncertified[0]["numeroDeclarationActivite"], "X", "", "Actions de formation",
+         "", ""],
         # 4. by name and postal code (the name spelt otherwise)
         ["Bureau Veritas", "", "", uncertified[1]["denomination"].lower() + " sarl", uncertified[1][postcode],
          "", "", ""],
