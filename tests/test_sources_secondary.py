@@ -215,8 +215,8 @@ def certifier_list(real_extract_csv, tmp_path):
         p for p in certified["numerosDeclarationActivitePrecedent"].split(",")
         if p != certified["numeroDeclarationActivite"]
     )  # fmt: skip
-    header = ["certificateur", "siret", "nda", "raison_sociale", "code_postal", "portees", "date_certification",
-              "date_expiration"]  # fmt: skip
+    header = ["certificateur", "siret", "nda", "raison_sociale", "code_postal", "portees",
+              "date_certification", "date_expiration"]  # fmt: skip
     lines = [
         # 1. by SIRET; VAE is not in the Liste publique: a conflict on scopes
         ["AFNOR", certified["siretEtablissementDeclarant"], "", certified["denomination"], "", "Actions de "
