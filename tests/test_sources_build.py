@@ -11,8 +11,9 @@ import socket
 import sqlite3
 
 import openpyxl
-from datagouv_server import DatagouvServer
 from fastapi.testclient import TestClient
+
+from datagouv_server import DatagouvServer
 
 
 def closed_port_url(path: str) -> str:
