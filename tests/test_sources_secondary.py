@@ -306,3 +306,15 @@ def test_failing_source_falls_back_to_its_last_good_snapshot(tmp_path, shared_di
     bad.write_text("a,b\n1,2\n")
     assert load_source(ExtraSource(mapping, str(bad)), snapshots=snapshots).status == SNAPSHOT
     assert json.loads((snapshots / "datadock" / "last-good.json").read_text())["sha256"] == good.sha256
+
+
+@given(st.binary(max_size=400) | st.text(max_size=300).map(lambda t: ("siret;nda\n" + t).encode()))
+@settings(max_examples=150, deadline=None)
+def test_any_bytes_parse_or_fail_with_an_input_error(data: bytes) -> None:
+    mapping = parse_mapping('[source]\nname = "x"\n[columns]\nsiret = "siret"\nnda = "nda"', "x.toml")
+    try:
+        _, records = parse_source(data, mapping, "x.csv")
+    except InputError as exc:
+        assert str(exc).startswith("x.csv")
+    else:
+        assert all(r.source == "x" and r.line >= 1 for r in records)

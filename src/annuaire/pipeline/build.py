@@ -25,7 +25,7 @@ from ..clean.record import (
 )
 from ..memory import gc_paused
 from ..sources.download import download, is_url
-from ..sources.extra import ExtraSource, load_sources
+from ..sources.extra import ExtraSource, check_names, load_sources
 from ..sources.liste_publique import SCOPES
 from ..sources.reader import ListePubliqueReader, Record
 from ..sources.reference import Reference
@@ -266,7 +266,7 @@ def _build(
     on_geocode_progress: Callable[[int, int], None] | None,
     extra_sources: Sequence[ExtraSource] = (),
 ) -> dict:
-    secondary = load_sources(list(extra_sources)) if extra_sources else []
+    check_names(extra_sources)  # before the long part: a mistake in the options fails at once
     local = download(source) if is_url(source) else Path(source)
     try:
         reader = ListePubliqueReader(local, display_name=source)
@@ -333,10 +333,11 @@ def _build(
     with store.build() as writer:
         organisme_of = load_directory(writer, declarations, groups, rejected, reference, locations)
         timings["load"] = time.perf_counter() - mark
-        if secondary:
+        if extra_sources:
             mark = time.perf_counter()
+            secondary = load_sources(list(extra_sources))  # a source that fails falls back, never raises
             report["sources_secondaires"] = reconcile(writer, declarations, organisme_of, secondary)
-            timings["reconcile"] = time.perf_counter() - mark
+            timings["secondary_sources"] = time.perf_counter() - mark
         mark = time.perf_counter()
         writer.write_meta({"build_report": report, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     timings["index_and_swap"] = time.perf_counter() - mark

@@ -15,6 +15,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def load_source(source: ExtraSource, *, snapshots: Path | None = None, timeout: 
                 "cannot keep a snapshot of a source", extra={"source": source.name, "error": str(exc)}
             )
         return out
-    except (AnnuaireError, OSError) as exc:
+    except (AnnuaireError, OSError, ValueError) as exc:  # whatever the file, the build goes on
         out.error = str(exc)
     try:
         meta = json.loads((folder / "last-good.json").read_text(encoding="utf-8"))
@@ -128,9 +129,13 @@ def load_source(source: ExtraSource, *, snapshots: Path | None = None, timeout: 
     return out
 
 
-def load_sources(sources: list[ExtraSource], *, snapshots: Path | None = None) -> list[LoadedSource]:
+def check_names(sources: Sequence[ExtraSource]) -> None:
     names = [s.name for s in sources]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise InputError("--extra-source", f"source(s) given twice: {', '.join(duplicates)}")
+
+
+def load_sources(sources: Sequence[ExtraSource], *, snapshots: Path | None = None) -> list[LoadedSource]:
+    check_names(sources)
     return [load_source(s, snapshots=snapshots) for s in sources]

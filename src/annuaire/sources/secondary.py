@@ -270,16 +270,22 @@ def _read_csv(data: bytes, origin: str) -> tuple[list[str], list[dict[str, str]]
     text = text.removeprefix("\ufeff")
     separator = sniff_separator(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
-    first = next(reader, None)
+    try:
+        first = next(reader, None)
+    except csv.Error as exc:
+        raise InputError(origin, f"not a readable CSV ({exc})", line=1) from None
     if first is None:
         raise InputError(origin, "empty file")
     header = _header(first, origin)
     out = []
-    for values in reader:
-        if any(len(v) > MAX_FIELD for v in values):
-            raise InputError(origin, "a field is absurdly long", line=reader.line_num)
-        if any(v.strip() for v in values):
-            out.append(dict(zip(header, values, strict=False)))
+    try:
+        for values in reader:
+            if any(len(v) > MAX_FIELD for v in values):
+                raise InputError(origin, "a field is absurdly long", line=reader.line_num)
+            if any(v.strip() for v in values):
+                out.append(dict(zip(header, values, strict=False)))
+    except csv.Error as exc:
+        raise InputError(origin, f"not a readable CSV ({exc})", line=reader.line_num) from None
     return header, out
 
 
