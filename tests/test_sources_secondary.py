@@ -318,3 +318,22 @@ def test_any_bytes_parse_or_fail_with_an_input_error(data: bytes) -> None:
         assert str(exc).startswith("x.csv")
     else:
         assert all(r.source == "x" and r.line >= 1 for r in records)
+
+
+def test_sources_config_file(tmp_path) -> None:
+    from annuaire.sources.extra import parse_sources_config
+
+    (tmp_path / "mine.toml").write_text('[source]\nname = "mine"\n[columns]\nsiret = "SIRET"\n')
+    config = tmp_path / "sources.toml"
+    config.write_text(
+        '[[source]]\nmapping = "datadock"\nlocation = "lists/datadock.csv"\n'
+        '[[source]]\nmapping = "mine.toml"\nlocation = "https://example.org/mine.xlsx"\n'
+    )
+    first, second = parse_sources_config(config)
+    assert (first.name, first.location) == ("datadock", str(tmp_path / "lists" / "datadock.csv"))
+    assert (second.name, second.location) == ("mine", "https://example.org/mine.xlsx")
+    config.write_text('[[source]]\nmapping = "datadock"\n')
+    with pytest.raises(InputError, match="number 1: `mapping` and `location` are required"):
+        parse_sources_config(config)
+    with pytest.raises(InputError, match="cannot read"):
+        parse_sources_config(tmp_path / "absent.toml")

@@ -190,15 +190,28 @@ def build(
             "(datadock, cfa-reseaux, certificateur) or a mapping file (.toml).",
         ),
     ] = None,
+    sources_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--sources-config",
+            help="A TOML file listing secondary sources ([[source]] mapping = …, location = …); "
+            "env ANNUAIRE_SOURCES_CONFIG.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Build the directory from the Liste publique des organismes de formation."""
+    import os
+
     from .pipeline.build import build as run_build
     from .pipeline.lock import run_lock
-    from .sources.extra import parse_extra_source
+    from .sources.extra import parse_extra_source, parse_sources_config
     from .sources.reference import load_reference
     from .sources.reference_files import reference_folder
 
-    extras = [parse_extra_source(option) for option in extra_source or []]
+    config_file = sources_config or os.environ.get("ANNUAIRE_SOURCES_CONFIG") or None
+    extras = parse_sources_config(config_file) if config_file else []
+    extras += [parse_extra_source(option) for option in extra_source or []]
     ref = load_reference(reference_folder(reference))
     settings = _geocode_settings(
         geocode, geocoder_url, geocode_cache, geocode_batch_size, geocode_concurrency

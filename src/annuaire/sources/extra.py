@@ -49,6 +49,35 @@ def parse_extra_source(option: str) -> ExtraSource:
     return ExtraSource(load_mapping(key.strip()), location.strip())
 
 
+def parse_sources_config(path: Path | str) -> list[ExtraSource]:
+    """Sources listed in a TOML file (`--sources-config`), each a `[[source]]` table with `mapping`
+    (a built-in mapping's name or a mapping file) and `location` (a path or a URL); relative paths
+    are read from the file's folder."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read the sources file ({exc.strerror or exc})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), f"not valid TOML ({exc})") from None
+    entries = data.get("source")
+    if not isinstance(entries, list) or not entries:
+        raise InputError(str(path), "expected [[source]] tables with `mapping` and `location`")
+    out = []
+    for number, entry in enumerate(entries, start=1):
+        mapping, location = entry.get("mapping"), entry.get("location")
+        if not isinstance(mapping, str) or not isinstance(location, str) or not mapping or not location:
+            raise InputError(str(path), f"[[source]] number {number}: `mapping` and `location` are required")
+        if mapping.endswith(".toml") and not Path(mapping).is_absolute():
+            mapping = str(path.parent / mapping)
+        if not is_url(location) and not Path(location).is_absolute():
+            location = str(path.parent / location)
+        out.append(ExtraSource(load_mapping(mapping), location))
+    return out
+
+
 @dataclass
 class LoadedSource:
     name: str
