@@ -284,6 +284,20 @@ def test_reconciliation_rules_and_conflicts(
     assert ("liste_publique", "qualiopi", "oui", 0) in said
     assert by_name == uncertified[1]["siretEtablissementDeclarant"]
 
+    from fastapi.testclient import TestClient
+
+    from annuaire.api import ApiSettings, create_app
+
+    with TestClient(create_app(ApiSettings(db=str(db), rate_limit_per_minute=0))) as client:
+        body = client.get(f"/api/v1/organismes/{siret}").json()
+        assert body["provenance"]["conflits"] == 1
+        certifier = next(s for s in body["provenance"]["sources"] if s["source"] == "certificateur")
+        disputed = [c for c in certifier["champs"] if c["conflit"]]
+        assert [(c["champ"], c["valeur"]) for c in disputed] == [("portees", "actions_formation,vae")]
+        page = client.get(f"/organisme/{siret}", follow_redirects=True).text
+        assert "1 information en désaccord avec la Liste publique" in page
+        assert "Formation, VAE" in page and "31 janvier 2025" in page
+
 
 def test_failing_source_falls_back_to_its_last_good_snapshot(tmp_path, shared_dir) -> None:
     real = shared_dir / "data" / "real" / "datadock-qualiopi-2021-10.csv"
