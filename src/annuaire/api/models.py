@@ -3,7 +3,7 @@ tests check that they match these models). Field names are those of the CSV expo
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Erreur(BaseModel):
@@ -151,8 +151,9 @@ class Sirene(BaseModel):
 
 class Organisme(OrganismeResume):
     numeros_declaration_activite: list[str]
-    provenance: Provenance
-    sirene: Sirene | None
+    # Defaults: a store or directory without secondary sources or SIRENE answers has nothing to say.
+    provenance: Provenance = Field(default_factory=lambda: Provenance(sources=[], conflits=0))
+    sirene: Sirene | None = None
     historique: list[Evenement]
     departement: str | None
     region: str | None
