@@ -246,3 +246,14 @@ def test_closed_establishment_is_flagged_in_api_and_page(
         assert "établissement fermé" in page.text and "30 juin 2023" in page.text
         other = client.get(f"/organisme/{open_}", follow_redirects=True)
         assert "établissement fermé" not in other.text and "Répertoire SIRENE" in other.text
+
+
+def test_sirene_command_user_errors(run_annuaire, tmp_path) -> None:
+    missing = run_annuaire("sirene", "--db", tmp_path / "none.db", "--url", "http://127.0.0.1:9")
+    assert missing.returncode == 1 and "no such database" in missing.stderr
+    insee_ = run_annuaire("sirene", "--db", tmp_path / "none.db", "--api", "insee")
+    assert insee_.returncode == 2 and "ANNUAIRE_INSEE_TOKEN" in insee_.stderr
+    other = run_annuaire("sirene", "--db", tmp_path / "none.db", "--api", "pappers")
+    assert other.returncode == 2 and "expected recherche-entreprises or insee" in other.stderr
+    for done in (missing, insee_, other):
+        assert "Traceback" not in done.stderr

@@ -442,14 +442,15 @@ def sirene(
     import os
 
     from . import config
+    from .errors import InputError
     from .pipeline.sirene import check_directory
     from .sources.sirene import SireneCache, SireneClient
 
     token = os.environ.get("ANNUAIRE_INSEE_TOKEN") or None
     if api not in ("recherche-entreprises", "insee"):
-        raise AnnuaireError(f"--api {api!r}: expected recherche-entreprises or insee")
+        raise InputError("--api", f"{api!r}: expected recherche-entreprises or insee")
     if api == "insee" and not token:
-        raise AnnuaireError("--api insee needs a token in ANNUAIRE_INSEE_TOKEN")
+        raise InputError("--api insee", "needs a token in ANNUAIRE_INSEE_TOKEN")
     client = SireneClient(api, url or os.environ.get("ANNUAIRE_SIRENE_URL") or None, token, rate)
     answers = SireneCache(cache or config.cache_dir() / "sirene.sqlite")
     bar = Progress(
