@@ -3,6 +3,7 @@ against a local server speaking the APIs' shapes (tests/sirene_server.py)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import sqlite3
@@ -220,32 +221,45 @@ def test_sirene_command_respects_the_rate_and_resumes_after_a_kill(
 
 
 def test_closed_establishment_is_flagged_in_api_and_page(
-    directory_copy, tmp_path, annuaire_bin, annuaire_env
+    directory_copy, tmp_path, annuaire_bin, annuaire_env, sample_csv, reference_dir
 ):
     from annuaire.api import ApiSettings, create_app
 
+    env = dict(annuaire_env, ANNUAIRE_CACHE_DIR=str(tmp_path / "cache"))  # the default cache, its own
     with SireneServer() as server:
         done = subprocess.run(
             [str(annuaire_bin), "sirene", "--db", str(directory_copy), "--url", server.base_url,
-             "--limit", "200", "--rate", "60000", "--cache", str(tmp_path / "c.sqlite"), "--no-progress"],
-            env=annuaire_env, capture_output=True, text=True, timeout=120,
+             "--limit", "200", "--rate", "60000", "--no-progress"],
+            env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert (tmp_path / "cache" / "sirene.sqlite").is_file()
     with sqlite3.connect(directory_copy) as conn:
         closed = conn.execute("SELECT siret FROM sirene WHERE etat_administratif = 'F' LIMIT 1").fetchone()[0]
         open_ = conn.execute("SELECT siret FROM sirene WHERE etat_administratif = 'A' LIMIT 1").fetchone()[0]
-    app = create_app(ApiSettings(db=str(directory_copy), rate_limit_per_minute=0))
-    with TestClient(app) as client:
-        body = client.get(f"/api/v1/organismes/{closed}").json()
-        assert body["sirene"]["ferme"] is True
-        assert body["sirene"]["date_fermeture"] == "2023-06-30"
-        assert body["sirene"]["activite_principale"] == "85.59A"
-        assert client.get(f"/api/v1/organismes/{open_}").json()["sirene"]["ferme"] is False
-        page = client.get(f"/organisme/{closed}", follow_redirects=True)
-        assert page.status_code == 200
-        assert "établissement fermé" in page.text and "30 juin 2023" in page.text
-        other = client.get(f"/organisme/{open_}", follow_redirects=True)
-        assert "établissement fermé" not in other.text and "Répertoire SIRENE" in other.text
+    # a new build keeps what SIRENE said (from the cache, without a request)
+    rebuilt = tmp_path / "rebuilt.db"
+    built = subprocess.run(
+        [str(annuaire_bin), "build", "--source", str(sample_csv), "--db", str(rebuilt),
+         "--reference", str(reference_dir), "--no-progress"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    report = json.loads(rebuilt.with_name("rebuilt.db.report.json").read_text(encoding="utf-8"))
+    assert report["sirene_answers_from_cache"] == 200
+    for db in (directory_copy, rebuilt):
+        app = create_app(ApiSettings(db=str(db), rate_limit_per_minute=0))
+        with TestClient(app) as client:
+            body = client.get(f"/api/v1/organismes/{closed}").json()
+            assert body["sirene"]["ferme"] is True
+            assert body["sirene"]["date_fermeture"] == "2023-06-30"
+            assert body["sirene"]["activite_principale"] == "85.59A"
+            assert client.get(f"/api/v1/organismes/{open_}").json()["sirene"]["ferme"] is False
+            page = client.get(f"/organisme/{closed}", follow_redirects=True)
+            assert page.status_code == 200
+            assert "établissement fermé" in page.text and "30 juin 2023" in page.text
+            other = client.get(f"/organisme/{open_}", follow_redirects=True)
+            assert "établissement fermé" not in other.text and "Répertoire SIRENE" in other.text
 
 
 def test_sirene_command_user_errors(run_annuaire, tmp_path) -> None:

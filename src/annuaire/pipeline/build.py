@@ -34,6 +34,7 @@ from .dedup import group_declarations
 from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
 from .load import load_directory
 from .reconcile import reconcile
+from .sirene import cached_rows as cached_sirene_rows
 
 log = logging.getLogger("annuaire.build")
 
@@ -338,6 +339,10 @@ def _build(
             secondary = load_sources(list(extra_sources))  # a source that fails falls back, never raises
             report["sources_secondaires"] = reconcile(writer, declarations, organisme_of, secondary)
             timings["secondary_sources"] = time.perf_counter() - mark
+        # What SIRENE said before (`annuaire sirene`'s cache) stays known: closed ones stay flagged.
+        report["sirene_answers_from_cache"] = writer.write(
+            "sirene", cached_sirene_rows(sorted({d.siret for d in declarations if d.siret}))
+        )
         mark = time.perf_counter()
         writer.write_meta({"build_report": report, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     timings["index_and_swap"] = time.perf_counter() - mark
