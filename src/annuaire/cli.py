@@ -155,6 +155,24 @@ def _report_table(report: dict) -> Table:
     return table
 
 
+def _sources_table(report: dict) -> Table:
+    table = Table(title="Secondary sources", show_header=True, header_style="bold")
+    for column in ("source", "status", "rows", "matched", "rate", "by SIRET / NDA / name", "conflicts"):
+        table.add_column(column, justify="left" if column in ("source", "status") else "right")
+    for name, s in report["sources"].items():
+        by = s["by_method"]
+        table.add_row(
+            name,
+            s["status"],
+            f"{s['rows']:,}",
+            f"{s['matched']:,}",
+            f"{s['match_rate']:.1%}" if s["match_rate"] is not None else "–",
+            f"{by['siret']:,} / {by['nda']:,} / {by['nom_code_postal']:,}",
+            ", ".join(f"{k} {v:,}" for k, v in s["conflicts"].items()) or "0",
+        )
+    return table
+
+
 @app.command()
 def build(
     source: Annotated[str, typer.Option("--source", help="Liste publique CSV (path or URL, plain or .gz).")],
@@ -166,13 +184,36 @@ def build(
     geocode_batch_size: BatchSizeOption = None,
     geocode_concurrency: ConcurrencyOption = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    extra_source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--extra-source",
+            help="A secondary source, NAME=PATH_OR_URL (repeatable); NAME: a built-in mapping "
+            "(datadock, cfa-reseaux, certificateur) or a mapping file (.toml).",
+        ),
+    ] = None,
+    sources_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--sources-config",
+            help="A TOML file listing secondary sources ([[source]] mapping = …, location = …); "
+            "env ANNUAIRE_SOURCES_CONFIG.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Build the directory from the Liste publique des organismes de formation."""
+    import os
+
     from .pipeline.build import build as run_build
     from .pipeline.lock import run_lock
+    from .sources.extra import parse_extra_source, parse_sources_config
     from .sources.reference import load_reference
     from .sources.reference_files import reference_folder
 
+    config_file = sources_config or os.environ.get("ANNUAIRE_SOURCES_CONFIG") or None
+    extras = parse_sources_config(config_file) if config_file else []
+    extras += [parse_extra_source(option) for option in extra_source or []]
     ref = load_reference(reference_folder(reference))
     settings = _geocode_settings(
         geocode, geocoder_url, geocode_cache, geocode_batch_size, geocode_concurrency
@@ -215,8 +256,11 @@ def build(
                 on_progress=on_progress,
                 geocoding=settings if settings.enabled else None,
                 on_geocode_progress=on_geocode_progress,
+                extra_sources=extras,
             )
     out.print(_report_table(report))
+    if "sources_secondaires" in report:
+        out.print(_sources_table(report["sources_secondaires"]))
     if "geocoding" in report:
         out.print(_geocode_table(report["geocoding"]))
     from .store import report_path
@@ -507,6 +551,87 @@ def update(
     if not report["changed"]:
         out.print("Nothing changed: the directory is left as it was.")
     out.print(f"Report in {path}")
+
+
+@app.command()
+def sirene(
+    db: Annotated[Path, typer.Option("--db", help="The directory's SQLite file.", dir_okay=False)],
+    api: Annotated[
+        str,
+        typer.Option(
+            "--api", help="recherche-entreprises (no token) or insee (a token: env ANNUAIRE_INSEE_TOKEN)."
+        ),
+    ] = "recherche-entreprises",
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="The API's base URL (env ANNUAIRE_SIRENE_URL; default: the public one)."),
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option("--rate", min=0.1, help="Requests per minute (default: 300, insee: 30)."),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=0, help="Check only the first N establishments (by identifier)."),
+    ] = None,
+    max_age: Annotated[
+        int, typer.Option("--max-age", min=0, help="Days an answer stays fresh in the cache.")
+    ] = 30,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache", help="Answers cache (default: ~/.cache/annuaire/sirene.sqlite).", dir_okay=False
+        ),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Check the directory's establishments against SIRENE (open or closed, legal name, NAF code).
+
+    Throttled, retried, and resumable: answers are cached by SIRET, a run asks only what it lacks."""
+    import os
+
+    from . import config
+    from .errors import InputError
+    from .pipeline.sirene import check_directory
+    from .sources.sirene import SireneCache, SireneClient
+
+    token = os.environ.get("ANNUAIRE_INSEE_TOKEN") or None
+    if api not in ("recherche-entreprises", "insee"):
+        raise InputError("--api", f"{api!r}: expected recherche-entreprises or insee")
+    if api == "insee" and not token:
+        raise InputError("--api insee", "needs a token in ANNUAIRE_INSEE_TOKEN")
+    client = SireneClient(api, url or os.environ.get("ANNUAIRE_SIRENE_URL") or None, token, rate)
+    answers = SireneCache(cache or config.cache_dir() / "sirene.sqlite")
+    bar = Progress(
+        TextColumn("[bold]SIRENE[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not progress,
+        transient=True,
+    )
+    try:
+        with bar:
+            task = bar.add_task("sirene", total=None)
+            report = check_directory(
+                str(db),
+                client,
+                answers,
+                max_age_days=max_age,
+                limit=limit,
+                on_answer=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    finally:
+        client.close()
+        answers.close()
+    table = Table(title="SIRENE", show_header=True, header_style="bold")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key, value in report.items():
+        table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value))
+    out.print(table)
 
 
 @app.command()

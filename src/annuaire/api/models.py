@@ -3,7 +3,7 @@ tests check that they match these models). Field names are those of the CSV expo
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Erreur(BaseModel):
@@ -130,8 +130,42 @@ class Evenement(BaseModel):
     )  # groups of fields changed, or the organisation merged into
 
 
+class ChampSource(BaseModel):
+    champ: str  # denomination, siret, nda, certificateur, qualiopi, portees, date_certification, …
+    valeur: str
+    date_observation: str | None  # when the source said it (ISO 8601 date)
+    conflit: bool  # contradicts the Liste publique (which stays authoritative)
+    ligne: int | None  # the row in the secondary source
+
+
+class SourceProvenance(BaseModel):
+    source: str  # liste_publique, or a secondary source's name (datadock, cfa-reseaux…)
+    libelle: str
+    statut: str | None  # frais, dernier_instantane (last good snapshot), indisponible
+    champs: list[ChampSource]
+
+
+class Provenance(BaseModel):
+    sources: list[SourceProvenance]
+    conflits: int
+
+
+class Sirene(BaseModel):
+    etat_administratif: str | None  # A: active, F: closed; None: unknown to SIRENE
+    ferme: bool
+    date_fermeture: str | None
+    denomination: str | None
+    activite_principale: str | None  # NAF code
+    etat_unite_legale: str | None  # A: active, C: ceased
+    date_verification: str
+    api: str  # recherche-entreprises or insee
+
+
 class Organisme(OrganismeResume):
     numeros_declaration_activite: list[str]
+    # Defaults: a store or directory without secondary sources or SIRENE answers has nothing to say.
+    provenance: Provenance = Field(default_factory=lambda: Provenance(sources=[], conflits=0))
+    sirene: Sirene | None = None
     historique: list[Evenement]
     departement: str | None
     region: str | None

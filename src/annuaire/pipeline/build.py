@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ..clean.record import (
@@ -25,6 +25,7 @@ from ..clean.record import (
 )
 from ..memory import gc_paused
 from ..sources.download import download, is_url
+from ..sources.extra import ExtraSource, check_names, load_sources
 from ..sources.liste_publique import SCOPES
 from ..sources.reader import ListePubliqueReader, Record
 from ..sources.reference import Reference
@@ -32,6 +33,8 @@ from ..store import open_store, report_path
 from .dedup import group_declarations
 from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
 from .load import load_directory
+from .reconcile import reconcile
+from .sirene import cached_rows as cached_sirene_rows
 
 log = logging.getLogger("annuaire.build")
 
@@ -234,8 +237,12 @@ def build(
     on_progress: ProgressCallback | None = None,
     geocoding: GeocodeSettings | None = None,
     on_geocode_progress: Callable[[int, int], None] | None = None,
+    extra_sources: Sequence[ExtraSource] = (),
 ) -> dict:
     """Build the directory at `db` from `source` (a path or a URL). Returns the build report.
+
+    `extra_sources` (certifier and network lists) are reconciled with the directory
+    (pipeline/reconcile.py); one that fails is replaced by its last good snapshot, or left out.
 
     With `geocoding` (enabled), street addresses are located through the BAN geocoder; otherwise,
     and for what it cannot locate, declarations get their commune's centroid.
@@ -245,7 +252,9 @@ def build(
     """
     started = time.perf_counter()
     with gc_paused():
-        return _build(source, db, reference, on_progress, started, geocoding, on_geocode_progress)
+        return _build(
+            source, db, reference, on_progress, started, geocoding, on_geocode_progress, extra_sources
+        )
 
 
 def _build(
@@ -256,7 +265,9 @@ def _build(
     started: float,
     geocoding: GeocodeSettings | None,
     on_geocode_progress: Callable[[int, int], None] | None,
+    extra_sources: Sequence[ExtraSource] = (),
 ) -> dict:
+    check_names(extra_sources)  # before the long part: a mistake in the options fails at once
     local = download(source) if is_url(source) else Path(source)
     try:
         reader = ListePubliqueReader(local, display_name=source)
@@ -321,8 +332,17 @@ def _build(
     store = open_store(db)
     mark = time.perf_counter()
     with store.build() as writer:
-        load_directory(writer, declarations, groups, rejected, reference, locations)
+        organisme_of = load_directory(writer, declarations, groups, rejected, reference, locations)
         timings["load"] = time.perf_counter() - mark
+        if extra_sources:
+            mark = time.perf_counter()
+            secondary = load_sources(list(extra_sources))  # a source that fails falls back, never raises
+            report["sources_secondaires"] = reconcile(writer, declarations, organisme_of, secondary)
+            timings["secondary_sources"] = time.perf_counter() - mark
+        # What SIRENE said before (`annuaire sirene`'s cache) stays known: closed ones stay flagged.
+        report["sirene_answers_from_cache"] = writer.write(
+            "sirene", cached_sirene_rows(sorted({d.siret for d in declarations if d.siret}))
+        )
         mark = time.perf_counter()
         writer.write_meta({"build_report": report, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     timings["index_and_swap"] = time.perf_counter() - mark

@@ -166,7 +166,8 @@ def load_directory(
     rejected: Sequence[Rejected],
     reference: Reference,
     locations: Sequence[tuple] = (),
-) -> None:
+) -> list[int]:
+    """Write the directory; returns each declaration's organisation id (for later stages)."""
     _check(writer, "organismes", ORGANISMES)
     write_geography(writer, reference)
     writer.write("portees", [(code, label) for code, _, label in SCOPES])
@@ -226,3 +227,4 @@ def load_directory(
         "quarantaine",
         ((r.enregistrement, r.ligne, r.nda or None, r.motif, r.detail, r.raw_json()) for r in rejected),
     )
+    return organisme_of

@@ -428,6 +428,8 @@ class SQLiteSearcher(Searcher):
         ]
         org.update(
             {
+                "provenance": self._provenance(conn, oid),
+                "sirene": self._sirene(conn, org.get("siret")),
                 "historique": history,
                 "numeros_declaration_activite": [
                     d["numero_declaration_activite"] for d in declarations if d["statut"] == "actif"
@@ -443,6 +445,73 @@ class SQLiteSearcher(Searcher):
             }
         )
         return org
+
+    def _provenance(self, conn: sqlite3.Connection, oid: int) -> dict[str, Any]:
+        """What each source said about the organisation (pipeline/reconcile.py), grouped by source."""
+        if not self._has_table("provenance"):  # directories built before secondary sources
+            return {"sources": [], "conflits": 0}
+        labels = {
+            row["nom"]: row for row in conn.execute("SELECT nom, libelle, statut FROM sources_secondaires")
+        }
+        by_source: dict[str, dict[str, Any]] = {}
+        for row in conn.execute(
+            """SELECT champ, source, valeur, date_observation, conflit, ligne FROM provenance
+               WHERE organisme_id = ? ORDER BY source = 'liste_publique' DESC, source, ligne, rowid""",
+            (oid,),
+        ):
+            name = row["source"]
+            entry = by_source.get(name)
+            if entry is None:
+                known = labels.get(name)
+                entry = by_source[name] = {
+                    "source": name,
+                    "libelle": "Liste publique des organismes de formation"
+                    if name == "liste_publique"
+                    else (known["libelle"] if known else name),
+                    "statut": "frais" if name == "liste_publique" else (known["statut"] if known else None),
+                    "champs": [],
+                    "seen": set(),
+                }
+            said = (row["champ"], row["valeur"], row["date_observation"])
+            if (
+                said in entry["seen"]
+            ):  # the same statement on another row of the source (a CFA in two networks)
+                continue
+            entry["seen"].add(said)
+            entry["champs"].append(
+                {
+                    "champ": row["champ"],
+                    "valeur": row["valeur"],
+                    "date_observation": row["date_observation"],
+                    "conflit": bool(row["conflit"]),
+                    "ligne": row["ligne"],
+                }
+            )
+        sources = list(by_source.values())
+        for entry in sources:
+            del entry["seen"]
+        return {
+            "sources": sources,
+            "conflits": sum(c["conflit"] for s in sources for c in s["champs"]),
+        }
+
+    def _sirene(self, conn: sqlite3.Connection, siret: str | None) -> dict[str, Any] | None:
+        """SIRENE's answer for the establishment (`annuaire sirene`), if it was asked."""
+        if not siret or not self._has_table("sirene"):
+            return None
+        row = conn.execute("SELECT * FROM sirene WHERE siret = ?", (siret,)).fetchone()
+        if row is None:
+            return None
+        return {
+            "etat_administratif": row["etat_administratif"],
+            "ferme": row["etat_administratif"] == "F",
+            "date_fermeture": row["date_fermeture"],
+            "denomination": row["denomination"],
+            "activite_principale": row["activite_principale"],
+            "etat_unite_legale": row["etat_unite_legale"],
+            "date_verification": row["date_verification"],
+            "api": row["api"],
+        }
 
     # -- map ---------------------------------------------------------------------------------------
 

@@ -163,6 +163,60 @@ CREATE TABLE quarantaine (
     brut                       TEXT NOT NULL     -- the raw record, as a JSON array
 );
 
+-- Secondary sources (certifier and network lists) read by the build, and how their rows matched
+-- (pipeline/reconcile.py). `statut`: frais, dernier_instantane (its location failed: last good
+-- snapshot used), indisponible.
+CREATE TABLE sources_secondaires (
+    nom              TEXT PRIMARY KEY,
+    libelle          TEXT NOT NULL,
+    emplacement      TEXT NOT NULL,
+    format           TEXT,
+    statut           TEXT NOT NULL,
+    date_observation TEXT,
+    sha256           TEXT,
+    lignes           INTEGER NOT NULL,
+    rapprochees      INTEGER NOT NULL,
+    erreur           TEXT
+);
+
+CREATE TABLE correspondances (
+    source       TEXT NOT NULL,
+    ligne        INTEGER NOT NULL,       -- data row number in the source (header excluded)
+    organisme_id INTEGER,                -- NULL: matched nothing
+    methode      TEXT NOT NULL,          -- siret, nda, nom_code_postal, aucune
+    motif        TEXT,                   -- why unmatched
+    siret        TEXT,
+    nda          TEXT,
+    denomination TEXT,
+    PRIMARY KEY (source, ligne)
+) WITHOUT ROWID;
+CREATE INDEX correspondances_organisme ON correspondances(organisme_id);
+
+-- Which source said what about an organisation, and when. The Liste publique's own values are
+-- listed beside a secondary source's; `conflit` = 1 when a secondary value contradicts it.
+CREATE TABLE provenance (
+    organisme_id     INTEGER NOT NULL,
+    champ            TEXT NOT NULL,
+    source           TEXT NOT NULL,
+    valeur           TEXT NOT NULL,
+    date_observation TEXT,
+    conflit          INTEGER NOT NULL DEFAULT 0,
+    ligne            INTEGER               -- the source's row
+);
+CREATE INDEX provenance_organisme ON provenance(organisme_id);
+
+-- SIRENE's answer for an establishment (`annuaire sirene`): open or closed, legal name, NAF code.
+CREATE TABLE sirene (
+    siret               TEXT PRIMARY KEY,
+    etat_administratif  TEXT,            -- A (active) or F (closed), or NULL: unknown to SIRENE
+    date_fermeture      TEXT,
+    denomination        TEXT,
+    activite_principale TEXT,            -- NAF code
+    etat_unite_legale   TEXT,            -- A or C (ceased)
+    date_verification   TEXT NOT NULL,
+    api                 TEXT NOT NULL    -- recherche-entreprises or insee
+) WITHOUT ROWID;
+
 -- Prefix indexes for 2- and 3-character prefixes: what people have typed when the first results show
 -- (a query word of two characters or more is a prefix, search/text.py).
 CREATE VIRTUAL TABLE organismes_fts USING fts5(

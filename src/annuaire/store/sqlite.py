@@ -333,3 +333,41 @@ class SQLiteStore(Store):
             return count
         finally:
             conn.close()
+
+    # -- SIRENE (annuaire sirene) -------------------------------------------------------------------------
+
+    def establishment_sirets(self) -> list[str]:
+        """The valid SIRETs of the active organisations, in identifier order."""
+        conn = self.connect()
+        try:
+            return [
+                row[0]
+                for row in conn.execute(
+                    """SELECT siret FROM organismes WHERE siret IS NOT NULL AND statut = 'actif'
+                       ORDER BY identifiant"""
+                )
+            ]
+        finally:
+            conn.close()
+
+    def replace_sirene(self, rows: Iterable[tuple]) -> int:
+        """Replace SIRENE's answers (rows in `sirene` column order), in one transaction."""
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    """CREATE TABLE IF NOT EXISTS sirene (
+                           siret TEXT PRIMARY KEY, etat_administratif TEXT, date_fermeture TEXT,
+                           denomination TEXT, activite_principale TEXT, etat_unite_legale TEXT,
+                           date_verification TEXT NOT NULL, api TEXT NOT NULL) WITHOUT ROWID"""
+                )  # a directory built before the table existed
+                conn.execute("DELETE FROM sirene")
+                count = conn.executemany("INSERT INTO sirene VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows).rowcount
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return count
+        finally:
+            conn.close()

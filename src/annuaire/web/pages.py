@@ -34,6 +34,8 @@ def environment() -> Environment:
     env.globals.update(
         SCOPE_LABELS=text.SCOPE_LABELS,
         SCOPE_SHORT=text.SCOPE_SHORT,
+        FIELD_LABELS=text.FIELD_LABELS,
+        provenance_value=text.provenance_value,
         scopes_of=text.scopes_of,
         departement_path=slugs.departement_path,
         commune_path=slugs.commune_path,

@@ -36,6 +36,30 @@ def nice_name(name: str | None) -> str:
     )
 
 
+# Fields of the provenance table (pipeline/reconcile.py), as the organisation page names them.
+FIELD_LABELS = {
+    "denomination": "Dénomination",
+    "siret": "SIRET",
+    "nda": "Numéro de déclaration (NDA)",
+    "certificateur": "Certificateur ou réseau",
+    "qualiopi": "Certifié Qualiopi",
+    "portees": "Portées Qualiopi",
+    "date_certification": "Date de certification",
+    "date_expiration": "Date d'expiration",
+    "referencable": "Référençable",
+    "etat_administratif": "État administratif",
+}
+
+
+def provenance_value(field: str, value: str) -> str:
+    """A provenance value as the page shows it: scopes by their names, dates in French."""
+    if field == "portees":
+        return ", ".join(SCOPE_SHORT.get(code, code) for code in value.split(","))
+    if field.startswith("date_"):
+        return french_date(value) or value
+    return value
+
+
 def french_date(value: str | None) -> str:
     """ISO date → "3 mars 2025" ("1er" for the first of the month); empty when unknown."""
     if not value:

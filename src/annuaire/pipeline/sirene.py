@@ -1,0 +1,72 @@
+"""`annuaire sirene`: check the directory's establishments against SIRENE and record what it says.
+
+The answers come from the cache (`sources/sirene.py`) when fresh, else from the API; the directory's
+`sirene` table is then rewritten from the cache in one transaction (readers see the old answers or
+the new), so a closed establishment is flagged in the API and on its page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date
+from pathlib import Path
+
+from .. import config
+from ..errors import AnnuaireError
+from ..sources.sirene import SireneCache, SireneClient, check
+from ..store import open_store
+
+
+def check_directory(
+    db: str,
+    client: SireneClient,
+    cache: SireneCache,
+    *,
+    max_age_days: int = 30,
+    limit: int | None = None,
+    on_answer: Callable[[int, int], None] | None = None,
+) -> dict:
+    store = open_store(db)
+    if not store.exists():
+        raise AnnuaireError(f"{db}: no such database (run `annuaire build` first)")
+    if not hasattr(store, "replace_sirene"):
+        raise AnnuaireError(f"{db}: this store does not keep SIRENE answers yet")
+    sirets = store.establishment_sirets()
+    report = check(sirets, client, cache, max_age_days=max_age_days, limit=limit, on_answer=on_answer)
+    rows = [_row(e, when, api) for e, when, api in cache.answers(sirets)]
+    store.replace_sirene(rows)
+    report["recorded"] = len(rows)
+    report["closed"] = sum(1 for r in rows if r[1] == "F")
+    report["unknown_to_sirene"] = sum(1 for r in rows if r[1] is None)
+    report["checked_on"] = date.today().isoformat()
+    return report
+
+
+def default_cache_path() -> Path:
+    return config.cache_dir() / "sirene.sqlite"
+
+
+def cached_rows(sirets: Iterable[str], cache_path: Path | None = None) -> list[tuple]:
+    """`sirene` rows for the SIRETs the cache has answers for (a new build keeps what SIRENE said
+    without asking again); none when there is no cache."""
+    path = cache_path or default_cache_path()
+    if not path.is_file():
+        return []
+    cache = SireneCache(path)
+    try:
+        return [_row(e, when, api) for e, when, api in cache.answers(sirets)]
+    finally:
+        cache.close()
+
+
+def _row(e, when: str, api: str) -> tuple:
+    return (
+        e.siret,
+        e.etat_administratif,
+        e.date_fermeture,
+        e.denomination,
+        e.activite_principale,
+        e.etat_unite_legale,
+        when,
+        api,
+    )
