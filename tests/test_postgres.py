@@ -514,3 +514,40 @@ def test_sqlite_placeholders_in_postgres_form():
     assert params == [["75056", "69123"], "a\ufffdb"]
     assert translate("SELECT 1", ()) == ("SELECT 1", [])
     assert tsquery(["ECOLE", "D", "LY"]) == "'ECOLE':* & 'D' & 'LY':*"
+
+
+def test_secondary_sources_and_provenance_on_both_backends(
+    postgres, run_annuaire, real_extract_csv, reference_dir, shared_dir, tmp_path
+):
+    """A build with a secondary source (issue 9) works on PostgreSQL: the same sources, matches and
+    provenance as SQLite, shown the same in an organisation's detail, and kept by `copy`."""
+    datadock = shared_dir / "data" / "real" / "datadock-qualiopi-2021-10.csv"
+    url = postgres.create_database("annuaire_sources")
+    db = tmp_path / "sources.db"
+    for location in (db, url):
+        done = run_annuaire(
+            "build", "--source", real_extract_csv, "--db", location, "--reference", reference_dir,
+            "--no-geocode", "--no-progress", "--extra-source", f"datadock={datadock}",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    with sqlite3.connect(db) as conn:
+        matched = [r[0] for r in conn.execute("SELECT DISTINCT organisme_id FROM provenance ORDER BY 1")]
+        sources = conn.execute("SELECT nom, statut, lignes, rapprochees FROM sources_secondaires").fetchall()
+    assert matched and sources and sources[0][3] > 0
+    lite, pg = open_searcher(str(db)), open_searcher(url)
+    try:
+        for oid in matched:
+            with sqlite3.connect(db) as conn:
+                (key,) = conn.execute("SELECT identifiant FROM organismes WHERE id = ?", (oid,)).fetchone()
+            expected = lite.organisation(key)
+            assert expected["provenance"]["sources"], key
+            assert pg.organisation(key)["provenance"] == expected["provenance"]
+    finally:
+        pg.close()
+    back = tmp_path / "back.db"
+    assert run_annuaire("copy", "--from", url, "--to", back).returncode == 0
+    with sqlite3.connect(back) as conn:
+        assert (
+            conn.execute("SELECT nom, statut, lignes, rapprochees FROM sources_secondaires").fetchall()
+            == sources
+        )

@@ -40,6 +40,10 @@ TABLES = (
     "localisations",
     "historique",
     "quarantaine",
+    "sources_secondaires",
+    "correspondances",
+    "provenance",
+    "sirene",
 )
 
 
@@ -49,7 +53,7 @@ def _sqlite_rows(path: str, table: str, columns: list[str]) -> Iterator[tuple]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone()
-        if exists:  # historique is missing from directories built before the change log
+        if exists:  # historique, the secondary sources and sirene are missing from older directories
             yield from conn.execute(f"SELECT {', '.join(columns)} FROM {table}")
     finally:
         conn.close()
@@ -59,7 +63,8 @@ def _postgres_rows(url: str, table: str, columns: list[str]) -> Iterator[tuple]:
     from ..store.postgres import connect
 
     with connect(url) as conn, conn.cursor() as cur:
-        yield from cur.stream(f"SELECT {', '.join(columns)} FROM {table}")
+        if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]:
+            yield from cur.stream(f"SELECT {', '.join(columns)} FROM {table}")
 
 
 def _meta_rows(source: Store) -> dict[str, Any]:

@@ -456,7 +456,8 @@ class SQLiteSearcher(Searcher):
         by_source: dict[str, dict[str, Any]] = {}
         for row in conn.execute(
             """SELECT champ, source, valeur, date_observation, conflit, ligne FROM provenance
-               WHERE organisme_id = ? ORDER BY source = 'liste_publique' DESC, source, ligne, rowid""",
+               WHERE organisme_id = ?
+               ORDER BY source = 'liste_publique' DESC, source, ligne, champ, valeur""",
             (oid,),
         ):
             name = row["source"]

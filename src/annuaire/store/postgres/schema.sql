@@ -164,6 +164,57 @@ CREATE TABLE historique (
 );
 CREATE INDEX historique_organisme ON historique(organisme_id, date);
 
+-- Secondary sources (pipeline/reconcile.py): each source read, each of its rows' match, and which
+-- source said what about an organisation (`conflit` = 1 when it contradicts the Liste publique).
+CREATE TABLE sources_secondaires (
+    nom              TEXT COLLATE "C" PRIMARY KEY,
+    libelle          TEXT COLLATE "C" NOT NULL,
+    emplacement      TEXT COLLATE "C" NOT NULL,
+    format           TEXT COLLATE "C",
+    statut           TEXT COLLATE "C" NOT NULL,
+    date_observation TEXT COLLATE "C",
+    sha256           TEXT COLLATE "C",
+    lignes           INTEGER NOT NULL,
+    rapprochees      INTEGER NOT NULL,
+    erreur           TEXT COLLATE "C"
+);
+
+CREATE TABLE correspondances (
+    source       TEXT COLLATE "C" NOT NULL,
+    ligne        INTEGER NOT NULL,
+    organisme_id BIGINT,
+    methode      TEXT COLLATE "C" NOT NULL,
+    motif        TEXT COLLATE "C",
+    siret        TEXT COLLATE "C",
+    nda          TEXT COLLATE "C",
+    denomination TEXT COLLATE "C",
+    PRIMARY KEY (source, ligne)
+);
+CREATE INDEX correspondances_organisme ON correspondances(organisme_id);
+
+CREATE TABLE provenance (
+    organisme_id     BIGINT NOT NULL,
+    champ            TEXT COLLATE "C" NOT NULL,
+    source           TEXT COLLATE "C" NOT NULL,
+    valeur           TEXT COLLATE "C" NOT NULL,
+    date_observation TEXT COLLATE "C",
+    conflit          INTEGER NOT NULL DEFAULT 0,
+    ligne            INTEGER
+);
+CREATE INDEX provenance_organisme ON provenance(organisme_id);
+
+-- SIRENE's answer for an establishment (`annuaire sirene`).
+CREATE TABLE sirene (
+    siret               TEXT COLLATE "C" PRIMARY KEY,
+    etat_administratif  TEXT COLLATE "C",
+    date_fermeture      TEXT COLLATE "C",
+    denomination        TEXT COLLATE "C",
+    activite_principale TEXT COLLATE "C",
+    etat_unite_legale   TEXT COLLATE "C",
+    date_verification   TEXT COLLATE "C" NOT NULL,
+    api                 TEXT COLLATE "C" NOT NULL
+);
+
 CREATE TABLE quarantaine (
     enregistrement             BIGINT PRIMARY KEY,
     ligne                      INTEGER NOT NULL,
