@@ -551,3 +551,31 @@ def test_secondary_sources_and_provenance_on_both_backends(
             conn.execute("SELECT nom, statut, lignes, rapprochees FROM sources_secondaires").fetchall()
             == sources
         )
+
+
+def test_sirene_answers_on_postgresql(postgres, run_build, sample_csv, annuaire_bin, annuaire_env, tmp_path):
+    """`annuaire sirene --db postgresql://…` records SIRENE's answers in the directory, as on SQLite:
+    a closed establishment is flagged in the organisation's detail."""
+    from sirene_server import SireneServer, is_closed
+
+    url = postgres.create_database("annuaire_sirene")
+    built = run_build(sample_csv, url)
+    assert built.returncode == 0, built.stderr
+    env = dict(annuaire_env, ANNUAIRE_CACHE_DIR=str(tmp_path / "cache"))
+    with SireneServer() as server:
+        done = subprocess.run(
+            [str(annuaire_bin), "sirene", "--db", url, "--url", server.base_url,
+             "--limit", "100", "--rate", "60000", "--no-progress"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT siret, etat_administratif FROM annuaire.sirene").fetchall()
+    assert len(rows) == 100
+    assert {s for s, state in rows if state == "F"} == {s for s, _ in rows if is_closed(s)}
+    closed = next(s for s, state in rows if state == "F")
+    searcher = open_searcher(url)
+    try:
+        assert searcher.organisation(closed)["sirene"]["ferme"] is True
+    finally:
+        searcher.close()

@@ -555,7 +555,7 @@ def update(
 
 @app.command()
 def sirene(
-    db: Annotated[Path, typer.Option("--db", help="The directory's SQLite file.", dir_okay=False)],
+    db: Annotated[str, typer.Option("--db", help="The directory: a SQLite file or a postgresql:// URL.")],
     api: Annotated[
         str,
         typer.Option(

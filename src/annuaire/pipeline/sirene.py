@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import config
 from ..errors import AnnuaireError
 from ..sources.sirene import SireneCache, SireneClient, check
-from ..store import open_store
+from ..store import open_store, shown
 
 
 def check_directory(
@@ -28,9 +28,7 @@ def check_directory(
 ) -> dict:
     store = open_store(db)
     if not store.exists():
-        raise AnnuaireError(f"{db}: no such database (run `annuaire build` first)")
-    if not hasattr(store, "replace_sirene"):
-        raise AnnuaireError(f"{db}: this store does not keep SIRENE answers yet")
+        raise AnnuaireError(f"{shown(db)}: no such database (run `annuaire build` first)")
     sirets = store.establishment_sirets()
     report = check(sirets, client, cache, max_age_days=max_age_days, limit=limit, on_answer=on_answer)
     rows = [_row(e, when, api) for e, when, api in cache.answers(sirets)]

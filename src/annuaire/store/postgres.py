@@ -383,3 +383,26 @@ class PostgresStore(Store):
             conn.execute("ANALYZE localisations")
             conn.execute("ANALYZE recherche")
         return count
+
+    # -- SIRENE (annuaire sirene) -------------------------------------------------------------------
+
+    def establishment_sirets(self) -> list[str]:
+        """The valid SIRETs of the active organisations, in identifier order."""
+        with self.connect() as conn:
+            return [
+                row[0]
+                for row in conn.execute(
+                    """SELECT siret FROM organismes WHERE siret IS NOT NULL AND statut = 'actif'
+                       ORDER BY identifiant"""
+                )
+            ]
+
+    def replace_sirene(self, rows: Iterable[tuple]) -> int:
+        """Replace SIRENE's answers (rows in `sirene` column order), in one transaction."""
+        rows = list(rows)
+        with self.connect(autocommit=False) as conn, conn.transaction():
+            conn.execute("DELETE FROM sirene")
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO sirene VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
+            new_version(conn)
+        return len(rows)
