@@ -7,6 +7,8 @@ SHARED ?= $(abspath ../shared)
 SOURCE ?= $(SHARED)/data/of/liste-publique-of-M.csv.gz
 REFERENCE ?= $(SHARED)/data/reference
 BAN    ?= $(SHARED)/data/of/liste-publique-of-ban.ndjson.gz
+# The Liste publique's data.gouv.fr description, offline (what `annuaire fetch` records when online).
+METADATA ?= $(SHARED)/data/datagouv/dataset-liste-publique-of.json
 OUT    ?= out
 BIN    := $(VENV)/bin
 
@@ -31,7 +33,7 @@ install: $(BIN)/annuaire node_modules/.package-lock.json
 PORT ?= 8000
 demo: install
 	$(BIN)/python scripts/demo.py --source $(SOURCE) --reference $(REFERENCE) --ban $(BAN) --out $(OUT) \
-		--port $(PORT) $(if $(filter 0,$(GEOCODE)),--no-geocode,)
+		--port $(PORT) $(if $(filter 0,$(GEOCODE)),--no-geocode,) $(if $(wildcard $(METADATA)),--metadata $(METADATA),)
 
 lint: install
 	$(BIN)/ruff check src tests bench scripts

@@ -36,6 +36,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "out")
     ap.add_argument("--no-geocode", action="store_true")
     ap.add_argument("--port", type=int, default=8000, help="port to serve on (0: do not serve)")
+    ap.add_argument(
+        "--metadata",
+        type=Path,
+        action="append",
+        default=[],
+        help="a data.gouv.fr dataset description (JSON) for the Sources page, as `annuaire fetch` records",
+    )
     args = ap.parse_args()
     db = args.out / "annuaire.db"
     build = ["build", "--source", args.source, "--reference", args.reference, "--db", str(db)]
@@ -52,7 +59,17 @@ def main() -> None:
         with AddokServer(args.ban, workers=2) as addok:
             run(*build, "--geocoder-url", addok.url, "--geocode-cache", str(args.out / "geocode.sqlite"))
     run("export", "--db", str(db), "--out", str(args.out / "export"))
-    run("profile", "--db", str(db), "--source", str(args.source), "--reference", str(args.reference))
+    described = [arg for path in args.metadata for arg in ("--metadata", str(path))]
+    run(
+        "profile",
+        "--db",
+        str(db),
+        "--source",
+        str(args.source),
+        "--reference",
+        str(args.reference),
+        *described,
+    )
     os.environ["ANNUAIRE_EXPORT_DIR"] = str(args.out / "export")  # the files /donnees/ offers
     if args.port:
         base = f"http://127.0.0.1:{args.port}"
