@@ -36,7 +36,11 @@ SCHEMA = "annuaire"  # the live directory's schema
 EXTENSIONS = ("postgis", "unaccent")
 _FILES = resources.files(__package__).joinpath("postgres")
 TABLES = _FILES.joinpath("schema.sql").read_text(encoding="utf-8")
-INDEXES = _FILES.joinpath("indexes.sql").read_text(encoding="utf-8")
+# The secondary indexes both backends share (store/indexes.sql), then PostgreSQL's own.
+INDEXES = "\n".join(
+    folder.joinpath("indexes.sql").read_text(encoding="utf-8")
+    for folder in (resources.files(__package__), _FILES)
+)
 
 
 class IntBoolDumper(Dumper):

@@ -314,25 +314,32 @@ class SQLiteStore(Store):
         finally:
             conn.close()
 
-    def replace_locations(self, rows: Iterable[tuple]) -> int:
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """A connection in an immediate transaction on the directory, committed when the block ends
+        well, rolled back otherwise: readers see the state before or after, never between."""
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                count = conn.executemany(
-                    "INSERT OR REPLACE INTO localisations VALUES (?, ?, ?, ?, ?, ?, ?)", rows
-                ).rowcount
-                conn.execute("DELETE FROM organismes_geo")
-                conn.execute(FILL_SPATIAL_INDEX)
-                refresh_search_tables(conn)
-                conn.execute("ANALYZE")
+                yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return count
         finally:
             conn.close()
+
+    def replace_locations(self, rows: Iterable[tuple]) -> int:
+        with self._writing() as conn:
+            count = conn.executemany(
+                "INSERT OR REPLACE INTO localisations VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+            ).rowcount
+            conn.execute("DELETE FROM organismes_geo")
+            conn.execute(FILL_SPATIAL_INDEX)
+            refresh_search_tables(conn)
+            conn.execute("ANALYZE")
+        return count
 
     # -- SIRENE (annuaire sirene) -------------------------------------------------------------------------
 
@@ -352,22 +359,13 @@ class SQLiteStore(Store):
 
     def replace_sirene(self, rows: Iterable[tuple]) -> int:
         """Replace SIRENE's answers (rows in `sirene` column order), in one transaction."""
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(
-                    """CREATE TABLE IF NOT EXISTS sirene (
-                           siret TEXT PRIMARY KEY, etat_administratif TEXT, date_fermeture TEXT,
-                           denomination TEXT, activite_principale TEXT, etat_unite_legale TEXT,
-                           date_verification TEXT NOT NULL, api TEXT NOT NULL) WITHOUT ROWID"""
-                )  # a directory built before the table existed
-                conn.execute("DELETE FROM sirene")
-                count = conn.executemany("INSERT INTO sirene VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows).rowcount
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return count
-        finally:
-            conn.close()
+        with self._writing() as conn:
+            conn.execute(
+                """CREATE TABLE IF NOT EXISTS sirene (
+                       siret TEXT PRIMARY KEY, etat_administratif TEXT, date_fermeture TEXT,
+                       denomination TEXT, activite_principale TEXT, etat_unite_legale TEXT,
+                       date_verification TEXT NOT NULL, api TEXT NOT NULL) WITHOUT ROWID"""
+            )  # a directory built before the table existed
+            conn.execute("DELETE FROM sirene")
+            count = conn.executemany("INSERT INTO sirene VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows).rowcount
+        return count

@@ -1,15 +1,4 @@
--- Created after the bulk load (as indexes.sql in SQLite), plus the full-text and spatial indexes.
-CREATE INDEX organismes_departement ON organismes(code_departement);
-CREATE INDEX organismes_region ON organismes(code_region);
-CREATE INDEX organismes_commune ON organismes(code_commune_insee);
-CREATE INDEX organismes_code_postal ON organismes(code_postal);
-CREATE INDEX organismes_siret ON organismes(siret);
-CREATE INDEX organismes_siren ON organismes(siren);
-CREATE INDEX declarations_organisme ON declarations(organisme_id);
-CREATE INDEX declarations_siret ON declarations(siret);
-CREATE INDEX declarations_siren ON declarations(siren);
-CREATE INDEX ndas_precedents_nda ON ndas_precedents(nda);
-CREATE INDEX certifications_portee ON certifications(portee, organisme_id);
-CREATE INDEX declaration_specialites_code ON declaration_specialites(code);
+-- PostgreSQL's own indexes, created after the bulk load with the shared ones (store/indexes.sql):
+-- the full-text words and the spatial index.
 CREATE INDEX organismes_fts_mots ON organismes_fts USING gin (mots);
 CREATE INDEX recherche_lieu ON recherche USING gist (lieu);
