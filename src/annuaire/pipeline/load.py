@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from functools import partial
 from operator import attrgetter
 
 from ..clean.names import fold
@@ -131,6 +132,36 @@ def search_row(number: int, group: Group, shown: Declaration, decls: Sequence[De
     return number, fold(shown.denomination), fold(commune or ""), identifiers
 
 
+def search_rows(keyed: Sequence[tuple[str, Group]], decls: Sequence[Declaration]) -> Iterator[tuple]:
+    for number, (_, group) in enumerate(keyed, start=1):
+        yield search_row(number, group, decls[group.members[0]], decls)
+
+
+def organisation_points(
+    keyed: Sequence[tuple[str, Group]],
+    decls: Sequence[Declaration],
+    locations: Sequence[tuple],
+    reference: Reference,
+) -> Iterator[tuple]:
+    """Each organisation's point on the map, (id, lat, lat, lon, lon): where `localisations` puts
+    its displayed declaration, its geocoded location (`locations` rows) or else its commune's
+    centroid (`locate_at_commune_centroids`); none without either."""
+    located = {row[0]: row for row in locations}
+    communes = reference.communes.communes
+    for number, (_, group) in enumerate(keyed, start=1):
+        shown = decls[group.members[0]]
+        row = located.get(shown.nda)
+        if row is not None:
+            latitude, longitude = row[1], row[2]
+        else:
+            commune = communes.get(shown.code_commune_insee) if shown.code_commune_insee else None
+            if commune is None:
+                continue
+            latitude, longitude = commune.latitude, commune.longitude
+        if latitude is not None and longitude is not None:
+            yield number, latitude, latitude, longitude, longitude
+
+
 def _nda(d: Declaration) -> str:
     return d.nda
 
@@ -175,11 +206,13 @@ def load_directory(
     organisme_of: list[int] = [0] * len(decls)
     organisations = []
     certifications = []
-    search_rows = []
     keyed = sorted((organisation_identifier(g, decls), g) for g in groups)
+    # First, as the SQLite store may build these two indexes in another process meanwhile.
+    writer.write_search_index(
+        partial(search_rows, keyed, decls), partial(organisation_points, keyed, decls, locations, reference)
+    )
     for number, (identifier, group) in enumerate(keyed, start=1):
         shown = decls[group.members[0]]
-        search_rows.append(search_row(number, group, shown, decls))
         for i in group.members:
             organisme_of[i] = number
             d = decls[i]
@@ -194,8 +227,7 @@ def load_directory(
             + (len(group.members), group.how, "actif")
         )
     writer.write("organismes", organisations)
-    writer.write("organismes_fts", search_rows)
-    del organisations, search_rows, keyed  # the peak of memory is near: let them go
+    del organisations, keyed  # the peak of memory is near: let them go
     # Rows go in key order: SQLite appends to its b-trees instead of splitting pages all over.
     order = sorted(range(len(decls)), key=[d.nda for d in decls].__getitem__)
     writer.write("declarations", (declaration_row(decls[i], organisme_of[i]) for i in order))

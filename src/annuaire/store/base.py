@@ -7,9 +7,11 @@ order (`columns(table)`), which keeps bulk loads fast on every backend.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
+
+Rows = Callable[[], Iterable[tuple]]
 
 
 class BuildWriter(ABC):
@@ -22,6 +24,14 @@ class BuildWriter(ABC):
     @abstractmethod
     def write(self, table: str, rows: Iterable[tuple]) -> int:
         """Append rows to a table; returns how many were written."""
+
+    def write_search_index(self, entries: Rows, points: Rows) -> None:
+        """The organisations' full-text entries (`organismes_fts` rows: id, folded name, folded
+        commune, identifiers) and map points (id, latitude, latitude, longitude, longitude: where
+        `localisations` will put its displayed declaration). A backend may build its indexes from
+        them in another process while the load goes on; by default the entries are written here
+        and the points left to `localisations`."""
+        self.write("organismes_fts", entries())
 
     @abstractmethod
     def write_meta(self, values: dict[str, Any]) -> None: ...

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..clean.names import fold
-from .base import BuildWriter, Store
+from .base import BuildWriter, Rows, Store
+from .side_index import INDEX_TABLES, SideIndex, fill
 
 SCHEMA = resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
 INDEXES = resources.files(__package__).joinpath("indexes.sql").read_text(encoding="utf-8")
@@ -146,10 +147,13 @@ def refresh_organisations(conn: sqlite3.Connection, ids: list[int]) -> None:
 
 
 class SQLiteBuildWriter(BuildWriter):
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None):
         self.conn = conn
+        self.path = path  # the file being built
         self._columns: dict[str, list[str]] = {}
         self._sql: dict[str, str] = {}
+        self._indexed = False  # write_search_index filled (or is filling) the two indexes
+        self.side: SideIndex | None = None  # the process filling them, when forked
 
     def columns(self, table: str) -> list[str]:
         """The table's columns; for a full-text (FTS5) table, its rowid first: the rowid is what ties
@@ -169,6 +173,23 @@ class SQLiteBuildWriter(BuildWriter):
         self.columns(table)
         cur = self.conn.executemany(self._sql[table], rows)
         return cur.rowcount
+
+    def write_search_index(self, entries: Rows, points: Rows) -> None:
+        """Fill FTS5 and the R*Tree in a thread while the build loads the rest, merged when it ends
+        (store/side_index.py); here and now when the build has no file of its own."""
+        self._indexed = True
+        if self.path is None or os.environ.get("ANNUAIRE_BUILD_SIDE_INDEX") == "0":
+            fill(self.conn, entries(), points())
+            return
+        statements = [
+            sql
+            for (sql,) in self.conn.execute(
+                "SELECT sql FROM sqlite_master WHERE name IN (?, ?) ORDER BY name", INDEX_TABLES
+            )
+        ]
+        self.side = SideIndex.start(
+            self.path.with_name(self.path.name + ".index"), statements, entries, points
+        )
 
     def write_meta(self, values: dict[str, Any]) -> None:
         self.conn.executemany(
@@ -193,9 +214,10 @@ class SQLiteBuildWriter(BuildWriter):
         for statement in INDEXES.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        # The loader wrote the full-text entries; merged into one segment, queries read less.
-        conn.execute("INSERT INTO organismes_fts(organismes_fts) VALUES ('optimize')")
-        conn.execute(FILL_SPATIAL_INDEX)
+        if not self._indexed:  # entries written one table at a time (a copy between backends)
+            # Merged into one segment, queries read less.
+            conn.execute("INSERT INTO organismes_fts(organismes_fts) VALUES ('optimize')")
+            conn.execute(FILL_SPATIAL_INDEX)
         refresh_search_tables(conn)
         conn.execute("ANALYZE")
 
@@ -224,6 +246,7 @@ class SQLiteStore(Store):
         temp = self.path.with_name(f".{self.path.name}.building-{os.getpid()}")
         temp.unlink(missing_ok=True)
         conn = sqlite3.connect(temp, isolation_level=None)
+        writer: SQLiteBuildWriter | None = None
         try:
             conn.executescript(
                 "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE;"
@@ -231,15 +254,19 @@ class SQLiteStore(Store):
             )
             conn.executescript(SCHEMA)
             conn.execute("BEGIN")
-            writer = SQLiteBuildWriter(conn)
+            writer = SQLiteBuildWriter(conn, temp)
             yield writer
             writer.finish()
             conn.execute("COMMIT")
             conn.execute("PRAGMA journal_mode = DELETE")
             conn.close()
+            if writer.side:
+                writer.side.merge_into(temp)
             os.replace(temp, self.path)  # atomic: readers see the old file or the new one
         except BaseException:
             conn.close()
+            if writer and writer.side:
+                writer.side.abandon()
             temp.unlink(missing_ok=True)
             raise
 
