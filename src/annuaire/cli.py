@@ -6,6 +6,7 @@ Exit codes: 0 success; 1 unexpected failure; 2 unusable input (file, format, col
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -583,18 +584,49 @@ def sirene(
             "--cache", help="Answers cache (default: ~/.cache/annuaire/sirene.sqlite).", dir_okay=False
         ),
     ] = None,
+    stock: Annotated[
+        Path | None,
+        typer.Option(
+            "--stock",
+            help="Read INSEE's stock file of establishments (StockEtablissement_utf8.csv or its .zip) "
+            "instead of asking an API.",
+            dir_okay=False,
+        ),
+    ] = None,
+    stock_unites: Annotated[
+        Path | None,
+        typer.Option(
+            "--stock-unites",
+            help="With --stock: INSEE's stock file of legal units (StockUniteLegale_utf8.csv or its .zip), "
+            "for the legal names.",
+            dir_okay=False,
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Check the directory's establishments against SIRENE (open or closed, legal name, NAF code).
 
-    Throttled, retried, and resumable: answers are cached by SIRET, a run asks only what it lacks."""
+    Throttled, retried, and resumable: answers are cached by SIRET, a run asks only what it lacks.
+    With --stock, INSEE's monthly stock files are read instead (streamed), for a whole directory at once."""
     import os
 
     from . import config
     from .errors import InputError
-    from .pipeline.sirene import check_directory
+    from .pipeline.sirene import check_directory, import_stock
     from .sources.sirene import SireneCache, SireneClient
 
+    if stock_unites is not None and stock is None:
+        raise InputError("--stock-unites", "needs --stock (the establishments' stock file)")
+    if stock is not None:
+        answers = SireneCache(cache or config.cache_dir() / "sirene.sqlite")
+        try:
+            status = err.status("[bold]SIRENE[/bold] reading the stock files…")
+            with status if progress else contextlib.nullcontext():
+                report = import_stock(str(db), stock, answers, units=stock_unites, limit=limit)
+        finally:
+            answers.close()
+        _print_sirene_report(report)
+        return
     token = os.environ.get("ANNUAIRE_INSEE_TOKEN") or None
     if api not in ("recherche-entreprises", "insee"):
         raise InputError("--api", f"{api!r}: expected recherche-entreprises or insee")
@@ -626,6 +658,10 @@ def sirene(
     finally:
         client.close()
         answers.close()
+    _print_sirene_report(report)
+
+
+def _print_sirene_report(report: dict) -> None:
     table = Table(title="SIRENE", show_header=True, header_style="bold")
     table.add_column("what")
     table.add_column("count", justify="right")
