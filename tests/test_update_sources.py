@@ -164,6 +164,11 @@ def test_update_with_sources_on_postgresql(
     back = tmp_path / "back.db"
     run("copy", "--from", url, "--to", back)
     assert secondary_state(back) == secondary_state(db)
+    for location, out in ((url, "pg"), (db, "sqlite")):  # provenance.csv reads the same on both
+        run("export", "--db", location, "--out", tmp_path / out, "--formats", "csv")
+    exported = (tmp_path / "pg" / "provenance.csv").read_bytes()
+    assert exported == (tmp_path / "sqlite" / "provenance.csv").read_bytes()
+    assert exported.count(b"\n") > 20
     assert secondary_state(db)[2][0][2:4] == (13, 12)
     again = run("update", "--source", pair[1], "--db", url, "--reference", reference_dir,
                 "--report", tmp_path / "again.json", "--extra-source", source)  # fmt: skip
