@@ -262,3 +262,37 @@ def test_stock_inside_zip_gzip_or_plain(tmp_path) -> None:
     damaged.write_bytes(b"PK\x03\x04" + b"\x00" * 50)
     with pytest.raises(InputError, match="damaged.zip: a damaged zip"), open_stock(damaged):
         pass
+
+
+def test_stock_files_on_postgresql(postgres, run_build, sample_csv, run_annuaire, tmp_path) -> None:
+    """`annuaire sirene --db postgresql://… --stock`: the answers land in the directory as on SQLite."""
+    import psycopg
+
+    from annuaire.search import open_searcher
+
+    url = postgres.create_database("annuaire_sirene_stock")
+    built = run_build(sample_csv, url)
+    assert built.returncode == 0, built.stderr
+    with psycopg.connect(url) as conn:
+        ours = [r[0] for r in conn.execute(
+            "SELECT siret FROM annuaire.organismes WHERE siret IS NOT NULL AND statut = 'actif' "
+            "ORDER BY identifiant COLLATE \"C\" LIMIT 30"
+        )]  # fmt: skip
+    rows = [establishment(s, "F" if n % 3 == 0 else "A", "2022-09-30") for n, s in enumerate(ours)]
+    stock = tmp_path / "StockEtablissement_utf8.zip"
+    stock.write_bytes(zipped("StockEtablissement_utf8.csv", stock_csv(ESTABLISHMENT_HEADER, rows)))
+    done = run_annuaire(
+        "sirene", "--db", url, "--stock", stock, "--cache", tmp_path / "sirene.sqlite", "--no-progress"
+    )
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(url) as conn:
+        closed = {
+            r[0] for r in conn.execute("SELECT siret FROM annuaire.sirene WHERE etat_administratif = 'F'")
+        }
+    assert closed == set(ours[::3])
+    searcher = open_searcher(url)
+    try:
+        detail = searcher.organisation(ours[0])["sirene"]
+        assert (detail["ferme"], detail["date_fermeture"], detail["api"]) == (True, "2022-09-30", "stock")
+    finally:
+        searcher.close()
