@@ -268,6 +268,8 @@ def _read_pdf(data: bytes, origin: str) -> tuple[list[str], list[dict[str, str]]
                     raise InputError(
                         origin, f"page {number}: not a readable PDF ({type(exc).__name__}: {exc})"
                     ) from None
+                finally:
+                    page.close()  # a long list: what was parsed of a page is not kept
                 for table in tables:
                     for values in table:
                         cells = [_pdf_cell(v) for v in values]
