@@ -58,7 +58,7 @@ def test_frictionless_validates_the_data_package(sample_build):
     assert done.returncode == 0, done.stdout[-3000:]
     report = json.loads(done.stdout)
     assert report["valid"] is True
-    assert len(report["tasks"]) == 9
+    assert len(report["tasks"]) == 10
 
 
 def test_schema_describes_every_column_in_french(sample_build):
@@ -149,7 +149,7 @@ def test_data_package_has_publishing_metadata(sample_build):
     names = {r["path"] for r in package["resources"]}
     assert names == {
         f"{t}.{f}" for t in ("declarations", "organismes") for f in ("csv", "json", "geojson", "parquet")
-    } | {"quarantaine.csv"}
+    } | {"quarantaine.csv", "provenance.csv"}
     for resource in package["resources"]:
         assert resource["bytes"] == (out / resource["path"]).stat().st_size
 

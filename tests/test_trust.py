@@ -583,7 +583,10 @@ def test_exports_can_be_downloaded(sample_build, api_client):
         "organismes.geojson",
         "schema.json",
         "datapackage.json",
+        "provenance.csv",
+        "provenance.schema.json",
     } <= set(files)
+    assert files["provenance.csv"]["table"] == "provenance" and files["provenance.csv"]["lignes"] == 0
     assert files["organismes.csv"]["lignes"] == 1916
     download = api_client.get(files["organismes.csv"]["url"])
     assert download.status_code == 200
@@ -594,8 +597,15 @@ def test_exports_can_be_downloaded(sample_build, api_client):
     assert api_client.get("/api/v1/exports/..%2Fannuaire.db").status_code == 404
     page = api_client.get("/donnees/")
     assert page.status_code == 200
-    for name in ("declarations.csv", "organismes.parquet", "schema.json", "datapackage.json"):
+    for name in (
+        "declarations.csv",
+        "organismes.parquet",
+        "schema.json",
+        "datapackage.json",
+        "provenance.csv",
+    ):
         assert f'href="/api/v1/exports/{name}"' in page.text
+    assert "son accord avec la Liste publique" in page.text
     assert "Licence Ouverte / Open Licence version 2.0" in page.text
     assert 'href="/donnees/"' in api_client.get("/").text  # linked from every page's footer
     sitemap = api_client.get("/sitemaps/1.xml").text

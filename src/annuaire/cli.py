@@ -6,6 +6,7 @@ Exit codes: 0 success; 1 unexpected failure; 2 unusable input (file, format, col
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -173,6 +174,36 @@ def _sources_table(report: dict) -> Table:
     return table
 
 
+ExtraSourceOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--extra-source",
+        help="A secondary source, NAME=PATH_OR_URL (repeatable); NAME: a built-in mapping "
+        "(datadock, cfa-reseaux, certificateur) or a mapping file (.toml).",
+    ),
+]
+SourcesConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--sources-config",
+        help="A TOML file listing secondary sources ([[source]] mapping = …, location = …); "
+        "env ANNUAIRE_SOURCES_CONFIG.",
+        dir_okay=False,
+    ),
+]
+
+
+def _extra_sources(options: list[str] | None, config_file: Path | None) -> list:
+    """The secondary sources given by `--sources-config` (or ANNUAIRE_SOURCES_CONFIG) and `--extra-source`."""
+    import os
+
+    from .sources.extra import parse_extra_source, parse_sources_config
+
+    config_file = config_file or os.environ.get("ANNUAIRE_SOURCES_CONFIG") or None
+    extras = parse_sources_config(config_file) if config_file else []
+    return extras + [parse_extra_source(option) for option in options or []]
+
+
 @app.command()
 def build(
     source: Annotated[str, typer.Option("--source", help="Liste publique CSV (path or URL, plain or .gz).")],
@@ -184,36 +215,17 @@ def build(
     geocode_batch_size: BatchSizeOption = None,
     geocode_concurrency: ConcurrencyOption = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
-    extra_source: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--extra-source",
-            help="A secondary source, NAME=PATH_OR_URL (repeatable); NAME: a built-in mapping "
-            "(datadock, cfa-reseaux, certificateur) or a mapping file (.toml).",
-        ),
-    ] = None,
-    sources_config: Annotated[
-        Path | None,
-        typer.Option(
-            "--sources-config",
-            help="A TOML file listing secondary sources ([[source]] mapping = …, location = …); "
-            "env ANNUAIRE_SOURCES_CONFIG.",
-            dir_okay=False,
-        ),
-    ] = None,
+    extra_source: ExtraSourceOption = None,
+    sources_config: SourcesConfigOption = None,
 ) -> None:
     """Build the directory from the Liste publique des organismes de formation."""
-    import os
 
     from .pipeline.build import build as run_build
     from .pipeline.lock import run_lock
-    from .sources.extra import parse_extra_source, parse_sources_config
     from .sources.reference import load_reference
     from .sources.reference_files import reference_folder
 
-    config_file = sources_config or os.environ.get("ANNUAIRE_SOURCES_CONFIG") or None
-    extras = parse_sources_config(config_file) if config_file else []
-    extras += [parse_extra_source(option) for option in extra_source or []]
+    extras = _extra_sources(extra_source, sources_config)
     ref = load_reference(reference_folder(reference))
     settings = _geocode_settings(
         geocode, geocoder_url, geocode_cache, geocode_batch_size, geocode_concurrency
@@ -506,9 +518,12 @@ def update(
     geocode_cache: GeocodeCacheOption = None,
     geocode_batch_size: BatchSizeOption = None,
     geocode_concurrency: ConcurrencyOption = None,
+    extra_source: ExtraSourceOption = None,
+    sources_config: SourcesConfigOption = None,
 ) -> None:
     """Apply a new snapshot: added, modified and removed declarations (removed ones are kept, marked
-    `supprime`), only new or changed addresses geocoded, swapped in atomically."""
+    `supprime`), only new or changed addresses geocoded, swapped in atomically. Secondary sources given
+    are read again and reconciled with the updated directory in the same swap."""
     import json
     import os
     import time
@@ -518,6 +533,7 @@ def update(
     from .sources.reference_files import reference_folder
     from .sources.snapshots import LISTE_PUBLIQUE_RESOURCE, latest
 
+    extras = _extra_sources(extra_source, sources_config)
     if source is None:
         snapshot = latest(LISTE_PUBLIQUE_RESOURCE)
         if snapshot is None:
@@ -534,7 +550,9 @@ def update(
             err.print(f"paused at {stage}", highlight=False)
             time.sleep(600)
 
-    report = run_update(source, db, ref, geocoding=settings if settings.enabled else None, pause=pause)
+    report = run_update(
+        source, db, ref, geocoding=settings if settings.enabled else None, pause=pause, extra_sources=extras
+    )
     from .store import report_path
 
     path = report_file or report_path(db, ".update.json")
@@ -548,6 +566,8 @@ def update(
     table.add_row("organisations rewritten", f"{report.get('organisations_rewritten', 0):,}")
     table.add_row("duration (s)", f"{report['duration_seconds']:.2f}")
     out.print(table)
+    if "sources_secondaires" in report:
+        out.print(_sources_table(report["sources_secondaires"]))
     if not report["changed"]:
         out.print("Nothing changed: the directory is left as it was.")
     out.print(f"Report in {path}")
@@ -583,18 +603,49 @@ def sirene(
             "--cache", help="Answers cache (default: ~/.cache/annuaire/sirene.sqlite).", dir_okay=False
         ),
     ] = None,
+    stock: Annotated[
+        Path | None,
+        typer.Option(
+            "--stock",
+            help="Read INSEE's stock file of establishments (StockEtablissement_utf8.csv or its .zip) "
+            "instead of asking an API.",
+            dir_okay=False,
+        ),
+    ] = None,
+    stock_unites: Annotated[
+        Path | None,
+        typer.Option(
+            "--stock-unites",
+            help="With --stock: INSEE's stock file of legal units (StockUniteLegale_utf8.csv or its .zip), "
+            "for the legal names.",
+            dir_okay=False,
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Check the directory's establishments against SIRENE (open or closed, legal name, NAF code).
 
-    Throttled, retried, and resumable: answers are cached by SIRET, a run asks only what it lacks."""
+    Throttled, retried, and resumable: answers are cached by SIRET, a run asks only what it lacks.
+    With --stock, INSEE's monthly stock files are read instead (streamed), for a whole directory at once."""
     import os
 
     from . import config
     from .errors import InputError
-    from .pipeline.sirene import check_directory
+    from .pipeline.sirene import check_directory, import_stock
     from .sources.sirene import SireneCache, SireneClient
 
+    if stock_unites is not None and stock is None:
+        raise InputError("--stock-unites", "needs --stock (the establishments' stock file)")
+    if stock is not None:
+        answers = SireneCache(cache or config.cache_dir() / "sirene.sqlite")
+        try:
+            status = err.status("[bold]SIRENE[/bold] reading the stock files…")
+            with status if progress else contextlib.nullcontext():
+                report = import_stock(str(db), stock, answers, units=stock_unites, limit=limit)
+        finally:
+            answers.close()
+        _print_sirene_report(report)
+        return
     token = os.environ.get("ANNUAIRE_INSEE_TOKEN") or None
     if api not in ("recherche-entreprises", "insee"):
         raise InputError("--api", f"{api!r}: expected recherche-entreprises or insee")
@@ -626,6 +677,10 @@ def sirene(
     finally:
         client.close()
         answers.close()
+    _print_sirene_report(report)
+
+
+def _print_sirene_report(report: dict) -> None:
     table = Table(title="SIRENE", show_header=True, header_style="bold")
     table.add_column("what")
     table.add_column("count", justify="right")

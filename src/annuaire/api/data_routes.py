@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1")
 class FichierExport(BaseModel):
     fichier: str = Field(description="Nom du fichier, par exemple organismes.csv")
     table: str | None = Field(
-        description="declarations, organismes ou quarantaine ; vide pour les métadonnées"
+        description="declarations, organismes, quarantaine ou provenance ; vide pour les métadonnées"
     )
     format: str = Field(
         description="csv, json, geojson, parquet, schema (Table Schema) ou json (datapackage)"

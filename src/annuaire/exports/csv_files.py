@@ -4,7 +4,9 @@ empty for unknown, formulas neutralised). `files.py` writes them in every format
 
 - `declarations`: one row per NDA;
 - `organismes`: one row per organisation (declarations merged on the SIRET);
-- `quarantaine`: every record that is not in the directory, with its reason and raw content.
+- `quarantaine`: every record that is not in the directory, with its reason and raw content;
+- `provenance`: what each source (secondary lists, and the Liste publique beside them) said of each
+  organisation, field by field, and whether it agrees with the Liste publique.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ from . import schema
 DECLARATION_COLUMNS = schema.columns("declarations")
 ORGANISATION_COLUMNS = schema.columns("organismes")
 QUARANTINE_COLUMNS = schema.columns("quarantaine")
+PROVENANCE_COLUMNS = schema.columns("provenance")
+# The fields the conflict rule compares with the Liste publique (pipeline/reconcile.py); the others
+# (names, certifiers, dates, states) are shown, not compared.
+COMPARED_FIELDS = {"qualiopi", "portees", "siret"}
+LISTE_PUBLIQUE = "liste_publique"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -127,4 +134,21 @@ def quarantine_rows(store: Store) -> Iterator[list]:
             q["motif"],
             q["detail"],
             q["brut"],
+        ]
+
+
+def provenance_rows(store: Store) -> Iterator[list]:
+    """Rows in PROVENANCE_COLUMNS order; `concorde_liste_publique` is true or false for the fields the
+    conflict rule compares, unknown (None) for the others and for the Liste publique's own values."""
+    for p in store.provenance():
+        compared = p["source"] != LISTE_PUBLIQUE and p["champ"] in COMPARED_FIELDS
+        yield [
+            p["id_organisme"],
+            p["siret"],
+            p["champ"],
+            p["source"],
+            p["valeur"],
+            p["date_observation"],
+            (not p["conflit"]) if compared else None,
+            p["ligne"],
         ]

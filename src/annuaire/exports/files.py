@@ -1,7 +1,9 @@
 """`annuaire export`: every file of the open-data release, in one pass over each table.
 
-- `declarations.{csv,json,geojson,parquet}`, `organismes.{csv,json,geojson,parquet}`, `quarantaine.csv`;
-- `schema.json` (Table Schema of declarations.csv), `organismes.schema.json`, `quarantaine.schema.json`;
+- `declarations.{csv,json,geojson,parquet}`, `organismes.{csv,json,geojson,parquet}`, `quarantaine.csv`,
+  `provenance.csv`;
+- `schema.json` (Table Schema of declarations.csv), `organismes.schema.json`, `quarantaine.schema.json`,
+  `provenance.schema.json`;
 - `datapackage.json`: publishing metadata (title, description, licence, frequency, temporal and
   spatial coverage) and the list of files with their sizes and row counts.
 """
@@ -16,7 +18,7 @@ from typing import Any
 
 from ..store.base import Store
 from . import schema
-from .csv_files import declaration_rows, organisation_rows, quarantine_rows
+from .csv_files import declaration_rows, organisation_rows, provenance_rows, quarantine_rows
 from .writers import FORMATS, TableFile
 
 ALL_FORMATS = ("csv", "json", "geojson", "parquet")
@@ -24,6 +26,7 @@ TABLE_FORMATS = {
     "declarations": ALL_FORMATS,
     "organismes": ALL_FORMATS,
     "quarantaine": ("csv",),
+    "provenance": ("csv",),
 }
 DATA_PACKAGE = "datapackage.json"
 
@@ -113,6 +116,7 @@ def export_all(store: Store, out: Path, formats: Iterable[str] = ALL_FORMATS) ->
         "declarations": lambda: declaration_rows(store),
         "organismes": lambda: organisation_rows(store),
         "quarantaine": lambda: quarantine_rows(store),
+        "provenance": lambda: provenance_rows(store),
     }
     for table, rows in sources.items():
         chosen = [f for f in TABLE_FORMATS[table] if f in wanted or f == "csv"]

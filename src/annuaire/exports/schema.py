@@ -23,7 +23,7 @@ PATTERNS = {
     "specialites": r"^[0-9A-Za-z]{1,10}(, [0-9A-Za-z]{1,10})*$",
 }
 SIRET_STATUTS = ["valide", "zero_restaure", "invalide", "absent"]
-ADDRESS_KINDS = ["voie", "commune_seule", "boite_postale"]
+ADDRESS_KINDS = ["voie", "commune_seule", "boite_postale", "aucune"]
 GEO_TYPES = ["housenumber", "street", "locality", "municipality"]
 GEO_METHODS = ["ban", "centroide_commune", "aucun"]
 STATUTS = ["actif", "supprime"]
@@ -185,7 +185,8 @@ DECLARATION_FIELDS = [
     _enum(
         "type_adresse",
         ADDRESS_KINDS,
-        "Nature de l'adresse : voie, commune_seule (ville sans voie), boite_postale (BP, CS, TSA, CEDEX).",
+        "Nature de l'adresse : voie, commune_seule (ville sans voie), boite_postale (BP, CS, TSA, CEDEX), "
+        "aucune (ni voie ni ville).",
     ),
     *SCOPE_FIELDS,
     _f("date_derniere_declaration", "date", "Date de la dernière déclaration (AAAA-MM-JJ)."),
@@ -249,7 +250,7 @@ ORGANISATION_FIELDS = [
     *ADDRESS_FIELDS,
     _f("commune", "string", "Nom officiel de la commune, sinon la ville déclarée."),
     *TERRITORY_FIELDS,
-    _enum("type_adresse", ADDRESS_KINDS, "Nature de l'adresse : voie, commune_seule, boite_postale."),
+    _enum("type_adresse", ADDRESS_KINDS, "Nature de l'adresse : voie, commune_seule, boite_postale, aucune."),
     *(
         {
             **f,
@@ -287,10 +288,70 @@ QUARANTINE_FIELDS = [
     _f("brut", "string", "L'enregistrement tel que lu, en tableau JSON de ses champs."),
 ]
 
+PROVENANCE_CHAMPS = [
+    "denomination",
+    "siret",
+    "nda",
+    "certificateur",
+    "qualiopi",
+    "portees",
+    "date_certification",
+    "date_expiration",
+    "referencable",
+    "etat_administratif",
+]
+PROVENANCE_FIELDS = [
+    _code(
+        "id_organisme",
+        "id_organisme",
+        "Identifiant de l'organisme (comme dans organismes.csv) dont la source parle.",
+        required=True,
+        title="Identifiant de l'organisme",
+    ),
+    _code("siret", "siret", "SIRET de l'organisme selon la Liste publique (vide s'il n'en a pas de valide)."),
+    _f(
+        "champ",
+        "string",
+        "Le champ renseigné par la source : denomination, siret, nda, certificateur, qualiopi (oui/non), "
+        "portees (codes de portée Qualiopi séparés par des virgules), date_certification, date_expiration, "
+        "referencable, etat_administratif.",
+        constraints={"required": True, "enum": PROVENANCE_CHAMPS},
+    ),
+    _f(
+        "source",
+        "string",
+        "Qui le dit : liste_publique (la Liste publique, qui fait foi) ou le nom d'une source secondaire "
+        "(liste d'un certificateur ou d'un réseau, par exemple datadock).",
+        constraints={"required": True, "pattern": "^[a-z0-9][a-z0-9_-]{0,39}$"},
+    ),
+    _f("valeur", "string", "Ce que dit la source, tel qu'elle le dit.", constraints={"required": True}),
+    _f(
+        "date_observation",
+        "date",
+        "Quand la source le disait : la date donnée par la liste, sinon le jour où elle a été lue ; pour "
+        "la Liste publique, la date de la dernière déclaration de l'organisme.",
+    ),
+    _f(
+        "concorde_liste_publique",
+        "boolean",
+        "Accord avec la Liste publique : false quand la source la contredit (drapeau Qualiopi, portée "
+        "non listée, autre SIRET), true quand elle s'accorde ; vide pour les champs que la règle ne "
+        "compare pas (noms, certificateurs, dates, états) et pour les valeurs de la Liste publique.",
+    ),
+    _f(
+        "ligne_source",
+        "integer",
+        "Numéro de la ligne de données dans la source secondaire (1 pour la première après l'en-tête) ; "
+        "vide pour la Liste publique.",
+        constraints={"minimum": 1},
+    ),
+]
+
 TABLES = {
     "declarations": (DECLARATION_FIELDS, ["numero_declaration_activite"]),
     "organismes": (ORGANISATION_FIELDS, ["id_organisme"]),
     "quarantaine": (QUARANTINE_FIELDS, ["enregistrement"]),
+    "provenance": (PROVENANCE_FIELDS, None),  # several rows per organisation, field and source
 }
 # Where each table's schema is written: `schema.json` is the main file's (declarations), as on
 # schema.data.gouv.fr; the others are named after their file.
@@ -298,6 +359,7 @@ SCHEMA_FILES = {
     "declarations": "schema.json",
     "organismes": "organismes.schema.json",
     "quarantaine": "quarantaine.schema.json",
+    "provenance": "provenance.schema.json",
 }
 
 
@@ -307,18 +369,22 @@ def columns(table: str) -> list[str]:
 
 def table_schema(table: str) -> dict[str, Any]:
     fields, key = TABLES[table]
-    return {
+    out = {
         "$schema": "https://frictionlessdata.io/schemas/table-schema.json",
         "name": table,
         "title": {
             "declarations": "Déclarations des organismes de formation",
             "organismes": "Organismes de formation (établissements)",
             "quarantaine": "Enregistrements écartés de l'annuaire",
+            "provenance": "Provenance des informations, source par source",
         }[table],
         "fields": fields,
         "primaryKey": key,
         "missingValues": [""],
     }
+    if key is None:
+        del out["primaryKey"]
+    return out
 
 
 LICENCE = {
@@ -363,8 +429,10 @@ def data_package(files: dict[str, dict[str, Any]], coverage: dict[str, Any], bui
             "article L.6351-7-1 du Code du travail) nettoyés et vérifiés : SIRET contrôlés, encodage réparé, "
             "communes, départements et régions retrouvés (base officielle des codes postaux, COG), "
             "adresses géolocalisées (BAN), déclarations d'un même établissement regroupées par SIRET. "
-            "Une ligne par déclaration (declarations), une ligne par établissement (organismes), et les "
-            "enregistrements écartés avec leur motif (quarantaine)."
+            "Une ligne par déclaration (declarations), une ligne par établissement (organismes), les "
+            "enregistrements écartés avec leur motif (quarantaine), et ce que disent des organismes les "
+            "sources secondaires (listes des certificateurs et des réseaux) à côté de la Liste publique, "
+            "qui fait foi (provenance)."
         ),
         "licenses": [LICENCE],
         "sources": [

@@ -18,14 +18,16 @@ Names, certifiers, dates and administrative states are shown, never counted as c
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..clean.record import Declaration
 from ..sources.extra import LoadedSource
 from ..sources.liste_publique import SCOPES
 from ..sources.secondary import SecondaryRecord
 from ..store.base import BuildWriter
+from .dedup import _display_order as display_order
 
 LISTE_PUBLIQUE = "liste_publique"
 SCOPE_CODES = [code for code, _, _ in SCOPES]
@@ -50,20 +52,46 @@ class Index:
     by_name: dict[tuple[str, str], set[int]]
 
 
-def index_directory(decls: Sequence[Declaration], organisme_of: Sequence[int]) -> Index:
+@dataclass(slots=True)
+class Held:
+    """What reconciliation reads of a declaration, when it comes from a directory's database rather
+    than from the cleaning stage (`annuaire update`): the same attributes as a `Declaration`'s."""
+
+    nda: str
+    siret: str | None
+    denomination: str
+    date_derniere_declaration: str | None
+    certifications: tuple[bool, ...]  # in SCOPES order
+    ndas_precedents: tuple[str, ...]
+    nom_comparaison: str
+    code_postal: str | None
+    type_adresse: str
+    code_commune_insee: str | None
+
+
+class Writer(Protocol):
+    def write(self, table: str, rows: Iterable[tuple]) -> int: ...
+
+
+def index_directory(decls: Sequence[Declaration | Held], organisme_of: Sequence[int]) -> Index:
     organisations: dict[int, Organisation] = {}
     by_siret: dict[str, int] = {}
     by_nda: dict[str, int] = {}
     by_name: dict[tuple[str, str], set[int]] = defaultdict(set)
     scopes: dict[int, set[str]] = defaultdict(set)
+    shown: dict[int, tuple] = {}  # organisation → display order of the declaration it is shown from
     for d, oid in zip(decls, organisme_of, strict=True):
         org = organisations.get(oid)
+        order = display_order(d)
         if org is None:
             org = organisations[oid] = Organisation(
                 d.siret, frozenset(), d.denomination, d.date_derniere_declaration
             )
-        elif (d.date_derniere_declaration or "") > (org.date or ""):
-            org.date, org.denomination = d.date_derniere_declaration, d.denomination
+            shown[oid] = order
+        else:
+            if order > shown[oid]:  # the declaration the directory shows it from (dedup's choice)
+                org.date, org.denomination, shown[oid] = d.date_derniere_declaration, d.denomination, order
+            org.siret = org.siret or d.siret
         scopes[oid].update(code for code, flag in zip(SCOPE_CODES, d.certifications, strict=True) if flag)
         if d.siret:
             by_siret[d.siret] = oid
@@ -150,7 +178,11 @@ def reconcile(
 ) -> dict:
     """Match every source's rows, write `sources_secondaires`, `correspondances` and `provenance`,
     and return the report's `sources_secondaires` section."""
-    index = index_directory(decls, organisme_of)
+    return reconcile_index(writer, index_directory(decls, organisme_of), sources)
+
+
+def reconcile_index(writer: Writer, index: Index, sources: Sequence[LoadedSource]) -> dict:
+    """`reconcile` against a directory already indexed (an update reads its index from the database)."""
     matched_orgs: set[int] = set()
     report: dict = {"sources": {}, "by_status": dict(Counter(s.status for s in sources))}
     described = []

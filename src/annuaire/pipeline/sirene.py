@@ -7,6 +7,7 @@ the new), so a closed establishment is flagged in the API and on its page.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,8 @@ from .. import config
 from ..errors import AnnuaireError
 from ..sources.sirene import SireneCache, SireneClient, check
 from ..store import open_store, shown
+
+STOCK_API = "stock"  # the `api` of answers read from INSEE's stock files
 
 
 def check_directory(
@@ -37,6 +40,38 @@ def check_directory(
     report["closed"] = sum(1 for r in rows if r[1] == "F")
     report["unknown_to_sirene"] = sum(1 for r in rows if r[1] is None)
     report["checked_on"] = date.today().isoformat()
+    return report
+
+
+def import_stock(
+    db: str,
+    stock: Path,
+    cache: SireneCache,
+    *,
+    units: Path | None = None,
+    limit: int | None = None,
+    on_file: Callable[[str], None] | None = None,
+) -> dict:
+    """`annuaire sirene --stock`: SIRENE's answers for the directory's establishments read from INSEE's
+    stock files (streamed), kept in the cache as the APIs' are (dated the stock's day, `api` `stock`),
+    then the directory's `sirene` table rewritten from the cache in one transaction."""
+    from ..sources.sirene_stock import stock_answers
+
+    store = open_store(db)
+    if not store.exists():
+        raise AnnuaireError(f"{shown(db)}: no such database (run `annuaire build` first)")
+    every = store.establishment_sirets()
+    sirets = every[:limit] if limit is not None else every
+    started = time.monotonic()
+    answers, report = stock_answers(stock, sirets, units, on_file=on_file)
+    report["seconds"] = round(time.monotonic() - started, 2)
+    cache.put_many(answers, STOCK_API, date.fromisoformat(report["stock_date"]))
+    rows = [_row(e, when, api) for e, when, api in cache.answers(every)]
+    store.replace_sirene(rows)
+    report = {"establishments": len(sirets), **report}
+    report["recorded"] = len(rows)
+    report["closed"] = sum(1 for r in rows if r[1] == "F")
+    report["unknown_to_sirene"] = sum(1 for r in rows if r[1] is None)
     return report
 
 

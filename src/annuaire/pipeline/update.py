@@ -22,8 +22,8 @@ import os
 import shutil
 import sqlite3
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,16 +32,18 @@ from ..clean.record import EXACT_DUPLICATE, NDA_DUPLICATE, Declaration, RecordCl
 from ..errors import AnnuaireError
 from ..memory import gc_paused
 from ..sources.download import download, is_url
+from ..sources.extra import ExtraSource, LoadedSource, check_names, load_sources
 from ..sources.liste_publique import SCOPES
 from ..sources.reader import ListePubliqueReader
 from ..sources.reference import Reference
 from ..store import is_postgres
-from ..store.sqlite import refresh_organisations
+from ..store.sqlite import SQLiteBuildWriter, refresh_organisations
 from .dedup import group_declarations
 from .diff import ADDRESS_GROUP, Diff, changed_groups, corrected_fields, declaration_values, raw_fingerprint
 from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
 from .load import declaration_row, organisation_identifier
 from .lock import run_lock
+from .reconcile import Held, Index, index_directory, reconcile_index
 
 log = logging.getLogger("annuaire.update")
 SCOPE_CODES = [code for code, _, _ in SCOPES]
@@ -381,6 +383,58 @@ def _write_quarantine(conn: sqlite3.Connection, rejected: list[Rejected]) -> Non
     )
 
 
+# -- secondary sources ----------------------------------------------------------------------------
+
+SECONDARY_TABLES = ("provenance", "correspondances", "sources_secondaires")
+
+
+def directory_index(conn: sqlite3.Connection) -> Index:
+    """The reconciliation index of a directory's active organisations, read from its database."""
+    previous: dict[str, list[str]] = defaultdict(list)
+    for nda, before in conn.execute("SELECT nda, nda_precedent FROM ndas_precedents ORDER BY 1, 2"):
+        previous[nda].append(before)
+    flags = ", ".join(f"d.certification_{code}" for code in SCOPE_CODES)
+    held, organisme_of = [], []
+    for row in conn.execute(
+        f"""SELECT d.organisme_id, d.nda, d.siret, d.denomination, d.date_derniere_declaration,
+                   e.nom_comparaison, d.code_postal, d.type_adresse, d.code_commune_insee, {flags}
+            FROM declarations d JOIN empreintes e ON e.nda = d.nda
+            JOIN organismes o ON o.id = d.organisme_id
+            WHERE d.statut = 'actif' AND o.statut = 'actif' ORDER BY d.nda"""
+    ):
+        oid, nda, siret, denomination, date, comparison, postcode, kind, insee, *scopes = tuple(row)
+        flags_held = tuple(bool(f) for f in scopes)
+        before = tuple(previous.get(nda, ()))
+        held.append(
+            Held(nda, siret, denomination, date, flags_held, before, comparison or "", postcode, kind, insee)
+        )
+        organisme_of.append(oid)
+    return index_directory(held, organisme_of)
+
+
+def _stored_sources(conn: sqlite3.Connection) -> dict[str, tuple]:
+    """What the directory holds of its secondary sources: name → (sha256, status, location)."""
+    return {
+        row[0]: tuple(row[1:])
+        for row in conn.execute("SELECT nom, sha256, statut, emplacement FROM sources_secondaires")
+    }
+
+
+class _Discard:
+    """A writer that keeps nothing: the report of a reconciliation whose rows are already stored."""
+
+    def write(self, table: str, rows: Iterable[tuple]) -> int:
+        return sum(1 for _ in rows)
+
+
+def _reconcile(conn: sqlite3.Connection, sources: Sequence[LoadedSource]) -> dict:
+    """Replace the directory's secondary data by these sources' reconciled with it (in the caller's
+    transaction)."""
+    for table in SECONDARY_TABLES:
+        conn.execute(f"DELETE FROM {table}")
+    return reconcile_index(SQLiteBuildWriter(conn), directory_index(conn), sources)
+
+
 # -- the run --------------------------------------------------------------------------------------
 
 
@@ -393,17 +447,22 @@ def update(
     on_geocode_progress: Callable[[int, int], None] | None = None,
     today: str | None = None,
     pause: Callable[[str], None] | None = None,
+    extra_sources: Sequence[ExtraSource] = (),
 ) -> dict:
     """Apply the snapshot `source` (a path or URL) to the directory `db`. Returns the update report.
 
+    `extra_sources` (as for a build) are read again and reconciled with the updated directory, in the
+    same swap; without them the directory keeps the secondary data it has. When neither the Liste
+    publique nor the sources changed, the directory is left untouched.
     `pause(stage)` is called between stages (tests use it to kill the process at chosen points).
     A PostgreSQL directory is updated through a SQLite copy (pipeline/transfer.py)."""
+    check_names(extra_sources)
     if is_postgres(db):
         from .transfer import update_postgres
 
         return update_postgres(
             source, db, reference, geocoding=geocoding, on_geocode_progress=on_geocode_progress,
-            today=today, pause=pause,
+            today=today, pause=pause, extra_sources=extra_sources,
         )  # fmt: skip
     path = Path(db)
     if not path.is_file():
@@ -440,6 +499,14 @@ def update(
             timings = {"read_and_clean": time.perf_counter() - started}
             diff = compare(conn, reading, active)
             old_quarantine = conn.execute("SELECT count(*) FROM quarantaine").fetchone()[0]
+            secondary: list[LoadedSource] | None = None
+            sources_unchanged = True
+            if extra_sources:
+                mark = time.perf_counter()
+                secondary = load_sources(list(extra_sources))  # a source that fails falls back, never raises
+                loaded = {s.name: (s.sha256, s.status, s.location) for s in secondary}
+                sources_unchanged = loaded == _stored_sources(conn)
+                timings["secondary_sources"] = time.perf_counter() - mark
         finally:
             conn.close()
         pause("compared")
@@ -463,10 +530,20 @@ def update(
             raise AssertionError(
                 f"{reading.records} records read, {report['rows']['accounted_for']} accounted for"
             )
-        nothing_to_do = diff.empty and not rewritten and len(reading.rejected) == old_quarantine
+        nothing_to_do = (
+            diff.empty and not rewritten and len(reading.rejected) == old_quarantine and sources_unchanged
+        )
         if nothing_to_do:
             report["changed"] = False
             report["geocoding"] = {"distinct_addresses_sent": 0}
+            if secondary is not None:  # what the directory already holds, reported as a build would
+                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                try:
+                    report["sources_secondaires"] = reconcile_index(
+                        _Discard(), directory_index(conn), secondary
+                    )
+                finally:
+                    conn.close()
         else:
             report["changed"] = True
             timings |= _apply(
@@ -480,6 +557,7 @@ def update(
                 today,
                 report,
                 pause,
+                secondary,
             )
         report["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}
         report["duration_seconds"] = round(time.perf_counter() - started, 2)
@@ -498,8 +576,10 @@ def _apply(
     today: str,
     report: dict,
     pause: Callable[[str], None],
+    secondary: Sequence[LoadedSource] | None = None,
 ) -> dict[str, float]:
-    """Apply the changes to a copy of the database, then swap it in."""
+    """Apply the changes to a copy of the database, then swap it in (with the secondary sources
+    reconciled again, when given)."""
     timings: dict[str, float] = {}
     mark = time.perf_counter()
     temp = path.with_name(f".{path.name}.updating-{os.getpid()}")
@@ -546,6 +626,8 @@ def _apply(
             _write_quarantine(conn, reading.rejected)
             refresh_organisations(conn, sorted(touched))
             report["organisations_rewritten"] = len(touched)
+            if secondary is not None:
+                report["sources_secondaires"] = _reconcile(conn, secondary)
             conn.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('updated_at', ?), ('update_report', ?)",
                 (

@@ -1,6 +1,7 @@
 """Secondary sources: certifier lists, network lists… read through a small declarative mapping.
 
-A source is a file (CSV in any usual encoding and separator, or an XLSX workbook) and a mapping
+A source is a file (CSV in any usual encoding and separator, an XLSX workbook, or a PDF holding a
+table) and a mapping
 (TOML, `sources/mappings/*.toml` or a file of the user's) that says which of its columns hold our
 fields and how their values read. Mapping format:
 
@@ -236,6 +237,59 @@ def _read_xlsx(data: bytes, origin: str, sheet: str | None) -> tuple[list[str], 
         book.close()
 
 
+def is_pdf(data: bytes) -> bool:
+    """PDF's magic number; readers accept it anywhere in the first kilobyte (after a mail header, say)."""
+    return b"%PDF-" in data[:1024]
+
+
+def _pdf_cell(value: str | None) -> str:
+    """A table cell as pdfplumber reads it: its lines (a long cell wraps) joined with a space."""
+    return " ".join(part.strip() for part in (value or "").splitlines() if part.strip())
+
+
+def _read_pdf(data: bytes, origin: str) -> tuple[list[str], list[dict[str, str]]]:
+    """The table of a PDF (certifiers publish their lists so): the tables of every page, drawn with
+    ruling lines, read with pdfplumber; the first row is the header, the same header repeated at the top
+    of later pages is dropped, a title line above the table is not part of it."""
+    import pdfplumber
+
+    try:
+        document = pdfplumber.open(io.BytesIO(data))
+    except Exception as exc:  # pdfminer raises many kinds for a damaged file
+        raise InputError(origin, f"not a readable PDF ({type(exc).__name__}: {exc})") from None
+    header: list[str] | None = None
+    out: list[dict[str, str]] = []
+    try:
+        with document:
+            for number, page in enumerate(document.pages, start=1):
+                try:
+                    tables = page.extract_tables()
+                except Exception as exc:
+                    raise InputError(
+                        origin, f"page {number}: not a readable PDF ({type(exc).__name__}: {exc})"
+                    ) from None
+                finally:
+                    page.close()  # a long list: what was parsed of a page is not kept
+                for table in tables:
+                    for values in table:
+                        cells = [_pdf_cell(v) for v in values]
+                        if not any(cells):
+                            continue
+                        if header is None:
+                            header = _header(cells, origin)
+                        elif cells[: len(header)] == header:
+                            continue  # the header repeated at the top of a page
+                        else:
+                            out.append(dict(zip(header, cells, strict=False)))
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(origin, f"not a readable PDF ({type(exc).__name__}: {exc})") from None
+    if header is None:
+        raise InputError(origin, "no table found in the PDF (a table with ruling lines is expected)")
+    return header, out
+
+
 def _cell_text(value) -> str:
     if hasattr(value, "strftime"):
         return value.strftime("%Y-%m-%d")
@@ -261,7 +315,7 @@ def sniff_separator(text: str) -> str:
 
 def _read_csv(data: bytes, origin: str) -> tuple[list[str], list[dict[str, str]]]:
     if b"\x00" in data[:65536]:
-        raise InputError(origin, "binary data, not a CSV nor an XLSX file")
+        raise InputError(origin, "binary data, not a CSV, XLSX or PDF file")
     encoding = detect_encoding(data[: 1 << 20])
     try:
         text = data.decode(encoding)
@@ -292,11 +346,15 @@ def _read_csv(data: bytes, origin: str) -> tuple[list[str], list[dict[str, str]]
 def read_table(
     data: bytes, origin: str, sheet: str | None = None
 ) -> tuple[str, list[str], list[dict[str, str]]]:
-    """A CSV or XLSX file (told by its bytes): its format, header and rows (dicts keyed by header)."""
+    """A CSV, XLSX or PDF file (told by its bytes): its format, header and rows (dicts keyed by header)."""
     if not data.strip():
         raise InputError(origin, "empty file")
     if is_xlsx(data):
         return ("xlsx", *_read_xlsx(data, origin, sheet))
+    if is_pdf(data):
+        return ("pdf", *_read_pdf(data, origin))
+    if origin.lower().split("?")[0].endswith(".pdf"):
+        raise InputError(origin, "named .pdf but not a PDF file (no %PDF- header)")
     return ("csv", *_read_csv(data, origin))
 
 

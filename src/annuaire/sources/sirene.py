@@ -248,6 +248,22 @@ class SireneCache:
             (answer.siret, when.isoformat(), api, json.dumps(asdict(answer), ensure_ascii=False)),
         )
 
+    def put_many(self, answers: Iterable[Etablissement], api: str, when: date) -> None:
+        """Many answers in one transaction (a stock file's)."""
+        self.conn.execute("BEGIN")
+        try:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO reponses VALUES (?, ?, ?, ?)",
+                (
+                    (a.siret, when.isoformat(), api, json.dumps(asdict(a), ensure_ascii=False))
+                    for a in answers
+                ),
+            )
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
     def answers(self, sirets: Iterable[str]) -> list[tuple[Etablissement, str, str]]:
         wanted = sorted(set(sirets))
         out = []

@@ -70,6 +70,12 @@ class Store(ABC):
     def quarantine(self) -> Iterator[dict[str, Any]]: ...
 
     @abstractmethod
+    def provenance(self) -> Iterator[dict[str, Any]]:
+        """What each source said of each organisation (secondary sources and the Liste publique beside
+        them): id_organisme, siret, champ, source, valeur, date_observation, conflit, ligne; ordered by
+        organisation, source, field, row."""
+
+    @abstractmethod
     def addresses(self) -> Iterator[dict[str, Any]]:
         """Every declaration's address, for geocoding: nda, voie, code_postal, ville,
         code_commune_insee, commune, type_adresse."""

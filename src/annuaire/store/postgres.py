@@ -364,6 +364,15 @@ class PostgresStore(Store):
     def quarantine(self) -> Iterator[dict[str, Any]]:
         return self._rows("SELECT * FROM quarantaine ORDER BY enregistrement")
 
+    def provenance(self) -> Iterator[dict[str, Any]]:
+        return self._rows(
+            """SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
+                      p.date_observation, p.conflit, p.ligne
+               FROM provenance p JOIN organismes o ON o.id = p.organisme_id
+               ORDER BY o.identifiant COLLATE "C", p.source COLLATE "C", p.champ COLLATE "C",
+                        coalesce(p.ligne, 0), p.valeur COLLATE "C\""""
+        )
+
     def addresses(self) -> Iterator[dict[str, Any]]:
         return self._rows(
             """SELECT nda, voie, code_postal, ville, code_commune_insee, commune, type_adresse

@@ -328,6 +328,21 @@ class SQLiteStore(Store):
         finally:
             conn.close()
 
+    def provenance(self) -> Iterator[dict[str, Any]]:
+        conn = self.connect()
+        try:
+            yield from map(
+                dict,
+                conn.execute(
+                    """SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
+                              p.date_observation, p.conflit, p.ligne
+                       FROM provenance p JOIN organismes o ON o.id = p.organisme_id
+                       ORDER BY o.identifiant, p.source, p.champ, coalesce(p.ligne, 0), p.valeur"""
+                ),
+            )
+        finally:
+            conn.close()
+
     def addresses(self) -> Iterator[dict[str, Any]]:
         conn = self.connect()
         try:

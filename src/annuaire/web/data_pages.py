@@ -20,6 +20,8 @@ FILE_WORDS = {
     "declarations": "une ligne par déclaration (NDA)",
     "organismes": "une ligne par établissement (déclarations regroupées par SIRET)",
     "quarantaine": "les enregistrements écartés, avec leur motif",
+    "provenance": "ce que dit chaque source (listes des certificateurs et des réseaux, Liste publique) "
+    "de chaque organisme, champ par champ, et son accord avec la Liste publique",
 }
 FORMAT_WORDS = {
     "csv": "CSV (UTF-8, séparateur virgule)",

@@ -1,0 +1,217 @@
+"""SIRENE's stock files, for checking a whole directory at once without an API.
+
+INSEE publishes the *Base Sirene des entreprises et de leurs établissements* each month:
+`StockEtablissement_utf8.csv` (one row per establishment, about 40 million, several GB; shipped as a
+zip) and `StockUniteLegale_utf8.csv` (one row per legal unit). Both are UTF-8, comma-separated, with
+a header of INSEE's variable names. The columns read here:
+
+- establishments: `siret` (`siren` first, `nic`), `etatAdministratifEtablissement` (`A` open, `F`
+  closed), `dateDebut` (start of the current period: the closing date of a closed establishment),
+  `activitePrincipaleEtablissement` (NAF code, `85.59A`);
+- legal units: `siren`, `denominationUniteLegale` (a company's name) or, for a person,
+  `prenomUsuelUniteLegale`/`prenom1UniteLegale` with `nomUsageUniteLegale`/`nomUniteLegale`, and
+  `etatAdministratifUniteLegale` (`A` active, `C` ceased).
+
+The files are streamed, line by line, from the file or from inside its zip (or gzip): only the rows
+whose SIREN (the line's first 9 bytes, when the header starts with `siren` as INSEE's does) belongs to
+a wanted establishment are parsed as CSV, so memory holds only the directory's establishments. A
+record spread over several lines (a quoted field with a line break) is read whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import io
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import InputError
+from .sirene import Etablissement
+
+ESTABLISHMENT_COLUMNS = (
+    "siret",
+    "etatAdministratifEtablissement",
+    "dateDebut",
+    "activitePrincipaleEtablissement",
+)
+UNIT_COLUMNS = ("siren", "etatAdministratifUniteLegale", "denominationUniteLegale", "nomUniteLegale")
+MASKED = "[ND]"  # what the stock writes for a non-diffusible value
+BUFFER = 1 << 20
+
+
+@contextlib.contextmanager
+def open_stock(path: Path) -> Iterator[tuple[BinaryIO, date]]:
+    """The CSV's bytes, from the file itself or from the CSV inside a zip (as INSEE ships it) or a gzip,
+    with the date of the file (the zip member's own date, else the file's modification date)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+        modified = datetime.fromtimestamp(path.stat().st_mtime).date()
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read the SIRENE stock file ({exc.strerror or exc})") from None
+    if magic == b"PK\x03\x04":
+        try:
+            archive = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as exc:
+            raise InputError(str(path), f"a damaged zip ({exc})") from None
+        with archive:
+            members = [i for i in archive.infolist() if i.filename.lower().endswith(".csv")]
+            if not members:
+                raise InputError(str(path), "the zip holds no .csv file")
+            member = members[0]
+            with archive.open(member) as raw:
+                yield io.BufferedReader(raw, BUFFER), date(*member.date_time[:3])
+    elif magic[:2] == b"\x1f\x8b":
+        with gzip.open(path, "rb") as raw:
+            yield io.BufferedReader(raw, BUFFER), modified
+    else:
+        with path.open("rb", buffering=BUFFER) as raw:
+            yield raw, modified
+
+
+def _value(text: str) -> str | None:
+    text = text.strip()
+    return None if not text or text == MASKED else text
+
+
+class _Stock:
+    """A stock file's header and the rows whose SIREN is wanted."""
+
+    def __init__(self, stream: BinaryIO, origin: str, required: tuple[str, ...]):
+        self.stream = stream
+        self.origin = origin
+        first = stream.readline()
+        if not first.strip():
+            raise InputError(origin, "empty file: expected a SIRENE stock file with its header", line=1)
+        try:
+            header = next(csv.reader([first.decode("utf-8-sig")]))
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise InputError(origin, f"not a SIRENE stock file ({exc})", line=1) from None
+        self.header = [h.strip() for h in header]
+        missing = [c for c in required if c not in self.header]
+        if missing:
+            raise InputError(
+                origin,
+                f"missing column(s) {', '.join(missing)}: not a SIRENE stock file of this kind "
+                f"(its header: {', '.join(self.header[:12])}…)",
+                line=1,
+            )
+        self.index = {name: n for n, name in enumerate(self.header)}
+        self.rows_read = 0
+
+    def rows(self, sirens: set[bytes]) -> Iterator[list[str]]:
+        """Rows (lists of cells) whose SIREN is in `sirens`; every line counted in `rows_read`."""
+        width = len(self.header)
+        by_prefix = self.header[0] == "siren"
+        siren_at = self.index.get("siren")
+        line_number = 1
+        readline = self.stream.readline
+        for line in iter(readline, b""):
+            line_number += 1
+            self.rows_read += 1
+            if by_prefix and line[:9] not in sirens:
+                continue
+            text = line.decode("utf-8", errors="replace")
+            while text.count('"') % 2:  # a quoted field goes on on the next line
+                more = readline()
+                if not more:
+                    break
+                line_number += 1
+                text += more.decode("utf-8", errors="replace")
+            try:
+                cells = next(csv.reader(io.StringIO(text, newline="")), [])
+            except csv.Error as exc:
+                raise InputError(
+                    self.origin, f"not a readable CSV record ({exc})", line=line_number
+                ) from None
+            if not cells:
+                continue
+            if not by_prefix and (siren_at is None or cells[siren_at].encode() not in sirens):
+                continue
+            if len(cells) < width:
+                raise InputError(
+                    self.origin, f"{len(cells)} fields where the header has {width}", line=line_number
+                )
+            yield cells
+
+
+def read_establishments(
+    stream: BinaryIO, origin: str, sirets: Iterable[str]
+) -> tuple[dict[str, list[str]], int]:
+    """The stock's establishments among `sirets`: SIRET → (state, closing date, NAF); and rows read."""
+    wanted = set(sirets)
+    stock = _Stock(stream, origin, ESTABLISHMENT_COLUMNS)
+    at = [stock.index[c] for c in ESTABLISHMENT_COLUMNS]
+    found: dict[str, list[str]] = {}
+    for cells in stock.rows({s[:9].encode() for s in wanted}):
+        siret = cells[at[0]].strip()
+        if siret in wanted:
+            found[siret] = [cells[i] for i in at[1:]]
+    return found, stock.rows_read
+
+
+def legal_name(row: dict[str, str]) -> str | None:
+    """A company's name, or a person's: first name and (usage or birth) name."""
+    if name := _value(row.get("denominationUniteLegale", "")):
+        return name
+    first = _value(row.get("prenomUsuelUniteLegale", "")) or _value(row.get("prenom1UniteLegale", ""))
+    last = _value(row.get("nomUsageUniteLegale", "")) or _value(row.get("nomUniteLegale", ""))
+    return " ".join(filter(None, (first, last))) or None
+
+
+def read_units(stream: BinaryIO, origin: str, sirens: Iterable[str]) -> tuple[dict[str, tuple], int]:
+    """The stock's legal units among `sirens`: SIREN → (legal name, state); and rows read."""
+    wanted = set(sirens)
+    stock = _Stock(stream, origin, UNIT_COLUMNS)
+    found: dict[str, tuple] = {}
+    siren_at = stock.index["siren"]
+    for cells in stock.rows({s.encode() for s in wanted}):
+        if (siren := cells[siren_at].strip()) in wanted:
+            row = dict(zip(stock.header, cells, strict=False))
+            found[siren] = (legal_name(row), _value(row["etatAdministratifUniteLegale"]))
+    return found, stock.rows_read
+
+
+def stock_answers(
+    establishments: Path,
+    sirets: Iterable[str],
+    units: Path | None = None,
+    *,
+    on_file: Callable[[str], None] | None = None,
+) -> tuple[list[Etablissement], dict]:
+    """SIRENE's answer for each of `sirets` from the stock files (a SIRET the stock lacks is unknown to
+    SIRENE, as the APIs say), and what was read."""
+    wanted = list(dict.fromkeys(sirets))
+    if on_file:
+        on_file(str(establishments))
+    with open_stock(establishments) as (stream, stock_date):
+        found, rows = read_establishments(stream, str(establishments), wanted)
+    names: dict[str, tuple] = {}
+    unit_rows = 0
+    if units is not None:
+        if on_file:
+            on_file(str(units))
+        with open_stock(units) as (stream, _):
+            names, unit_rows = read_units(stream, str(units), {s[:9] for s in found})
+    answers = []
+    for siret in wanted:
+        if siret not in found:
+            answers.append(Etablissement(siret, None))
+            continue
+        state, since, naf = (_value(v) for v in found[siret])
+        name, unit_state = names.get(siret[:9], (None, None))
+        answers.append(Etablissement(siret, state, since if state == "F" else None, name, naf, unit_state))
+    report = {
+        "stock_date": stock_date.isoformat(),
+        "stock_rows_read": rows,
+        "unit_rows_read": unit_rows,
+        "found_in_stock": len(found),
+        "legal_names_found": sum(1 for v in names.values() if v[0]),
+    }
+    return answers, report
