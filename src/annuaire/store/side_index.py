@@ -24,6 +24,7 @@ FULL_TEXT = "organismes_fts"
 SPATIAL = "organismes_geo"
 INDEX_TABLES = (FULL_TEXT, SPATIAL)
 
+
 def fill(conn: sqlite3.Connection, entries: Iterable[tuple], points: Iterable[tuple]) -> None:
     """Write the full-text entries (rowid, name, commune, identifiers), merge them into one segment
     (queries read less), and the map points (id, min_lat, max_lat, min_lon, max_lon)."""
