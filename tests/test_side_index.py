@@ -1,9 +1,11 @@
-"""The full-text and spatial indexes built beside the load (store/side_index.py) are those the build
-would write itself: same entries, same points as `localisations` gives, sound FTS5 and R*Tree
-structures; a failure there fails the build and leaves the previous directory and no file."""
+"""The tables a forked process writes beside the load (store/side_index.py: the full-text index, the
+R*Tree, the fingerprints) are those the build writes itself: same entries, the points
+`localisations` gives, sound FTS5 and R*Tree structures, statistics for the planner; a failure
+there fails the build and leaves the previous directory and no file."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -11,19 +13,20 @@ import pytest
 
 import annuaire.pipeline.build as build_module
 from annuaire.store import side_index
-from annuaire.store.sqlite import FILL_SPATIAL_INDEX
+from annuaire.store.sqlite import FILL_SPATIAL_INDEX, SQLiteBuildWriter
 
 
 def _build(source: Path, db: Path, reference, monkeypatch, side: str) -> None:
-    monkeypatch.setenv("ANNUAIRE_BUILD_SIDE_INDEX", side)
+    monkeypatch.setenv("ANNUAIRE_BUILD_SIDE_PROCESS", side)
     build_module.build(str(source), str(db), reference)
 
 
-def _indexes(db: Path) -> tuple[list, list]:
+def _aside(db: Path) -> tuple[list, list, list]:
     with sqlite3.connect(db) as conn:
         entries = conn.execute("SELECT rowid, * FROM organismes_fts ORDER BY rowid").fetchall()
         points = conn.execute("SELECT * FROM organismes_geo ORDER BY id").fetchall()
-    return entries, points
+        fingerprints = conn.execute("SELECT * FROM empreintes ORDER BY nda").fetchall()
+    return entries, points, fingerprints
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +40,13 @@ def built(tmp_path_factory, sample_csv, reference) -> dict[str, Path]:
     return out
 
 
-def test_side_and_inline_indexes_are_equal(built):
-    side, inline = _indexes(built["1"]), _indexes(built["0"])
+def test_side_and_inline_tables_are_equal(built):
+    side, inline = _aside(built["1"]), _aside(built["0"])
     assert side == inline
-    assert len(side[0]) > 1900 and len(side[1]) > 1900
+    assert len(side[0]) > 1900 and len(side[1]) > 1900 and len(side[2]) > 1990
+    with sqlite3.connect(built["1"]) as conn:  # the planner knows how large they are
+        (stat,) = conn.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'empreintes'").fetchone()
+    assert int(stat.split()[0]) == len(side[2])
 
 
 def test_points_are_those_of_localisations(built):
@@ -62,21 +68,54 @@ def test_structures_are_sound_and_searchable(built):
         first_word = name.split()[0].strip("\"'()")
         found = [r for (r,) in conn.execute("SELECT rowid FROM organismes_fts(?)", (f'"{first_word}"',))]
         assert rowid in found
-    assert not [p for p in built["1"].parent.iterdir() if p.name.endswith(".index")]
+    assert not [p for p in built["1"].parent.iterdir() if p.name.endswith(".side")]
 
 
 def test_failure_beside_the_load_fails_the_build(tmp_path, sample_csv, reference, monkeypatch):
     db = tmp_path / "annuaire.db"
     _build(sample_csv, db, reference, monkeypatch, "1")
     before = db.read_bytes()
+    start = side_index.SideTables.start.__func__
 
-    def broken(conn, entries, points):
-        list(entries)
-        raise sqlite3.OperationalError("disk I/O error (injected)")
+    def broken(cls, path, statements, tables, insert_sql):  # the side process meets a bad statement
+        return start(cls, path, [*statements, "CREATE TABLE broken (x"], tables, insert_sql)
 
-    monkeypatch.setattr(side_index, "fill", broken)
-    with pytest.raises(RuntimeError, match="full-text and spatial indexes") as failure:
+    monkeypatch.setattr(side_index.SideTables, "start", classmethod(broken))
+    with pytest.raises(RuntimeError, match="full-text index, the R.Tree and the fingerprints failed"):
         _build(sample_csv, db, reference, monkeypatch, "1")
-    assert "injected" in str(failure.value.__cause__)
     assert db.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["annuaire.db", "annuaire.db.report.json"]
+
+
+def test_failed_build_stops_the_side_process(tmp_path, sample_csv, reference, monkeypatch):
+    """A build that fails while the side process works kills it and leaves no file."""
+    db = tmp_path / "annuaire.db"
+    started = []
+    start = side_index.SideTables.start.__func__
+
+    def keep(cls, *args):
+        side = start(cls, *args)
+        started.append((side, side.pid))
+        return side
+
+    def fail(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(side_index.SideTables, "start", classmethod(keep))
+    monkeypatch.setattr(SQLiteBuildWriter, "finish", fail)
+    with pytest.raises(KeyboardInterrupt):
+        _build(sample_csv, db, reference, monkeypatch, "1")
+    [(side, pid)] = started
+    assert side.pid == 0
+    with pytest.raises(ChildProcessError):  # killed and reaped: no zombie left
+        os.waitpid(pid, os.WNOHANG)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_where_fork_is_not_available_the_build_writes_them_itself(
+    tmp_path, sample_csv, reference, built, monkeypatch
+):
+    monkeypatch.setattr("annuaire.store.sqlite.can_fork", lambda: False)
+    db = tmp_path / "annuaire.db"
+    _build(sample_csv, db, reference, monkeypatch, "1")
+    assert _aside(db) == _aside(built["1"])

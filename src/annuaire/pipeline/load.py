@@ -132,6 +132,13 @@ def search_row(number: int, group: Group, shown: Declaration, decls: Sequence[De
     return number, fold(shown.denomination), fold(commune or ""), identifiers
 
 
+def fingerprint_rows(decls: Sequence[Declaration], order: Sequence[int]) -> Iterator[tuple]:
+    """`empreintes`: each record's fingerprint as read, and its name as compared (for updates)."""
+    for i in order:
+        d = decls[i]
+        yield d.nda, raw_fingerprint(d.raw), d.nom_comparaison
+
+
 def search_rows(keyed: Sequence[tuple[str, Group]], decls: Sequence[Declaration]) -> Iterator[tuple]:
     for number, (_, group) in enumerate(keyed, start=1):
         yield search_row(number, group, decls[group.members[0]], decls)
@@ -207,9 +214,15 @@ def load_directory(
     organisations = []
     certifications = []
     keyed = sorted((organisation_identifier(g, decls), g) for g in groups)
-    # First, as the SQLite store may build these two indexes in another process meanwhile.
-    writer.write_search_index(
-        partial(search_rows, keyed, decls), partial(organisation_points, keyed, decls, locations, reference)
+    # Rows go in key order: SQLite appends to its b-trees instead of splitting pages all over.
+    order = sorted(range(len(decls)), key=[d.nda for d in decls].__getitem__)
+    # First: the SQLite store writes these in another process while this one writes the rest.
+    writer.write_aside(
+        {
+            "organismes_fts": partial(search_rows, keyed, decls),
+            "organismes_geo": partial(organisation_points, keyed, decls, locations, reference),
+            "empreintes": partial(fingerprint_rows, decls, order),
+        }
     )
     for number, (identifier, group) in enumerate(keyed, start=1):
         shown = decls[group.members[0]]
@@ -228,12 +241,7 @@ def load_directory(
         )
     writer.write("organismes", organisations)
     del organisations, keyed  # the peak of memory is near: let them go
-    # Rows go in key order: SQLite appends to its b-trees instead of splitting pages all over.
-    order = sorted(range(len(decls)), key=[d.nda for d in decls].__getitem__)
     writer.write("declarations", (declaration_row(decls[i], organisme_of[i]) for i in order))
-    writer.write(
-        "empreintes", ((decls[i].nda, raw_fingerprint(decls[i].raw), decls[i].nom_comparaison) for i in order)
-    )
     writer.write("certifications", certifications)
     writer.write("ndas_precedents", sorted({(p, d.nda) for d in decls for p in d.ndas_precedents}))
 

@@ -25,13 +25,18 @@ class BuildWriter(ABC):
     def write(self, table: str, rows: Iterable[tuple]) -> int:
         """Append rows to a table; returns how many were written."""
 
-    def write_search_index(self, entries: Rows, points: Rows) -> None:
-        """The organisations' full-text entries (`organismes_fts` rows: id, folded name, folded
-        commune, identifiers) and map points (id, latitude, latitude, longitude, longitude: where
-        `localisations` will put its displayed declaration). A backend may build its indexes from
-        them in another process while the load goes on; by default the entries are written here
-        and the points left to `localisations`."""
-        self.write("organismes_fts", entries())
+    def write_aside(self, tables: dict[str, Rows]) -> None:
+        """Write tables whose rows nothing else in the build reads (the full-text index, the map's
+        points, the records' fingerprints), each from a callable giving its rows. A backend may
+        write them in another process while the load goes on; they are complete when the build
+        block ends. A table the backend does not keep is left out (`organismes_geo`, SQLite's
+        R*Tree: PostgreSQL indexes `localisations` itself)."""
+        for table, rows in tables.items():
+            try:
+                self.columns(table)
+            except KeyError:
+                continue
+            self.write(table, rows())
 
     @abstractmethod
     def write_meta(self, values: dict[str, Any]) -> None: ...

@@ -1,110 +1,137 @@
-"""The SQLite build's full-text and spatial indexes, built by a thread beside the load.
+"""Tables of a SQLite build written by a forked process beside the load.
 
-Filling FTS5 (with its prefix indexes) and the R*Tree is about a third of a build's time, and it
-depends on nothing else the load writes. A thread builds them into a side file of their own while
-the build writes the other tables: SQLite releases the GIL while it works, so both run at once on
-two cores. When both are done, the side file's shadow tables (`organismes_fts_*`,
-`organismes_geo_*`) are copied into the directory: plain rows, copied by SQLite itself.
+The full-text index (FTS5 with its prefix indexes), the R*Tree and the records' fingerprints are
+about a third of a build's time, and depend on nothing else the load writes. A forked child, which
+reads the parent's memory (the cleaned declarations, the organisations) without copying or
+pickling it, computes their rows and writes them into a side file while the parent writes the
+other tables on the other core. (A thread would not do: Python's sqlite3 releases and takes back
+the GIL at every row, and two threads inserting rows hand it to each other tens of thousands of
+times a second, slower than one. A fresh process would have to be sent the rows: computing them is
+most of the cost.)
 
-The copy is sound because both tables are created from the same statements in both files, and
-because the directory's connection never reads or writes them before the copy (FTS5 and R*Tree
-keep per-connection state): a fresh connection copies, after the build's own is closed.
+When both are done, the side file's tables are copied into the directory by SQLite itself: plain
+tables as they are, virtual tables through their shadow tables (`organismes_fts_*`,
+`organismes_geo_*`). That copy is sound because each table is created from the same statement in
+both files, and because the directory's build connection never reads or writes those tables: a
+fresh connection copies them, after the build's own is closed (FTS5 and R*Tree keep state per
+connection).
+
+Where `fork` is not the way processes start (not Linux), the same rows are written in the build's
+own connection, in turn.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
-import threading
-from collections.abc import Iterable
+import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from .base import Rows
 
 FULL_TEXT = "organismes_fts"
-SPATIAL = "organismes_geo"
-INDEX_TABLES = (FULL_TEXT, SPATIAL)
+OPTIMIZE = f"INSERT INTO {FULL_TEXT}({FULL_TEXT}) VALUES ('optimize')"  # one segment: queries read less
+
+Tables = dict[str, Rows]
+InsertSQL = Callable[[str], str]
 
 
-def fill(conn: sqlite3.Connection, entries: Iterable[tuple], points: Iterable[tuple]) -> None:
-    """Write the full-text entries (rowid, name, commune, identifiers), merge them into one segment
-    (queries read less), and the map points (id, min_lat, max_lat, min_lon, max_lon)."""
-    conn.executemany(
-        f"INSERT INTO {FULL_TEXT}(rowid, denomination, commune, identifiants) VALUES (?, ?, ?, ?)", entries
-    )
-    conn.execute(f"INSERT INTO {FULL_TEXT}({FULL_TEXT}) VALUES ('optimize')")
-    conn.executemany(f"INSERT INTO {SPATIAL} VALUES (?, ?, ?, ?, ?)", points)
+def can_fork() -> bool:
+    """Forking a process that holds threads and open connections is sound on Linux, where the
+    child only computes rows and writes a file of its own."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
-class SideIndex:
-    """A thread building the two indexes into `path`; `merge_into` waits for it and copies."""
+def fill(conn: sqlite3.Connection, tables: Tables, insert_sql: InsertSQL) -> None:
+    """Write each table's rows; the full-text index then merged into one segment."""
+    for table, rows in tables.items():
+        conn.executemany(insert_sql(table), rows())
+        if table == FULL_TEXT:
+            conn.execute(OPTIMIZE)
 
-    def __init__(self, path: Path, statements: list[str], entries: Rows, points: Rows):
+
+class SideTables:
+    """A forked child writing `tables` into `path`; `merge_into` waits for it and copies them."""
+
+    def __init__(self, path: Path, tables: list[str], pid: int):
         self.path = path
-        self._statements = statements
-        self._entries = entries
-        self._points = points
-        self._conn: sqlite3.Connection | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="annuaire-side-index", daemon=True)
+        self.tables = tables
+        self.pid = pid
 
     @classmethod
-    def start(cls, path: Path, statements: list[str], entries: Rows, points: Rows) -> SideIndex:
-        """Start the thread. `statements` create the two tables, as in the directory; `entries`
-        and `points` are called in the thread."""
+    def start(cls, path: Path, statements: list[str], tables: Tables, insert_sql: InsertSQL) -> SideTables:
+        """Fork the child. `statements` create the tables, as in the directory; the rows are
+        computed in the child, from this process's memory as it is now."""
         path.unlink(missing_ok=True)
-        side = cls(path, statements, entries, points)
-        side._thread.start()
-        return side
-
-    def _run(self) -> None:
-        try:
-            self._conn = conn = sqlite3.connect(self.path, isolation_level=None)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child: coverage is not collected there; its result is tested
+            status = 1
             try:
-                conn.executescript(
-                    "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -131072;"
-                )
-                for statement in self._statements:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops it and cleans up
+                conn = sqlite3.connect(path, isolation_level=None)
+                conn.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
+                for statement in statements:
                     conn.execute(statement)
                 conn.execute("BEGIN")
-                fill(conn, self._entries(), self._points())
+                fill(conn, tables, insert_sql)
                 conn.execute("COMMIT")
-            finally:
                 conn.close()
-        except BaseException as exc:  # handed to the build, which raises it
-            self._error = exc
+                status = 0
+            except BaseException:
+                traceback.print_exc()
+                sys.stderr.flush()
+            finally:
+                os._exit(status)  # no atexit handlers, no finalizers: what is open is the parent's
+        return cls(path, list(tables), pid)
 
     def wait(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise RuntimeError("building the full-text and spatial indexes failed") from self._error
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            raise RuntimeError(
+                f"the process writing the full-text index, the R*Tree and the fingerprints failed "
+                f"(exit {code}; its error is printed above)"
+            )
 
     def merge_into(self, database: Path) -> None:
-        """Wait for the child, then copy its shadow tables into `database` in one transaction."""
+        """Wait for the child, then copy its tables into `database` in one transaction, and give
+        the planner their statistics."""
         self.wait()
         conn = sqlite3.connect(database, isolation_level=None)
         try:
-            conn.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
+            conn.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
             conn.execute("ATTACH DATABASE ? AS side", (str(self.path),))
-            shadows = [
-                name
-                for (name,) in conn.execute(
-                    "SELECT name FROM side.sqlite_master WHERE type = 'table' AND name NOT IN (?, ?)",
-                    INDEX_TABLES,
-                )
-            ]
+            copied = []
+            for name, sql in conn.execute("SELECT name, sql FROM side.sqlite_master WHERE type = 'table'"):
+                if sql.upper().startswith("CREATE VIRTUAL TABLE"):
+                    continue  # its shadow tables are copied
+                copied.append(name)
             conn.execute("BEGIN")
-            for name in shadows:
+            for name in copied:
                 conn.execute(f'DELETE FROM main."{name}"')
                 conn.execute(f'INSERT INTO main."{name}" SELECT * FROM side."{name}"')
             conn.execute("COMMIT")
             conn.execute("DETACH DATABASE side")
+            for name in copied:
+                if name in self.tables:  # a plain table: the build's ANALYZE saw it empty
+                    conn.execute(f'ANALYZE main."{name}"')
         finally:
             conn.close()
             self.path.unlink(missing_ok=True)
 
     def abandon(self) -> None:
-        """The build failed: stop the thread's work (SQLite's interrupt), remove its file."""
-        if self._thread.is_alive() and self._conn is not None:
-            self._conn.interrupt()
-        self._thread.join()
+        """The build failed: stop the child if it still runs, remove its file."""
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):  # pragma: no cover - already gone
+                pass
+            self.pid = 0
         self.path.unlink(missing_ok=True)

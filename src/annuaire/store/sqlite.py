@@ -14,7 +14,7 @@ from typing import Any
 
 from ..clean.names import fold
 from .base import BuildWriter, Rows, Store
-from .side_index import INDEX_TABLES, SideIndex, fill
+from .side_index import FULL_TEXT, SideTables, can_fork, fill
 
 SCHEMA = resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
 INDEXES = resources.files(__package__).joinpath("indexes.sql").read_text(encoding="utf-8")
@@ -152,8 +152,8 @@ class SQLiteBuildWriter(BuildWriter):
         self.path = path  # the file being built
         self._columns: dict[str, list[str]] = {}
         self._sql: dict[str, str] = {}
-        self._indexed = False  # write_search_index filled (or is filling) the two indexes
-        self.side: SideIndex | None = None  # the process filling them, when forked
+        self._aside: set[str] = set()  # tables write_aside wrote, or a side process is writing
+        self.side: SideTables | None = None  # that process
 
     def columns(self, table: str) -> list[str]:
         """The table's columns; for a full-text (FTS5) table, its rowid first: the rowid is what ties
@@ -174,22 +174,30 @@ class SQLiteBuildWriter(BuildWriter):
         cur = self.conn.executemany(self._sql[table], rows)
         return cur.rowcount
 
-    def write_search_index(self, entries: Rows, points: Rows) -> None:
-        """Fill FTS5 and the R*Tree in a thread while the build loads the rest, merged when it ends
-        (store/side_index.py); here and now when the build has no file of its own."""
-        self._indexed = True
-        if self.path is None or os.environ.get("ANNUAIRE_BUILD_SIDE_INDEX") == "0":
-            fill(self.conn, entries(), points())
+    def write_aside(self, tables: dict[str, Rows]) -> None:
+        """Write the tables in a forked process while the build loads the rest; they are copied in
+        when it ends (store/side_index.py). Here and now where it cannot fork, where the build has
+        no file of its own, with ANNUAIRE_BUILD_SIDE_PROCESS=0, or if a side process runs already."""
+        for table in tables:
+            self.columns(table)  # a known table, its insert statement ready
+        self._aside.update(tables)
+        if (
+            self.path is None
+            or self.side is not None
+            or not can_fork()
+            or os.environ.get("ANNUAIRE_BUILD_SIDE_PROCESS") == "0"
+        ):
+            fill(self.conn, tables, self._sql.__getitem__)
             return
+        names = list(tables)
         statements = [
             sql
             for (sql,) in self.conn.execute(
-                "SELECT sql FROM sqlite_master WHERE name IN (?, ?) ORDER BY name", INDEX_TABLES
+                f"SELECT sql FROM sqlite_master WHERE name IN ({', '.join('?' * len(names))})", names
             )
         ]
-        self.side = SideIndex.start(
-            self.path.with_name(self.path.name + ".index"), statements, entries, points
-        )
+        side = self.path.with_name(self.path.name + ".side")
+        self.side = SideTables.start(side, statements, tables, self._sql.__getitem__)
 
     def write_meta(self, values: dict[str, Any]) -> None:
         self.conn.executemany(
@@ -214,9 +222,10 @@ class SQLiteBuildWriter(BuildWriter):
         for statement in INDEXES.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        if not self._indexed:  # entries written one table at a time (a copy between backends)
+        if FULL_TEXT not in self._aside:  # entries written by write() (a copy between backends)
             # Merged into one segment, queries read less.
             conn.execute("INSERT INTO organismes_fts(organismes_fts) VALUES ('optimize')")
+        if "organismes_geo" not in self._aside:
             conn.execute(FILL_SPATIAL_INDEX)
         refresh_search_tables(conn)
         conn.execute("ANALYZE")
