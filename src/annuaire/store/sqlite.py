@@ -290,80 +290,56 @@ class SQLiteStore(Store):
             return out
 
     def declarations(self) -> Iterator[dict[str, Any]]:
-        conn = self.connect()
-        try:
-            yield from map(
-                dict,
-                conn.execute(
-                    """SELECT d.*, o.identifiant AS id_organisme,
-                          (SELECT group_concat(p.nda_precedent, ' ') FROM ndas_precedents p
-                            WHERE p.nda = d.nda) AS ndas_precedents,
-                          (SELECT group_concat(s.code, ' ') FROM declaration_specialites s
-                            WHERE s.nda = d.nda ORDER BY s.rang) AS specialites,
-                          l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode
-                   FROM declarations d
-                   JOIN organismes o ON o.id = d.organisme_id
-                   LEFT JOIN localisations l ON l.nda = d.nda
-                   ORDER BY d.nda"""
-                ),
-            )
-        finally:
-            conn.close()
+        return self._dicts(
+            """SELECT d.*, o.identifiant AS id_organisme,
+                  (SELECT group_concat(p.nda_precedent, ' ') FROM ndas_precedents p
+                    WHERE p.nda = d.nda) AS ndas_precedents,
+                  (SELECT group_concat(s.code, ' ') FROM declaration_specialites s
+                    WHERE s.nda = d.nda ORDER BY s.rang) AS specialites,
+                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode
+           FROM declarations d
+           JOIN organismes o ON o.id = d.organisme_id
+           LEFT JOIN localisations l ON l.nda = d.nda
+           ORDER BY d.nda"""
+        )
 
     def organisations(self) -> Iterator[dict[str, Any]]:
-        conn = self.connect()
-        try:
-            yield from map(
-                dict,
-                conn.execute(
-                    """SELECT o.*,
-                          (SELECT group_concat(d.nda, ' ') FROM
-                             (SELECT nda FROM declarations WHERE organisme_id = o.id ORDER BY nda) d) AS ndas,
-                          (SELECT group_concat(DISTINCT c.portee) FROM certifications c
-                            WHERE c.organisme_id = o.id) AS portees,
-                          l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode
-                   FROM organismes o
-                   LEFT JOIN localisations l ON l.nda = o.nda_principal
-                   ORDER BY o.identifiant"""
-                ),
-            )
-        finally:
-            conn.close()
+        return self._dicts(
+            """SELECT o.*,
+                  (SELECT group_concat(d.nda, ' ') FROM
+                     (SELECT nda FROM declarations WHERE organisme_id = o.id ORDER BY nda) d) AS ndas,
+                  (SELECT group_concat(DISTINCT c.portee) FROM certifications c
+                    WHERE c.organisme_id = o.id) AS portees,
+                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode
+           FROM organismes o
+           LEFT JOIN localisations l ON l.nda = o.nda_principal
+           ORDER BY o.identifiant"""
+        )
 
     def quarantine(self) -> Iterator[dict[str, Any]]:
+        return self._dicts("SELECT * FROM quarantaine ORDER BY enregistrement")
+
+    def _dicts(self, query: str) -> Iterator[dict[str, Any]]:
+        """The query's rows as dicts, read lazily through a connection closed at the end."""
         conn = self.connect()
         try:
-            yield from map(dict, conn.execute("SELECT * FROM quarantaine ORDER BY enregistrement"))
+            yield from map(dict, conn.execute(query))
         finally:
             conn.close()
 
     def provenance(self) -> Iterator[dict[str, Any]]:
-        conn = self.connect()
-        try:
-            yield from map(
-                dict,
-                conn.execute(
-                    """SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
-                              p.date_observation, p.conflit, p.ligne
-                       FROM provenance p JOIN organismes o ON o.id = p.organisme_id
-                       ORDER BY o.identifiant, p.source, p.champ, coalesce(p.ligne, 0), p.valeur"""
-                ),
-            )
-        finally:
-            conn.close()
+        return self._dicts(
+            """SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
+                      p.date_observation, p.conflit, p.ligne
+               FROM provenance p JOIN organismes o ON o.id = p.organisme_id
+               ORDER BY o.identifiant, p.source, p.champ, coalesce(p.ligne, 0), p.valeur"""
+        )
 
     def addresses(self) -> Iterator[dict[str, Any]]:
-        conn = self.connect()
-        try:
-            yield from map(
-                dict,
-                conn.execute(
-                    """SELECT nda, voie, code_postal, ville, code_commune_insee, commune, type_adresse
-                   FROM declarations ORDER BY nda"""
-                ),
-            )
-        finally:
-            conn.close()
+        return self._dicts(
+            """SELECT nda, voie, code_postal, ville, code_commune_insee, commune, type_adresse
+           FROM declarations ORDER BY nda"""
+        )
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
