@@ -40,7 +40,17 @@ def sample_with_duplicates(tmp_path, sample_csv) -> Path:
 def test_parallel_cleaning_gives_the_same_result(sample_with_duplicates, reference, monkeypatch):
     monkeypatch.setattr(build_module, "CHUNK_RECORDS", 37)  # many chunks, several in flight
     alone = _clean(sample_with_duplicates, reference, jobs=1)
+    here = []
+    clean_here = build_module._clean_record
+
+    def counted(cleaner, record):
+        here.append(record.number)
+        return clean_here(cleaner, record)
+
+    monkeypatch.setattr(build_module, "_clean_record", counted)
     parallel = _clean(sample_with_duplicates, reference, jobs=2)
+    # Both cleaned some: the worker, and this process while the worker had chunks waiting.
+    assert 0 < len(here) < len(alone[0]) + len(alone[1])
     assert parallel[0] == alone[0]  # declarations, their raw fields included
     assert parallel[1] == alone[1]  # quarantine, in the same order
     assert parallel[2] == alone[2]  # repairs counted once each

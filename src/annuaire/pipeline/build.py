@@ -129,17 +129,19 @@ def _cleaned_in_parallel(
 ) -> Iterator[Declaration | Rejected]:
     """Clean the records with `jobs` processes, yielding the results in record order.
 
-    This process reads the file and cleans one chunk in `jobs` itself; `jobs - 1` forked workers
-    clean the others. (Workers only, with this process waiting, would spend a core's worth of time
-    sending records and declarations back and forth.)
+    This process reads the file and hands chunks to `jobs - 1` forked workers; it cleans a chunk
+    itself when each worker has two waiting, so that what it does besides (reading, taking the
+    workers' results back) sets its share. (Workers only, with this process waiting, would spend a
+    core's worth of time sending records and declarations back and forth.)
     """
     global _worker_cleaner
     _worker_cleaner = cleaner
+    backlog = 2 * (jobs - 1)
     try:
         with multiprocessing.get_context("fork").Pool(jobs - 1) as pool:
             pending: deque = deque()
-            for n, records in enumerate(_record_chunks(reader, on_progress)):
-                if n % jobs == jobs - 1:  # this process's turn
+            for records in _record_chunks(reader, on_progress):
+                if sum(1 for entry in pending if not _ready(entry)) >= backlog:  # the workers are busy
                     pending.append([_clean_record(cleaner, record) for record in records])
                 else:
                     pending.append((records, pool.apply_async(_clean_chunk, (_for_worker(records),))))
