@@ -33,6 +33,7 @@ from pathlib import Path
 from .base import Rows
 
 FULL_TEXT = "organismes_fts"
+SPATIAL = "organismes_geo"
 OPTIMIZE = f"INSERT INTO {FULL_TEXT}({FULL_TEXT}) VALUES ('optimize')"  # one segment: queries read less
 
 Tables = dict[str, Rows]

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..clean.names import fold
 from .base import BuildWriter, Rows, Store
-from .side_index import FULL_TEXT, SideTables, can_fork, fill
+from .side_index import FULL_TEXT, OPTIMIZE, SPATIAL, SideTables, can_fork, fill
 
 SCHEMA = resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
 INDEXES = resources.files(__package__).joinpath("indexes.sql").read_text(encoding="utf-8")
@@ -223,9 +223,8 @@ class SQLiteBuildWriter(BuildWriter):
             if statement.strip():
                 conn.execute(statement)
         if FULL_TEXT not in self._aside:  # entries written by write() (a copy between backends)
-            # Merged into one segment, queries read less.
-            conn.execute("INSERT INTO organismes_fts(organismes_fts) VALUES ('optimize')")
-        if "organismes_geo" not in self._aside:
+            conn.execute(OPTIMIZE)
+        if SPATIAL not in self._aside:
             conn.execute(FILL_SPATIAL_INDEX)
         refresh_search_tables(conn)
         conn.execute("ANALYZE")
