@@ -5,8 +5,12 @@ there fails the build and leaves the previous directory and no file."""
 
 from __future__ import annotations
 
+import io
 import os
+import signal
 import sqlite3
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -85,6 +89,40 @@ def test_failure_beside_the_load_fails_the_build(tmp_path, sample_csv, reference
         _build(sample_csv, db, reference, monkeypatch, "1")
     assert db.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["annuaire.db", "annuaire.db.report.json"]
+
+
+def test_side_process_error_is_printed_even_if_stderr_was_locked_at_the_fork(
+    tmp_path, sample_csv, reference, monkeypatch, capfd
+):
+    """A thread of the parent (a progress bar) may hold `sys.stderr`'s lock when the build forks:
+    in the child that lock stays held. The child's error must still reach the terminal, and the
+    build fail instead of waiting for ever."""
+    parent = os.getpid()
+    held = threading.Lock()
+    held.acquire()  # held at the fork, never released in the child
+
+    class LockedInChild(io.TextIOBase):
+        def write(self, text: str) -> int:
+            if os.getpid() != parent:
+                held.acquire()  # what a held lock does: wait for ever
+            return len(text)
+
+    start = side_index.SideTables.start.__func__
+
+    def broken(cls, path, statements, tables, insert_sql):
+        return start(cls, path, [*statements, "CREATE TABLE broken (x"], tables, insert_sql)
+
+    monkeypatch.setattr(side_index.SideTables, "start", classmethod(broken))
+    monkeypatch.setattr(sys, "stderr", LockedInChild())
+    previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the build waits for ever"))
+    signal.alarm(120)
+    try:
+        with pytest.raises(RuntimeError, match="full-text index, the R.Tree and the fingerprints failed"):
+            _build(sample_csv, tmp_path / "annuaire.db", reference, monkeypatch, "1")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert "sqlite3.OperationalError: incomplete input" in capfd.readouterr().err
 
 
 def test_failed_build_stops_the_side_process(tmp_path, sample_csv, reference, monkeypatch):

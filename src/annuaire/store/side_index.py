@@ -54,6 +54,14 @@ def fill(conn: sqlite3.Connection, tables: Tables, insert_sql: InsertSQL) -> Non
             conn.execute(OPTIMIZE)
 
 
+def _report(text: str) -> None:
+    """Write the child's error straight to file descriptor 2: not through `sys.stderr`, whose lock
+    another thread of the parent (a progress bar) may have held at the fork, for ever in the child."""
+    data = text.encode("utf-8", "replace")
+    while data:
+        data = data[os.write(2, data) :]
+
+
 class SideTables:
     """A forked child writing `tables` into `path`; `merge_into` waits for it and copies them."""
 
@@ -84,8 +92,7 @@ class SideTables:
                 conn.close()
                 status = 0
             except BaseException:
-                traceback.print_exc()
-                sys.stderr.flush()
+                _report(traceback.format_exc())
             finally:
                 os._exit(status)  # no atexit handlers, no finalizers: what is open is the parent's
         return cls(path, list(tables), pid)
