@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from annuaire.store.sqlite import BUILD_PRAGMAS
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ANNUAIRE_SHARED_DIR", ROOT.parent / "shared"))
 
@@ -46,19 +48,17 @@ def run_child(cmd: list[str]) -> tuple[float, int]:
 def sqlite_alone(built: Path, fresh: Path) -> dict[str, float]:
     """Write `built`'s directory again into `fresh` with SQL statements only; seconds per part."""
     source = sqlite3.connect(built)
+    # Tables as SQLite lists them: a virtual table's shadow tables are its own, filled through it.
+    kinds = dict(source.execute("SELECT name, type FROM pragma_table_list WHERE schema = 'main'"))
     schema = source.execute(
         "SELECT name, type, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
         " ORDER BY rowid"
     ).fetchall()
     source.close()
-    virtual = [name for name, _, sql in schema if sql.upper().startswith("CREATE VIRTUAL TABLE")]
-    shadows = {name for name, _, _ in schema if any(name.startswith(v + "_") for v in virtual)}
-    tables = [(name, sql) for name, kind, sql in schema if kind == "table" and name not in shadows]
+    virtual = {name for name, kind in kinds.items() if kind == "virtual"}
+    tables = [(name, sql) for name, kind, sql in schema if kind == "table" and kinds[name] != "shadow"]
     conn = sqlite3.connect(fresh, isolation_level=None)
-    conn.executescript(  # as the build's own connection (store/sqlite.py)
-        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE;"
-        "PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;"
-    )
+    conn.executescript(BUILD_PRAGMAS)  # as the build's own connection
     conn.execute("ATTACH DATABASE ? AS built", (str(built),))
     parts: dict[str, float] = {"tables": 0.0}
     started = time.perf_counter()

@@ -21,6 +21,13 @@ INDEXES = resources.files(__package__).joinpath("indexes.sql").read_text(encodin
 SEARCH_TABLES = resources.files(__package__).joinpath("search.sql").read_text(encoding="utf-8")
 
 
+# A build's connection: a file of its own, swapped in whole, so no journal and no syncing.
+BUILD_PRAGMAS = (
+    "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE;"
+    "PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;"
+)
+
+
 def statements(script: str) -> Iterator[str]:
     """The statements of a SQL script, one by one (`executescript` would commit the transaction)."""
     pending = ""
@@ -256,10 +263,7 @@ class SQLiteStore(Store):
         conn = sqlite3.connect(temp, isolation_level=None)
         writer: SQLiteBuildWriter | None = None
         try:
-            conn.executescript(
-                "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE;"
-                "PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;"
-            )
+            conn.executescript(BUILD_PRAGMAS)
             conn.executescript(SCHEMA)
             conn.execute("BEGIN")
             writer = SQLiteBuildWriter(conn, temp)
