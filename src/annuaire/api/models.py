@@ -163,6 +163,13 @@ class Sirene(BaseModel):
 
 class Organisme(OrganismeResume):
     numeros_declaration_activite: list[str]
+    # The declared activity of the most recent declaration (the one shown), never a sum over the NDAs;
+    # each declaration's own figures are in `declarations`.
+    debut_exercice: str | None = None
+    fin_exercice: str | None = None
+    nb_stagiaires: int | None = None
+    nb_stagiaires_confies: int | None = None
+    effectif_formateurs: int | None = None
     # Defaults: a store or directory without secondary sources or SIRENE answers has nothing to say.
     provenance: Provenance = Field(default_factory=lambda: Provenance(sources=[], conflits=0))
     sirene: Sirene | None = None

@@ -115,6 +115,11 @@ def organisation_rows(store: Store) -> Iterator[list]:
                 for code in ("actions_formation", "bilans_competences", "vae", "apprentissage")
             ),
             o["date_derniere_declaration"],
+            o["debut_exercice"],
+            o["fin_exercice"],
+            o["nb_stagiaires"],
+            o["nb_stagiaires_confies"],
+            o["effectif_formateurs"],
             o["latitude"],
             o["longitude"],
             o["geo_score"],

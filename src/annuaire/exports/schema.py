@@ -259,6 +259,20 @@ ORGANISATION_FIELDS = [
         for f in SCOPE_FIELDS
     ),
     _f("date_derniere_declaration", "date", "Date de la déclaration la plus récente (AAAA-MM-JJ)."),
+    # An organisation's activity is its most recent declaration's, never a sum over its NDAs: every
+    # declaration of a merged establishment reports the same establishment's year.
+    _f("debut_exercice", "date", "Début de l'exercice déclaré, d'après la déclaration la plus récente."),
+    _f("fin_exercice", "date", "Fin de l'exercice déclaré, d'après la déclaration la plus récente."),
+    _count(
+        "nb_stagiaires",
+        "Nombre de stagiaires de l'exercice, d'après la déclaration la plus récente (jamais une somme "
+        "des déclarations regroupées).",
+    ),
+    _count(
+        "nb_stagiaires_confies",
+        "Stagiaires confiés par un autre organisme, d'après la déclaration la plus récente.",
+    ),
+    _count("effectif_formateurs", "Effectif des formateurs, d'après la déclaration la plus récente."),
     *LOCATION_FIELDS,
     _enum(
         "regroupement",

@@ -53,6 +53,23 @@ def _flag(value) -> bool | None:
     return None if value is None else bool(value)
 
 
+ACTIVITY_FIELDS = (
+    "debut_exercice",
+    "fin_exercice",
+    "nb_stagiaires",
+    "nb_stagiaires_confies",
+    "effectif_formateurs",
+)
+
+
+def activity(declarations: list[dict[str, Any]], principal: str) -> dict[str, Any]:
+    """An organisation's declared activity: its most recent declaration's (the one shown, `principal`),
+    never a sum. The declarations of one establishment each report the same establishment's year, so
+    adding them up would count its trainees once per NDA."""
+    shown = next((d for d in declarations if d["numero_declaration_activite"] == principal), None)
+    return {name: (shown or {}).get(name) for name in ACTIVITY_FIELDS}
+
+
 def summary(row: sqlite3.Row, distance: float | None = None) -> dict[str, Any]:
     """An organisation as listed in results (field names as in organismes.csv)."""
     return {
@@ -428,6 +445,7 @@ class SQLiteSearcher(Searcher):
         ]
         org.update(
             {
+                **activity(declarations, org["numero_declaration_activite"]),
                 "provenance": self._provenance(conn, oid),
                 "sirene": self._sirene(conn, org.get("siret")),
                 "historique": history,

@@ -355,9 +355,12 @@ class PostgresStore(Store):
                     WHERE d.organisme_id = o.id) AS ndas,
                   (SELECT string_agg(DISTINCT c.portee, ',') FROM certifications c
                     WHERE c.organisme_id = o.id) AS portees,
-                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode
+                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode,
+                  p.debut_exercice, p.fin_exercice, p.nb_stagiaires, p.nb_stagiaires_confies,
+                  p.effectif_formateurs
                FROM organismes o
                LEFT JOIN localisations l ON l.nda = o.nda_principal
+               LEFT JOIN declarations p ON p.nda = o.nda_principal
                ORDER BY o.identifiant COLLATE "C\""""
         )
 

@@ -125,9 +125,9 @@ def describe(org: dict[str, Any]) -> str:
     if labels:
         kind = "Sa spécialité" if len(labels) == 1 else "Ses spécialités"
         sentences.append(f"{kind} : {join_words([label.lower() for label in labels[:3]])}.")
-    declarations = org.get("declarations") or []
-    trainees = sum(d.get("nb_stagiaires") or 0 for d in declarations)
-    trainers = sum(d.get("effectif_formateurs") or 0 for d in declarations)
+    # The most recent declaration's figures (the search layer's `activity`), never a sum over NDAs.
+    trainees = org.get("nb_stagiaires") or 0
+    trainers = org.get("effectif_formateurs") or 0
     if trainees or trainers:
         parts = []
         if trainees:
