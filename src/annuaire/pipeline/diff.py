@@ -128,6 +128,17 @@ def changed_groups(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def scope_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The Qualiopi scopes a declaration gained (`+vae`) or lost (`-vae`), for the change log: a scope
+    is held when its flag is true (false or blank: not held)."""
+    changes = []
+    for name in GROUPS["certifications"]:
+        before, after = bool(_normal(old.get(name))), bool(_normal(new.get(name)))
+        if before != after:
+            changes.append(("+" if after else "-") + name.removeprefix("certification_"))
+    return changes
+
+
 def corrected_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """Fields whose published value differs although no significant group does (repairs upstream)."""
     return [n for n in EXACT if _normal(old.get(n)) != _normal(new.get(n))]
@@ -138,6 +149,7 @@ class Diff:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     modified: dict[str, list[str]] = field(default_factory=dict)  # NDA → changed groups
+    scopes: dict[str, list[str]] = field(default_factory=dict)  # NDA → scopes gained/lost (+vae, -vae)
     corrected: dict[str, list[str]] = field(default_factory=dict)  # NDA → fields corrected, not modified
     unchanged: int = 0
 

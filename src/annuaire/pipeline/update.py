@@ -39,7 +39,15 @@ from ..sources.reference import Reference
 from ..store import is_postgres
 from ..store.sqlite import SQLiteBuildWriter, refresh_organisations
 from .dedup import group_declarations
-from .diff import ADDRESS_GROUP, Diff, changed_groups, corrected_fields, declaration_values, raw_fingerprint
+from .diff import (
+    ADDRESS_GROUP,
+    Diff,
+    changed_groups,
+    corrected_fields,
+    declaration_values,
+    raw_fingerprint,
+    scope_changes,
+)
 from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
 from .load import declaration_row, organisation_identifier
 from .lock import run_lock
@@ -207,6 +215,8 @@ def compare(conn: sqlite3.Connection, reading: Reading, active: dict[str, str | 
         groups = changed_groups(old[nda], new)
         if groups:
             diff.modified[nda] = groups
+            if scopes := scope_changes(old[nda], new):
+                diff.scopes[nda] = scopes
         elif corrected := corrected_fields(old[nda], new):
             diff.corrected[nda] = corrected
     diff.unchanged = len(present) - len(diff.added) - len(diff.modified) - len(diff.corrected)
@@ -366,7 +376,11 @@ def _regroup(conn: sqlite3.Connection, changed: set[str], today: str) -> set[int
 
 def _log_changes(conn: sqlite3.Connection, diff: Diff, today: str) -> None:
     rows = [(today, nda, "ajout", None) for nda in diff.added]
-    rows += [(today, nda, "modification", json.dumps(groups)) for nda, groups in diff.modified.items()]
+    # A modification's fields: the groups changed, then the scopes gained (+vae) or lost (-vae).
+    rows += [
+        (today, nda, "modification", json.dumps(groups + diff.scopes.get(nda, [])))
+        for nda, groups in diff.modified.items()
+    ]
     rows += [(today, nda, "suppression", None) for nda in diff.removed]
     conn.executemany(
         """INSERT INTO historique (date, organisme_id, nda, evenement, champs)
