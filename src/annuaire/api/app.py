@@ -11,13 +11,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..corrections import CorrectionSettings, CorrectionStore
 from ..corrections.overlay import CorrectedSearcher
 from ..search import QueryError, open_searcher
 from ..web import WebSettings, mount_website
+from ..web.errors import error_page
 from ..web.security import Guard
 from .data_routes import router as data_router
+from .errors import french_errors, http_detail, parameter_descriptions
+from .parameters import Carte, Recherche
 from .ratelimit import RateLimitMiddleware
 from .responses import error_response
 from .routes import router
@@ -41,17 +45,6 @@ class ApiSettings:
             rate_limit_per_minute=int(os.environ.get("ANNUAIRE_RATE_LIMIT", "600")),
             cors_origins=tuple(o for o in os.environ.get("ANNUAIRE_CORS_ORIGINS", "*").split(",") if o),
         )
-
-
-def _validation_detail(errors) -> list[dict]:
-    return [
-        {
-            "loc": list(e.get("loc", ())),
-            "msg": str(e.get("msg", "")),
-            "type": str(e.get("type", "value_error")),
-        }
-        for e in errors
-    ]
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -89,9 +82,29 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def query_error(request: Request, exc: QueryError):
         return error_response(422, [{"loc": ["query", exc.param], "msg": exc.message, "type": "value_error"}])
 
+    described = parameter_descriptions(Recherche, Carte)
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
-        return error_response(422, _validation_detail(exc.errors()))
+        detail = french_errors(exc.errors(), described)
+        if not request.url.path.startswith("/api/"):  # a page: the site's error page, in French
+            return error_page(
+                request, 422, "Paramètre invalide : " + "; ".join(d["msg"] for d in detail) + "."
+            )
+        return error_response(422, detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if not request.url.path.startswith("/api/"):
+            return error_page(request, exc.status_code, headers=exc.headers)
+        return error_response(exc.status_code, http_detail(exc.status_code, exc.detail), exc.headers)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception):
+        # Starlette's server-error middleware answers this, then logs the exception with its traceback.
+        if request.url.path.startswith("/api/"):
+            return error_response(500, http_detail(500, None))
+        return error_page(request, 500)
 
     mount_website(app, settings.web)  # the public pages, at / (the API stays under /api/)
     swagger = settings.web.node_modules / "swagger-ui-dist" if settings.web.node_modules else None

@@ -13,17 +13,16 @@ import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..guides import GuideLibrary, default_folder
 from .admin import build_admin_router
 from .corrections import build_corrections_router
 from .data_pages import build_data_router
+from .errors import PageError, error_page
 from .guides import build_guides_router
 from .pages import Renderer
-from .routes import NotFound, build_router
+from .routes import build_router
 from .settings import WebSettings
 
 __all__ = ["WebSettings", "mount_website"]
@@ -50,15 +49,8 @@ def mount_website(app: FastAPI, settings: WebSettings) -> None:
     else:
         log.warning("node_modules/leaflet not found (run `npm ci`): pages are served without maps")
 
-    def not_found_page(request: Request):
-        return renderer.page(request, "404.html", {"canonical_path": request.url.path}, status_code=404)
+    app.state.renderer = renderer  # error_page() renders with it
 
-    @app.exception_handler(NotFound)
-    async def page_not_found(request: Request, exc: NotFound):
-        return not_found_page(request)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException):
-        if exc.status_code == 404 and not request.url.path.startswith("/api/"):
-            return not_found_page(request)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    @app.exception_handler(PageError)
+    async def page_error(request: Request, exc: PageError):
+        return error_page(request, exc.status_code, exc.message, links=exc.links, headers=exc.headers)

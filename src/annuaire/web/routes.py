@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from ..search import QueryError, Searcher, SearchQuery
 from ..search.params import CODE_POSTAL, COMMUNE, SCOPES, Filters
 from . import slugs, text
+from .errors import PageError
 from .jsonld import organisation_jsonld, script_json
 from .pages import Renderer
 from .sitemap import file_count, index_xml, robots_txt, site_paths, urlset_xml
@@ -24,7 +25,7 @@ MAX_LISTED_PAGE = 500  # territory pages list at most this many pages of organis
 IDENTIFIER = re.compile(r"^(NDA)?[0-9]{9,14}$", re.IGNORECASE)
 
 
-class NotFound(Exception):
+class NotFound(PageError):
     """A page that does not exist: rendered as the site's 404 page."""
 
 
@@ -33,11 +34,31 @@ def moved(path: str, query: str = "") -> RedirectResponse:
 
 
 def page_number(request: Request) -> int:
+    """The page asked for (1 when absent or unreadable); a page past the end is `past_the_end`'s."""
     try:
         page = int(request.query_params.get("page", "1"))
     except ValueError:
         return 1
-    return min(max(page, 1), MAX_LISTED_PAGE)
+    return max(page, 1)
+
+
+def last_page(pages: int) -> int:
+    return max(1, min(pages, MAX_LISTED_PAGE))
+
+
+def past_the_end(path: str, params: dict[str, Any], page: int, pages: int) -> NotFound | None:
+    """A page past the last one (or past the pages listed) answers 404, with a link to the last page."""
+    last = last_page(pages)
+    if page <= last:
+        return None
+    return NotFound(
+        str(page),
+        message=f"La page {text.number(page)} n'existe pas : cette liste compte "
+        f"{text.plural(last, 'page', 'pages')}.",
+        links=[
+            (pagination(path, params, last, last)["last"], f"Aller à la dernière page ({text.number(last)})")
+        ],
+    )
 
 
 def pagination(path: str, params: dict[str, Any], page: int, pages: int) -> dict[str, Any]:
@@ -147,9 +168,13 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
             sitemap_cache[key] = paths[:1] + more + paths[1:]
         return sitemap_cache[key]
 
-    def listing(s: Searcher, filters: Filters, page: int) -> dict[str, Any]:
-        query = SearchQuery(filters, tri="nom", page=page, par_page=PER_PAGE).checked()
-        return s.search(query)
+    def listing(s: Searcher, filters: Filters, page: int, path: str) -> dict[str, Any]:
+        """A territory's organisations by name, one page; past the last page: 404."""
+        query = SearchQuery(filters, tri="nom", page=min(page, MAX_LISTED_PAGE), par_page=PER_PAGE).checked()
+        found = s.search(query)
+        if error := past_the_end(path, {}, page, found["pages"]):
+            raise error
+        return found
 
     # -- home and search ----------------------------------------------------------------------------
 
@@ -168,12 +193,13 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
     async def search(request: Request):
         s = searcher(request)
         form, filters, error = search_form(request, s)
-        results, status = None, 200
+        results, status, error_links = None, 200, []
         tri = form["tri"] or ("distance" if filters.has_centre else "pertinence")
+        page = page_number(request)
         if error is None:
             try:
                 query = SearchQuery(
-                    filters, tri=tri, page=page_number(request), par_page=PER_PAGE, facettes=True
+                    filters, tri=tri, page=min(page, MAX_LISTED_PAGE), par_page=PER_PAGE, facettes=True
                 ).checked()
                 results = s.search(query)
                 filters = query.filters
@@ -181,9 +207,18 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
                 error = exc.message
         if error:
             status = 422
+        elif gone := past_the_end(
+            "/recherche",
+            dict(request.query_params.multi_items()) | {"portee": form["portee"]},
+            page,
+            results["pages"],
+        ):
+            # Past the last page: 404, the form kept, and a link to the last page.
+            error, error_links, status, results = gone.message, gone.links, 404, None
         context = {
             "form": form,
             "error": error,
+            "error_links": error_links,
             "results": results,
             "tri": tri,
             "filtres_carte": urlencode(filter_params(filters), doseq=True) if not error else "",
@@ -254,7 +289,6 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
             return moved(path)
         description = text.describe(org)
         url = renderer.base_url(request) + path
-        declarations = org["declarations"]
         return renderer.page(
             request,
             "organisation.html",
@@ -264,8 +298,6 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
                 "meta_description": text.meta_description(org),
                 "jsonld": script_json(organisation_jsonld(org, url, description)),
                 "stale": text.is_stale(org["date_derniere_declaration"], date.today()),
-                "trainees": sum(d["nb_stagiaires"] or 0 for d in declarations),
-                "trainers": sum(d["effectif_formateurs"] or 0 for d in declarations),
                 "canonical_path": path,
                 "removed_on": next(
                     (
@@ -313,8 +345,8 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
         if found is None:
             raise NotFound(departement)
         page = page_number(request)
-        listed = listing(s, Filters(departement=code), page)
         path = slugs.departement_path(code)
+        listed = listing(s, Filters(departement=code), page, path)
         return renderer.page(
             request,
             "departement.html",
@@ -344,7 +376,7 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
         if request.url.path != path:
             return moved(path, request.url.query)
         page = page_number(request)
-        listed = listing(s, Filters(commune=found["code_insee"]), page)
+        listed = listing(s, Filters(commune=found["code_insee"]), page, path)
         return renderer.page(
             request,
             "commune.html",
@@ -365,8 +397,8 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
             raise NotFound(slug)
         found = s.region(match["code"])
         page = page_number(request)
-        listed = listing(s, Filters(region=match["code"]), page)
         path = slugs.region_path(match["nom"])
+        listed = listing(s, Filters(region=match["code"]), page, path)
         return renderer.page(
             request,
             "region.html",
