@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -107,22 +106,16 @@ def create_app(settings: ApiSettings) -> FastAPI:
         return error_page(request, 500)
 
     mount_website(app, settings.web)  # the public pages, at / (the API stays under /api/)
+    # The interactive docs: Swagger UI from npm's swagger-ui-dist, served by the app itself (no CDN),
+    # started by a static script (no inline script); without the package, a page saying so.
     swagger = settings.web.node_modules / "swagger-ui-dist" if settings.web.node_modules else None
-    swagger_files = (
-        {
-            "swagger_js_url": "/static/swagger-ui/swagger-ui-bundle.js",
-            "swagger_css_url": "/static/swagger-ui/swagger-ui.css",
-            "swagger_favicon_url": "/static/site/favicon.svg",
-        }
-        if swagger and (swagger / "swagger-ui-bundle.js").is_file()
-        else {}
-    )
-    if swagger_files:
+    has_swagger = bool(swagger and (swagger / "swagger-ui-bundle.js").is_file())
+    if has_swagger:
         app.mount("/static/swagger-ui", StaticFiles(directory=swagger), name="swagger-ui")
 
     @app.get("/api/docs", include_in_schema=False)
-    def docs():
-        return get_swagger_ui_html(openapi_url="/api/openapi.json", title=app.title, **swagger_files)
+    async def docs(request: Request):
+        return app.state.renderer.page(request, "api_docs.html", {"swagger": has_swagger})
 
     # Added last = outermost: CORS headers also go on 429 answers.
     if settings.rate_limit_per_minute > 0:

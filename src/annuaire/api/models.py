@@ -156,6 +156,7 @@ class Sirene(BaseModel):
     date_fermeture: str | None
     denomination: str | None
     activite_principale: str | None  # NAF code
+    activite_principale_libelle: str | None = None  # its NAF rév. 2 label (INSEE), when it is one
     etat_unite_legale: str | None  # A: active, C: ceased
     date_verification: str
     api: str  # recherche-entreprises or insee

@@ -94,3 +94,20 @@ def remove_user(
     if not removed:
         raise AdminInputError(f"{name!r}: no such moderator in {path}")
     typer.echo(f"removed moderator {name} from {path}")
+
+
+@admin.command("forget-email")
+def forget_email(
+    address: Annotated[str, typer.Argument(help="The e-mail address to erase from every correction.")],
+    db: DbOption,
+    corrections: CorrectionsOption = None,
+) -> None:
+    """Erase an e-mail address from the corrections that hold it (a sender's request, as the
+    website's personal-data page promises); the corrections themselves stay."""
+    path = corrections_path(db, corrections)
+    if not path.is_file():
+        raise AdminInputError(f"{path}: no corrections file")
+    store = CorrectionStore(path)
+    erased = store.forget_email(address)
+    store.close()
+    typer.echo(f"{address}: erased from {erased} correction{'s' if erased != 1 else ''} in {path}")

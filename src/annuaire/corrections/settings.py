@@ -25,6 +25,7 @@ class CorrectionSettings:
     corrections_per_hour: int = 10  # per client IP and worker; 0: no limit
     logins_per_quarter: int = 10  # login attempts per client IP and worker in 15 minutes; 0: no limit
     session_hours: int = 8
+    email_days: int = 365  # a decided correction's e-mail address is erased after this many days; 0: kept
 
     @classmethod
     def for_directory(cls, db: str) -> CorrectionSettings:
@@ -36,4 +37,5 @@ class CorrectionSettings:
             secure_cookies=env.get("ANNUAIRE_SECURE_COOKIES", "0") not in ("", "0", "false", "non"),
             corrections_per_hour=int(env.get("ANNUAIRE_CORRECTIONS_PER_HOUR", "10")),
             logins_per_quarter=int(env.get("ANNUAIRE_LOGINS_PER_QUARTER", "10")),
+            email_days=int(env.get("ANNUAIRE_CORRECTIONS_EMAIL_DAYS", "365")),
         )

@@ -108,6 +108,28 @@ class CorrectionStore:
         )
         return int(cursor.lastrowid)
 
+    def forget_old_emails(self, days: int) -> int:
+        """Erase the e-mail address of the corrections decided more than `days` days ago (0: never):
+        the address serves to answer the sender about the moderation, nothing else. Returns how many."""
+        if days <= 0:
+            return 0
+        cutoff = iso(now() - timedelta(days=days))
+        cursor = self._conn().execute(
+            "UPDATE corrections SET email = '' WHERE email != '' AND decide_le IS NOT NULL AND decide_le < ?",
+            (cutoff,),
+        )
+        return cursor.rowcount
+
+    def forget_email(self, address: str) -> int:
+        """Erase an address from every correction that holds it (a sender's request); how many."""
+        cursor = self._conn().execute(
+            "UPDATE corrections SET email = '' WHERE lower(email) = lower(?) AND email != ''",
+            (address.strip(),),
+        )
+        if cursor.rowcount:
+            self.log(None, "adresse_effacee", {"corrections": cursor.rowcount})
+        return cursor.rowcount
+
     def get(self, correction_id: int) -> dict[str, Any] | None:
         row = self._conn().execute("SELECT * FROM corrections WHERE id = ?", (correction_id,)).fetchone()
         return dict(row) if row else None

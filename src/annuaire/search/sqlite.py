@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..sources.naf import naf_label
 from ..store.sqlite import ensure_math_functions
 from . import text
 from .base import Searcher
@@ -527,6 +528,7 @@ class SQLiteSearcher(Searcher):
             "date_fermeture": row["date_fermeture"],
             "denomination": row["denomination"],
             "activite_principale": row["activite_principale"],
+            "activite_principale_libelle": naf_label(row["activite_principale"]),
             "etat_unite_legale": row["etat_unite_legale"],
             "date_verification": row["date_verification"],
             "api": row["api"],

@@ -29,6 +29,7 @@ log = logging.getLogger("annuaire.reference")
 LAPOSTE_FILE = "laposte_hexasmal.csv"
 DEPARTEMENTS_FILE = "departements.json"
 REGIONS_FILE = "regions.json"
+CONTOURS_FILE = "departements-contours.geojson"  # optional: outlines drawn under the maps
 
 
 @dataclass

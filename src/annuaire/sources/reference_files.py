@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -10,8 +12,9 @@ import httpx
 
 from .. import config
 from ..errors import DownloadError, ReferenceError_
+from . import snapshots
 from .download import failure, fetch, http_client
-from .reference import DEPARTEMENTS_FILE, LAPOSTE_FILE, REGIONS_FILE
+from .reference import CONTOURS_FILE, DEPARTEMENTS_FILE, LAPOSTE_FILE, REGIONS_FILE
 
 log = logging.getLogger("annuaire.reference")
 
@@ -19,6 +22,9 @@ log = logging.getLogger("annuaire.reference")
 LAPOSTE_DATASET = "base-officielle-des-codes-postaux"  # its CSV resource
 COG_DATASET = "code-officiel-geographique-cog"  # resources titled v_departement_YYYY.csv, v_region_YYYY.csv
 COG_PREFIXES = ("v_departement_", "v_region_")
+# Etalab's administrative outlines: the départements simplified to 1 km, drawn under the website's maps.
+CONTOURS_DATASET = "contours-administratifs"
+CONTOURS_RESOURCE = "departements-1000m.geojson"
 
 
 def _complete(folder: Path) -> bool:
@@ -57,18 +63,22 @@ def reference_folder(explicit: Path | None) -> Path:
     return cache
 
 
-def _dataset_resources(client: httpx.Client, dataset: str) -> list[dict]:
+def _dataset_resources(client: httpx.Client, dataset: str, described: list[dict] | None = None) -> list[dict]:
+    """The dataset's resources; its whole description is appended to `described` when given."""
     url = f"{config.portal_url()}/api/1/datasets/{dataset}/"
     try:
         response = client.get(url)
         response.raise_for_status()
-        resources = response.json().get("resources")
+        description = response.json()
+        resources = description.get("resources")
     except httpx.HTTPError as exc:
         raise failure(url, exc) from None
     except (ValueError, AttributeError):
         resources = None
     if not isinstance(resources, list):
         raise DownloadError(f"{url}: not a data.gouv.fr dataset description (no list of resources)")
+    if described is not None:
+        described.append(description)
     return [r for r in resources if isinstance(r, dict) and r.get("url")]
 
 
@@ -106,14 +116,61 @@ def download_reference(folder: Path) -> None:
     log.info("downloading reference data", extra={"portal": config.portal_url(), "folder": str(folder)})
     try:
         with http_client() as client:
-            laposte = _laposte_resource(_dataset_resources(client, LAPOSTE_DATASET))
+            described: list[dict] = []
+            laposte = _laposte_resource(_dataset_resources(client, LAPOSTE_DATASET, described))
             cog = _dataset_resources(client, COG_DATASET)
             chosen = [_cog_resource(cog, prefix) for prefix in COG_PREFIXES]
             fetch(laposte["url"], folder / LAPOSTE_FILE, client=client)
             for resource, name in chosen:
                 fetch(resource["url"], folder / name, client=client)
+            download_contours(folder, client)
+        # La Poste's description as the portal gave it, for `annuaire profile` (licence, metadata…).
+        snapshots.record_description(snapshots.LAPOSTE_DATASET, described[0])
     except DownloadError as exc:
         raise DownloadError(
             f"cannot download the reference data (or give a folder with --reference): {exc}"
         ) from None
     log.info("reference data cached", extra={"folder": str(folder)})
+
+
+def _contours_resource(resources: list[dict]) -> dict:
+    """The GeoJSON of the départements at 1 km, plain rather than gzipped, the newest vintage first."""
+
+    def name(r: dict) -> str:
+        return next(
+            (
+                v
+                for v in (str(r.get(k) or "").rstrip("/") for k in ("url", "title"))
+                if CONTOURS_RESOURCE in v
+            ),
+            "",
+        )
+
+    found = [r for r in resources if name(r).endswith((CONTOURS_RESOURCE, CONTOURS_RESOURCE + ".gz"))]
+    if not found:
+        raise DownloadError(f"data.gouv.fr dataset {CONTOURS_DATASET}: no resource {CONTOURS_RESOURCE}")
+    return max(found, key=lambda r: (not name(r).endswith(".gz"), str(r.get("last_modified") or ""), name(r)))
+
+
+def download_contours(folder: Path, client: httpx.Client | None = None) -> bool:
+    """Etalab's outlines of the départements into `folder` (CONTOURS_FILE). Only the maps use them, so
+    a failure is a warning (the maps then go without outlines), never an error."""
+    try:
+        if client is None:
+            with http_client() as own:
+                return download_contours(folder, own)
+        resource = _contours_resource(_dataset_resources(client, CONTOURS_DATASET))
+        target = folder / CONTOURS_FILE
+        fetch(resource["url"], target, client=client)
+        if target.read_bytes()[:2] == b"\x1f\x8b":  # the gzipped resource: unpacked in place
+            unpacked = target.with_name(f".{target.name}.unpacked")
+            try:
+                unpacked.write_bytes(gzip.decompress(target.read_bytes()))
+            except (OSError, EOFError) as exc:
+                target.unlink(missing_ok=True)
+                raise DownloadError(f"{resource['url']}: damaged gzip file ({exc})") from None
+            os.replace(unpacked, target)
+    except DownloadError as exc:
+        log.warning("département outlines not downloaded: maps without them", extra={"error": str(exc)})
+        return False
+    return True

@@ -167,6 +167,21 @@ def read_attempts(dataset_id: str, folder: Path | None = None) -> dict:
         return {}
 
 
+def record_description(dataset_id: str, dataset: dict, folder: Path | None = None) -> None:
+    """Keep a dataset's description as the portal gave it (read by `annuaire profile`), without a fetch
+    outcome: what the reference download does for La Poste's base."""
+    path = attempts_file(dataset_id, folder)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = read_attempts(dataset_id, folder)
+        record["dataset"] = dataset
+        temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        temp.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+        os.replace(temp, path)
+    except OSError as exc:
+        log.warning("cannot record the dataset description", extra={"file": str(path), "error": str(exc)})
+
+
 def _record_attempt(
     dataset_id: str, folder: Path, outcome: str, error: str | None, dataset: dict | None
 ) -> None:

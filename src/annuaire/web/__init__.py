@@ -21,6 +21,7 @@ from .corrections import build_corrections_router
 from .data_pages import build_data_router
 from .errors import PageError, error_page
 from .guides import build_guides_router
+from .legal import build_legal_router
 from .pages import Renderer
 from .routes import build_router
 from .settings import WebSettings
@@ -39,6 +40,7 @@ def mount_website(app: FastAPI, settings: WebSettings) -> None:
     app.include_router(build_admin_router(renderer))  # /admin/: moderation
     app.include_router(build_guides_router(renderer, guides))
     app.include_router(build_data_router(renderer))  # /sources, /qualite, /donnees/
+    app.include_router(build_legal_router(renderer))  # mentions légales, accessibilité, données personnelles
     app.mount("/static/site", StaticFiles(directory=STATIC), name="static")
     if settings.node_modules is not None:
         app.mount(

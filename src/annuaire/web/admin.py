@@ -60,6 +60,7 @@ def build_admin_router(renderer: Renderer) -> APIRouter:
         champ = champ if champ in FIELDS else ""
         organisme = "".join(request.query_params.get("organisme", "").split())[:40]
         page = page_number(request)
+        guard.store.forget_old_emails(guard.settings.email_days)  # retention, before anyone reads them
         rows, total = guard.store.listing(
             None if statut == "toutes" else statut, page, champ=champ or None, organisme=organisme or None
         )

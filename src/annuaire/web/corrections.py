@@ -90,6 +90,7 @@ def build_corrections_router(renderer: Renderer) -> APIRouter:
         if errors:
             return form_page(request, org, form=form, errors=errors, status=422)
         correction_id = guard.store.add(org, submission)
+        guard.store.forget_old_emails(guard.settings.email_days)  # the retention the privacy page states
         log.info("correction %s received for organisation %s", correction_id, org["id_organisme"])
         return done
 

@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from . import slugs, text
 from .charts import bar_chart
+from .history import event_sentence
 
 TEMPLATES = Path(__file__).with_name("templates")
 CACHE_CONTROL = "public, max-age=300"
@@ -37,6 +38,7 @@ def environment() -> Environment:
         FIELD_LABELS=text.FIELD_LABELS,
         provenance_value=text.provenance_value,
         scopes_of=text.scopes_of,
+        event_sentence=event_sentence,
         departement_path=slugs.departement_path,
         commune_path=slugs.commune_path,
         region_path=slugs.region_path,

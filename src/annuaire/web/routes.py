@@ -6,15 +6,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from ..search import QueryError, Searcher, SearchQuery
 from ..search.params import CODE_POSTAL, COMMUNE, SCOPES, Filters
+from ..store import open_store
 from . import slugs, text
+from .contours import contours_file, simplified_contours
 from .errors import PageError
 from .jsonld import organisation_jsonld, script_json
 from .pages import Renderer
@@ -39,7 +43,7 @@ def page_number(request: Request) -> int:
         page = int(request.query_params.get("page", "1"))
     except ValueError:
         return 1
-    return max(page, 1)
+    return min(max(page, 1), 1_000_000)  # bounded: a page number never reaches SQL as a huge integer
 
 
 def last_page(pages: int) -> int:
@@ -96,7 +100,8 @@ def search_form(request: Request, searcher: Searcher) -> tuple[dict[str, Any], F
         "rayon": qp.get("rayon", "").strip(),
         "lat": qp.get("lat", "").strip(),
         "lon": qp.get("lon", "").strip(),
-        "certifie": qp.get("certifie", "").strip(),
+        # The box "Certifié Qualiopi" (oui) wins over the "Non certifiés" facet kept in a hidden field.
+        "certifie": next((c for c in ("oui", "non") if c in (v.strip() for v in qp.getlist("certifie"))), ""),
         "tri": qp.get("tri", "").strip(),
     }
     error = None
@@ -131,6 +136,47 @@ def search_form(request: Request, searcher: Searcher) -> tuple[dict[str, Any], F
     )
     form["lieu"] = place
     return form, filters, error
+
+
+def active_filters(
+    form: dict[str, Any], current: list[tuple[str, str]], s: Searcher
+) -> list[tuple[str, str]]:
+    """The conditions of a search as (words, the same search without it): the removable summary
+    shown above the results on a phone."""
+
+    def without(*removed: tuple[str, str | None]) -> str:
+        kept = [
+            (k, v)
+            for k, v in current
+            if not any(k == name and (value is None or v == value) for name, value in removed)
+        ]
+        return "/recherche" + ("?" + urlencode(kept) if kept else "")
+
+    found: list[tuple[str, str]] = []
+    if form["q"]:
+        found.append((f"« {form['q']} »", without(("q", None))))
+    for code in form["portee"]:
+        if code in text.SCOPE_SHORT:
+            found.append((f"Qualiopi · {text.SCOPE_SHORT[code]}", without(("portee", code))))
+    if form["certifie"] in ("oui", "non"):
+        words = "Certifiés Qualiopi" if form["certifie"] == "oui" else "Non certifiés Qualiopi"
+        found.append((words, without(("certifie", None))))
+    if form["departement"]:
+        code = form["departement"].upper()
+        name = next((d["nom"] for d in s.departements() if d["code"] == code), None)
+        found.append((f"{name} ({code})" if name else f"Département {code}", without(("departement", None))))
+    if form["specialite"]:
+        label = next((sp["libelle"] for sp in s.specialites() if sp["code"] == form["specialite"]), None)
+        found.append((f"Spécialité : {label or form['specialite']}", without(("specialite", None))))
+    radius = (form["rayon"] or "10").replace(".", ",")
+    if form["autour"]:
+        place = text.nice_name(form["lieu"]) if form.get("lieu") else form["autour"]
+        found.append((f"Autour de {place} ({radius} km)", without(("autour", None), ("rayon", None))))
+    elif form["lat"] and form["lon"]:
+        found.append(
+            (f"Autour de ma position ({radius} km)", without(("lat", None), ("lon", None), ("rayon", None)))
+        )
+    return found
 
 
 def filter_params(f: Filters) -> dict[str, Any]:
@@ -241,7 +287,9 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
             return "/recherche?" + urlencode([(k, v) for k, v in current if k != param] + [(param, value)])
 
         context["refine"] = refine
+        context["active_filters"] = active_filters(form, current, s)
         partial = request.headers.get("x-partial") == "1"
+        context["partial"] = partial  # the fragment shows an error itself; the page shows it above the form
         response = renderer.page(
             request, "_results.html" if partial else "search.html", context, status_code=status
         )
@@ -413,6 +461,33 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
     @router.get("/region/{slug}")
     async def region_without_slash(request: Request, slug: str):
         return moved(f"/region/{slug}/")
+
+    # -- map background -----------------------------------------------------------------------------
+
+    contours_paths: dict[str, Path | None] = {}
+
+    @router.get("/carte/departements.geojson")
+    async def departement_outlines(request: Request):
+        """The départements' outlines drawn under the maps (contours.py); 404 when there are none."""
+        s = searcher(request)
+        version = s.version()
+        if version not in contours_paths:
+            report = await run_in_threadpool(
+                lambda: open_store(request.app.state.db).meta().get("build_report")
+            )
+            contours_paths.clear()
+            contours_paths[version] = contours_file(
+                renderer.settings.reference_dir, report if isinstance(report, dict) else None
+            )
+        path = contours_paths[version]
+        found = await run_in_threadpool(simplified_contours, path) if path else None
+        if found is None:
+            raise NotFound("contours")
+        body, etag = found
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="application/geo+json", headers=headers)
 
     # -- for robots ---------------------------------------------------------------------------------
 

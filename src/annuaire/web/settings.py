@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -24,6 +24,34 @@ def find_node_modules() -> Path | None:
 
 
 @dataclass(frozen=True)
+class Publisher:
+    """Who publishes the site, for the legal notice (mentions légales); None: "à compléter"."""
+
+    name: str | None = None  # ANNUAIRE_PUBLISHER_NAME: a body or a person
+    address: str | None = None  # ANNUAIRE_PUBLISHER_ADDRESS
+    contact: str | None = None  # ANNUAIRE_PUBLISHER_CONTACT: an e-mail address or a contact page's URL
+    director: str | None = None  # ANNUAIRE_PUBLICATION_DIRECTOR: the directeur de la publication
+    hosting: str | None = None  # ANNUAIRE_HOSTING_PROVIDER: the host's name, address and telephone
+
+    @classmethod
+    def from_environment(cls) -> Publisher:
+        def get(name: str) -> str | None:
+            return (os.environ.get(name) or "").strip() or None
+
+        return cls(
+            name=get("ANNUAIRE_PUBLISHER_NAME"),
+            address=get("ANNUAIRE_PUBLISHER_ADDRESS"),
+            contact=get("ANNUAIRE_PUBLISHER_CONTACT"),
+            director=get("ANNUAIRE_PUBLICATION_DIRECTOR"),
+            hosting=get("ANNUAIRE_HOSTING_PROVIDER"),
+        )
+
+    @property
+    def contact_is_email(self) -> bool:
+        return bool(self.contact) and "@" in self.contact and "://" not in self.contact
+
+
+@dataclass(frozen=True)
 class WebSettings:
     tile_url: str = OSM_TILES
     tile_attribution: str = OSM_ATTRIBUTION
@@ -31,6 +59,9 @@ class WebSettings:
     node_modules: Path | None = None
     sitemap_max_urls: int = SITEMAP_MAX_URLS
     guides_dir: Path | None = None  # the editorial guides' folder; None: those shipped with the package
+    publisher: Publisher = field(default_factory=Publisher)
+    # Where the département outlines drawn under the maps are (contours.py); None: the build's folder
+    reference_dir: Path | None = None
 
     @classmethod
     def from_environment(cls) -> WebSettings:
@@ -42,5 +73,9 @@ class WebSettings:
             node_modules=Path(assets) if assets else find_node_modules(),
             guides_dir=Path(os.environ["ANNUAIRE_GUIDES_DIR"])
             if os.environ.get("ANNUAIRE_GUIDES_DIR")
+            else None,
+            publisher=Publisher.from_environment(),
+            reference_dir=Path(os.environ["ANNUAIRE_REFERENCE_DIR"])
+            if os.environ.get("ANNUAIRE_REFERENCE_DIR")
             else None,
         )

@@ -13,7 +13,7 @@ SCOPE_LABELS = {
     "apprentissage": "actions de formation par apprentissage",
 }
 SCOPE_SHORT = {
-    "actions_formation": "Formation",
+    "actions_formation": "Actions de formation",
     "bilans_competences": "Bilans de compétences",
     "vae": "VAE",
     "apprentissage": "Apprentissage",
@@ -100,7 +100,10 @@ def join_words(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " et " + items[-1]
 
 
-def plural(n: int, one: str, many: str) -> str:
+def plural(n: int, one: str, many: str, none: str | None = None) -> str:
+    """ "1 organisme", "12 organismes"; `none` for zero when given ("Aucun organisme")."""
+    if n == 0 and none is not None:
+        return none
     return f"{number(n)} {one if n < 2 else many}"
 
 

@@ -7,9 +7,40 @@
   if (!window.L) return;
   var FRANCE = [[41.3, -5.2], [51.1, 9.6]];
 
+  // Under the markers, the départements' outlines (served by the site itself): France stays
+  // recognisable when tiles cannot load. While tiles show, only the borders are drawn; at the first
+  // tile that fails, the land is filled in white over the map's sea-blue background.
+  var OUTLINE = { color: "#6a6a8a", weight: 1, opacity: 0.8, fill: true, fillColor: "#ffffff", fillOpacity: 0 };
+
   function baseMap(element, options) {
     var map = L.map(element, options);
-    L.tileLayer(element.dataset.tiles, { attribution: element.dataset.attribution, maxZoom: 19 }).addTo(map);
+    var tiles = L.tileLayer(element.dataset.tiles, { attribution: element.dataset.attribution, maxZoom: 19 }).addTo(map);
+    var outlines = null;
+    var tilesFailed = false;
+    function fillLand() {
+      if (outlines) outlines.setStyle({ fillOpacity: 1 });
+    }
+    tiles.on("tileerror", function () {
+      if (tilesFailed) return;
+      tilesFailed = true;
+      element.dataset.tuiles = "indisponibles";
+      fillLand();
+    });
+    if (element.dataset.contours) {
+      fetch(element.dataset.contours)
+        .then(function (r) { if (!r.ok) throw new Error("contours " + r.status); return r.json(); })
+        .then(function (data) {
+          outlines = L.geoJSON(data, {
+            style: OUTLINE,
+            interactive: false,
+            attribution: "Contours des départements : Etalab, IGN (Licence Ouverte)"
+          }).addTo(map);
+          outlines.bringToBack();
+          if (tilesFailed) fillLand();
+          element.dataset.contoursAffiches = String(data.features.length);
+        })
+        .catch(function () { element.dataset.contoursAffiches = "0"; });
+    }
     return map;
   }
 

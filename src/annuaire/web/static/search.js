@@ -22,6 +22,7 @@
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name) return;
       if (el.type === "checkbox") el.checked = params.getAll(el.name).indexOf(el.value) >= 0;
+      else if (el.id === "certifie-non") el.value = params.getAll("certifie").indexOf("non") >= 0 ? "non" : "";
       else if (el.tagName === "SELECT" || el.type === "text" || el.type === "search" || el.type === "hidden") {
         var value = params.get(el.name) || "";
         if (el.tagName === "SELECT" && el.name === "rayon" && !value) value = "10";
@@ -42,7 +43,12 @@
         var block = results.querySelector(".results");
         if (block && block.dataset.titre) document.title = block.dataset.titre;
         if (window.annuaireMap) window.annuaireMap.setFilters(block ? block.dataset.filtres : "", true);
-        if (focus) {
+        var alert = document.getElementById("erreur-recherche");
+        if (alert) {
+          // An error (an unknown commune…) is brought into view, where a phone would not show it.
+          alert.scrollIntoView({ block: "center" });
+          alert.focus({ preventScroll: true });
+        } else if (focus) {
           var heading = document.getElementById("resultats-titre");
           if (heading) heading.focus();
         }
@@ -55,12 +61,13 @@
   });
   form.addEventListener("change", function (event) {
     var name = event.target.name;
+    if (event.target.id === "certifie" && event.target.checked) form.elements["certifie-non"].value = "";
     if (name === "q" || name === "autour") return; // typed text waits for the submit button
     if (name === "rayon" && !form.elements.autour.value && !form.elements.lat.value) return;
     load(queryOf(form), true, false);
   });
   results.addEventListener("click", function (event) {
-    var link = event.target.closest(".pager a, .facets a");
+    var link = event.target.closest(".pager a, .facets a, .active-filters a");
     if (!link) return;
     event.preventDefault();
     var query = link.getAttribute("href").split("?")[1] || "";
