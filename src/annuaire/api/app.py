@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from ..corrections import CorrectionSettings, CorrectionStore
 from ..corrections.overlay import CorrectedSearcher
@@ -117,6 +118,15 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def docs(request: Request):
         return app.state.renderer.page(request, "api_docs.html", {"swagger": has_swagger})
 
+    # Text answers (pages, JSON, XML sitemaps, CSV and GeoJSON exports, scripts) are gzipped for
+    # clients that accept it; files already compressed (Parquet) are not. Level 6: most of level 9's
+    # gain for much less CPU on the large exports.
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=1000,
+        compresslevel=6,
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/vnd.apache.parquet"),
+    )
     # Added last = outermost: CORS headers also go on 429 answers.
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)

@@ -18,7 +18,7 @@ from .dates import parse_date
 from .identifiers import check_identifiers, check_nda, split_ndas
 from .names import comparison_name
 from .postal import pad_postcode, pad_region
-from .text import TextCleaner
+from .text import TextCleaner, accent_capitals
 
 TEXT_FIELDS = (
     "denomination",
@@ -344,7 +344,7 @@ class RecordCleaner:
         specialites = []
         for code_index, label_index in _SPECIALITES:
             code = v[code_index].strip()
-            label = text[label_index]
+            label = accent_capitals(text[label_index])  # "Economie" → "Économie"
             if code or label:
                 specialites.append((code, label))
 

@@ -91,3 +91,23 @@ class TextCleaner:
         if len(self._memo) < 500_000:
             self._memo[value] = result
         return result
+
+
+# Words of reference labels (NSF specialities) that the Liste publique writes without the accent on
+# their capital, as typists do: "Economie" for "Économie". Only these whole words, in title case.
+_CAPITAL_ACCENTS = {
+    word.replace("É", "E", 1): word
+    for word in (
+        "Économie Énergie Électricité Électronique Électrotechnique Échanges Éducation Édition Études État "
+        "Équipement Équipements Élevage École Écoles Écologie Éthique Évaluation Établissement "
+        "Établissements Épargne Équitation"
+    ).split()
+}
+_TITLE_WORD = re.compile(r"\bE[a-zàâçéèêëîïôûùüÿœ]+\b")
+
+
+def accent_capitals(label: str) -> str:
+    """ "Economie" → "Économie": the accent typists leave off a capital É, on the known words only."""
+    if "E" not in label:
+        return label
+    return _TITLE_WORD.sub(lambda m: _CAPITAL_ACCENTS.get(m.group(0), m.group(0)), label)

@@ -39,6 +39,7 @@ def environment() -> Environment:
         provenance_value=text.provenance_value,
         scopes_of=text.scopes_of,
         event_sentence=event_sentence,
+        score_text=lambda points: f"{points:g}".replace(".", ","),  # 83.5 → "83,5", 25.0 → "25"
         departement_path=slugs.departement_path,
         commune_path=slugs.commune_path,
         region_path=slugs.region_path,
