@@ -105,7 +105,23 @@ def portal(server: DatagouvServer, reference_payloads: dict[str, bytes]) -> Data
             ("v_commune_2024.csv", "csv", "/files/gone/v_commune_2024.csv"),
         ],
     )
+    # Etalab's outlines of the départements (the maps' background), gzipped as the portal also offers
+    server.file("/files/2024/departements-1000m.geojson.gz", gzip.compress(CONTOURS), "application/gzip")
+    server.file("/files/2024/communes-1000m.geojson", b"{}", "application/geo+json")
+    server.dataset(
+        reference_files.CONTOURS_DATASET,
+        [
+            ("communes-1000m.geojson", "geojson", "/files/2024/communes-1000m.geojson"),
+            ("departements-1000m.geojson.gz", "gz", "/files/2024/departements-1000m.geojson.gz"),
+        ],
+    )
     return server
+
+
+CONTOURS = (
+    b'{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"2A","nom":"Corse-du-Sud"},'
+    b'"geometry":{"type":"Polygon","coordinates":[[[8.5,41.4],[9.4,41.4],[9.4,42.4],[8.5,42.4],[8.5,41.4]]]}}]}'
+)
 
 
 @pytest.fixture
@@ -290,18 +306,28 @@ def test_reference_downloaded_once_into_the_cache(
     assert first.returncode == 0, first.stderr
     cache = tmp_path / "cache" / "reference"
     assert sorted(p.name for p in cache.iterdir()) == [
+        "departements-contours.geojson",
         "laposte_hexasmal.csv",
         f"v_departement_{COG_YEAR}.csv",
         f"v_region_{COG_YEAR}.csv",
     ]
     assert (cache / "laposte_hexasmal.csv").read_bytes() == reference_payloads["laposte"]
+    assert (cache / "departements-contours.geojson").read_bytes() == CONTOURS  # unpacked
+    # La Poste's description, as the portal gave it, recorded for `annuaire profile`
+    recorded = json.loads(
+        (tmp_path / "cache" / "snapshots" / "datasets" / f"{reference_files.LAPOSTE_DATASET}.json").read_text()
+    )
+    assert [r["title"] for r in recorded["dataset"]["resources"]][-1] == "Base officielle des codes postaux"
+    assert "last_fetch" not in recorded  # a description, not a fetch of the file
     assert sorted(portal.requests) == sorted(
         [
             f"/api/1/datasets/{reference_files.LAPOSTE_DATASET}/",
             f"/api/1/datasets/{reference_files.COG_DATASET}/",
+            f"/api/1/datasets/{reference_files.CONTOURS_DATASET}/",
             "/files/laposte_hexasmal.csv",
             f"/files/v_departement_{COG_YEAR}.csv",
             f"/files/v_region_{COG_YEAR}.csv",
+            "/files/2024/departements-1000m.geojson.gz",
         ]
     )
     report, expected = _report(db), sample_build.report  # built with the shared reference (JSON COG)
@@ -312,7 +338,7 @@ def test_reference_downloaded_once_into_the_cache(
     second = run("build", "--source", sample_csv, "--db", db, "--no-progress", env=env)
 
     assert second.returncode == 0, second.stderr
-    assert len(portal.requests) == 5  # nothing asked again
+    assert len(portal.requests) == 7  # nothing asked again
     assert _report(db)["rows"] == expected["rows"]
     assert list(run.tmpdir.iterdir()) == []
 
@@ -348,7 +374,7 @@ def test_incomplete_mirror_falls_back_to_the_portal(portal, run, sample_csv, ref
 
     assert result.returncode == 0, result.stderr
     assert _report(db)["reference"] == str(tmp_path / "cache" / "reference")
-    assert portal.count("/files/") == 3
+    assert portal.count("/files/") == 4  # La Poste's base, the two COG files, the départements' outlines
 
 
 def test_missing_reference_folder_exits_3_without_the_network(server, run, sample_csv, tmp_path):
@@ -405,6 +431,20 @@ def test_unexpected_portal_answers_are_download_errors(
     with pytest.raises(DownloadError, match=message):
         download_reference(tmp_path / "reference")
     assert portal.count("/files/") == 0  # nothing fetched before every resource was found
+
+
+def test_outlines_missing_on_the_portal_are_a_warning_not_an_error(portal, monkeypatch, tmp_path, caplog):
+    """Only the maps use the départements' outlines: without them the reference data is complete."""
+    portal.json(f"/api/1/datasets/{reference_files.CONTOURS_DATASET}/", {"resources": []})
+    monkeypatch.setenv("ANNUAIRE_PORTAL_URL", portal.base_url)
+    monkeypatch.setenv("ANNUAIRE_CACHE_DIR", str(tmp_path / "cache"))
+    download_reference(tmp_path / "reference")
+    assert sorted(p.name for p in (tmp_path / "reference").iterdir()) == [
+        "laposte_hexasmal.csv",
+        f"v_departement_{COG_YEAR}.csv",
+        f"v_region_{COG_YEAR}.csv",
+    ]
+    assert "outlines not downloaded" in caplog.text
 
 
 def test_cache_folder(monkeypatch, tmp_path):

@@ -542,7 +542,9 @@ def test_sources_endpoint_and_page(profiled, api_client):
     assert (
         "Liste publique des organismes de formation" in html and "Base officielle des codes postaux" in html
     )
-    assert "<dd>83,5/100</dd>" in html and "<dd>12,5/100</dd>" in html
+    # La Poste's description was not recorded here: no score is shown for it rather than a misleading one
+    assert "<dd>83,5/100</dd>" in html and "<dd>non évalué</dd>" in html and "<dd>12,5/100</dd>" not in html
+    assert "Jamais récupéré" not in html.split("<details")[0]  # operator details are folded away
     assert "<td>16 / 20</td>" in html  # 8 of the 10 recommended fields
     for axis in profiled["sources"][0]["score"]["axes"]:
         assert axis["libelle"].replace("'", "&#39;") in html

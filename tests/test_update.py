@@ -17,6 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from annuaire.api import ApiSettings, create_app
+from annuaire.search.params import SCOPES
+from annuaire.web.history import scope_change
 from conftest import sha256
 
 
@@ -170,8 +172,47 @@ def test_the_change_log_says_what_changed(updated):
     with TestClient(app) as client:
         org = client.get(f"/api/v1/organismes/{nda}").json()
     events = [e for e in org["historique"] if e["numero_declaration_activite"] == nda]
-    assert events and events[0]["evenement"] == "modification" and events[0]["champs"] == groups
+    # the groups changed, then (for certifications) the scopes gained "+x" or lost "-x"
+    assert events and events[0]["evenement"] == "modification" and events[0]["champs"][: len(groups)] == groups
+    assert all(c[:1] in "+-" for c in events[0]["champs"][len(groups) :])
     assert events[0]["date"] == report["date"]
+
+
+def test_the_change_log_names_the_scopes_gained_or_lost(updated):
+    """A modification of certifications says which scope was added or removed ("VAE retirée"), in the
+    API (+vae / -vae after the groups) and on the organisation's page, as the two files differ."""
+    db, report = updated
+    changed = [nda for nda, groups in report["modified"].items() if "certifications" in groups]
+    assert changed, "the sample's update should change certifications"
+    conn = sqlite3.connect(db)
+    app = create_app(ApiSettings(db=str(db), rate_limit_per_minute=0))
+    with TestClient(app) as client:
+        for nda in changed[:5]:
+            org = client.get(f"/api/v1/organismes/{nda}").json()
+            (event,) = [
+                e
+                for e in org["historique"]
+                if e["numero_declaration_activite"] == nda and e["evenement"] == "modification"
+            ]
+            scopes = [c for c in event["champs"] if c[:1] in "+-"]
+            assert scopes, event
+            now = dict(
+                zip(
+                    SCOPES,
+                    conn.execute(
+                        "SELECT " + ", ".join(f"certification_{s}" for s in SCOPES) + " FROM declarations "
+                        "WHERE nda = ?",
+                        (nda,),
+                    ).fetchone(),
+                    strict=True,
+                )
+            )
+            for token in scopes:  # "+x": held now; "-x": not held now
+                assert bool(now[token[1:]]) == (token[0] == "+"), (nda, token, now)
+            html = client.get(f"/organisme/{nda}", follow_redirects=True).text
+            words = [scope_change(token) for token in scopes]
+            assert all(w in html for w in words), (nda, words)
+    conn.close()
 
 
 def test_only_new_or_changed_addresses_are_geocoded(addok, pair, run_annuaire, reference_dir, tmp_path):

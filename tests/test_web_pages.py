@@ -161,7 +161,7 @@ def test_organisation_page_content(api_client, sample_searcher, entries):
     tree = page(api_client, slugs.organisation_path(org))
     body = tree.text_content()
     for nda in org["numeros_declaration_activite"]:
-        assert nda in only(tree, "//section[@aria-labelledby='qualiopi']")
+        assert nda in only(tree, "//section[@aria-labelledby='declarations']")
     assert org["siret"] in body and org["siren"] in body
     assert org["specialites"][0]["libelle"] in body
     assert tree.xpath("//div[@id='mini-carte' and @data-lat and @data-lon]")
@@ -239,7 +239,9 @@ def test_titles_differ_between_page_kinds(api_client):
 def test_not_found_pages_and_the_api_untouched(api_client):
     tree = page(api_client, "/pas-une-page", status=404)
     assert only(tree, "//h1") == "Page introuvable"
-    assert api_client.get("/api/v1/pas-un-point").json() == {"detail": "Not Found"}
+    assert api_client.get("/api/v1/pas-un-point").json() == {
+        "detail": "Introuvable : aucune ressource à cette adresse"
+    }
     assert api_client.get("/api/v1/organismes/00000000000000").json() == {"detail": "organisme introuvable"}
     assert api_client.get("/api/docs").status_code == 200
     assert api_client.get("/static/leaflet/leaflet.js").status_code == 200

@@ -39,9 +39,12 @@ ORG = {
         {"code": "333", "libelle": "Enseignement, formation"},
         {"code": "331", "libelle": "Santé"},
     ],
+    # The most recent declaration's figures (the search layer's), never the declarations' sum.
+    "nb_stagiaires": 120,
+    "effectif_formateurs": 4,
     "declarations": [
         {"nb_stagiaires": 120, "effectif_formateurs": 4},
-        {"nb_stagiaires": 30, "effectif_formateurs": None},
+        {"nb_stagiaires": 120, "effectif_formateurs": 4},
     ],
 }
 
@@ -111,12 +114,14 @@ def test_description_uses_the_organisations_fields():
     assert described.startswith("École d'Été & Co est un organisme de formation à Paris 02 (Paris)")
     assert "actions de formation et validation des acquis de l'expérience (VAE)" in described
     assert "enseignement, formation et santé" in described
-    assert "150 stagiaires et 4 formateurs" in described
+    assert "120 stagiaires et 4 formateurs" in described  # not 240 and 8: a merged organisation
     assert "1er mars 2025" in described
     bare = {
         **ORG,
         "specialites": [],
         "declarations": [],
+        "nb_stagiaires": None,
+        "effectif_formateurs": None,
         **{f"certification_{s}": False for s in text.SCOPE_LABELS},
     }
     assert "sans certification Qualiopi" in text.describe(bare)
