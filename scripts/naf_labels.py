@@ -28,7 +28,9 @@ def read(path: Path) -> dict[str, str]:
         items = [(i["id"], i["label"]) for i in json.loads(path.read_text(encoding="utf-8"))]
     else:
         with path.open(encoding="utf-8-sig", newline="") as fh:
-            items = [(row[0].strip(), row[1].strip()) for row in csv.reader(fh, delimiter=";") if len(row) >= 2]
+            items = [
+                (row[0].strip(), row[1].strip()) for row in csv.reader(fh, delimiter=";") if len(row) >= 2
+            ]
     return {code: " ".join(label.split()) for code, label in items if SUB_CLASS.match(code)}
 
 

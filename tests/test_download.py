@@ -315,7 +315,9 @@ def test_reference_downloaded_once_into_the_cache(
     assert (cache / "departements-contours.geojson").read_bytes() == CONTOURS  # unpacked
     # La Poste's description, as the portal gave it, recorded for `annuaire profile`
     recorded = json.loads(
-        (tmp_path / "cache" / "snapshots" / "datasets" / f"{reference_files.LAPOSTE_DATASET}.json").read_text()
+        (
+            tmp_path / "cache" / "snapshots" / "datasets" / f"{reference_files.LAPOSTE_DATASET}.json"
+        ).read_text()
     )
     assert [r["title"] for r in recorded["dataset"]["resources"]][-1] == "Base officielle des codes postaux"
     assert "last_fetch" not in recorded  # a description, not a fetch of the file

@@ -173,7 +173,9 @@ def test_the_change_log_says_what_changed(updated):
         org = client.get(f"/api/v1/organismes/{nda}").json()
     events = [e for e in org["historique"] if e["numero_declaration_activite"] == nda]
     # the groups changed, then (for certifications) the scopes gained "+x" or lost "-x"
-    assert events and events[0]["evenement"] == "modification" and events[0]["champs"][: len(groups)] == groups
+    assert (
+        events and events[0]["evenement"] == "modification" and events[0]["champs"][: len(groups)] == groups
+    )
     assert all(c[:1] in "+-" for c in events[0]["champs"][len(groups) :])
     assert events[0]["date"] == report["date"]
 

@@ -95,14 +95,12 @@ class TextCleaner:
 
 # Words of reference labels (NSF specialities) that the Liste publique writes without the accent on
 # their capital, as typists do: "Economie" for "Économie". Only these whole words, in title case.
-_CAPITAL_ACCENTS = {
-    word.replace("É", "E", 1): word
-    for word in (
-        "Économie Énergie Électricité Électronique Électrotechnique Échanges Éducation Édition Études État "
-        "Équipement Équipements Élevage École Écoles Écologie Éthique Évaluation Établissement "
-        "Établissements Épargne Équitation"
-    ).split()
-}
+_ACCENTED_WORDS = (
+    "Économie Énergie Électricité Électronique Électrotechnique Échanges Éducation Édition Études État "
+    "Équipement Équipements Élevage École Écoles Écologie Éthique Évaluation Établissement "
+    "Établissements Épargne Équitation"
+)
+_CAPITAL_ACCENTS = {word.replace("É", "E", 1): word for word in _ACCENTED_WORDS.split()}
 _TITLE_WORD = re.compile(r"\bE[a-zàâçéèêëîïôûùüÿœ]+\b")
 
 
