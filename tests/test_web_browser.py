@@ -87,7 +87,7 @@ class Console:
 def page(browser, server):
     # bypass_csp: axe-core is injected into the pages, the admin and form pages forbid scripts
     context = browser.new_context(
-        base_url=server, viewport={"width": 1360, "height": 900}, locale="fr-FR", bypass_csp=True
+        base_url=server, viewport={"width": 1366, "height": 900}, locale="fr-FR", bypass_csp=True
     )
     tab = context.new_page()
     tab.route(TILES, lambda route: route.abort())  # no internet: tiles never load
@@ -276,34 +276,72 @@ def axe_violations(page) -> list[dict]:
     ]
 
 
-@pytest.mark.parametrize(
-    "url, name",
-    [
-        ("/", "accueil"),
-        ("/recherche?q=formation&portee=actions_formation", "recherche-filtree"),
-        ("/formation/75/", "departement"),
-        (None, "organisme-axe"),
-        ("/guides/qualiopi", "guide"),
-        ("/admin/connexion", "admin-connexion"),
-        ("/sources", "sources"),
-        ("/qualite", "qualite"),
-        ("/donnees/", "donnees"),
-    ],
-)
-def test_no_serious_accessibility_violation(page, server, url, name):
-    if url is None:  # the first organisation listed in Paris
-        page.goto("/formation/75/")
-        url = page.locator("ol.cards h3 a").first.get_attribute("href")
-    page.goto(url)
-    if page.locator("#carte").count():
-        wait_for_map(page)
-    assert axe_violations(page) == []
-    shot(page, name)
+VIEWPORTS = {
+    "ordinateur": {"viewport": {"width": 1366, "height": 900}},
+    "telephone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+}
+# Every page type a visitor can reach (None: the first organisation listed in Paris).
+PAGE_TYPES = [
+    ("/", "accueil"),
+    ("/recherche?q=formation&portee=actions_formation", "recherche-filtree"),
+    ("/recherche?autour=Nullepartville", "recherche-commune-inconnue"),
+    ("/recherche?q=zzzzqqqq", "recherche-sans-resultat"),
+    ("/formation/75/", "departement"),
+    ("/region/ile-de-france/", "region"),
+    (None, "organisme"),
+    ("/guides/", "guides"),
+    ("/guides/qualiopi", "guide"),
+    ("/sources", "sources"),
+    ("/qualite", "qualite"),
+    ("/donnees/", "donnees"),
+    ("/mentions-legales", "mentions-legales"),
+    ("/accessibilite", "accessibilite"),
+    ("/donnees-personnelles", "donnees-personnelles"),
+    ("/api/docs", "api-docs"),
+    ("/admin/connexion", "admin-connexion"),
+    ("/pas-une-page", "erreur-404"),
+    ("/formation/75/?page=500", "erreur-page-au-dela"),
+]
+
+
+def first_organisation(tab) -> str:
+    tab.goto("/formation/75/")
+    return tab.locator("ol.cards h3 a").first.get_attribute("href")
+
+
+@pytest.mark.parametrize("device", VIEWPORTS)
+def test_no_serious_accessibility_violation_on_any_page_type(browser, server, device):
+    """axe-core on every page type, on a computer's screen and a phone's: no serious or critical
+    violation; no page scrolls sideways on the phone."""
+    context = browser.new_context(base_url=server, locale="fr-FR", bypass_csp=True, **VIEWPORTS[device])
+    tab = context.new_page()
+    tab.route(TILES, lambda route: route.abort())
+    tab.set_default_timeout(15_000)
+    console = Console(tab)
+    found = {}
+    for url, name in PAGE_TYPES:
+        if url is None:
+            url = first_organisation(tab)
+        tab.goto(url)
+        if tab.locator("#carte").count():
+            wait_for_map(tab)
+        if name == "api-docs":
+            tab.wait_for_selector(".swagger-ui .opblock")
+        violations = axe_violations(tab)
+        if violations:
+            found[url] = violations
+        width = tab.evaluate("document.documentElement.scrollWidth")
+        assert width <= VIEWPORTS[device]["viewport"]["width"], (url, width)
+        tab.screenshot(path=str(ARTIFACTS / f"{device}-{name}.png"), full_page=True)
+    context.close()
+    assert found == {}
+    # the browser reports the error pages' own status (404, 422) as failed loads: expected here
+    assert [e for e in console.errors if not re.search(r"status of (404|422)", e)] == []
 
 
 def test_a_correction_is_sent_from_an_organisation_page(browser, server):
     context = browser.new_context(
-        base_url=server, viewport={"width": 1360, "height": 900}, locale="fr-FR", bypass_csp=True
+        base_url=server, viewport={"width": 1366, "height": 900}, locale="fr-FR", bypass_csp=True
     )
     page = context.new_page()
     page.route(TILES, lambda route: route.abort())
@@ -332,3 +370,113 @@ def test_a_correction_is_sent_from_an_organisation_page(browser, server):
     context.close()
     # the browser reports the form's 422 answer (invalid value) as a failed load: expected here
     assert [e for e in console.errors if "status of 422" not in e] == []
+
+
+def test_the_site_works_with_every_outside_host_blocked(browser, server):
+    """No internet at all (every host but the site's own refused): the home page, the search with
+    its map (clusters over the départements' outlines), an organisation page and the API docs work."""
+    context = browser.new_context(base_url=server, viewport={"width": 1366, "height": 900}, locale="fr-FR")
+    outside: list[str] = []
+
+    def gate(route):
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", gate)
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    console = Console(tab)
+    tab.goto("/")
+    assert tab.locator("h1").inner_text() == "Trouver un organisme de formation"
+    tab.goto("/recherche?q=formation")
+    wait_for_map(tab)
+    tab.wait_for_function("document.querySelector('#carte').dataset.contoursAffiches > 0")
+    tab.wait_for_function("document.querySelector('#carte').dataset.tuiles === 'indisponibles'")
+    assert tab.locator("#carte .grappe").count() > 0
+    assert tab.locator("#carte path.leaflet-interactive, #carte svg path").count() >= 101  # the outlines
+    filled = tab.evaluate("getComputedStyle(document.querySelector('#carte svg path')).fillOpacity")
+    assert float(filled) == 1  # tiles failed: the land is drawn
+    shot(tab, "hors-ligne-recherche")
+    organisation = tab.locator("ol.cards h3 a").first.get_attribute("href")
+    tab.goto(organisation)
+    assert tab.locator("section[aria-labelledby='identite']").count() == 1
+    tab.wait_for_function(
+        "(() => { const m = document.querySelector('#mini-carte');"
+        " return m === null || m.dataset.contoursAffiches > 0; })()"
+    )
+    tab.goto("/api/docs")
+    tab.wait_for_selector(".swagger-ui .opblock")
+    assert tab.locator(".swagger-ui .opblock").count() >= 10
+    assert "Annuaire des organismes de formation" in tab.locator(".swagger-ui .info").inner_text()
+    shot(tab, "hors-ligne-api-docs")
+    context.close()
+    assert outside and all(TILES.match(u) for u in outside)  # only the tiles were asked elsewhere
+    assert console.errors == []
+
+
+def test_a_phone_shows_the_active_filters_above_the_results_each_removable(browser, server):
+    context = browser.new_context(
+        base_url=server,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        locale="fr-FR",
+    )
+    tab = context.new_page()
+    tab.route(TILES, lambda route: route.abort())
+    tab.set_default_timeout(15_000)
+    tab.goto("/recherche?q=formation&portee=vae")
+    wait_for_results(tab)
+    chips = tab.locator(".active-filters a")
+    assert [" ".join(c.split()) for c in chips.all_inner_texts()] == ["« formation » ✕", "Qualiopi · VAE ✕"]
+    summary = tab.locator(".active-filters").bounding_box()
+    heading = tab.locator("#resultats-titre").bounding_box()
+    assert summary["y"] < heading["y"]  # above the results' count
+    filtered = total(tab)
+    tab.evaluate("window.__sameDocument = true")
+    tab.get_by_role("link", name="Retirer le filtre Qualiopi · VAE").click()
+    tab.wait_for_url(re.compile(r"/recherche\?q=formation$"))
+    wait_for_results(tab)
+    assert total(tab) > filtered and tab.locator(".active-filters a").count() == 1
+    assert tab.evaluate("window.__sameDocument") is True and not tab.is_checked("#portee-vae")
+    shot(tab, "telephone-filtres-actifs")
+    # an unknown commune: the alert is brought into view, not left below the folded form
+    tab.click("#filtres summary")
+    tab.fill("#autour", "Nullepartville")
+    tab.click("#recherche button[type=submit]")
+    tab.wait_for_selector("#erreur-recherche")
+    tab.wait_for_function(
+        "(() => { const r = document.querySelector('#erreur-recherche').getBoundingClientRect();"
+        " return r.top >= 0 && r.bottom <= window.innerHeight; })()"
+    )
+    assert "Commune inconnue" in tab.locator("#erreur-recherche").inner_text()
+    shot(tab, "telephone-commune-inconnue")
+    context.close()
+
+
+def test_certified_box_and_non_certified_facet_in_place(page):
+    page.goto("/recherche?q=formation")
+    wait_for_results(page)
+    everything = total(page)
+    page.evaluate("window.__sameDocument = true")
+    page.check("#certifie")
+    page.wait_for_url(re.compile(r"certifie=oui"))
+    wait_for_results(page)
+    certified = total(page)
+    assert 0 < certified < everything
+    page.uncheck("#certifie")
+    page.wait_for_url(re.compile(r"/recherche\?q=formation$"))
+    wait_for_results(page)
+    page.click("details.facets summary")
+    page.click("details.facets a:text-is('Non certifiés')")
+    page.wait_for_url(re.compile(r"certifie=non"))
+    wait_for_results(page)
+    assert total(page) == everything - certified
+    page.select_option("#tri", "nom")  # another change keeps the facet's condition
+    page.wait_for_url(re.compile(r"tri=nom"))
+    wait_for_results(page)
+    assert "certifie=non" in page.url and total(page) == everything - certified
+    assert page.evaluate("window.__sameDocument") is True
