@@ -642,3 +642,46 @@ def test_la_postes_recorded_description_gives_it_a_real_score(
         section = tree.xpath("//section[@id='laposte']")[0]
         assert "non évalué" not in section.text_content()
         assert section.xpath(".//details/summary")  # operator details folded away
+
+
+def test_e_mail_addresses_are_kept_as_long_as_the_privacy_page_says(tmp_path, run_annuaire, sample_build):
+    """Erased N days after the decision (ANNUAIRE_CORRECTIONS_EMAIL_DAYS), and at once on request
+    with `annuaire admin forget-email`; the corrections themselves stay."""
+    from datetime import timedelta
+
+    from annuaire.corrections import CorrectionStore
+    from annuaire.corrections import store as store_module
+    from annuaire.corrections.fields import Submission
+
+    path = tmp_path / "corrections.sqlite"
+    store = CorrectionStore(path)
+    org = {
+        "id_organisme": "12345678900011",
+        "numero_declaration_activite": "11755555575",
+        "code_postal": "75001",
+    }
+    old = store.add(org, Submission("code_postal", "75002", "", "ancienne@exemple.fr"))
+    recent = store.add(org, Submission("code_postal", "75003", "", "recente@exemple.fr"))
+    waiting = store.add(org, Submission("code_postal", "75004", "", "Attente@Exemple.fr"))
+    store.decide(old, "rejeter", "moderatrice")
+    store.decide(recent, "approuver", "moderatrice")
+    store._conn().execute(
+        "UPDATE corrections SET decide_le = ? WHERE id = ?",
+        (store_module.iso(store_module.now() - timedelta(days=400)), old),
+    )
+    assert store.forget_old_emails(365) == 1
+    assert [store.get(i)["email"] for i in (old, recent, waiting)] == [
+        "",
+        "recente@exemple.fr",
+        "Attente@Exemple.fr",
+    ]
+    assert store.forget_old_emails(0) == 0  # 0: kept
+    store.close()
+    done = run_annuaire(
+        "admin", "forget-email", "--db", sample_build.db, "--corrections", path, "attente@exemple.fr"
+    )
+    assert done.returncode == 0 and "erased from 1 correction" in done.stdout, done.stderr
+    store = CorrectionStore(path)
+    assert store.get(waiting)["email"] == "" and store.get(waiting)["valeur"] == "75004"
+    assert any(e["action"] == "adresse_effacee" for e in store.journal()[0])
+    store.close()
