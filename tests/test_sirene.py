@@ -259,7 +259,7 @@ def test_closed_establishment_is_flagged_in_api_and_page(
             assert page.status_code == 200
             assert "établissement fermé" in page.text and "30 juin 2023" in page.text
             other = client.get(f"/organisme/{open_}", follow_redirects=True)
-            assert "établissement fermé" not in other.text and "Répertoire SIRENE" in other.text
+            assert "établissement fermé" not in other.text and "État dans SIRENE" in other.text
 
 
 def test_sirene_command_user_errors(run_annuaire, tmp_path) -> None:

@@ -25,6 +25,7 @@
       tilesFailed = true;
       element.dataset.tuiles = "indisponibles";
       fillLand();
+      if (options.withoutTiles) options.withoutTiles(map);
     });
     if (element.dataset.contours) {
       fetch(element.dataset.contours)
@@ -150,7 +151,11 @@
   var small = document.getElementById("mini-carte");
   if (small) {
     var position = [parseFloat(small.dataset.lat), parseFloat(small.dataset.lon)];
-    var map = baseMap(small, { scrollWheelZoom: false }).setView(position, 14);
+    // Without tiles a street-level view shows nothing: the département's outline around the dot does.
+    var map = baseMap(small, {
+      scrollWheelZoom: false,
+      withoutTiles: function (m) { m.setView(position, 8); }
+    }).setView(position, 14);
     L.circleMarker(position, { radius: 9, color: "#fff", weight: 2, fillColor: "#000091", fillOpacity: 0.95 })
       .bindTooltip(small.dataset.nom).addTo(map);
   }
