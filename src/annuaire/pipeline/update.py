@@ -38,6 +38,7 @@ from ..sources.reader import ListePubliqueReader
 from ..sources.reference import Reference
 from ..store import is_postgres
 from ..store.sqlite import SQLiteBuildWriter, refresh_organisations
+from .build import line_accounts
 from .dedup import group_declarations
 from .diff import ADDRESS_GROUP, Diff, changed_groups, corrected_fields, declaration_values, raw_fingerprint
 from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
@@ -82,6 +83,7 @@ class Reading:
     rejected: list[Rejected]
     records: int
     counts: Counter
+    lines: dict  # where each physical line of the file went (build.line_accounts)
 
 
 def read_changes(
@@ -94,14 +96,14 @@ def read_changes(
     last declaration (to settle an NDA declared twice, as a build does: the most recent wins)."""
     counts: Counter = Counter()
     cleaner = RecordCleaner(reference.communes, counts)
-    unchanged: dict[str, tuple[int, list[str]]] = {}
+    unchanged: dict[str, tuple[int, int, list[str]]] = {}  # NDA → record number, line, raw fields
     cleaned: dict[str, Declaration] = {}
     rejected: list[Rejected] = []
     for record in reader:
         nda = known.get(raw_fingerprint(record.raw))
         if nda is not None and nda not in cleaned:
             if nda in unchanged:
-                first, _ = unchanged[nda]
+                first = unchanged[nda][0]
                 rejected.append(
                     Rejected(
                         record.number,
@@ -113,7 +115,7 @@ def read_changes(
                     )
                 )
             else:
-                unchanged[nda] = (record.number, record.raw)
+                unchanged[nda] = (record.number, record.line, record.raw)
             continue
         out = cleaner.clean(
             record.number,
@@ -123,12 +125,13 @@ def read_changes(
             record.extras,
             record.width_ok,
             record.overflow,
+            record.defect,
         )
         if isinstance(out, Rejected):
             rejected.append(out)
             continue
         if out.nda in unchanged:  # the NDA again, with other content than the directory's
-            first, raw = unchanged[out.nda]
+            first, first_line, raw = unchanged[out.nda]
             if out.raw == raw:
                 rejected.append(
                     Rejected(out.enregistrement, out.ligne, out.nda, EXACT_DUPLICATE, "", out.raw)
@@ -136,7 +139,8 @@ def read_changes(
             elif (out.date_derniere_declaration or "") > (active.get(out.nda) or ""):
                 del unchanged[out.nda]
                 cleaned[out.nda] = out
-                rejected.append(_nda_twice(record.number, record.line, out.nda, raw, out.enregistrement))
+                # The directory's record read first gives way: quarantined under its own number and line.
+                rejected.append(_nda_twice(first, first_line, out.nda, raw, out.enregistrement))
             else:
                 rejected.append(_nda_twice(out.enregistrement, out.ligne, out.nda, out.raw, first))
             continue
@@ -146,7 +150,10 @@ def read_changes(
         else:
             cleaned[out.nda], quarantined = settle_twice(kept, out)
             rejected.append(quarantined)
-    return Reading(set(unchanged), cleaned, rejected, reader.records_read, counts)
+    counts.update(reader.repairs)
+    kept = [entry[0] for entry in unchanged.values()] + [d.enregistrement for d in cleaned.values()]
+    lines = line_accounts(reader, kept, rejected)
+    return Reading(set(unchanged), cleaned, rejected, reader.records_read, counts, lines)
 
 
 def _nda_twice(number: int, line: int, nda: str, raw: list[str], kept: int) -> Rejected:
@@ -513,7 +520,7 @@ def update(
         listed = set(diff.added) | set(diff.modified) | set(diff.corrected)
         rewritten = [d for n, d in reading.cleaned.items() if n not in listed]
         report: dict = {
-            "source": {"location": source, "records": reading.records},
+            "source": {"location": source, "records": reading.records, "lines": reading.lines},
             "database": str(path),
             "date": today,
             **diff.as_report(),
