@@ -25,6 +25,7 @@ from .guides import build_guides_router
 from .pages import Renderer
 from .routes import NotFound, build_router
 from .settings import WebSettings
+from .unavailable import install as install_unavailable
 
 __all__ = ["WebSettings", "mount_website"]
 STATIC = Path(__file__).with_name("static")
@@ -52,6 +53,8 @@ def mount_website(app: FastAPI, settings: WebSettings) -> None:
 
     def not_found_page(request: Request):
         return renderer.page(request, "404.html", {"canonical_path": request.url.path}, status_code=404)
+
+    install_unavailable(app, renderer)  # 503 while the directory cannot be read
 
     @app.exception_handler(NotFound)
     async def page_not_found(request: Request, exc: NotFound):

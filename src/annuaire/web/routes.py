@@ -33,11 +33,20 @@ def moved(path: str, query: str = "") -> RedirectResponse:
 
 
 def page_number(request: Request) -> int:
-    try:
-        page = int(request.query_params.get("page", "1"))
-    except ValueError:
+    """The `page` asked (1 when it is not a number); past the pages listed: not found."""
+    value = request.query_params.get("page", "1").strip()
+    if not (value.isascii() and value.isdigit()):
         return 1
-    return min(max(page, 1), MAX_LISTED_PAGE)
+    page = int(value) if len(value) < 10 else MAX_LISTED_PAGE + 1
+    if page > MAX_LISTED_PAGE:
+        raise NotFound(f"page {value}")
+    return max(page, 1)
+
+
+def check_page(page: int, pages: int) -> None:
+    """A page past the last one (of the results, or of those listed) does not exist."""
+    if page > max(1, min(pages, MAX_LISTED_PAGE)):
+        raise NotFound(f"page {page}")
 
 
 def pagination(path: str, params: dict[str, Any], page: int, pages: int) -> dict[str, Any]:
@@ -149,7 +158,9 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
 
     def listing(s: Searcher, filters: Filters, page: int) -> dict[str, Any]:
         query = SearchQuery(filters, tri="nom", page=page, par_page=PER_PAGE).checked()
-        return s.search(query)
+        listed = s.search(query)
+        check_page(page, listed["pages"])
+        return listed
 
     # -- home and search ----------------------------------------------------------------------------
 
@@ -179,6 +190,8 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
                 filters = query.filters
             except QueryError as exc:
                 error = exc.message
+            if results is not None:
+                check_page(results["page"], results["pages"])
         if error:
             status = 422
         context = {
@@ -400,7 +413,9 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
     async def sitemap_file(request: Request, number: str):
         paths = cached_paths(searcher(request))
         size = renderer.settings.sitemap_max_urls
-        if not number.isdigit() or not 1 <= int(number) <= file_count(len(paths), size):
+        if not (number.isascii() and number.isdigit() and len(number) < 10) or not (
+            1 <= int(number) <= file_count(len(paths), size)
+        ):
             raise NotFound(number)
         number = int(number)
         chunk = paths[(number - 1) * size : number * size]
