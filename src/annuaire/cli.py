@@ -712,10 +712,16 @@ def serve(
 
     import uvicorn
 
+    from .api.proxies import trusted_proxies_from_environment
+    from .errors import InputError
     from .store import is_postgres, open_store
 
     if not open_store(db).exists():
         raise AnnuaireError(f"{_shown(db)}: no such database (run `annuaire build` first)")
+    try:
+        trusted_proxies_from_environment()  # a mistake there stops here, not in every worker
+    except ValueError as exc:
+        raise InputError("ANNUAIRE_TRUSTED_PROXIES", str(exc)) from None
     # Workers are separate processes: they read their settings from the environment.
     os.environ["ANNUAIRE_DB"] = db if is_postgres(db) else str(Path(db).resolve())
     os.environ["ANNUAIRE_RATE_LIMIT"] = str(rate_limit)
@@ -733,6 +739,9 @@ def serve(
         # percentile latency by 5 to 10 for the same throughput. httptools still parses HTTP in C.
         loop="asyncio",
         http="httptools",
+        # Proxy headers are read by the app, from trusted proxies only (ANNUAIRE_TRUSTED_PROXIES);
+        # uvicorn's own reading would trust 127.0.0.1 by default.
+        proxy_headers=False,
         log_level="warning",
         access_log=False,
     )

@@ -10,7 +10,8 @@ OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">les contributeurs d’OpenStreetMap</a>'
 )
-SITEMAP_MAX_URLS = 50_000  # the sitemaps.org limit per file
+SITEMAP_MAX_URLS = 50_000
+HOSTS_ENV = "ANNUAIRE_ALLOWED_HOSTS"  # the sitemaps.org limit per file
 
 
 def find_node_modules() -> Path | None:
@@ -31,6 +32,7 @@ class WebSettings:
     node_modules: Path | None = None
     sitemap_max_urls: int = SITEMAP_MAX_URLS
     guides_dir: Path | None = None  # the editorial guides' folder; None: those shipped with the package
+    allowed_hosts: tuple[str, ...] | None = None  # Host headers accepted; None: api/middleware's defaults
 
     @classmethod
     def from_environment(cls) -> WebSettings:
@@ -43,4 +45,5 @@ class WebSettings:
             guides_dir=Path(os.environ["ANNUAIRE_GUIDES_DIR"])
             if os.environ.get("ANNUAIRE_GUIDES_DIR")
             else None,
+            allowed_hosts=tuple(h for h in os.environ.get(HOSTS_ENV, "").split(",") if h.strip()) or None,
         )
