@@ -34,7 +34,7 @@ from .liste_publique import COLUMNS, FIELDS, OFFICIAL_BY_KEY, REQUIRED, header_k
 
 SNIFF_BYTES = 1 << 20
 MAX_FIELD_CHARS = 1_000_000  # a field longer than this is not a field of the Liste publique
-MAX_LINE_CHARS = 2 * MAX_FIELD_CHARS  # a physical line longer than this holds such a field
+MAX_LINE_CHARS = MAX_FIELD_CHARS  # nor is a physical line longer than this one of its lines
 MAX_RECORD_LINES = 100  # a quoted field spanning more lines than this is a quote left open
 UNCLOSED_QUOTE = "guillemet_non_ferme"  # repair (counted) and quarantine reason
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -77,12 +77,13 @@ def _latin1_for_undefined(error: UnicodeDecodeError) -> tuple[str, int]:
 codecs.register_error("annuaire-latin1", _latin1_for_undefined)
 
 
-def _as_utf8(raw: str) -> str | None:
-    """A line read byte for byte (Latin-1) as UTF-8 text, or None when its bytes are not UTF-8."""
+def _decoded(raw: str) -> tuple[str, bool]:
+    """A line read byte for byte (Latin-1) as text: UTF-8 when its bytes are, else Windows-1252 (True)."""
+    data = raw.encode("latin-1")
     try:
-        return raw.encode("latin-1").decode("utf-8")
+        return data.decode("utf-8"), False
     except UnicodeDecodeError:
-        return None
+        return data.decode("cp1252", errors="annuaire-latin1"), True
 
 
 def _as_cp1252(raw: str) -> str:
@@ -315,7 +316,8 @@ class ListePubliqueReader:
         except _LineTooLong:
             raise InputError(
                 self.name,
-                f"a line longer than {MAX_LINE_CHARS:,} characters: not a Liste publique field",
+                f"a line longer than {MAX_LINE_CHARS:,} characters: not a Liste publique record "
+                "(no field of it is that long)",
                 line=lines.count + 1,
             ) from None
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -339,9 +341,7 @@ class ListePubliqueReader:
         first = lines.next()
         if first is None:
             raise InputError(self.name, "the file is empty: expected a header line and records")
-        text = _as_utf8(first)
-        if text is None:
-            text = _as_cp1252(first)
+        text, _ = _decoded(first)
         header = next(csv.reader([text], delimiter=";", quotechar='"'), [])
         if header and header[0].startswith("\ufeff"):
             header[0] = header[0][1:]
@@ -371,9 +371,7 @@ class ListePubliqueReader:
             if line.isascii():
                 text = line
             else:
-                text = _as_utf8(line)
-                if text is None:
-                    text, cp1252 = _as_cp1252(line), True
+                text, cp1252 = _decoded(line)
             span, defect = 1, None
             if '"' not in text:
                 body = text.rstrip("\r\n")
@@ -456,9 +454,9 @@ class ListePubliqueReader:
                 if more is None:
                     break
                 gathered.append(more)
-                text = more if more.isascii() else _as_utf8(more)
-                decoded_as.append(text is None)
-                yield _as_cp1252(more) if text is None else text
+                text, other = (more, False) if more.isascii() else _decoded(more)
+                decoded_as.append(other)
+                yield text
             ended = True
 
         try:
@@ -475,7 +473,7 @@ class ListePubliqueReader:
 
     def _record_alone(self, raw: str) -> bool:
         """Whether a line read on its own is a whole record (the header's number of fields)."""
-        text = raw if raw.isascii() else (_as_utf8(raw) or _as_cp1252(raw))
+        text = raw if raw.isascii() else _decoded(raw)[0]
         return self._fits(split_literal(text))
 
     def _repaired(self, line: int) -> None:
