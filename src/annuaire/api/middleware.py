@@ -16,10 +16,14 @@ checked against the allowed hosts, and the security headers.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1", "testserver")
+LOG_EVERY = 60.0  # seconds between two log lines about refused hosts, per worker
+log = logging.getLogger("annuaire.api")
 HSTS = "max-age=31536000"
 
 
@@ -76,6 +80,7 @@ class AllowedHostsMiddleware:
         self.app = app
         self.hosts = hosts
         self.any = "*" in hosts
+        self.logged = 0.0
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or self.any:
@@ -89,6 +94,12 @@ class AllowedHostsMiddleware:
         if host is not None and host_allowed(host, self.hosts):
             await self.app(scope, receive, send)
             return
+        if time.monotonic() - self.logged >= LOG_EVERY:  # an operator who forgot a host learns it here
+            self.logged = time.monotonic()
+            log.warning(
+                "request for host %r refused (400): not in ANNUAIRE_ALLOWED_HOSTS nor ANNUAIRE_SITE_URL",
+                header.decode("latin-1")[:100],
+            )
         body = "Hôte non autorisé (en-tête Host).\n".encode()
         await send(
             {
