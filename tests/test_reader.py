@@ -121,7 +121,7 @@ def test_utf8_without_bom(tmp_path):
     assert reader.encoding == "utf-8"
     assert value(records[0], "denomination") == "Société Générale"
     assert value(records[0], "ville") == "SAINT-ÉTIENNE"
-    assert reader.fallback.count == 0
+    assert reader.records_windows_1252 == 0
 
 
 def test_windows_1252(tmp_path):
@@ -142,7 +142,7 @@ def test_windows_1252_after_a_long_ascii_start(tmp_path):
     assert path.stat().st_size > 1 << 20
     reader, records = read_all(path)
     assert value(records[-1], "denomination") == "Société Générale"
-    assert reader.fallback.count >= 1
+    assert reader.records_windows_1252 >= 1
 
 
 def test_utf8_with_stray_windows_1252_bytes(tmp_path):
@@ -155,7 +155,7 @@ def test_utf8_with_stray_windows_1252_bytes(tmp_path):
     assert reader.encoding == "utf-8"
     assert value(records[0], "denomination").startswith("Société ")
     assert value(records[-1], "denomination") == "Café"
-    assert reader.fallback.count == 1
+    assert reader.records_windows_1252 == 1
 
 
 def test_small_mixed_file_still_cleans_right(tmp_path):

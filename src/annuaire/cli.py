@@ -225,6 +225,7 @@ def build(
     from .sources.reference import load_reference
     from .sources.reference_files import reference_folder
 
+    db = _target(db)  # before any work: a file or folder that cannot be written is refused now
     extras = _extra_sources(extra_source, sources_config)
     ref = load_reference(reference_folder(reference))
     settings = _geocode_settings(
@@ -520,19 +521,42 @@ def update(
     geocode_concurrency: ConcurrencyOption = None,
     extra_source: ExtraSourceOption = None,
     sources_config: SourcesConfigOption = None,
+    max_removed: Annotated[
+        str,
+        typer.Option(
+            "--max-removed",
+            help="Refuse a snapshot that removes more than this share (5%) or number of the active "
+            "declarations.",
+        ),
+    ] = "5%",
+    min_rows: Annotated[
+        str,
+        typer.Option(
+            "--min-rows",
+            help="Refuse a snapshot with fewer rows than this share of the last snapshot accepted (90%), "
+            "or this number.",
+        ),
+    ] = "90%",
+    force: Annotated[
+        bool, typer.Option("--force", help="Apply a snapshot that --max-removed or --min-rows refuses.")
+    ] = False,
 ) -> None:
     """Apply a new snapshot: added, modified and removed declarations (removed ones are kept, marked
     `supprime`), only new or changed addresses geocoded, swapped in atomically. Secondary sources given
-    are read again and reconciled with the updated directory in the same swap."""
+    are read again and reconciled with the updated directory in the same swap. A snapshot that looks
+    partial (--max-removed, --min-rows) is refused, the directory untouched (exit code 2)."""
     import json
     import os
     import time
 
+    from .pipeline.guard import Guard, PartialSource
     from .pipeline.update import update as run_update
     from .sources.reference import load_reference
     from .sources.reference_files import reference_folder
     from .sources.snapshots import LISTE_PUBLIQUE_RESOURCE, latest
 
+    db = _target(db, must_exist=True)  # before any work, as for a build
+    guard = Guard.from_options(max_removed, min_rows, force)
     extras = _extra_sources(extra_source, sources_config)
     if source is None:
         snapshot = latest(LISTE_PUBLIQUE_RESOURCE)
@@ -550,12 +574,22 @@ def update(
             err.print(f"paused at {stage}", highlight=False)
             time.sleep(600)
 
-    report = run_update(
-        source, db, ref, geocoding=settings if settings.enabled else None, pause=pause, extra_sources=extras
-    )
     from .store import report_path
 
     path = report_file or report_path(db, ".update.json")
+    try:
+        report = run_update(
+            source,
+            db,
+            ref,
+            geocoding=settings if settings.enabled else None,
+            pause=pause,
+            extra_sources=extras,
+            guard=guard,
+        )
+    except PartialSource as refused:  # the report says so too
+        path.write_text(json.dumps(refused.report, ensure_ascii=False, indent=2), encoding="utf-8")
+        raise
     path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     table = Table(title="Update", show_header=False)
     for key, value in report["counts"].items():
@@ -568,6 +602,8 @@ def update(
     out.print(table)
     if "sources_secondaires" in report:
         out.print(_sources_table(report["sources_secondaires"]))
+    if report["garde"]["decision"] == "forced":
+        out.print("The snapshot looked partial (--max-removed, --min-rows): applied because of --force.")
     if not report["changed"]:
         out.print("Nothing changed: the directory is left as it was.")
     out.print(f"Report in {path}")
@@ -712,10 +748,16 @@ def serve(
 
     import uvicorn
 
+    from .api.proxies import trusted_proxies_from_environment
+    from .errors import InputError
     from .store import is_postgres, open_store
 
     if not open_store(db).exists():
         raise AnnuaireError(f"{_shown(db)}: no such database (run `annuaire build` first)")
+    try:
+        trusted_proxies_from_environment()  # a mistake there stops here, not in every worker
+    except ValueError as exc:
+        raise InputError("ANNUAIRE_TRUSTED_PROXIES", str(exc)) from None
     # Workers are separate processes: they read their settings from the environment.
     os.environ["ANNUAIRE_DB"] = db if is_postgres(db) else str(Path(db).resolve())
     os.environ["ANNUAIRE_RATE_LIMIT"] = str(rate_limit)
@@ -733,6 +775,9 @@ def serve(
         # percentile latency by 5 to 10 for the same throughput. httptools still parses HTTP in C.
         loop="asyncio",
         http="httptools",
+        # Proxy headers are read by the app, from trusted proxies only (ANNUAIRE_TRUSTED_PROXIES);
+        # uvicorn's own reading would trust 127.0.0.1 by default.
+        proxy_headers=False,
         log_level="warning",
         access_log=False,
     )
@@ -742,6 +787,21 @@ def _shown(location: str) -> str:
     from .store import shown
 
     return shown(location)
+
+
+def _target(db: str, *, must_exist: bool = False) -> str:
+    """The directory a run replaces: a link resolved once (the run works on its target), and a file
+    or folder that cannot be written refused at once (exit code 2)."""
+    from .store import is_postgres
+    from .store.files import check_writable, resolved
+
+    if is_postgres(db):
+        return db
+    path = resolved(db)
+    if must_exist and not Path(path).exists():
+        return path  # the command says there is no such database
+    check_writable(Path(path))
+    return path
 
 
 @app.command()
@@ -775,6 +835,7 @@ def copy_(
     from .pipeline.transfer import copy_directory
     from .store import open_store
 
+    destination = _target(destination)
     with run_lock(destination):
         try:
             counts = copy_directory(open_store(source), open_store(destination))

@@ -9,6 +9,7 @@ the file's size and modification time, or for a server the build and update time
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from . import config
@@ -20,7 +21,7 @@ def is_file(location: str | Path) -> bool:
 
 def sidecar_path(location: str | Path, suffix: str) -> Path:
     if is_file(location):
-        path = Path(location)
+        path = Path(os.path.realpath(location))  # beside a link's target, whoever names it
         return path.with_name(path.name + suffix)
     digest = hashlib.sha256(str(location).encode()).hexdigest()[:16]
     return config.cache_dir() / "bases" / f"{digest}{suffix}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -15,16 +17,26 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from ..corrections import CorrectionSettings, CorrectionStore
 from ..corrections.overlay import CorrectedSearcher
-from ..search import QueryError, open_searcher
+from ..search import DirectoryUnavailable, QueryError, open_searcher
 from ..web import WebSettings, mount_website
 from ..web.errors import error_page
 from ..web.security import Guard
 from .data_routes import router as data_router
 from .errors import french_errors, http_detail, parameter_descriptions
+from .middleware import (
+    AllowedHostsMiddleware,
+    HeadAsGetMiddleware,
+    SecurityHeadersMiddleware,
+    allowed_hosts,
+    content_security_policy,
+)
 from .parameters import Carte, Recherche
+from .proxies import ProxyHeadersMiddleware, trusted_proxies_from_environment
 from .ratelimit import RateLimitMiddleware
 from .responses import error_response
 from .routes import router
+
+log = logging.getLogger("annuaire.api")
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,7 @@ class ApiSettings:
     cors_origins: tuple[str, ...] = ("*",)
     web: WebSettings = field(default_factory=WebSettings.from_environment)
     corrections: CorrectionSettings | None = None  # None: beside the directory, from the environment
+    trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For names the client (api/proxies.py)
 
     @classmethod
     def from_environment(cls) -> ApiSettings:
@@ -44,6 +57,7 @@ class ApiSettings:
             db=db,
             rate_limit_per_minute=int(os.environ.get("ANNUAIRE_RATE_LIMIT", "600")),
             cors_origins=tuple(o for o in os.environ.get("ANNUAIRE_CORS_ORIGINS", "*").split(",") if o),
+            trusted_proxies=trusted_proxies_from_environment(),
         )
 
 
@@ -55,7 +69,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        searcher.warm_up()  # load the search columns before the first request, not during it
+        try:
+            searcher.warm_up()  # load the search columns before the first request, not during it
+        except (DirectoryUnavailable, sqlite3.Error, OSError) as exc:  # answered 503 until it is back
+            log.error("directory unavailable at start: %s", exc)
         yield
         searcher.close()
         corrections.close()
@@ -138,6 +155,16 @@ def create_app(settings: ApiSettings) -> FastAPI:
         expose_headers=["ETag", "Retry-After"],
         max_age=86400,
     )
+    web = settings.web
+    app.add_middleware(AllowedHostsMiddleware, hosts=allowed_hosts(web.allowed_hosts, web.site_url))
+    app.add_middleware(HeadAsGetMiddleware)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        csp=content_security_policy(web.tile_url),
+        hsts=correction_settings.secure_cookies,
+    )
+    if settings.trusted_proxies:  # outermost: every layer inside sees the real client's address
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     return app
 
 

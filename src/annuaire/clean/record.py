@@ -50,6 +50,7 @@ NDA_INVALID = "nda_invalide"
 TOO_MANY_FIELDS = "champs_en_trop"
 EXACT_DUPLICATE = "doublon_exact"
 NDA_DUPLICATE = "nda_en_double"
+# And the reader's own: sources.reader.UNCLOSED_QUOTE ("guillemet_non_ferme"), a line it could not read.
 
 
 @dataclass(slots=True)
@@ -261,9 +262,20 @@ class RecordCleaner:
         extras: dict | None,
         width_ok: bool,
         overflow: bool = False,
+        defect: str | None = None,
     ) -> Declaration | Rejected:
         counts = self.counts
         v = values
+        if defect is not None:
+            return Rejected(
+                number,
+                line,
+                v[INDEX["nda"]].strip(),
+                defect,
+                "a quote opened and never closed: the line does not read as one record "
+                "(its fields as read with the quote taken literally)",
+                raw,
+            )
         if not any(map(str.strip, raw)):
             return Rejected(number, line, "", EMPTY_ROW, "every field is empty", raw)
         nda_raw = v[INDEX["nda"]].strip()

@@ -14,7 +14,7 @@ def default_path(db: str) -> str:
     `annuaire.corrections.sqlite` in the current folder."""
     if "://" in db:
         return str(Path.cwd() / ("annuaire" + SUFFIX))
-    return db + SUFFIX
+    return os.path.realpath(db) + SUFFIX  # beside a link's target: where `serve` looks for it
 
 
 @dataclass(frozen=True)

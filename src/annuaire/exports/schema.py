@@ -36,6 +36,7 @@ QUARANTINE_REASONS = [
     "champs_en_trop",
     "doublon_exact",
     "nda_en_double",
+    "guillemet_non_ferme",
 ]
 
 

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..clean.record import (
@@ -78,10 +78,10 @@ def _clean_chunk(chunk: list[tuple]) -> tuple[list[tuple | Rejected], Counter]:
     cleaner = _worker_cleaner
     cleaner.counts = counts = Counter()
     out: list[tuple | Rejected] = []
-    for number, line, joined, values, extras, width_ok, overflow in chunk:
+    for number, line, joined, values, extras, width_ok, overflow, defect in chunk:
         raw = joined.split(_SEPARATOR)
         values = raw if values is None else values
-        cleaned = cleaner.clean(number, line, values, raw, extras, width_ok, overflow)
+        cleaned = cleaner.clean(number, line, values, raw, extras, width_ok, overflow, defect)
         cleaned.raw = None
         out.append(declaration_fields(cleaned) if type(cleaned) is Declaration else cleaned)
     return out, counts
@@ -115,6 +115,7 @@ def _for_worker(records: list[Record]) -> list[tuple]:
             r.extras,
             r.width_ok,
             r.overflow,
+            r.defect,
         )
         for r in records
     ]
@@ -181,6 +182,7 @@ def _clean_record(cleaner: RecordCleaner, record: Record) -> Declaration | Rejec
         record.extras,
         record.width_ok,
         record.overflow,
+        record.defect,
     )
 
 
@@ -229,6 +231,28 @@ def read_and_clean(
     if on_progress:
         on_progress(reader.size, reader.size)
     return declarations, rejected
+
+
+def line_accounts(reader: ListePubliqueReader, kept: Iterable, rejected: Sequence[Rejected]) -> dict:
+    """Where each physical line of the file went: the header, a declaration, quarantine. Checks that
+    they add up, and lists the lines of quotes left open (repaired, or quarantined)."""
+    lines_of = reader.lines_of
+    in_quarantine = sum(lines_of(r.enregistrement) for r in rejected)
+    in_declarations = sum(lines_of(number) for number in kept)
+    accounted = reader.header_lines + in_declarations + in_quarantine
+    if accounted != reader.lines:  # pragma: no cover - an invariant
+        raise AssertionError(f"{reader.lines} lines read, {accounted} accounted for")
+    return {
+        "physical": reader.lines,
+        "header": reader.header_lines,
+        "in_declarations": in_declarations,
+        "in_quarantine": in_quarantine,
+        "records_on_several_lines": len(reader.spans),
+        "unclosed_quotes": {
+            "repaired_lines": reader.unclosed_quotes["repaired"],
+            "quarantined_lines": reader.unclosed_quotes["quarantined"],
+        },
+    }
 
 
 def build(
@@ -286,7 +310,7 @@ def _build(
                 "sha256": _sha256(local),
                 "compressed": reader.compressed,
                 "encoding": reader.encoding,
-                "bytes_read_as_windows_1252": reader.fallback.count,
+                "records_read_as_windows_1252": reader.records_windows_1252,
                 "missing_optional_columns": reader.missing_optional,
                 "extra_columns": [name for _, name in reader.extra_columns],
             },
@@ -295,6 +319,7 @@ def _build(
     finally:
         if local != Path(source):
             local.unlink(missing_ok=True)
+    counts.update(reader.repairs)
     quarantine = Counter(r.motif for r in rejected)
     for prefix, attribute in (("commune", "methode_commune"), ("address", "type_adresse")):
         for value, n in Counter(getattr(d, attribute) for d in declarations).items():
@@ -308,6 +333,7 @@ def _build(
             "quarantined": len(rejected),
             "organisations": len(groups),
         },
+        "lines": line_accounts(reader, (d.enregistrement for d in declarations), rejected),
         "quarantine": dict(sorted(quarantine.items())),
         "scopes": scopes,
         "repairs": dict(sorted(counts.items())),

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import EXIT_BUSY, AnnuaireError
+from ..store.files import remove_leftovers, resolved
 
 
 class BusyError(AnnuaireError):
@@ -48,7 +49,7 @@ def run_lock(db: Path | str) -> Iterator[None]:
         with _postgres_lock(str(db)):
             yield
         return
-    path = Path(db)
+    path = Path(resolved(str(db)))  # a link's target: the lock of the file that is replaced
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = path.with_name(path.name + ".lock")
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
@@ -59,6 +60,7 @@ def run_lock(db: Path | str) -> Iterator[None]:
             raise BusyError(f"{db}: another build or update is running (lock {lock})") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
+        remove_leftovers(path)  # no other run of this directory is alive: what is aside is stale
         yield
     finally:
         if not path.exists():  # a first build that failed leaves nothing behind, not even its lock file

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ..clean.record import EXACT_DUPLICATE, NDA_DUPLICATE, Declaration, RecordCleaner, Rejected, settle_twice
 from ..errors import AnnuaireError
@@ -37,7 +38,9 @@ from ..sources.liste_publique import SCOPES
 from ..sources.reader import ListePubliqueReader
 from ..sources.reference import Reference
 from ..store import is_postgres
+from ..store.files import aside_path, check_writable, keep_attributes, resolved
 from ..store.sqlite import SQLiteBuildWriter, refresh_organisations
+from .build import line_accounts
 from .dedup import group_declarations
 from .diff import (
     ADDRESS_GROUP,
@@ -49,6 +52,7 @@ from .diff import (
     scope_changes,
 )
 from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
+from .guard import Guard, PartialSource, refusal_message
 from .load import declaration_row, organisation_identifier
 from .lock import run_lock
 from .reconcile import Held, Index, index_directory, reconcile_index
@@ -90,6 +94,7 @@ class Reading:
     rejected: list[Rejected]
     records: int
     counts: Counter
+    lines: dict  # where each physical line of the file went (build.line_accounts)
 
 
 def read_changes(
@@ -102,14 +107,14 @@ def read_changes(
     last declaration (to settle an NDA declared twice, as a build does: the most recent wins)."""
     counts: Counter = Counter()
     cleaner = RecordCleaner(reference.communes, counts)
-    unchanged: dict[str, tuple[int, list[str]]] = {}
+    unchanged: dict[str, tuple[int, int, list[str]]] = {}  # NDA → record number, line, raw fields
     cleaned: dict[str, Declaration] = {}
     rejected: list[Rejected] = []
     for record in reader:
         nda = known.get(raw_fingerprint(record.raw))
         if nda is not None and nda not in cleaned:
             if nda in unchanged:
-                first, _ = unchanged[nda]
+                first = unchanged[nda][0]
                 rejected.append(
                     Rejected(
                         record.number,
@@ -121,7 +126,7 @@ def read_changes(
                     )
                 )
             else:
-                unchanged[nda] = (record.number, record.raw)
+                unchanged[nda] = (record.number, record.line, record.raw)
             continue
         out = cleaner.clean(
             record.number,
@@ -131,12 +136,13 @@ def read_changes(
             record.extras,
             record.width_ok,
             record.overflow,
+            record.defect,
         )
         if isinstance(out, Rejected):
             rejected.append(out)
             continue
         if out.nda in unchanged:  # the NDA again, with other content than the directory's
-            first, raw = unchanged[out.nda]
+            first, first_line, raw = unchanged[out.nda]
             if out.raw == raw:
                 rejected.append(
                     Rejected(out.enregistrement, out.ligne, out.nda, EXACT_DUPLICATE, "", out.raw)
@@ -144,7 +150,8 @@ def read_changes(
             elif (out.date_derniere_declaration or "") > (active.get(out.nda) or ""):
                 del unchanged[out.nda]
                 cleaned[out.nda] = out
-                rejected.append(_nda_twice(record.number, record.line, out.nda, raw, out.enregistrement))
+                # The directory's record read first gives way: quarantined under its own number and line.
+                rejected.append(_nda_twice(first, first_line, out.nda, raw, out.enregistrement))
             else:
                 rejected.append(_nda_twice(out.enregistrement, out.ligne, out.nda, out.raw, first))
             continue
@@ -154,7 +161,10 @@ def read_changes(
         else:
             cleaned[out.nda], quarantined = settle_twice(kept, out)
             rejected.append(quarantined)
-    return Reading(set(unchanged), cleaned, rejected, reader.records_read, counts)
+    counts.update(reader.repairs)
+    kept = [entry[0] for entry in unchanged.values()] + [d.enregistrement for d in cleaned.values()]
+    lines = line_accounts(reader, kept, rejected)
+    return Reading(set(unchanged), cleaned, rejected, reader.records_read, counts, lines)
 
 
 def _nda_twice(number: int, line: int, nda: str, raw: list[str], kept: int) -> Rejected:
@@ -200,6 +210,21 @@ def _old_values(conn: sqlite3.Connection, ndas: Iterable[str]) -> dict[str, dict
     ):
         rows[nda]["specialites"].append(code)
     return rows
+
+
+def _last_accepted_rows(conn: sqlite3.Connection) -> int | None:
+    """The rows of the last snapshot the directory accepted: its last update's, else its build's."""
+    meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('update_report', 'build_report')"))
+    for key, path in (("update_report", ("source_records",)), ("build_report", ("rows", "records"))):
+        try:
+            value: Any = json.loads(meta[key])
+            for part in path:
+                value = value[part]
+        except (KeyError, TypeError, ValueError):
+            continue
+        if isinstance(value, int):
+            return value
+    return None
 
 
 def compare(conn: sqlite3.Connection, reading: Reading, active: dict[str, str | None]) -> Diff:
@@ -462,8 +487,12 @@ def update(
     today: str | None = None,
     pause: Callable[[str], None] | None = None,
     extra_sources: Sequence[ExtraSource] = (),
+    guard: Guard | None = None,
 ) -> dict:
     """Apply the snapshot `source` (a path or URL) to the directory `db`. Returns the update report.
+
+    `guard` (default: 5 % removed at most, 90 % of the last accepted rows at least) refuses a snapshot
+    that looks partial, raising PartialSource before anything is written (pipeline/guard.py).
 
     `extra_sources` (as for a build) are read again and reconciled with the updated directory, in the
     same swap; without them the directory keeps the secondary data it has. When neither the Liste
@@ -476,17 +505,16 @@ def update(
 
         return update_postgres(
             source, db, reference, geocoding=geocoding, on_geocode_progress=on_geocode_progress,
-            today=today, pause=pause, extra_sources=extra_sources,
+            today=today, pause=pause, extra_sources=extra_sources, guard=guard,
         )  # fmt: skip
-    path = Path(db)
+    path = Path(resolved(db))  # a link's target: updated there, the link stays a link
     if not path.is_file():
         raise UpdateError(f"{db}: no such database (run `annuaire build` first)")
+    check_writable(path)  # a read-only file, or a folder that cannot be written: refused now
     started = time.perf_counter()
     today = today or _today()
     pause = pause or (lambda stage: None)
-    with run_lock(path), gc_paused():
-        for stale in path.parent.glob(f".{path.name}.updating-*"):  # left by a run that was killed
-            stale.unlink(missing_ok=True)
+    with run_lock(path), gc_paused():  # the lock removes what killed runs left beside the file
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         conn.row_factory = sqlite3.Row
         try:
@@ -512,6 +540,7 @@ def update(
                     local.unlink(missing_ok=True)
             timings = {"read_and_clean": time.perf_counter() - started}
             diff = compare(conn, reading, active)
+            last_rows = _last_accepted_rows(conn)
             old_quarantine = conn.execute("SELECT count(*) FROM quarantaine").fetchone()[0]
             secondary: list[LoadedSource] | None = None
             sources_unchanged = True
@@ -523,11 +552,14 @@ def update(
                 timings["secondary_sources"] = time.perf_counter() - mark
         finally:
             conn.close()
+        decision = (guard or Guard()).decide(
+            active=len(active), removed=len(diff.removed), rows=reading.records, last_rows=last_rows
+        )
         pause("compared")
         listed = set(diff.added) | set(diff.modified) | set(diff.corrected)
         rewritten = [d for n, d in reading.cleaned.items() if n not in listed]
         report: dict = {
-            "source": {"location": source, "records": reading.records},
+            "source": {"location": source, "records": reading.records, "lines": reading.lines},
             "database": str(path),
             "date": today,
             **diff.as_report(),
@@ -540,6 +572,12 @@ def update(
             },
         }
         report["rows"]["accounted_for"] = report["rows"]["declarations"] + report["rows"]["quarantined"]
+        report["garde"] = decision
+        if decision["decision"] == "refused":
+            report["changed"] = False
+            log.warning("update refused: the snapshot looks partial", extra=decision)
+            raise PartialSource(refusal_message(str(db), decision), report)
+        log.info("update guard: %s", decision["decision"], extra=decision)
         if report["rows"]["accounted_for"] != reading.records:  # pragma: no cover - an invariant
             raise AssertionError(
                 f"{reading.records} records read, {report['rows']['accounted_for']} accounted for"
@@ -596,7 +634,7 @@ def _apply(
     reconciled again, when given)."""
     timings: dict[str, float] = {}
     mark = time.perf_counter()
-    temp = path.with_name(f".{path.name}.updating-{os.getpid()}")
+    temp = aside_path(path, "updating")
     try:
         shutil.copyfile(path, temp)
         timings["copy"] = time.perf_counter() - mark
@@ -646,7 +684,9 @@ def _apply(
                 "INSERT OR REPLACE INTO meta VALUES ('updated_at', ?), ('update_report', ?)",
                 (
                     time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    json.dumps({k: report[k] for k in ("date", "counts")}),
+                    json.dumps(
+                        {k: report[k] for k in ("date", "counts")} | {"source_records": reading.records}
+                    ),
                 ),
             )
             timings["organisations"] = time.perf_counter() - mark
@@ -657,6 +697,7 @@ def _apply(
             conn.close()
         pause("committed")
         mark = time.perf_counter()
+        keep_attributes(path, temp)  # the mode, owner and group the operator gave the file
         os.replace(temp, path)  # atomic: readers see the old directory or the new one
         timings["swap"] = time.perf_counter() - mark
     finally:

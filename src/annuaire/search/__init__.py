@@ -6,10 +6,10 @@
 `postgres` its PostgreSQL one.
 """
 
-from .base import Searcher
+from .base import DirectoryUnavailable, Searcher
 from .params import ClusterQuery, QueryError, SearchQuery
 
-__all__ = ["ClusterQuery", "QueryError", "SearchQuery", "Searcher", "open_searcher"]
+__all__ = ["ClusterQuery", "DirectoryUnavailable", "QueryError", "SearchQuery", "Searcher", "open_searcher"]
 
 
 def open_searcher(location: str) -> Searcher:

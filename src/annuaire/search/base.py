@@ -8,6 +8,11 @@ from typing import Any
 from .params import ClusterQuery, SearchQuery
 
 
+class DirectoryUnavailable(Exception):
+    """The directory's database cannot be read right now: missing (between a deletion and a new
+    build), unreadable, damaged, or its server unreachable. The server answers 503 until it is back."""
+
+
 class Searcher(ABC):
     """Read-only access to one directory. Methods take checked queries (`SearchQuery.checked()`)."""
 
@@ -59,6 +64,11 @@ class Searcher(ABC):
 
     @abstractmethod
     def stats(self) -> dict[str, Any]: ...
+
+    def available(self) -> bool:
+        """Whether the directory can be read now (after an error: was it the database's absence, or
+        a bug?)."""
+        return True
 
     def warm_up(self) -> None:  # noqa: B027 - optional
         """Load what the first request would otherwise wait for."""

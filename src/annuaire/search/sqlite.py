@@ -24,7 +24,7 @@ import numpy as np
 from ..sources.naf import naf_label
 from ..store.sqlite import ensure_math_functions
 from . import text
-from .base import Searcher
+from .base import DirectoryUnavailable, Searcher
 from .columns import ROW_FIELDS, Columns, Lookups
 from .params import SCOPES, ClusterQuery, Filters, QueryError, SearchQuery
 
@@ -128,22 +128,37 @@ class SQLiteSearcher(Searcher):
     # -- connections and caching -------------------------------------------------------------------
 
     def _ident(self) -> tuple:
-        st = os.stat(self.path)
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            raise DirectoryUnavailable(f"{self.path}: {exc.strerror or exc}") from exc
         return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def available(self) -> bool:
+        try:
+            with open(self.path, "rb") as fh:
+                return fh.read(16) == b"SQLite format 3\x00"
+        except OSError:
+            return False
 
     def _conn(self) -> sqlite3.Connection:
         ident = self._ident()
         local = self._local
         if getattr(local, "ident", None) != ident:
             old = getattr(local, "conn", None)
+            local.conn = local.ident = None  # until the new one works: a failed open is tried again
             if old is not None:
                 old.close()
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA query_only = 1")
-            conn.execute("PRAGMA mmap_size = 268435456")
-            conn.execute("PRAGMA cache_size = -32768")
-            ensure_math_functions(conn)
+            try:
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA query_only = 1")
+                conn.execute("PRAGMA mmap_size = 268435456")
+                conn.execute("PRAGMA cache_size = -32768")
+                ensure_math_functions(conn)
+            except sqlite3.Error:
+                conn.close()  # not a database (yet): unavailable, answered 503
+                raise
             local.conn, local.ident = conn, ident
             with self._lock:
                 self._connections.append(conn)

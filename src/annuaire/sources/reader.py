@@ -1,10 +1,17 @@
 """Stream the records of a `;`-separated Liste publique file, whatever its encoding and compression.
 
 - plain or gzip (told by the magic bytes, not the name);
-- UTF-8 with or without BOM, or Windows-1252 (detected from the bytes); a UTF-8 file with a few
-  Windows-1252 bytes is read anyway, those bytes counted;
+- UTF-8 with or without BOM, or Windows-1252, decided record by record: a record whose bytes are not
+  valid UTF-8 is read as Windows-1252, that record alone (a file mixing both reads right), and counted;
 - LF, CRLF or CR line ends; quoted fields holding `;` or line breaks;
 - columns found by header name, in any order; extra columns kept aside.
+
+Every physical line is accounted for: it is the header, or part of exactly one record. A record spans
+several lines only through a properly quoted field. A quote that opens and is never closed (or whose
+field would swallow the next lines) is read as a literal character when that gives the line the
+header's number of fields (the record is counted as repaired, `guillemet_non_ferme`); otherwise the
+line alone becomes a record marked with that defect (quarantined by the cleaner) and reading goes on
+at the next line.
 
 Every problem that makes the file unusable raises InputError naming the file, the line and, where
 it applies, the column.
@@ -17,6 +24,7 @@ import csv
 import gzip
 import io
 import zlib
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +34,11 @@ from .liste_publique import COLUMNS, FIELDS, OFFICIAL_BY_KEY, REQUIRED, header_k
 
 SNIFF_BYTES = 1 << 20
 MAX_FIELD_CHARS = 1_000_000  # a field longer than this is not a field of the Liste publique
+MAX_LINE_CHARS = MAX_FIELD_CHARS  # nor is a physical line longer than this one of its lines
+MAX_RECORD_LINES = 100  # a quoted field spanning more lines than this is a quote left open
+UNCLOSED_QUOTE = "guillemet_non_ferme"  # repair (counted) and quarantine reason
 _GZIP_MAGIC = b"\x1f\x8b"
+_LISTED_LINES = 1000  # line numbers listed per kind of unclosed quote in the report
 
 
 class BinaryDataError(ValueError):
@@ -57,25 +69,25 @@ class _NulGuard(io.RawIOBase):
         return len(data)
 
 
-class _FallbackCounter:
-    """Codec error handler: bytes that are not UTF-8 are read as Windows-1252 (Latin-1 for the five
-    bytes Windows-1252 leaves undefined), and counted."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, error: UnicodeDecodeError) -> tuple[str, int]:
-        chunk = error.object[error.start : error.end]
-        self.count += 1
-        text = "".join(_cp1252_byte(b) for b in chunk)
-        return text, error.end
+def _latin1_for_undefined(error: UnicodeDecodeError) -> tuple[str, int]:
+    """The five bytes Windows-1252 leaves undefined are read as Latin-1."""
+    return error.object[error.start : error.end].decode("latin-1"), error.end
 
 
-def _cp1252_byte(b: int) -> str:
+codecs.register_error("annuaire-latin1", _latin1_for_undefined)
+
+
+def _decoded(raw: str) -> tuple[str, bool]:
+    """A line read byte for byte (Latin-1) as text: UTF-8 when its bytes are, else Windows-1252 (True)."""
+    data = raw.encode("latin-1")
     try:
-        return bytes([b]).decode("cp1252")
+        return data.decode("utf-8"), False
     except UnicodeDecodeError:
-        return bytes([b]).decode("latin-1")
+        return data.decode("cp1252", errors="annuaire-latin1"), True
+
+
+def _as_cp1252(raw: str) -> str:
+    return raw.encode("latin-1").decode("cp1252", errors="annuaire-latin1")
 
 
 @dataclass(slots=True)
@@ -87,18 +99,27 @@ class Record:
     extras: dict[str, str] | None  # columns we do not know, by header name (non-empty values)
     width_ok: bool  # as many fields as the header
     overflow: bool  # non-empty fields beyond the header's width
+    lines: int = 1  # physical lines the record spans
+    defect: str | None = None  # a line that could not be read as a record (quarantine reason)
 
 
 def detect_encoding(sample: bytes) -> str:
-    """`utf-8-sig` (BOM), `utf-8` or `cp1252`, from the first bytes of a file."""
+    """`utf-8-sig` (BOM), `utf-8` or `cp1252`, from the first bytes of a file: the encoding of most of
+    its lines that are not plain ASCII (each record is still decoded on its own)."""
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        decoder.decode(sample, final=False)  # a character cut at the end of the sample is fine
-        return "utf-8"
-    except UnicodeDecodeError:
-        return "cp1252"
+    utf8 = other = 0
+    lines = sample.splitlines()
+    for number, line in enumerate(lines, start=1):
+        if line.isascii():
+            continue
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:  # the last line may be cut by the sample's end, a character with it
+            decoder.decode(line, final=number < len(lines))
+            utf8 += 1
+        except UnicodeDecodeError:
+            other += 1
+    return "utf-8" if utf8 >= other else "cp1252"
 
 
 def _looks_binary(sample: bytes) -> bool:
@@ -108,8 +129,92 @@ def _looks_binary(sample: bytes) -> bool:
     return controls > max(8, len(sample[:65536]) // 100)
 
 
+def split_literal(text: str) -> list[str]:
+    """The fields of one line as a strict CSV reader reads them, except that a quote opening a field
+    that is not properly closed on this line (no closing quote followed by `;` or the line's end) is
+    a literal character. A well-formed line gives what `csv.reader` gives."""
+    body = text.rstrip("\r\n")
+    if not body:
+        return []
+    fields: list[str] = []
+    size = len(body)
+    pos = 0
+    while True:
+        if body.startswith('"', pos):
+            quoted = _quoted_field(body, pos)
+            if quoted is not None:
+                value, end = quoted
+                fields.append(value)
+                if end >= size:
+                    return fields
+                pos = end + 1
+                continue
+        end = body.find(";", pos)
+        if end < 0:
+            fields.append(body[pos:])
+            return fields
+        fields.append(body[pos:end])
+        pos = end + 1
+
+
+def _quoted_field(body: str, start: int) -> tuple[str, int] | None:
+    """The value of the quoted field opening at `start`, and where its closing quote ends; None when
+    the field is not closed properly on this line."""
+    size = len(body)
+    parts = []
+    pos = start + 1
+    while True:
+        quote = body.find('"', pos)
+        if quote < 0:
+            return None
+        if quote + 1 < size and body[quote + 1] == '"':  # an escaped quote
+            parts.append(body[pos : quote + 1])
+            pos = quote + 2
+            continue
+        if quote + 1 == size or body[quote + 1] == ";":
+            parts.append(body[pos:quote])
+            return "".join(parts), quote + 1
+        return None  # a quote followed by something else: not the end of a quoted field
+
+
+class _Lines:
+    """The file's physical lines (each as read byte for byte, Latin-1, with its line end), with
+    lines put back, and the count of lines handed out."""
+
+    __slots__ = ("back", "count", "read")
+
+    def __init__(self, text: io.TextIOWrapper):
+        self.read = text.readline
+        self.back: deque[str] = deque()
+        self.count = 0
+
+    def next(self) -> str | None:
+        if self.back:
+            line = self.back.popleft()
+        else:
+            line = self.read(MAX_LINE_CHARS + 1)
+            if not line:
+                return None
+            if len(line) > MAX_LINE_CHARS:
+                raise _LineTooLong
+        self.count += 1
+        return line
+
+    def put_back(self, lines: list[str]) -> None:
+        self.back.extendleft(reversed(lines))
+        self.count -= len(lines)
+
+
+class _LineTooLong(Exception):
+    pass
+
+
 class ListePubliqueReader:
-    """Iterate over the records of one file. `progress()` says how much of the file was read."""
+    """Iterate over the records of one file. `progress()` says how much of the file was read.
+
+    After the iteration: `lines` (physical lines read), `header_lines`, `records_read`,
+    `spans` (record number → lines, for records spanning several), `records_windows_1252`,
+    `repairs` (counted repairs) and `unclosed_quotes` (line numbers repaired and quarantined)."""
 
     def __init__(self, path: str | Path, *, display_name: str | None = None):
         self.path = Path(path)
@@ -125,13 +230,18 @@ class ListePubliqueReader:
         if _looks_binary(sample):
             raise InputError(self.name, "binary data, not a text CSV file")
         self.encoding = detect_encoding(sample)
-        self.fallback = _FallbackCounter()
         self.header: list[str] = []
         self.positions: dict[str, int] = {}
         self.extra_columns: list[tuple[int, str]] = []
         self.missing_optional: list[str] = []
         self._raw_fh: io.BufferedReader | None = None
         self.records_read = 0
+        self.lines = 0
+        self.header_lines = 0
+        self.spans: dict[int, int] = {}
+        self.records_windows_1252 = 0
+        self.repairs: Counter = Counter()
+        self.unclosed_quotes: dict[str, list[int]] = {"repaired": [], "quarantined": []}
 
     def _open_binary(self) -> tuple[io.BufferedReader, io.BufferedIOBase]:
         raw = self.path.open("rb")
@@ -152,6 +262,10 @@ class ListePubliqueReader:
             return self._raw_fh.tell() if self._raw_fh and not self._raw_fh.closed else self.size
         except (OSError, ValueError):
             return 0
+
+    def lines_of(self, number: int) -> int:
+        """Physical lines of record `number`."""
+        return self.spans.get(number, 1)
 
     def _check_header(self, header: list[str]) -> None:
         self.header = header
@@ -187,55 +301,89 @@ class ListePubliqueReader:
         csv.field_size_limit(MAX_FIELD_CHARS)
         raw, stream = self._open_binary()
         self._raw_fh = raw
-        encoding = "utf-8" if self.encoding == "utf-8-sig" else self.encoding
-        codecs.register_error("annuaire-fallback", self.fallback)
         guarded = io.BufferedReader(_NulGuard(stream), buffer_size=1 << 16)
-        text = io.TextIOWrapper(guarded, encoding=encoding, errors="annuaire-fallback", newline="")
-        reader = csv.reader(text, delimiter=";", quotechar='"')
+        # Latin-1 maps each byte to one character: lines are split (LF, CRLF, CR) before any decoding,
+        # and each record is decoded on its own.
+        text = io.TextIOWrapper(guarded, encoding="latin-1", newline="")
+        lines = _Lines(text)
         try:
-            yield from self._records(reader)
+            yield from self._records(lines)
         except csv.Error as exc:
             message = str(exc)
             if "field larger than field limit" in message:
                 message = f"a field longer than {MAX_FIELD_CHARS:,} characters: not a Liste publique field"
-            raise InputError(self.name, f"unreadable CSV ({message})", line=reader.line_num) from None
+            raise InputError(self.name, f"unreadable CSV ({message})", line=lines.count) from None
+        except _LineTooLong:
+            raise InputError(
+                self.name,
+                f"a line longer than {MAX_LINE_CHARS:,} characters: not a Liste publique record "
+                "(no field of it is that long)",
+                line=lines.count + 1,
+            ) from None
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise InputError(
                 self.name,
                 f"the gzip file is truncated or damaged ({exc or 'unexpected end'})",
-                line=reader.line_num,
+                line=lines.count + 1,
             ) from None
         except BinaryDataError:
             raise InputError(
-                self.name, "binary data (NUL bytes) inside the file, not a text CSV", line=reader.line_num + 1
+                self.name, "binary data (NUL bytes) inside the file, not a text CSV", line=lines.count + 1
             ) from None
-        except UnicodeDecodeError as exc:  # pragma: no cover - the error handler decodes everything
-            raise InputError(self.name, f"undecodable bytes ({exc})", line=reader.line_num) from None
         finally:
+            self.lines = lines.count
             text.close()
             raw.close()
 
-    def _records(self, reader) -> Iterator[Record]:
-        header = next(reader, None)
-        if header is None:
+    # -- records -----------------------------------------------------------------------------------
+
+    def _header(self, lines: _Lines) -> list[str]:
+        first = lines.next()
+        if first is None:
             raise InputError(self.name, "the file is empty: expected a header line and records")
+        text, _ = _decoded(first)
+        header = next(csv.reader([text], delimiter=";", quotechar='"'), [])
         if header and header[0].startswith("\ufeff"):
             header[0] = header[0][1:]
+        return header
+
+    def _records(self, lines: _Lines) -> Iterator[Record]:
+        header = self._header(lines)
+        self.header_lines = lines.count
         self._check_header(header)
         take = [(FIELDS.index(short), pos) for short, pos in self.positions.items()]
         extras = self.extra_columns
         width = len(header)
         n_fields = len(FIELDS)
+        self._width = width
+        self._trailing_empty = bool(header) and not header[-1].strip()
         # The usual file has exactly the official columns in the official order: rows map as they are.
         identity = width == n_fields and all(fi == pos for fi, pos in take) and len(take) == n_fields
         number = 0
-        previous_line = reader.line_num
-        for row in reader:
+        next_line = lines.next
+        while True:
+            line = next_line()
+            if line is None:
+                break
             number += 1
-            start = previous_line + 1
-            previous_line = reader.line_num
+            start = lines.count
+            cp1252 = False
+            if line.isascii():
+                text = line
+            else:
+                text, cp1252 = _decoded(line)
+            span, defect = 1, None
+            if '"' not in text:
+                body = text.rstrip("\r\n")
+                row = body.split(";") if body else []
+            else:
+                row, span, defect, cp1252 = self._quoted(line, text, cp1252, lines, start)
+                if span > 1:
+                    self.spans[number] = span
+            if cp1252:
+                self.records_windows_1252 += 1
             n = len(row)
-            if identity and n == width:
+            if identity and n == width and defect is None:
                 values = row
             else:
                 values = [""] * n_fields
@@ -247,6 +395,104 @@ class ListePubliqueReader:
                 extra = {name: row[pos] for pos, name in extras if pos < n and row[pos]} or None
             overflow = n > width and any(row[width:])
             self.records_read = number
-            yield Record(number, start, values, row, extra, n == width, overflow)
+            yield Record(number, start, values, row, extra, n == width, overflow, span, defect)
         if number == 0:
             raise InputError(self.name, "the file holds a header but no records", line=1)
+
+    def _fits(self, row: list[str]) -> bool:
+        """Whether a record has the header's number of fields (a `;` more or less at the end, empty,
+        allowed: headers and rows do not always agree on a trailing separator)."""
+        n, width = len(row), self._width
+        if n == width:
+            return True
+        if n == width - 1:
+            return self._trailing_empty
+        return n > width and not any(row[width:])
+
+    def _quoted(
+        self, raw: str, first: str, cp1252: bool, lines: _Lines, start: int
+    ) -> tuple[list[str], int, str | None, bool]:
+        """A record whose first line (`raw` as read, `first` decoded) holds a quote: its fields, the
+        lines it spans, its defect, and whether it was read as Windows-1252."""
+        row, still_open = _one_line(first)
+        if not still_open:
+            literal = split_literal(first)
+            if literal != row and self._fits(literal):
+                # A quoted field not closed properly (`"UFORCA;…;"12 rue; B";…`): csv.reader would
+                # close it at the next field's opening quote and shift the fields.
+                self._repaired(start)
+                return literal, 1, None, cp1252
+            return row, 1, None, cp1252
+        # The line ends inside a quoted field: the record goes on when the field closes properly.
+        multi, gathered, multi_cp1252 = self._several_lines(raw, first, cp1252, lines)
+        literal = split_literal(first)
+        literal_fits = self._fits(literal)
+        if multi is not None and not (literal_fits and self._record_alone(gathered[1])):
+            return multi, len(gathered), None, multi_cp1252
+        lines.put_back(gathered[1:])
+        if literal_fits:
+            self._repaired(start)
+            return literal, 1, None, cp1252
+        self._listed("quarantined", start)
+        return literal, 1, UNCLOSED_QUOTE, cp1252
+
+    def _several_lines(
+        self, raw: str, first: str, cp1252: bool, lines: _Lines
+    ) -> tuple[list[str] | None, list[str], bool]:
+        """The record read over the next lines while its quoted field stays open: its fields when the
+        field closes properly within MAX_RECORD_LINES and the record fits the header, else None; the
+        lines taken, as read; whether the record is read as Windows-1252."""
+        gathered = [raw]
+        decoded_as = [cp1252]
+        ended = False
+
+        def feed() -> Iterator[str]:
+            nonlocal ended
+            yield first
+            while len(gathered) < MAX_RECORD_LINES:
+                more = lines.next()
+                if more is None:
+                    break
+                gathered.append(more)
+                text, other = (more, False) if more.isascii() else _decoded(more)
+                decoded_as.append(other)
+                yield text
+            ended = True
+
+        try:
+            row = next(csv.reader(feed(), delimiter=";", quotechar='"', strict=True), None)
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise
+            row = None
+        if row is None or ended or not self._fits(row):
+            return None, gathered, cp1252
+        if any(decoded_as) and not all(decoded_as):  # one line is not UTF-8: the whole record is not
+            row = next(csv.reader([_as_cp1252(r) for r in gathered], delimiter=";", quotechar='"'))
+        return row, gathered, any(decoded_as)
+
+    def _record_alone(self, raw: str) -> bool:
+        """Whether a line read on its own is a whole record (the header's number of fields)."""
+        text = raw if raw.isascii() else _decoded(raw)[0]
+        return self._fits(split_literal(text))
+
+    def _repaired(self, line: int) -> None:
+        self.repairs[UNCLOSED_QUOTE] += 1
+        self._listed("repaired", line)
+
+    def _listed(self, kind: str, line: int) -> None:
+        listed = self.unclosed_quotes[kind]
+        if len(listed) < _LISTED_LINES:
+            listed.append(line)
+
+
+def _one_line(text: str) -> tuple[list[str], bool]:
+    """A line's fields as `csv.reader` reads them, and whether the line ends inside a quoted field."""
+    still_open = False
+
+    def feed() -> Iterator[str]:
+        nonlocal still_open
+        yield text
+        still_open = True
+
+    return next(csv.reader(feed(), delimiter=";", quotechar='"'), []), still_open

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -36,7 +37,7 @@ def report_path(location: str, suffix: str) -> Path:
         folder = cache_dir() / "reports"
         folder.mkdir(parents=True, exist_ok=True)
         return folder / (name.replace("/", "_") + suffix)
-    path = Path(location)
+    path = Path(os.path.realpath(location))  # beside a link's target
     return path.with_name(path.name + suffix)
 
 

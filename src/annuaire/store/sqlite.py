@@ -14,6 +14,7 @@ from typing import Any
 
 from ..clean.names import fold
 from .base import BuildWriter, Rows, Store
+from .files import aside_path, keep_attributes, resolved
 from .side_index import FULL_TEXT, OPTIMIZE, SPATIAL, SideTables, can_fork, fill
 
 SCHEMA = resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
@@ -239,8 +240,8 @@ class SQLiteBuildWriter(BuildWriter):
 
 class SQLiteStore(Store):
     def __init__(self, location: str | os.PathLike):
-        self.path = Path(location)
-        self.location = str(location)
+        self.location = resolved(str(location))  # a link's target: replaced there, the link stays
+        self.path = Path(self.location)
 
     def exists(self) -> bool:
         return self.path.is_file()
@@ -258,7 +259,7 @@ class SQLiteStore(Store):
     @contextmanager
     def build(self) -> Iterator[SQLiteBuildWriter]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        temp = self.path.with_name(f".{self.path.name}.building-{os.getpid()}")
+        temp = aside_path(self.path, "building")
         temp.unlink(missing_ok=True)
         conn = sqlite3.connect(temp, isolation_level=None)
         writer: SQLiteBuildWriter | None = None
@@ -274,6 +275,7 @@ class SQLiteStore(Store):
             conn.close()
             if writer.side:
                 writer.side.merge_into(temp)
+            keep_attributes(self.path, temp)  # the mode, owner and group the operator gave the file
             os.replace(temp, self.path)  # atomic: readers see the old file or the new one
         except BaseException:
             conn.close()

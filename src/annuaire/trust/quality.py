@@ -36,6 +36,7 @@ REPAIR_LABELS = {
     "date_impossible_emptied": "date impossible vidée",
     "count_unreadable": "effectif illisible vidé",
     "record_field_count_differs_from_header": "nombre de champs différent de l'en-tête",
+    "guillemet_non_ferme": "guillemet jamais fermé lu comme un caractère",
 }
 QUARANTINE_LABELS = {
     "ligne_vide": "ligne vide",
@@ -45,6 +46,7 @@ QUARANTINE_LABELS = {
     "champs_en_trop": "champs en trop",
     "doublon_exact": "doublon exact",
     "nda_en_double": "NDA déclaré deux fois (la déclaration la plus récente est gardée)",
+    "guillemet_non_ferme": "ligne illisible : guillemet jamais fermé",
 }
 PRECISION_LABELS = {
     "housenumber": "au numéro",

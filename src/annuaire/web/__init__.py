@@ -25,6 +25,7 @@ from .legal import build_legal_router
 from .pages import Renderer
 from .routes import build_router
 from .settings import WebSettings
+from .unavailable import install as install_unavailable
 
 __all__ = ["WebSettings", "mount_website"]
 STATIC = Path(__file__).with_name("static")
@@ -52,6 +53,8 @@ def mount_website(app: FastAPI, settings: WebSettings) -> None:
         log.warning("node_modules/leaflet not found (run `npm ci`): pages are served without maps")
 
     app.state.renderer = renderer  # error_page() renders with it
+
+    install_unavailable(app)  # 503 while the directory cannot be read
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError):

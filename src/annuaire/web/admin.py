@@ -41,7 +41,7 @@ def build_admin_router(renderer: Renderer) -> APIRouter:
 
     def page_number(request: Request) -> int:
         value = request.query_params.get("page", "1")
-        return int(value) if value.isdigit() and 0 < int(value) < 100_000 else 1
+        return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 100_000 else 1
 
     @router.get("/admin")
     async def admin_root():
@@ -160,8 +160,10 @@ def build_admin_router(renderer: Renderer) -> APIRouter:
         form = await read_form(request)
         if form is None or not guard.csrf_ok(request, form.get(CSRF_FIELD)):
             return refusal(request, 403, "Jeton de sécurité absent ou expiré : rechargez la page.", moderator)
-        if action not in guard.store.ACTIONS or not correction_id.isdigit():
+        if action not in guard.store.ACTIONS:
             return refusal(request, 404, "Action inconnue.", moderator)
+        if not (correction_id.isascii() and correction_id.isdigit() and len(correction_id) <= 18):
+            return refusal(request, 404, "Cette correction n'existe pas.", moderator)
         motif = " ".join(form.get("motif", "").split())[:500]
         if not guard.store.decide(int(correction_id), action, moderator, motif):
             return refusal(request, 409, "Cette correction n'existe pas ou a déjà été traitée.", moderator)

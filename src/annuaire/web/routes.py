@@ -39,10 +39,10 @@ def moved(path: str, query: str = "") -> RedirectResponse:
 
 def page_number(request: Request) -> int:
     """The page asked for (1 when absent or unreadable); a page past the end is `past_the_end`'s."""
-    try:
-        page = int(request.query_params.get("page", "1"))
-    except ValueError:
+    value = request.query_params.get("page", "1").strip()
+    if not (value.isascii() and value.isdigit()):  # "²" is a digit to str.isdigit, not to int()
         return 1
+    page = int(value) if len(value) < 10 else 1_000_000
     return min(max(page, 1), 1_000_000)  # bounded: a page number never reaches SQL as a huge integer
 
 
@@ -507,7 +507,9 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
     async def sitemap_file(request: Request, number: str):
         paths = cached_paths(searcher(request))
         size = renderer.settings.sitemap_max_urls
-        if not number.isdigit() or not 1 <= int(number) <= file_count(len(paths), size):
+        if not (number.isascii() and number.isdigit() and len(number) < 10) or not (
+            1 <= int(number) <= file_count(len(paths), size)
+        ):
             raise NotFound(number)
         number = int(number)
         chunk = paths[(number - 1) * size : number * size]

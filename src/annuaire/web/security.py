@@ -143,7 +143,7 @@ async def read_form(request: Request) -> dict[str, str] | None:
     """The posted form's fields (the first value of each), or None when the body is too large or not
     a form."""
     length = request.headers.get("content-length")
-    if length is None or not length.isdigit() or int(length) > MAX_FORM_BYTES:
+    if length is None or not (length.isascii() and length.isdigit()) or int(length) > MAX_FORM_BYTES:
         return None
     kind = request.headers.get("content-type", "").split(";")[0].strip()
     if kind not in ("application/x-www-form-urlencoded", "multipart/form-data"):

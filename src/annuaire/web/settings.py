@@ -10,7 +10,8 @@ OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">les contributeurs d’OpenStreetMap</a>'
 )
-SITEMAP_MAX_URLS = 50_000  # the sitemaps.org limit per file
+SITEMAP_MAX_URLS = 50_000
+HOSTS_ENV = "ANNUAIRE_ALLOWED_HOSTS"  # the sitemaps.org limit per file
 
 
 def find_node_modules() -> Path | None:
@@ -62,6 +63,7 @@ class WebSettings:
     publisher: Publisher = field(default_factory=Publisher)
     # Where the département outlines drawn under the maps are (contours.py); None: the build's folder
     reference_dir: Path | None = None
+    allowed_hosts: tuple[str, ...] | None = None  # Host headers accepted; None: api/middleware's defaults
 
     @classmethod
     def from_environment(cls) -> WebSettings:
@@ -78,4 +80,5 @@ class WebSettings:
             reference_dir=Path(os.environ["ANNUAIRE_REFERENCE_DIR"])
             if os.environ.get("ANNUAIRE_REFERENCE_DIR")
             else None,
+            allowed_hosts=tuple(h for h in os.environ.get(HOSTS_ENV, "").split(",") if h.strip()) or None,
         )
