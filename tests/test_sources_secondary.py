@@ -296,7 +296,7 @@ def test_reconciliation_rules_and_conflicts(
         assert [(c["champ"], c["valeur"]) for c in disputed] == [("portees", "actions_formation,vae")]
         page = client.get(f"/organisme/{siret}", follow_redirects=True).text
         assert "1 information en désaccord avec la Liste publique" in page
-        assert "Formation, VAE" in page and "31 janvier 2025" in page
+        assert "Actions de formation, VAE" in page and "31 janvier 2025" in page
 
 
 def test_failing_source_falls_back_to_its_last_good_snapshot(tmp_path, shared_dir) -> None:
