@@ -127,7 +127,7 @@ def _not_modified(answer_headers: dict[str, str], request_headers) -> bool:
 
 def _handler(server: DatagouvServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             with server._lock:
                 server.requests.append(path)

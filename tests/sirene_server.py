@@ -116,7 +116,7 @@ def _handler(server: SireneServer):
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             url = urlparse(self.path)
             if url.path == "/search":
                 key = (parse_qs(url.query).get("q") or [""])[0].replace(" ", "")

@@ -34,7 +34,7 @@ class Misbehaving(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def do_POST(self):  # noqa: N802 - http.server's naming
+    def do_POST(self):
         server = self.server
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         with server.lock:

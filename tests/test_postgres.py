@@ -196,7 +196,7 @@ def test_readers_see_the_old_directory_or_the_new_never_half(
                 seen.add(_counts(url)[:2])
                 found = searcher.search(SearchQuery(Filters(q="formation")).checked())
                 assert found["total"] >= 0
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:  # reported below
             errors.append(exc)
         finally:
             searcher.close()
