@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from annuaire.errors import EXIT_MISSING
 from annuaire.search import ClusterQuery, SearchQuery, open_searcher
 from annuaire.search.params import SCOPES, SORTS, STATUSES, Filters
 from annuaire.search.postgres import tsquery
@@ -316,7 +317,7 @@ def test_copy_between_backends(sample_build, postgres, run_annuaire, tmp_path):
     finally:
         copied.close()
     missing = run_annuaire("copy", "--from", tmp_path / "none.db", "--to", url)
-    assert missing.returncode == 1 and "no directory there" in missing.stderr
+    assert missing.returncode == EXIT_MISSING and "no directory there" in missing.stderr
 
 
 # -- migrations ---------------------------------------------------------------------------------
@@ -362,7 +363,7 @@ def test_missing_directories_are_reported(postgres, run_annuaire):
     url = postgres.create_database("annuaire_empty")
     for args in (("migrate", "--db", url), ("export", "--db", url, "--out", "x"), ("serve", "--db", url)):
         done = run_annuaire(*args)
-        assert done.returncode == 1 and "no such database" in done.stderr, args
+        assert done.returncode == EXIT_MISSING and "no such database" in done.stderr, args
 
 
 # -- several web workers on one database -----------------------------------------------------------

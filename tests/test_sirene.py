@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from annuaire.errors import DownloadError
+from annuaire.errors import EXIT_MISSING, DownloadError
 from annuaire.sources.sirene import (
     SireneCache,
     SireneClient,
@@ -264,7 +264,7 @@ def test_closed_establishment_is_flagged_in_api_and_page(
 
 def test_sirene_command_user_errors(run_annuaire, tmp_path) -> None:
     missing = run_annuaire("sirene", "--db", tmp_path / "none.db", "--url", "http://127.0.0.1:9")
-    assert missing.returncode == 1 and "no such database" in missing.stderr
+    assert missing.returncode == EXIT_MISSING and "no such database" in missing.stderr
     insee_ = run_annuaire("sirene", "--db", tmp_path / "none.db", "--api", "insee")
     assert insee_.returncode == 2 and "ANNUAIRE_INSEE_TOKEN" in insee_.stderr
     other = run_annuaire("sirene", "--db", tmp_path / "none.db", "--api", "pappers")

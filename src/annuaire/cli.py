@@ -1,7 +1,8 @@
 """The `annuaire` command line.
 
-Exit codes: 0 success; 1 unexpected failure; 2 unusable input (file, format, columns);
-3 reference data missing or unreadable; 4 download failed.
+Exit codes (errors.py names them, README.md documents them): 0 success; 1 unexpected failure;
+2 unusable input (file, format, columns); 3 reference data missing or unreadable; 4 download failed;
+5 another build or update of the directory is running; 6 PostgreSQL unreachable; 7 no such directory.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from rich.table import Table
 
 from . import logs
 from .corrections.commands import admin as admin_commands
-from .errors import EXIT_FAILURE, AnnuaireError
+from .errors import EXIT_FAILURE, AnnuaireError, DirectoryMissing
 
 app = typer.Typer(
     name="annuaire",
@@ -299,7 +300,7 @@ def geocode_(
 
     store = open_store(db)
     if not store.exists():
-        raise AnnuaireError(f"{_shown(db)}: no such database (run `annuaire build` first)")
+        raise DirectoryMissing(db)
     ref = load_reference(reference_folder(reference))
     settings = _geocode_settings(True, geocoder_url, geocode_cache, geocode_batch_size, geocode_concurrency)
     addresses = addresses_from(store.addresses(), ref.communes)
@@ -331,7 +332,7 @@ def export_(
 
     store = open_store(db)
     if not store.exists():
-        raise AnnuaireError(f"{_shown(db)}: no such database (run `annuaire build` first)")
+        raise DirectoryMissing(db)
     chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
     unknown = [f for f in chosen if f not in ALL_FORMATS]
     if unknown:
@@ -437,7 +438,7 @@ def profile(
 
     store = open_store(db)
     if not store.exists():
-        raise AnnuaireError(f"{_shown(db)}: no such database (run `annuaire build` first)")
+        raise DirectoryMissing(db)
     given = []
     for path in metadata or []:
         try:
@@ -753,7 +754,7 @@ def serve(
     from .store import is_postgres, open_store
 
     if not open_store(db).exists():
-        raise AnnuaireError(f"{_shown(db)}: no such database (run `annuaire build` first)")
+        raise DirectoryMissing(db)
     try:
         trusted_proxies_from_environment()  # a mistake there stops here, not in every worker
     except ValueError as exc:
@@ -816,7 +817,7 @@ def migrate(
 
     store = open_store(db)
     if not store.exists():
-        raise AnnuaireError(f"{_shown(db)}: no such database (run `annuaire build` first)")
+        raise DirectoryMissing(db)
     with run_lock(db):
         applied = run_migrate(db)
     for migration in applied:
@@ -837,10 +838,7 @@ def copy_(
 
     destination = _target(destination)
     with run_lock(destination):
-        try:
-            counts = copy_directory(open_store(source), open_store(destination))
-        except FileNotFoundError as exc:
-            raise AnnuaireError(str(exc)) from None
+        counts = copy_directory(open_store(source), open_store(destination))
     out.print(
         f"copied {counts['organismes']:,} organisations, {counts['declarations']:,} declarations "
         f"to {_shown(destination)}"

@@ -10,6 +10,7 @@ EXIT_REFERENCE = 3  # reference data (La Poste base, COG) missing or unreadable
 EXIT_NETWORK = 4  # a download failed
 EXIT_BUSY = 5  # another build or update of the same directory is running
 EXIT_DATABASE = 6  # the PostgreSQL server cannot be reached or refuses the connection
+EXIT_MISSING = 7  # no directory at the location given (no such SQLite file, no schema in PostgreSQL)
 
 
 class AnnuaireError(Exception):
@@ -53,3 +54,21 @@ class DatabaseUnavailable(AnnuaireError):
     """The PostgreSQL server named by `--db` cannot be reached, or refuses the connection."""
 
     exit_code = EXIT_DATABASE
+
+
+class DirectoryMissing(AnnuaireError, FileNotFoundError):
+    """No directory at the location named by `--db`: no such SQLite file, or no directory in the
+    PostgreSQL schema. The message shows the location without its password. Also a FileNotFoundError:
+    what tells a vanished file by OSError (the website's 503 while a directory is swapped) still does."""
+
+    exit_code = EXIT_MISSING
+
+    def __init__(self, location: str, what: str = "no such database"):
+        from .store import shown  # here: the store imports this module
+
+        self.location = location
+        self.what = what
+        super().__init__(f"{shown(str(location))}: {what} (run `annuaire build` first)")
+
+    def __reduce__(self):
+        return type(self), (self.location, self.what)

@@ -13,9 +13,9 @@ from datetime import date
 from pathlib import Path
 
 from .. import config
-from ..errors import AnnuaireError
+from ..errors import DirectoryMissing
 from ..sources.sirene import SireneCache, SireneClient, check
-from ..store import open_store, shown
+from ..store import open_store
 
 STOCK_API = "stock"  # the `api` of answers read from INSEE's stock files
 
@@ -31,7 +31,7 @@ def check_directory(
 ) -> dict:
     store = open_store(db)
     if not store.exists():
-        raise AnnuaireError(f"{shown(db)}: no such database (run `annuaire build` first)")
+        raise DirectoryMissing(db)
     sirets = store.establishment_sirets()
     report = check(sirets, client, cache, max_age_days=max_age_days, limit=limit, on_answer=on_answer)
     rows = [_row(e, when, api) for e, when, api in cache.answers(sirets)]
@@ -59,7 +59,7 @@ def import_stock(
 
     store = open_store(db)
     if not store.exists():
-        raise AnnuaireError(f"{shown(db)}: no such database (run `annuaire build` first)")
+        raise DirectoryMissing(db)
     every = store.establishment_sirets()
     sirets = every[:limit] if limit is not None else every
     started = time.monotonic()

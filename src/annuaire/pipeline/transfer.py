@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..errors import DirectoryMissing
 from ..store import Store, open_store
 
 # Every table a build writes, in an order that keeps references ahead of their users; derived tables
@@ -79,7 +80,7 @@ def copy_directory(source: Store, destination: Store) -> dict[str, int]:
         _postgres_rows if is_postgres(source.location) else _sqlite_rows
     )
     if not source.exists():
-        raise FileNotFoundError(f"{source.location}: no directory there (run `annuaire build` first)")
+        raise DirectoryMissing(source.location, "no directory there")
     counts = {}
     meta = _meta_rows(source)
     with destination.build() as writer:
@@ -96,9 +97,7 @@ def update_postgres(source: str, url: str, reference, **options) -> dict:
 
     store = open_store(url)
     if not store.exists():
-        from .update import UpdateError
-
-        raise UpdateError(f"{url}: no directory there (run `annuaire build` first)")
+        raise DirectoryMissing(url, "no directory there")
     with run_lock(url), tempfile.TemporaryDirectory(prefix="annuaire-update-") as folder:
         local = open_store(str(Path(folder) / "annuaire.db"))
         copy_directory(store, local)

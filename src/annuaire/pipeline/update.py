@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..clean.record import EXACT_DUPLICATE, NDA_DUPLICATE, Declaration, RecordCleaner, Rejected, settle_twice
-from ..errors import AnnuaireError
+from ..errors import AnnuaireError, DirectoryMissing
 from ..memory import gc_paused
 from ..sources.download import download, is_url
 from ..sources.extra import ExtraSource, LoadedSource, check_names, load_sources
@@ -63,7 +63,7 @@ IN_JSON = "IN (SELECT value FROM json_each(?))"  # one parameter: a JSON list of
 
 
 class UpdateError(AnnuaireError):
-    """The directory to update is missing or was built without what updates need."""
+    """The directory to update was built without what updates need."""
 
 
 @dataclass(slots=True)
@@ -509,7 +509,7 @@ def update(
         )  # fmt: skip
     path = Path(resolved(db))  # a link's target: updated there, the link stays a link
     if not path.is_file():
-        raise UpdateError(f"{db}: no such database (run `annuaire build` first)")
+        raise DirectoryMissing(db)
     check_writable(path)  # a read-only file, or a folder that cannot be written: refused now
     started = time.perf_counter()
     today = today or _today()

@@ -1,7 +1,7 @@
 """Search over the directory: full text, filters, geography, facets, map clusters.
 
 `params` says what a query is and checks it (pure), `text` and `geo` hold the pure helpers,
-`clauses` turns a query into SQL conditions (one small processor per filter, listed in order),
+`columns` holds the search table in memory and turns filters into masks, facets and orders,
 `base` is the interface the web and API read through, `sqlite` its SQLite implementation and
 `postgres` its PostgreSQL one.
 """

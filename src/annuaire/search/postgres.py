@@ -29,6 +29,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from ..errors import DirectoryMissing
 from ..store.postgres import SCHEMA, open_connection
 from . import text
 from .columns import ROW_FIELDS, Columns, Lookups
@@ -178,9 +179,7 @@ class PostgresSearcher(SQLiteSearcher):
         with self.pool.connection() as conn:
             exists = conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]
             if not exists:
-                raise FileNotFoundError(
-                    f"{self.url}: no directory in schema {self.schema!r} (run `annuaire build` first)"
-                )
+                raise DirectoryMissing(self.url, f"no directory in schema {self.schema!r}")
             row = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
         return row[0] if row else "0"
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DirectoryMissing
 from ..sources.naf import naf_label
 from ..store.sqlite import ensure_math_functions
 from . import text
@@ -117,7 +118,7 @@ class SQLiteSearcher(Searcher):
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: no such database (run `annuaire build` first)")
+            raise DirectoryMissing(str(self.path))
         self._local = threading.local()
         self._lock = threading.Lock()
         self._cache: OrderedDict[Any, Any] = OrderedDict()

@@ -1,4 +1,6 @@
-"""The store interface: what the pipeline writes and what exports, search and the web read.
+"""The store interface: what the pipeline writes, and what the exports, the quality report and the
+sidecar files read. Search does not read through it: `search/` opens the same tables read-only
+itself (its `base.Searcher`, one implementation per backend), for speed.
 
 Tables and their columns are those of `schema.sql`; rows travel as tuples in the schema's column
 order (`columns(table)`), which keeps bulk loads fast on every backend.

@@ -26,7 +26,7 @@ from psycopg.adapt import Dumper
 from psycopg.rows import dict_row
 
 from ..clean.names import fold
-from ..errors import DatabaseUnavailable
+from ..errors import DatabaseUnavailable, DirectoryMissing
 from . import shown
 from .base import BuildWriter, Store
 
@@ -317,9 +317,7 @@ class PostgresStore(Store):
 
     def _rows(self, query: str) -> Iterator[dict[str, Any]]:
         if not self.exists():
-            raise FileNotFoundError(
-                f"{self.url}: no directory in schema {self.schema!r} (run `annuaire build` first)"
-            )
+            raise DirectoryMissing(self.url, f"no directory in schema {self.schema!r}")
         with self.connect() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
             # One snapshot for the whole read, streamed (a server-side cursor would need a name).
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..clean.names import fold
+from ..errors import DirectoryMissing
 from .base import BuildWriter, Rows, Store
 from .files import aside_path, keep_attributes, resolved
 from .side_index import FULL_TEXT, OPTIMIZE, SPATIAL, SideTables, can_fork, fill
@@ -249,7 +250,7 @@ class SQLiteStore(Store):
     def connect(self, *, readonly: bool = True) -> sqlite3.Connection:
         if readonly:
             if not self.exists():
-                raise FileNotFoundError(f"{self.path}: no such database (run `annuaire build` first)")
+                raise DirectoryMissing(self.location)
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         else:
             conn = sqlite3.connect(self.path)

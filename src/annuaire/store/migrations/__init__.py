@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
 
-from ...errors import AnnuaireError
+from ...errors import AnnuaireError, DirectoryMissing
 
 BACKENDS = ("sqlite", "postgresql")
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -84,7 +84,7 @@ def migrate_postgres(
     schema = schema or SCHEMA
     with connect(url, schema=schema) as conn:
         if not schema_exists(conn, schema):
-            raise AnnuaireError(f"{url}: no directory in schema {schema!r} (run `annuaire build` first)")
+            raise DirectoryMissing(url, f"no directory in schema {schema!r}")
         conn.commit()
         applied = []
         for migration in migrations("postgresql", folder):
