@@ -1,4 +1,5 @@
-# Two entry points for newcomers: `make demo` (the directory end to end) and `make test`.
+# Two entry points for newcomers: `make demo` (the directory end to end) and `make test`
+# (`make test-fast` while working: the tiers are described in README, "Tests").
 # Data is read from ../shared (or SHARED=...), never from the repository.
 
 PYTHON ?= python3
@@ -12,7 +13,7 @@ METADATA ?= $(SHARED)/data/datagouv/dataset-liste-publique-of.json
 OUT    ?= out
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 $(BIN)/annuaire: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +40,19 @@ lint: install
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 
+# Tests run in WORKERS processes (pytest-xdist; WORKERS=0: in pytest's own), a module's tests in one,
+# modules handed out in their order (the 150,000-row snapshot's first: it runs beside all the rest).
+WORKERS ?= 2
+PYTEST  := ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder
+
+# Everything, as CI runs it (.ci/run).
 test: install lint
-	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/pytest -q
+	$(PYTEST)
+
+# Unit tests, the sample's builds, the API and the website without a browser: no 150,000-row
+# snapshot, no PostgreSQL, no Chromium, no Addok.
+test-fast: install
+	$(PYTEST) -m 'not slow and not postgres and not browser and not geocoder'
 
 bench: install
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/build.py

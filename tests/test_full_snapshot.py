@@ -12,6 +12,8 @@ import pytest
 
 from addok_server import AddokServer
 
+pytestmark = [pytest.mark.slow, pytest.mark.geocoder]
+
 
 @pytest.fixture(scope="module")
 def full_build(shared_dir: Path, run_annuaire, reference_dir, tmp_path_factory):

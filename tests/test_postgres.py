@@ -413,7 +413,7 @@ def test_two_workers_serve_one_database(annuaire_bin, annuaire_env, sample_postg
             assert page.status_code == 200 and "organismes" in page.text.lower()
     finally:
         proc.terminate()
-        proc.wait(20)
+        proc.communicate(timeout=20)  # and its pipes closed
 
 
 def test_replaced_locations_are_searched_alike(postgres, run_build, sample_csv, tmp_path):

@@ -53,7 +53,7 @@ def test_serve_answers_over_http(annuaire_bin, annuaire_env, sample_build):
             assert client.get("/api/v1/organismes", params={"par_page": 0}).status_code == 422
     finally:
         proc.terminate()
-        proc.wait(20)
+        proc.communicate(timeout=20)  # and its pipes closed
 
 
 def test_serve_refuses_a_missing_database(run_annuaire, tmp_path):

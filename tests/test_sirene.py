@@ -196,7 +196,7 @@ def test_sirene_command_respects_the_rate_and_resumes_after_a_kill(
         while server.requests < 300 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        proc.communicate(timeout=10)  # and its pipes closed
         first = server.requests
         assert 300 <= first < 1000, first
         # 2. run again: it asks only what it lacks

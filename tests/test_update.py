@@ -298,7 +298,7 @@ def test_killed_at_any_stage_the_previous_directory_stays(
             pytest.fail(f"the update never reached {stage} (exit {proc.wait()})")
         os.kill(proc.pid, signal.SIGKILL)
     finally:
-        proc.wait(30)
+        proc.communicate(timeout=30)  # and its pipes closed
     assert sha256(db) == before  # the old directory, untouched
     app = create_app(ApiSettings(db=str(db), rate_limit_per_minute=0))
     with TestClient(app) as client:

@@ -52,7 +52,7 @@ def server(annuaire_bin, annuaire_env, sample_build):
         time.sleep(0.3)
     yield base
     proc.terminate()
-    proc.wait(20)
+    proc.communicate(timeout=20)  # and its pipes closed
 
 
 @pytest.fixture(scope="module")
