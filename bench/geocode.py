@@ -57,7 +57,9 @@ def main() -> None:
     print(f"{len(addresses):,} street addresses from {args.source.name}")
     started = time.perf_counter()
     with AddokServer(args.ban, workers=4) as server:
-        print(f"Addok loaded with {args.ban.name} in {time.perf_counter() - started:.0f} s, 4 workers")
+        how = "index kept in .cache/addok-index" if server.index_loaded else "imported"
+        loaded = time.perf_counter() - started
+        print(f"Addok loaded with {args.ban.name} in {loaded:.0f} s ({how}), 4 workers")
         print(f"{'batch':>6} {'in flight':>9} {'seconds':>8} {'rows/s':>8}")
         for batch in (500, 2000, 5000):
             for flight in (1, 2, 4):
