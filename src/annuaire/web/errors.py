@@ -106,7 +106,7 @@ def error_page(
         if renderer is None:
             raise RuntimeError("no renderer")
         response = renderer.page(request, "error.html", context, status_code=status_code)
-    except Exception:  # noqa: BLE001 - an error page must answer whatever went wrong
+    except Exception:  # an error page must answer whatever went wrong
         log.exception("error page rendered without its template")
         response = HTMLResponse(_plain(text.title, message or text.message), status_code=status_code)
     response.headers["Cache-Control"] = "no-store" if status_code >= 500 else "public, max-age=60"
