@@ -43,7 +43,7 @@ def serving(annuaire_bin, env, db, *args: str):
         yield base
     finally:
         proc.terminate()
-        proc.wait(20)
+        proc.communicate(timeout=20)  # and its pipes closed
 
 
 def test_a_forged_header_on_loopback_does_not_make_a_new_client(annuaire_bin, annuaire_env, sample_build):
