@@ -66,6 +66,7 @@ class Member:
     date_derniere_declaration: str | None
     type_adresse: str
     code_commune_insee: str | None
+    origine_lieu: str
 
 
 def _today() -> str:
@@ -268,7 +269,7 @@ def _regroup(conn: sqlite3.Connection, changed: set[str], today: str) -> set[int
         Member(*row)
         for row in conn.execute(
             """SELECT d.nda, d.siret, d.siren, e.nom_comparaison, d.code_postal, d.date_derniere_declaration,
-                      d.type_adresse, d.code_commune_insee
+                      d.type_adresse, d.code_commune_insee, d.origine_lieu
                FROM declarations d JOIN empreintes e ON e.nda = d.nda
                WHERE d.statut = 'actif' ORDER BY d.nda"""
         )

@@ -1,4 +1,4 @@
-"""SIRENE's stock files, for checking a whole directory at once without an API.
+"""SIRENE's stock files, for checking and placing a whole directory at once without an API.
 
 INSEE publishes the *Base Sirene des entreprises et de leurs établissements* each month:
 `StockEtablissement_utf8.csv` (one row per establishment, about 40 million, several GB; shipped as a
@@ -7,7 +7,12 @@ a header of INSEE's variable names. The columns read here:
 
 - establishments: `siret` (`siren` first, `nic`), `etatAdministratifEtablissement` (`A` open, `F`
   closed), `dateDebut` (start of the current period: the closing date of a closed establishment),
-  `activitePrincipaleEtablissement` (NAF code, `85.59A`);
+  `activitePrincipaleEtablissement` (NAF code, `85.59A`), and the address: `codeCommuneEtablissement`
+  (INSEE code), `codePostalEtablissement`, `numeroVoieEtablissement`, `indiceRepetitionEtablissement`,
+  `typeVoieEtablissement` (abbreviated: `RUE`, `AV`, `CHE`…), `libelleVoieEtablissement`, the position
+  `coordonneeLambertAbscisseEtablissement`/`coordonneeLambertOrdonneeEtablissement` (Lambert-93, or
+  INSEE's UTM systems overseas: geocoding/projection.py) and `statutDiffusionEtablissement` (`P`:
+  partial diffusion, the street and position read `[ND]`);
 - legal units: `siren`, `denominationUniteLegale` (a company's name) or, for a person,
   `prenomUsuelUniteLegale`/`prenom1UniteLegale` with `nomUsageUniteLegale`/`nomUniteLegale`, and
   `etatAdministratifUniteLegale` (`A` active, `C` ceased).
@@ -15,7 +20,9 @@ a header of INSEE's variable names. The columns read here:
 The files are streamed, line by line, from the file or from inside its zip (or gzip): only the rows
 whose SIREN (the line's first 9 bytes, when the header starts with `siren` as INSEE's does) belongs to
 a wanted establishment are parsed as CSV, so memory holds only the directory's establishments. A
-record spread over several lines (a quoted field with a line break) is read whole.
+record spread over several lines (a quoted field with a line break) is read whole. Columns are found
+by name, in any order; `;` is accepted as separator; a line that is not UTF-8 is read as Windows-1252.
+A file cut short (a truncated zip or gzip) is an input error, like a missing column.
 """
 
 from __future__ import annotations
@@ -25,22 +32,31 @@ import csv
 import gzip
 import io
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import InputError
-from .sirene import Etablissement
+from ..geocoding.projection import to_wgs84
+from .sirene import Etablissement, given, street_line
 
 ESTABLISHMENT_COLUMNS = (
     "siret",
     "etatAdministratifEtablissement",
     "dateDebut",
     "activitePrincipaleEtablissement",
+    "codeCommuneEtablissement",
+    "codePostalEtablissement",
+    "numeroVoieEtablissement",
+    "typeVoieEtablissement",
+    "libelleVoieEtablissement",
+    "coordonneeLambertAbscisseEtablissement",
+    "coordonneeLambertOrdonneeEtablissement",
 )
+OPTIONAL_COLUMNS = ("indiceRepetitionEtablissement", "statutDiffusionEtablissement")
 UNIT_COLUMNS = ("siren", "etatAdministratifUniteLegale", "denominationUniteLegale", "nomUniteLegale")
-MASKED = "[ND]"  # what the stock writes for a non-diffusible value
 BUFFER = 1 << 20
 
 
@@ -76,8 +92,17 @@ def open_stock(path: Path) -> Iterator[tuple[BinaryIO, date]]:
 
 
 def _value(text: str) -> str | None:
-    text = text.strip()
-    return None if not text or text == MASKED else text
+    return given(text)
+
+
+_STREAM_ERRORS = (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile, OSError)
+
+
+def _decoded(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("cp1252", errors="replace")
 
 
 class _Stock:
@@ -86,14 +111,16 @@ class _Stock:
     def __init__(self, stream: BinaryIO, origin: str, required: tuple[str, ...]):
         self.stream = stream
         self.origin = origin
-        first = stream.readline()
+        first = self._readline()
         if not first.strip():
             raise InputError(origin, "empty file: expected a SIRENE stock file with its header", line=1)
         try:
-            header = next(csv.reader([first.decode("utf-8-sig")]))
+            text = first.decode("utf-8-sig")
+            self.delimiter = ";" if text.count(";") > text.count(",") else ","
+            header = next(csv.reader([text], delimiter=self.delimiter))
         except (UnicodeDecodeError, csv.Error) as exc:
             raise InputError(origin, f"not a SIRENE stock file ({exc})", line=1) from None
-        self.header = [h.strip() for h in header]
+        self.header = [h.strip().strip('"') for h in header]
         missing = [c for c in required if c not in self.header]
         if missing:
             raise InputError(
@@ -105,27 +132,46 @@ class _Stock:
         self.index = {name: n for n, name in enumerate(self.header)}
         self.rows_read = 0
 
+    def _readline(self) -> bytes:
+        try:
+            return self.stream.readline()
+        except _STREAM_ERRORS as exc:
+            raise InputError(
+                self.origin, f"the file is damaged or cut short ({type(exc).__name__}: {exc})"
+            ) from None
+
     def rows(self, sirens: set[bytes]) -> Iterator[list[str]]:
         """Rows (lists of cells) whose SIREN is in `sirens`; every line counted in `rows_read`."""
+        try:
+            yield from self._rows(sirens)
+        except _STREAM_ERRORS as exc:
+            raise InputError(
+                self.origin,
+                f"the file is damaged or cut short after {self.rows_read:,} rows "
+                f"({type(exc).__name__}: {exc})",
+            ) from None
+
+    def _rows(self, sirens: set[bytes]) -> Iterator[list[str]]:
         width = len(self.header)
         by_prefix = self.header[0] == "siren"
         siren_at = self.index.get("siren")
+        delimiter = self.delimiter
         line_number = 1
         readline = self.stream.readline
         for line in iter(readline, b""):
             line_number += 1
             self.rows_read += 1
-            if by_prefix and line[:9] not in sirens:
+            if by_prefix and line[:9] not in sirens and not (line[:1] == b'"' and line[1:10] in sirens):
                 continue
-            text = line.decode("utf-8", errors="replace")
+            text = _decoded(line)
             while text.count('"') % 2:  # a quoted field goes on on the next line
                 more = readline()
                 if not more:
                     break
                 line_number += 1
-                text += more.decode("utf-8", errors="replace")
+                text += _decoded(more)
             try:
-                cells = next(csv.reader(io.StringIO(text, newline="")), [])
+                cells = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
             except csv.Error as exc:
                 raise InputError(
                     self.origin, f"not a readable CSV record ({exc})", line=line_number
@@ -143,17 +189,46 @@ class _Stock:
 
 def read_establishments(
     stream: BinaryIO, origin: str, sirets: Iterable[str]
-) -> tuple[dict[str, list[str]], int]:
-    """The stock's establishments among `sirets`: SIRET → (state, closing date, NAF); and rows read."""
+) -> tuple[dict[str, Etablissement], int]:
+    """The stock's establishments among `sirets`, SIRET → what SIRENE says (state, closing date, NAF,
+    address, position in WGS 84; no legal name: that is the legal units' file); and rows read."""
     wanted = set(sirets)
     stock = _Stock(stream, origin, ESTABLISHMENT_COLUMNS)
     at = [stock.index[c] for c in ESTABLISHMENT_COLUMNS]
-    found: dict[str, list[str]] = {}
+    repetition, diffusion = (stock.index.get(c) for c in OPTIONAL_COLUMNS)
+    found: dict[str, Etablissement] = {}
+    positions: list[tuple[str | None, str | None, str | None]] = []
     for cells in stock.rows({s[:9].encode() for s in wanted}):
         siret = cells[at[0]].strip()
-        if siret in wanted:
-            found[siret] = [cells[i] for i in at[1:]]
+        if siret not in wanted:
+            continue
+        state, since, naf, commune, postcode, number, kind, label, x, y = (_value(cells[i]) for i in at[1:])
+        found[siret] = Etablissement(
+            siret,
+            state,
+            since if state == "F" else None,
+            None,
+            naf,
+            None,
+            street_line(number, cells[repetition] if repetition is not None else None, kind, label),
+            postcode,
+            commune,
+            None,
+            None,
+            _value(cells[diffusion]) if diffusion is not None else None,
+        )
+        positions.append((x, y, commune))
+    for etablissement, position in zip(found.values(), to_wgs84(positions), strict=True):
+        if position is not None:
+            etablissement.latitude, etablissement.longitude = position
     return found, stock.rows_read
+
+
+def check_stock(path: Path) -> None:
+    """Read only the header: InputError when the file is not an establishment stock (a missing column,
+    a zip without CSV, a damaged file), before anything long starts."""
+    with open_stock(path) as (stream, _):
+        _Stock(stream, str(path), ESTABLISHMENT_COLUMNS)
 
 
 def legal_name(row: dict[str, str]) -> str | None:
@@ -201,17 +276,18 @@ def stock_answers(
             names, unit_rows = read_units(stream, str(units), {s[:9] for s in found})
     answers = []
     for siret in wanted:
-        if siret not in found:
+        answer = found.get(siret)
+        if answer is None:
             answers.append(Etablissement(siret, None))
             continue
-        state, since, naf = (_value(v) for v in found[siret])
-        name, unit_state = names.get(siret[:9], (None, None))
-        answers.append(Etablissement(siret, state, since if state == "F" else None, name, naf, unit_state))
+        answer.denomination, answer.etat_unite_legale = names.get(siret[:9], (None, None))
+        answers.append(answer)
     report = {
         "stock_date": stock_date.isoformat(),
         "stock_rows_read": rows,
         "unit_rows_read": unit_rows,
         "found_in_stock": len(found),
+        "with_position": sum(1 for a in found.values() if a.latitude is not None),
         "legal_names_found": sum(1 for v in names.values() if v[0]),
     }
     return answers, report
