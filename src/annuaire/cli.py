@@ -708,6 +708,14 @@ def _print_sirene_report(report: dict) -> None:
     table.add_column("what")
     table.add_column("count", justify="right")
     for key, value in report.items():
+        if isinstance(value, dict):  # what placing did: one line each
+            for sub, count in value.items():
+                if isinstance(count, dict):
+                    count = ", ".join(f"{k} {v:,}" for k, v in count.items()) or "–"
+                table.add_row(
+                    f"{key}: {sub}".replace("_", " "), f"{count:,}" if isinstance(count, int) else count
+                )
+            continue
         table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value))
     out.print(table)
 

@@ -13,7 +13,6 @@ first, so that the next build without it still knows what it said.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -93,9 +92,11 @@ def import_stock(
 def answers_for(
     sirets: Iterable[str], stock: Path | None = None, cache_path: Path | None = None
 ) -> tuple[Answers, dict]:
-    """SIRENE's answers for a build or an update: the stock file's when one is given (kept in the
-    cache as `annuaire sirene --stock` keeps them), else what the cache holds. A stock that cannot be
-    read raises InputError before anything is written."""
+    """SIRENE's answers for a build or an update: the stock file's when one is given, else what the
+    cache holds (`annuaire sirene`'s answers, from an API or a stock). A stock that cannot be read
+    raises InputError before anything is written. The stock's answers are kept in the directory
+    (its `sirene` table), not in the cache: writing 150,000 answers there would cost the build more
+    than reading the stock again."""
     from ..sources.sirene_stock import stock_answers
 
     wanted = sorted(set(sirets))
@@ -105,16 +106,8 @@ def answers_for(
         started = time.monotonic()
         found, report = stock_answers(stock, wanted)
         report["seconds"] = round(time.monotonic() - started, 2)
-        when = date.fromisoformat(report["stock_date"])
-        try:
-            cache = SireneCache(path)
-            try:
-                cache.put_many(found, STOCK_API, when)
-            finally:
-                cache.close()
-        except (OSError, sqlite3.Error) as exc:  # the answers are at hand: the cache is for later runs
-            log.warning("SIRENE cache not written", extra={"file": str(path), "error": str(exc)})
-        answers = {e.siret: (e, when.isoformat(), STOCK_API) for e in found}
+        when = report["stock_date"]
+        answers = {e.siret: (e, when, STOCK_API) for e in found}
     else:
         answers = {}
         if path.is_file():

@@ -35,12 +35,13 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import InputError
 from ..geocoding.projection import to_wgs84
-from .sirene import Etablissement, given, street_line
+from .sirene import Etablissement, street_line
 
 ESTABLISHMENT_COLUMNS = (
     "siret",
@@ -63,11 +64,12 @@ BUFFER = 1 << 20
 @contextlib.contextmanager
 def open_stock(path: Path) -> Iterator[tuple[BinaryIO, date]]:
     """The CSV's bytes, from the file itself or from the CSV inside a zip (as INSEE ships it) or a gzip,
-    with the date of the file (the zip member's own date, else the file's modification date)."""
+    with the date of the file (the zip member's own date, the date a gzip records, else the file's
+    modification date)."""
     path = Path(path)
     try:
         with path.open("rb") as fh:
-            magic = fh.read(4)
+            magic = fh.read(8)
         modified = datetime.fromtimestamp(path.stat().st_mtime).date()
     except OSError as exc:
         raise InputError(str(path), f"cannot read the SIRENE stock file ({exc.strerror or exc})") from None
@@ -84,6 +86,9 @@ def open_stock(path: Path) -> Iterator[tuple[BinaryIO, date]]:
             with archive.open(member) as raw:
                 yield io.BufferedReader(raw, BUFFER), date(*member.date_time[:3])
     elif magic[:2] == b"\x1f\x8b":
+        recorded = int.from_bytes(magic[4:8], "little")  # the compressed file's own date, if kept
+        if recorded:
+            modified = datetime.fromtimestamp(recorded).date()
         with gzip.open(path, "rb") as raw:
             yield io.BufferedReader(raw, BUFFER), modified
     else:
@@ -91,8 +96,13 @@ def open_stock(path: Path) -> Iterator[tuple[BinaryIO, date]]:
             yield raw, modified
 
 
+_NOTHING = frozenset(("", "[ND]", "[NON-DIFFUSIBLE]"))
+
+
 def _value(text: str) -> str | None:
-    return given(text)
+    """A cell, or None: empty or masked (`[ND]`). (sources/sirene.py's `given`, for plain strings.)"""
+    text = text.strip()
+    return None if text in _NOTHING else text
 
 
 _STREAM_ERRORS = (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile, OSError)
@@ -154,7 +164,8 @@ class _Stock:
     def _rows(self, sirens: set[bytes]) -> Iterator[list[str]]:
         width = len(self.header)
         by_prefix = self.header[0] == "siren"
-        siren_at = self.index.get("siren")
+        # Without the prefix test, the SIREN is read from its column, else from the SIRET's first 9.
+        siren_at = self.index.get("siren", self.index.get("siret"))
         delimiter = self.delimiter
         line_number = 1
         readline = self.stream.readline
@@ -164,6 +175,18 @@ class _Stock:
             if by_prefix and line[:9] not in sirens and not (line[:1] == b'"' and line[1:10] in sirens):
                 continue
             text = _decoded(line)
+            if not text.strip():
+                continue
+            if '"' not in text:  # most lines: nothing quoted, the cells are between the separators
+                cells = text.rstrip("\r\n").split(delimiter)
+                if not by_prefix and not _wanted(cells, siren_at, sirens):
+                    continue
+                if len(cells) < width:
+                    raise InputError(
+                        self.origin, f"{len(cells)} fields where the header has {width}", line=line_number
+                    )
+                yield cells
+                continue
             while text.count('"') % 2:  # a quoted field goes on on the next line
                 more = readline()
                 if not more:
@@ -178,13 +201,17 @@ class _Stock:
                 ) from None
             if not cells:
                 continue
-            if not by_prefix and (siren_at is None or cells[siren_at].encode() not in sirens):
+            if not by_prefix and not _wanted(cells, siren_at, sirens):
                 continue
             if len(cells) < width:
                 raise InputError(
                     self.origin, f"{len(cells)} fields where the header has {width}", line=line_number
                 )
             yield cells
+
+
+def _wanted(cells: list[str], siren_at: int | None, sirens: set[bytes]) -> bool:
+    return siren_at is not None and siren_at < len(cells) and cells[siren_at].strip()[:9].encode() in sirens
 
 
 def read_establishments(
@@ -194,15 +221,19 @@ def read_establishments(
     address, position in WGS 84; no legal name: that is the legal units' file); and rows read."""
     wanted = set(sirets)
     stock = _Stock(stream, origin, ESTABLISHMENT_COLUMNS)
-    at = [stock.index[c] for c in ESTABLISHMENT_COLUMNS]
+    siret_at = stock.index["siret"]
+    pick = itemgetter(*(stock.index[c] for c in ESTABLISHMENT_COLUMNS[1:]))
     repetition, diffusion = (stock.index.get(c) for c in OPTIONAL_COLUMNS)
+    nothing = _NOTHING
     found: dict[str, Etablissement] = {}
     positions: list[tuple[str | None, str | None, str | None]] = []
     for cells in stock.rows({s[:9].encode() for s in wanted}):
-        siret = cells[at[0]].strip()
+        siret = cells[siret_at].strip()
         if siret not in wanted:
             continue
-        state, since, naf, commune, postcode, number, kind, label, x, y = (_value(cells[i]) for i in at[1:])
+        state, since, naf, commune, postcode, number, kind, label, x, y = [
+            None if (v := c.strip()) in nothing else v for c in pick(cells)
+        ]
         found[siret] = Etablissement(
             siret,
             state,
@@ -210,7 +241,9 @@ def read_establishments(
             None,
             naf,
             None,
-            street_line(number, cells[repetition] if repetition is not None else None, kind, label),
+            street_line(number, cells[repetition] if repetition is not None else None, kind, label)
+            if label
+            else None,
             postcode,
             commune,
             None,

@@ -443,7 +443,9 @@ class PostgresStore(Store):
                              geo_methode = excluded.geo_methode""",
                         locations,
                     )
-                    cur.executemany(SHOWN_PLACE_UPDATE.replace("?", "%s"), [(c[-1],) for c in changes])
+                    cur.executemany(
+                        SHOWN_PLACE_UPDATE.replace("?1", "%(nda)s"), [{"nda": c[-1]} for c in changes]
+                    )
                 shown = conn.execute(
                     """SELECT o.id, coalesce(o.commune, o.ville, '') FROM organismes o
                        WHERE o.nda_principal = ANY(%s)""",
