@@ -11,6 +11,14 @@ class Erreur(BaseModel):
 
 
 class Centre(BaseModel):
+    """The centre of a search: the place `autour` named (gazetteer.py), or the position given."""
+
+    type: str  # commune, arrondissement, ville, code_postal, or position (lat/lon given)
+    code: str | None  # INSEE code, or postal code
+    nom: str | None  # official name (a postal code: the communes it serves)
+    code_commune_insee: str | None
+    code_postal: str | None
+    code_departement: str | None
     latitude: float
     longitude: float
 
@@ -240,9 +248,25 @@ class Region(BaseModel):
     nb_certifies: int
 
 
-class Commune(BaseModel):
+class CommuneLien(BaseModel):
     code_insee: str
     nom: str
+
+
+class Arrondissement(BaseModel):
+    code_insee: str
+    nom: str
+    nb_organismes: int
+    nb_certifies: int
+    portees: dict[str, int]
+
+
+class Commune(BaseModel):
+    code_insee: str
+    nom: str  # the COG's official name
+    type: str = "commune"  # commune, arrondissement (of Paris, Lyon, Marseille), ville (those three)
+    ville: CommuneLien | None = None  # an arrondissement's city
+    arrondissements: list[Arrondissement] = []  # a city's, with their counts
     codes_postaux: list[str]
     code_departement: str
     code_region: str | None

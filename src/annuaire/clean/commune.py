@@ -111,9 +111,12 @@ class CommuneResolver:
         for c in cog:
             if c[2] not in (COMMUNE, ARRONDISSEMENT) and c[3] in current and c[0] not in current:
                 self.former.setdefault(c[0], c[3])
-        # Their names: a delegated commune's own, else La Poste's (read below).
+        # Their names: a delegated commune's own, else La Poste's (read below). A delegated commune
+        # that kept today's code ("Bellegarde-sur-Valserine", 01033, in Valserhône) has a name only.
         self.former_names: dict[str, str] = {
-            c[0]: c[1] for c in cog if c[0] in self.former and c[2] not in (COMMUNE, ARRONDISSEMENT)
+            c[0]: c[1]
+            for c in cog
+            if c[2] not in (COMMUNE, ARRONDISSEMENT) and (c[0] in self.former or c[0] == c[3])
         }
         postcodes: dict[str, list[str]] = defaultdict(list)
         coords: dict[str, tuple[float | None, float | None]] = {}

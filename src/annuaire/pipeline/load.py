@@ -196,14 +196,18 @@ def write_geography(writer: BuildWriter, reference: Reference) -> None:
     )
     resolver = reference.communes
     writer.write("communes", sorted(commune_rows(resolver)))
-    writer.write(
-        "communes_anciennes",
-        sorted(
-            (old, new, resolver.former_names.get(old))
-            for old, new in resolver.former.items()
-            if new in resolver.communes
-        ),
-    )
+    writer.write("communes_anciennes", sorted(former_rows(resolver)))
+
+
+def former_rows(resolver) -> Iterator[tuple]:
+    """The `communes_anciennes` table's rows: (former code, today's commune, former name); a delegated
+    commune that kept today's code has its name there (its code maps to itself)."""
+    for old, new in resolver.former.items():
+        if new in resolver.communes:
+            yield old, new, resolver.former_names.get(old)
+    for code, name in resolver.former_names.items():
+        if code not in resolver.former and code in resolver.communes:
+            yield code, code, name
 
 
 def commune_rows(resolver) -> Iterator[tuple]:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..gazetteer import CENTRE_KINDS, CITY, Gazetteer, centre_error
 from ..store.sqlite import ensure_math_functions
 from . import text
 from .base import Searcher
@@ -191,26 +192,60 @@ class SQLiteSearcher(Searcher):
 
     # -- search ------------------------------------------------------------------------------------
 
-    def _centre(self, conn: sqlite3.Connection, f: Filters) -> tuple[float, float] | None:
+    def gazetteer(self) -> Gazetteer:
+        """The directory's places and what people type to name them (gazetteer.py), loaded once per
+        version of the directory."""
+
+        def load() -> Gazetteer:
+            conn = self._conn()
+            if self._has_table("communes_anciennes"):
+                communes = conn.execute(
+                    """SELECT code_insee, nom, codes_postaux, code_departement, type, commune_parente,
+                              population, latitude, longitude FROM communes"""
+                ).fetchall()
+                former = conn.execute(
+                    "SELECT code_ancien, code_insee, nom FROM communes_anciennes"
+                ).fetchall()
+            else:  # a directory built before (`annuaire migrate` adds the columns)
+                communes = [
+                    (code, nom, cps, dep, "commune", None, None, lat, lon)
+                    for code, nom, cps, dep, lat, lon in conn.execute(
+                        """SELECT code_insee, nom, codes_postaux, code_departement, latitude, longitude
+                           FROM communes"""
+                    ).fetchall()
+                ]
+                former = []
+            departements = conn.execute("SELECT code, nom FROM departements").fetchall()
+            return Gazetteer(communes, former, departements)
+
+        return self._cached("gazetteer", load, pinned=True)
+
+    def _centre(self, f: Filters) -> tuple[tuple[float, float] | None, dict | None]:
+        """The search's centre and the place it is: a position given, or the place `autour` names
+        (gazetteer.py: a name, a postal code, an INSEE code). QueryError when the place is unknown or
+        ambiguous: the message names the candidates."""
         if f.lat is not None:
-            return f.lat, f.lon
+            return (f.lat, f.lon), {
+                "type": "position",
+                "code": None,
+                "nom": None,
+                "code_commune_insee": None,
+                "code_postal": None,
+                "code_departement": None,
+                "latitude": f.lat,
+                "longitude": f.lon,
+            }
         if not f.autour:
-            return None
-        # A postal code first (what people type), else an INSEE code: 31300 is a Toulouse postal code
-        # and also the INSEE code of a village in the same département.
-        row = conn.execute(
-            """SELECT avg(latitude), avg(longitude) FROM communes
-               WHERE code_insee IN (SELECT code_insee FROM codes_postaux WHERE code_postal = ?)""",
-            (f.autour,),
-        ).fetchone()
-        if row[0] is None:
-            row = conn.execute(
-                "SELECT latitude, longitude FROM communes WHERE code_insee = ?", (f.autour,)
-            ).fetchone()
-            row = row or (None, None)
-        if row[0] is None:
-            raise QueryError("autour", f"commune ou code postal inconnu : {f.autour}")
-        return row[0], row[1]
+            return None, None
+        found = self.gazetteer().resolve(f.autour, CENTRE_KINDS)
+        problem = centre_error(found)
+        if problem:
+            raise QueryError("autour", problem)
+        return (found.place.latitude, found.place.longitude), found.place.as_dict()
+
+    def _communes_meant(self, f: Filters) -> tuple[str, ...]:
+        """The communes a commune filter means (a city: its arrondissements too)."""
+        return self.gazetteer().communes_of(f.commune) if f.commune else ()
 
     def columns(self) -> Columns:
         """The search table in memory, loaded once per version of the file."""
@@ -242,7 +277,14 @@ class SQLiteSearcher(Searcher):
                     "SELECT code_insee FROM codes_postaux WHERE code_postal = ?", (f.code_postal,)
                 )
             )
-        return Lookups(matches=matches, centre=self._centre(conn, f), postal_communes=postal)
+        centre, place = self._centre(f)
+        return Lookups(
+            matches=matches,
+            centre=centre,
+            postal_communes=postal,
+            communes=self._communes_meant(f),
+            place=place,
+        )
 
     def _selection(self, f: Filters) -> tuple[Columns, np.ndarray, Lookups]:
         conn = self._conn()
@@ -270,14 +312,13 @@ class SQLiteSearcher(Searcher):
                 )
             ),
         )
-        centre = lookups.centre
         out: dict[str, Any] = {
             "total": total,
             "page": query.page,
             "par_page": query.par_page,
             "pages": math.ceil(total / query.par_page),
             "tri": query.tri,
-            "centre": None if centre is None else {"latitude": centre[0], "longitude": centre[1]},
+            "centre": lookups.place,
             "resultats": results,
         }
         if query.facettes:
@@ -568,7 +609,8 @@ class SQLiteSearcher(Searcher):
     def _area(self, **filters: str) -> dict[str, Any]:
         """Counts over the active organisations of one area (`departement=`, `commune=`…), or all."""
         columns = self.columns()
-        counts = columns.facets(columns.mask(Filters(**filters), Lookups()))
+        f = Filters(**filters)
+        counts = columns.facets(columns.mask(f, Lookups(communes=self._communes_meant(f))))
         return {
             "nb_organismes": counts["total"],
             "nb_certifies": counts["certifie"]["oui"],
@@ -627,8 +669,14 @@ class SQLiteSearcher(Searcher):
         facets = self._facets(columns, mask)
         in_departement = columns.commune.codes[mask]
         per_commune = np.bincount(in_departement[in_departement >= 0], minlength=len(columns.commune.values))
-        top = np.argsort(-per_commune, kind="stable")[:10]
-        communes = [(columns.commune.values[i], int(per_commune[i])) for i in top if per_commune[i]]
+        # Paris, Lyon and Marseille count as cities: their arrondissements' organisations added up.
+        places = self.gazetteer()
+        totals: dict[str, int] = {}
+        for i in np.flatnonzero(per_commune).tolist():
+            code = columns.commune.values[i]
+            code = places.city_of(code) or code
+            totals[code] = totals.get(code, 0) + int(per_commune[i])
+        communes = sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:10]
         names = dict(
             conn.execute(
                 "SELECT code_insee, nom FROM communes WHERE code_insee IN (SELECT value FROM json_each(?))",
@@ -685,38 +733,37 @@ class SQLiteSearcher(Searcher):
             "departements": [members[c] for c in found["departements"] if c in members],
         }
 
-    def _commune_names(self) -> list[tuple[str, str, str, str, int]]:
-        """(folded name, INSEE code, name, département, active organisations) of every commune with
-        at least one, most organisations first."""
+    def _commune_counts(self) -> dict[str, int]:
+        """Active organisations per commune; a city counts its arrondissements'."""
 
         def compute():
             columns = self.columns()
             active = columns.status.codes == columns.status["actif"]
             codes = columns.commune.codes[active]
             counts = np.bincount(codes[codes >= 0], minlength=len(columns.commune.values))
-            rows = self._conn().execute("SELECT code_insee, nom, code_departement FROM communes").fetchall()
-            listed = [
-                (text.folded(nom), code, nom, dep, int(counts[columns.commune.code[code]]))
-                for code, nom, dep in rows
-                if code in columns.commune.code and counts[columns.commune.code[code]] > 0
-            ]
-            return sorted(listed, key=lambda c: (-c[4], c[0]))
+            places = self.gazetteer()
+            out: dict[str, int] = {}
+            for i in np.flatnonzero(counts).tolist():
+                code, n = columns.commune.values[i], int(counts[i])
+                out[code] = out.get(code, 0) + n
+                if city := places.city_of(code):
+                    out[city] = out.get(city, 0) + n
+            return out
 
-        return self._cached("commune_names", compute)
+        return self._cached("commune_counts", compute)
 
     def suggest_communes(self, text_: str, limit: int = 5) -> list[dict[str, Any]]:
-        wanted = text.folded(text_)
-        if not wanted:
-            return []
-        found = []
-        for folded_name, code, nom, dep, count in self._commune_names():
-            if folded_name.startswith(wanted):
-                found.append(
-                    {"code_insee": code, "nom": nom, "code_departement": dep, "nb_organismes": count}
-                )
-                if len(found) == limit:
-                    break
-        return found
+        counts = self._commune_counts()
+        return [
+            {
+                "code_insee": p.code,
+                "nom": p.nom,
+                "type": p.kind,
+                "code_departement": p.code_departement,
+                "nb_organismes": counts.get(p.code, 0),
+            }
+            for p in self.gazetteer().suggest(text_, limit, weights=counts)
+        ]
 
     def sitemap_entries(self) -> list[tuple[str, str, str | None, str | None, str | None, str | None]]:
         def compute():
@@ -733,19 +780,34 @@ class SQLiteSearcher(Searcher):
         return [tuple(row) for row in self._cached("sitemap_entries", compute)]
 
     def commune(self, code: str) -> dict[str, Any] | None:
+        """A commune, arrondissement or city by its INSEE code (a former code: today's commune), with
+        its counts; a city lists its arrondissements, an arrondissement names its city."""
+        places = self.gazetteer()
+        place = places.commune(code)
+        if place is None:
+            return None
         conn = self._conn()
-        row = conn.execute("SELECT * FROM communes WHERE code_insee = ?", (code,)).fetchone()
+        row = conn.execute("SELECT * FROM communes WHERE code_insee = ?", (place.code,)).fetchone()
         if row is None:
             return None
+        city = places.commune(place.ville) if place.ville else None
         return {
             "code_insee": row["code_insee"],
             "nom": row["nom"],
+            "type": place.kind,
             "codes_postaux": row["codes_postaux"].split(),
             "code_departement": row["code_departement"],
             "code_region": row["code_region"],
             "latitude": row["latitude"],
             "longitude": row["longitude"],
-            **self._area(commune=code),
+            "ville": {"code_insee": city.code, "nom": city.nom} if city else None,
+            "arrondissements": [
+                {"code_insee": a.code, "nom": a.nom, **self._area(commune=a.code)}
+                for a in places.arrondissements(place.code)
+            ]
+            if place.kind == CITY
+            else [],
+            **self._area(commune=place.code),
         }
 
     def specialites(self) -> list[dict[str, Any]]:
