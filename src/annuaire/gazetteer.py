@@ -415,3 +415,42 @@ def centre_error(resolution: Resolution) -> str | None:
         choices = " ; ".join(p.choice() for p in resolution.places[:10])
         return f"lieu ambigu « {typed} », précisez lequel : {choices}"
     return f"lieu inconnu : « {typed} » (commune, code postal ou code INSEE attendu)"
+
+
+# -- names in sentences: the COG's articles ------------------------------------------------------------
+# `type_liaison` is INSEE's TNCC: how a name takes an article. 0 no article, "de Paris"; 1 no article
+# before a vowel, "d'Indre-et-Loire"; 2 "le Rhône", "du Rhône"; 3 "la Somme", "de la Somme"; 4 "les
+# Landes", "des Landes"; 5 "l'Ain", "de l'Ain"; 6 "aux …", "des …"; 7 "las …"; 8 "los …".
+_ARTICLE = {0: "", 1: "", 2: "le ", 3: "la ", 4: "les ", 5: "l'", 6: "aux ", 7: "las ", 8: "los "}
+_OF = {0: "de ", 1: "d'", 2: "du ", 3: "de la ", 4: "des ", 5: "de l'", 6: "des ", 7: "de las ", 8: "de los "}
+_VOWELS = tuple("AEIOUYÂÊÎÔÛÉÈËÏÜH")
+_ISLANDS = frozenset({"Mayotte", "Wallis et Futuna"})  # "à Mayotte"
+
+
+def _liaison(nom: str, type_liaison: int | None) -> int:
+    if type_liaison in _ARTICLE:
+        return type_liaison
+    return 1 if nom[:1].upper() in _VOWELS else 0  # without the COG's word: by the first letter
+
+
+def with_article(nom: str, type_liaison: int | None) -> str:
+    """The name with its article: "le Rhône", "la Somme", "les Landes", "l'Ain", "Paris"."""
+    return _ARTICLE[_liaison(nom, type_liaison)] + nom
+
+
+def of_name(nom: str, type_liaison: int | None) -> str:
+    """ "de" and the name: "du Rhône", "de la Somme", "des Landes", "de l'Ain", "d'Île-de-France"."""
+    return _OF[_liaison(nom, type_liaison)] + nom
+
+
+def in_name(nom: str, type_liaison: int | None) -> str:
+    """Where, for a région: "en Bretagne", "en Île-de-France", "dans le Grand Est", "dans les
+    Hauts-de-France", "à La Réunion"."""
+    liaison = _liaison(nom, type_liaison)
+    if liaison in (2, 4, 7, 8):
+        return "dans " + _ARTICLE[liaison] + nom
+    if liaison == 6:
+        return _ARTICLE[liaison] + nom
+    if nom.split(" ", 1)[0] in ("La", "Le", "Les") or nom.startswith("Saint") or nom in _ISLANDS:
+        return "à " + nom
+    return "en " + nom

@@ -217,6 +217,7 @@ class Grappes(BaseModel):
 class DepartementResume(BaseModel):
     code: str
     nom: str
+    type_liaison: int | None = None  # the COG's TNCC: the article the name takes (2: "du Rhône")
     code_region: str | None
     nb_organismes: int
     nb_certifies: int
@@ -231,6 +232,7 @@ class CommuneCompte(BaseModel):
 class Departement(BaseModel):
     code: str
     nom: str
+    type_liaison: int | None = None  # the COG's TNCC: the article the name takes (3: "de la Somme")
     code_region: str | None
     region: str | None
     nb_organismes: int
@@ -243,6 +245,7 @@ class Departement(BaseModel):
 class Region(BaseModel):
     code: str
     nom: str
+    type_liaison: int | None = None  # the COG's TNCC: the article the name takes (2: "du Grand Est")
     departements: list[str]
     nb_organismes: int
     nb_certifies: int

@@ -54,6 +54,11 @@ def _flag(value) -> bool | None:
     return None if value is None else bool(value)
 
 
+def _liaison(row) -> int | None:
+    """A département's or région's COG article (TNCC); None in a directory built before it."""
+    return row["type_liaison"] if "type_liaison" in row.keys() else None  # noqa: SIM118 (sqlite3.Row)
+
+
 def summary(row: sqlite3.Row, distance: float | None = None) -> dict[str, Any]:
     """An organisation as listed in results (field names as in organismes.csv)."""
     return {
@@ -645,6 +650,7 @@ class SQLiteSearcher(Searcher):
             {
                 "code": row["code"],
                 "nom": row["nom"],
+                "type_liaison": _liaison(row),
                 "code_region": row["code_region"],
                 "nb_organismes": counts.get(row["code"], (0, 0))[0],
                 "nb_certifies": counts.get(row["code"], (0, 0))[1],
@@ -658,7 +664,7 @@ class SQLiteSearcher(Searcher):
     def _departement(self, code: str) -> dict[str, Any] | None:
         conn = self._conn()
         row = conn.execute(
-            """SELECT d.code, d.nom, d.code_region, r.nom AS region FROM departements d
+            """SELECT d.*, r.nom AS region FROM departements d
                LEFT JOIN regions r ON r.code = d.code_region WHERE d.code = ?""",
             (code,),
         ).fetchone()
@@ -686,6 +692,7 @@ class SQLiteSearcher(Searcher):
         return {
             "code": row["code"],
             "nom": row["nom"],
+            "type_liaison": _liaison(row),
             "code_region": row["code_region"],
             "region": row["region"],
             "nb_organismes": int(mask.sum()),
@@ -705,13 +712,14 @@ class SQLiteSearcher(Searcher):
                 members.setdefault(region, []).append(code)
             return [
                 {
-                    "code": code,
-                    "nom": nom,
-                    "departements": members.get(code, []),
-                    "nb_organismes": counts.get(code, (0, 0))[0],
-                    "nb_certifies": counts.get(code, (0, 0))[1],
+                    "code": row["code"],
+                    "nom": row["nom"],
+                    "type_liaison": _liaison(row),
+                    "departements": members.get(row["code"], []),
+                    "nb_organismes": counts.get(row["code"], (0, 0))[0],
+                    "nb_certifies": counts.get(row["code"], (0, 0))[1],
                 }
-                for code, nom in conn.execute("SELECT code, nom FROM regions ORDER BY code")
+                for row in conn.execute("SELECT * FROM regions ORDER BY code").fetchall()
             ]
 
         return self._cached("regions", compute)
