@@ -126,6 +126,8 @@ class Declaration(BaseModel):
     effectif_formateurs: int | None
     specialites: list[Specialite]
     statut: str
+    origine_lieu: str | None = None  # liste_publique, sirene, region_declaree, aucune
+    date_origine_lieu: str | None = None  # sirene: the date of SIRENE's answer
 
 
 class Evenement(BaseModel):
@@ -166,7 +168,23 @@ class Sirene(BaseModel):
     activite_principale: str | None  # NAF code
     etat_unite_legale: str | None  # A: active, C: ceased
     date_verification: str
-    api: str  # recherche-entreprises or insee
+    api: str  # recherche-entreprises, insee or stock
+    adresse: str | None = None  # the establishment's street in SIRENE (None: masked or unknown)
+    code_postal: str | None = None
+    code_commune: str | None = None  # INSEE code
+    latitude: float | None = None
+    longitude: float | None = None
+    diffusion: str | None = None  # O, or P (partial diffusion: street and position masked)
+
+
+class Lieu(BaseModel):
+    """Where the organisation's place (commune, département, région) comes from."""
+
+    origine: str  # liste_publique, sirene (its own address gives no commune), region_declaree, aucune
+    date: str | None  # sirene: the date of SIRENE's answer (its stock file's)
+    adresse: str | None  # the address shown: the Liste publique's, or SIRENE's
+    code_postal: str | None
+    diffusion_partielle: bool  # SIRENE masks the street and position: the commune only
 
 
 class Organisme(OrganismeResume):
@@ -174,6 +192,7 @@ class Organisme(OrganismeResume):
     # Defaults: a store or directory without secondary sources or SIRENE answers has nothing to say.
     provenance: Provenance = Field(default_factory=lambda: Provenance(sources=[], conflits=0))
     sirene: Sirene | None = None
+    lieu: Lieu | None = None
     historique: list[Evenement]
     departement: str | None
     region: str | None

@@ -44,7 +44,7 @@ _FALSE = {"false", "faux", "non", "0", "no", "n"}
 
 # Where a declaration's place (commune, département, région) comes from.
 FROM_LISTE_PUBLIQUE = "liste_publique"  # its own address: a commune, or a département at least
-FROM_SIRENE = "sirene"  # the establishment's address in SIRENE (pipeline/places.py)
+FROM_SIRENE = "sirene"  # the establishment's address in SIRENE (clean/places.py)
 FROM_DECLARED_REGION = "region_declaree"  # only the région it declared
 NOWHERE = "aucune"
 PLACE_ORIGINS = (FROM_LISTE_PUBLIQUE, FROM_SIRENE, FROM_DECLARED_REGION, NOWHERE)

@@ -16,6 +16,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from ..clean.places import PlaceBook, place_declarations
 from ..clean.record import (
     Declaration,
     RecordCleaner,
@@ -33,7 +34,6 @@ from ..store import open_store, report_path
 from .dedup import group_declarations
 from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
 from .load import load_directory
-from .places import PlaceBook, place_declarations
 from .reconcile import reconcile
 from .sirene import answer_row, answers_for
 
@@ -249,7 +249,7 @@ def build(
     (pipeline/reconcile.py); one that fails is replaced by its last good snapshot, or left out.
 
     SIRENE's answers (INSEE's establishment stock file `sirene_stock`, streamed, else what the SIRENE
-    cache holds) place the declarations whose own address gives no commune (pipeline/places.py).
+    cache holds) place the declarations whose own address gives no commune (clean/places.py).
 
     With `geocoding` (enabled), street addresses are located through the BAN geocoder; otherwise,
     and for what it cannot locate, declarations get their commune's centroid.

@@ -2,7 +2,7 @@
 
 The answers come from the cache (`sources/sirene.py`) when fresh, else from the API or INSEE's stock
 file; the directory's `sirene` table is then rewritten from the cache and the declarations whose own
-address gives no commune are placed at SIRENE's address (pipeline/places.py), in one transaction
+address gives no commune are placed at SIRENE's address (clean/places.py), in one transaction
 (readers see the old answers and places or the new), so a closed establishment is flagged in the API
 and on its page, and an organisation without an address appears where SIRENE says it is.
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..clean.places import PlaceBook, place_declarations
 from ..clean.record import EXACT_DUPLICATE, NDA_DUPLICATE, Declaration, RecordCleaner, Rejected, settle_twice
 from ..errors import AnnuaireError
 from ..memory import gc_paused
@@ -43,7 +44,6 @@ from .diff import ADDRESS_GROUP, Diff, changed_groups, corrected_fields, declara
 from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
 from .load import declaration_row, organisation_identifier
 from .lock import run_lock
-from .places import PlaceBook, place_declarations
 from .reconcile import Held, Index, index_directory, reconcile_index
 from .sirene import Answers, answer_row, answers_for, row_answer
 
@@ -491,7 +491,7 @@ def update(
     `extra_sources` (as for a build) are read again and reconciled with the updated directory, in the
     same swap; without them the directory keeps the secondary data it has. When neither the Liste
     publique nor the sources changed, the directory is left untouched.
-    SIRENE's answers place the declarations whose own address gives no commune (pipeline/places.py):
+    SIRENE's answers place the declarations whose own address gives no commune (clean/places.py):
     those the directory holds, or the stock file `sirene_stock` (INSEE's, streamed), which replaces
     them and places every declaration again.
     `pause(stage)` is called between stages (tests use it to kill the process at chosen points).

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..gazetteer import CENTRE_KINDS, CITY, Gazetteer, centre_error
+from ..store.place_sql import PLACE_PROVENANCE
 from ..store.sqlite import ensure_math_functions
 from . import text
 from .base import Searcher
@@ -52,6 +53,25 @@ IDENTIFIER_MATCHES = {
 
 def _flag(value) -> bool | None:
     return None if value is None else bool(value)
+
+
+def _column(row, name: str):
+    """A column a directory built before it lacks (None there)."""
+    return row[name] if name in row.keys() else None  # noqa: SIM118 (sqlite3.Row)
+
+
+def _place_of(shown: dict, sirene: dict | None) -> dict[str, Any]:
+    """Where the organisation's place comes from (its displayed declaration's): `liste_publique`,
+    `sirene` (with SIRENE's address and the date of its answer), `region_declaree`, `aucune`."""
+    origin = shown.get("origine_lieu") or "liste_publique"
+    from_sirene = origin == "sirene" and sirene is not None
+    return {
+        "origine": origin,
+        "date": shown.get("date_origine_lieu"),
+        "adresse": sirene["adresse"] if from_sirene else shown.get("adresse"),
+        "code_postal": sirene["code_postal"] if from_sirene else shown.get("code_postal"),
+        "diffusion_partielle": bool(from_sirene and sirene["diffusion"] == "P"),
+    }
 
 
 def _liaison(row) -> int | None:
@@ -455,6 +475,8 @@ class SQLiteSearcher(Searcher):
                     "effectif_formateurs": d["effectif_formateurs"],
                     "specialites": specialities,
                     "statut": d["statut"],
+                    "origine_lieu": _column(d, "origine_lieu"),
+                    "date_origine_lieu": _column(d, "date_origine_lieu"),
                 }
             )
         history = [
@@ -472,10 +494,17 @@ class SQLiteSearcher(Searcher):
                 else ()
             )
         ]
+        sirene = self._sirene(conn, org.get("siret"))
+        main = org["numero_declaration_activite"]
+        shown = next(
+            (d for d in declarations if d["numero_declaration_activite"] == main),
+            declarations[0] if declarations else {},
+        )
         org.update(
             {
+                "lieu": _place_of(shown, sirene),
                 "provenance": self._provenance(conn, oid),
-                "sirene": self._sirene(conn, org.get("siret")),
+                "sirene": sirene,
                 "historique": history,
                 "numeros_declaration_activite": [
                     d["numero_declaration_activite"] for d in declarations if d["statut"] == "actif"
@@ -500,11 +529,16 @@ class SQLiteSearcher(Searcher):
             row["nom"]: row for row in conn.execute("SELECT nom, libelle, statut FROM sources_secondaires")
         }
         by_source: dict[str, dict[str, Any]] = {}
+        places = (
+            f"UNION ALL SELECT * FROM ({PLACE_PROVENANCE}) x WHERE x.organisme_id = ?"
+            if (self._has_table("communes_anciennes"))
+            else ""
+        )
         for row in conn.execute(
-            """SELECT champ, source, valeur, date_observation, conflit, ligne FROM provenance
-               WHERE organisme_id = ?
+            f"""SELECT champ, source, valeur, date_observation, conflit, ligne FROM (
+                   SELECT * FROM provenance WHERE organisme_id = ? {places}) p
                ORDER BY source = 'liste_publique' DESC, source, ligne, champ, valeur""",
-            (oid,),
+            (oid, oid) if places else (oid,),
         ):
             name = row["source"]
             entry = by_source.get(name)
@@ -514,6 +548,8 @@ class SQLiteSearcher(Searcher):
                     "source": name,
                     "libelle": "Liste publique des organismes de formation"
                     if name == "liste_publique"
+                    else "Répertoire SIRENE (INSEE)"
+                    if name == "sirene"
                     else (known["libelle"] if known else name),
                     "statut": "frais" if name == "liste_publique" else (known["statut"] if known else None),
                     "champs": [],
@@ -558,6 +594,10 @@ class SQLiteSearcher(Searcher):
             "etat_unite_legale": row["etat_unite_legale"],
             "date_verification": row["date_verification"],
             "api": row["api"],
+            **{
+                name: _column(row, name)
+                for name in ("adresse", "code_postal", "code_commune", "latitude", "longitude", "diffusion")
+            },
         }
 
     # -- map ---------------------------------------------------------------------------------------

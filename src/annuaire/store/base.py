@@ -84,7 +84,7 @@ class Store(ABC):
     def addresses(self) -> Iterator[dict[str, Any]]:
         """Every declaration's address, for geocoding: nda, voie, code_postal, ville,
         code_commune_insee, commune, type_adresse. Declarations placed by SIRENE are left out: their
-        location is SIRENE's (pipeline/places.py)."""
+        location is SIRENE's (clean/places.py)."""
 
     @abstractmethod
     def establishment_sirets(self) -> list[str]:
@@ -94,7 +94,7 @@ class Store(ABC):
     def replace_sirene(self, rows: Iterable[tuple], answers: dict | None = None) -> dict:
         """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers` (SIRET →
         (answer, date, api)), place the declarations whose own address gives no commune at SIRENE's
-        address (pipeline/places.py), in one transaction. Returns what placing changed."""
+        address (clean/places.py), in one transaction. Returns what placing changed."""
 
     @abstractmethod
     def replace_locations(self, rows: Iterable[tuple]) -> int:

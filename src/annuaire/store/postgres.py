@@ -355,9 +355,11 @@ class PostgresStore(Store):
                     WHERE d.organisme_id = o.id) AS ndas,
                   (SELECT string_agg(DISTINCT c.portee, ',') FROM certifications c
                     WHERE c.organisme_id = o.id) AS portees,
-                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode
+                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode,
+                  d.origine_lieu, d.date_origine_lieu
                FROM organismes o
                LEFT JOIN localisations l ON l.nda = o.nda_principal
+               LEFT JOIN declarations d ON d.nda = o.nda_principal
                ORDER BY o.identifiant COLLATE "C\""""
         )
 
@@ -365,10 +367,13 @@ class PostgresStore(Store):
         return self._rows("SELECT * FROM quarantaine ORDER BY enregistrement")
 
     def provenance(self) -> Iterator[dict[str, Any]]:
+        from .place_sql import PLACE_PROVENANCE
+
         return self._rows(
-            """SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
+            f"""SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
                       p.date_observation, p.conflit, p.ligne
-               FROM provenance p JOIN organismes o ON o.id = p.organisme_id
+               FROM (SELECT * FROM provenance UNION ALL {PLACE_PROVENANCE}) p
+               JOIN organismes o ON o.id = p.organisme_id
                ORDER BY o.identifiant COLLATE "C", p.source COLLATE "C", p.champ COLLATE "C",
                         coalesce(p.ligne, 0), p.valeur COLLATE "C\""""
         )
@@ -413,14 +418,8 @@ class PostgresStore(Store):
     def replace_sirene(self, rows: Iterable[tuple], answers: dict | None = None) -> dict:
         """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers`, place the
         declarations SIRENE places (see SQLiteStore.replace_sirene), in one transaction."""
-        from ..pipeline.places import (
-            BOOK_SQL,
-            PLACE_UPDATE,
-            PLACEABLE_SQL,
-            SHOWN_PLACE_UPDATE,
-            PlaceBook,
-            replacements,
-        )
+        from ..clean.places import PlaceBook, replacements
+        from .place_sql import BOOK_SQL, PLACE_UPDATE, PLACEABLE_SQL, SHOWN_PLACE_UPDATE
 
         rows = list(rows)
         report: dict = {}

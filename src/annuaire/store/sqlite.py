@@ -158,14 +158,8 @@ def apply_sirene_places(conn: sqlite3.Connection, answers: dict) -> dict:
     """Place the directory's declarations whose own address gives no commune at SIRENE's address
     (`answers`: SIRET → (answer, date, api)), inside the caller's transaction: declarations,
     locations, the organisations they show and their search rows. Returns what changed."""
-    from ..pipeline.places import (
-        BOOK_SQL,
-        PLACE_UPDATE,
-        PLACEABLE_SQL,
-        SHOWN_PLACE_UPDATE,
-        PlaceBook,
-        replacements,
-    )
+    from ..clean.places import PlaceBook, replacements
+    from .place_sql import BOOK_SQL, PLACE_UPDATE, PLACEABLE_SQL, SHOWN_PLACE_UPDATE
 
     book = PlaceBook.from_rows(*(conn.execute(query).fetchall() for query in BOOK_SQL))
     cursor = conn.cursor()
@@ -347,9 +341,11 @@ class SQLiteStore(Store):
                      (SELECT nda FROM declarations WHERE organisme_id = o.id ORDER BY nda) d) AS ndas,
                   (SELECT group_concat(DISTINCT c.portee) FROM certifications c
                     WHERE c.organisme_id = o.id) AS portees,
-                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode
+                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode,
+                  d.origine_lieu, d.date_origine_lieu
            FROM organismes o
            LEFT JOIN localisations l ON l.nda = o.nda_principal
+           LEFT JOIN declarations d ON d.nda = o.nda_principal
            ORDER BY o.identifiant"""
         )
 
@@ -365,10 +361,13 @@ class SQLiteStore(Store):
             conn.close()
 
     def provenance(self) -> Iterator[dict[str, Any]]:
+        from .place_sql import PLACE_PROVENANCE
+
         return self._dicts(
-            """SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
+            f"""SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
                       p.date_observation, p.conflit, p.ligne
-               FROM provenance p JOIN organismes o ON o.id = p.organisme_id
+               FROM (SELECT * FROM provenance UNION ALL {PLACE_PROVENANCE}) p
+               JOIN organismes o ON o.id = p.organisme_id
                ORDER BY o.identifiant, p.source, p.champ, coalesce(p.ligne, 0), p.valeur"""
         )
 
@@ -423,7 +422,7 @@ class SQLiteStore(Store):
 
     def replace_sirene(self, rows: Iterable[tuple], answers: dict | None = None) -> dict:
         """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers` (SIRET →
-        (answer, date, api)), place the declarations SIRENE places (pipeline/places.py), in one
+        (answer, date, api)), place the declarations SIRENE places (clean/places.py), in one
         transaction. Returns what placing did."""
         from .migrations import latest_version
 

@@ -24,11 +24,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ..clean.postal import departement_of_postcode
-from ..clean.record import FROM_DECLARED_REGION, FROM_LISTE_PUBLIQUE, FROM_SIRENE, NOWHERE
 from ..geocoding.strategy import CENTROID
 from ..geocoding.strategy import NOWHERE as NOT_LOCATED
 from ..sources.sirene import Etablissement
+from .postal import departement_of_postcode
+from .record import FROM_DECLARED_REGION, FROM_LISTE_PUBLIQUE, FROM_SIRENE, NOWHERE
 
 SIRENE_POSITION = "sirene"  # geo_methode of a position given by SIRENE
 UNRESOLVED = ("departement_seul", "non_resolu")  # methode_commune values without a commune
@@ -231,32 +231,10 @@ def is_placeable(methode_commune: str, origine_lieu: str) -> bool:
     return origine_lieu != FROM_LISTE_PUBLIQUE or methode_commune in UNRESOLVED
 
 
-# The declarations SIRENE may place, read back from a directory (`stored_situation`'s fields).
-PLACEABLE_SQL = """SELECT nda, siret, methode_commune, code_postal, code_region_declare, code_commune_insee,
-       commune, code_departement, code_region, origine_lieu, date_origine_lieu
-FROM declarations
-WHERE siret IS NOT NULL AND (origine_lieu <> 'liste_publique' OR code_commune_insee IS NULL)"""
-BOOK_SQL = (
-    "SELECT code_insee, nom, code_departement, code_region, latitude, longitude FROM communes",
-    "SELECT code_ancien, code_insee FROM communes_anciennes",
-    "SELECT code, code_region FROM departements",
-)
-# UPDATE of a declaration's place (parameters in `changes` order).
-PLACE_UPDATE = """UPDATE declarations SET code_commune_insee = ?, commune = ?, code_departement = ?,
-       code_region = ?, origine_lieu = ?, date_origine_lieu = ? WHERE nda = ?"""
-# The organisations shown by a declaration take its place again.
-SHOWN_PLACE_UPDATE = """UPDATE organismes SET
-       code_commune_insee = (SELECT d.code_commune_insee FROM declarations d WHERE d.nda = ?1),
-       commune = (SELECT d.commune FROM declarations d WHERE d.nda = ?1),
-       code_departement = (SELECT d.code_departement FROM declarations d WHERE d.nda = ?1),
-       code_region = (SELECT d.code_region FROM declarations d WHERE d.nda = ?1)
-WHERE nda_principal = ?1"""
-
-
 def replacements(
     rows: Iterable[Mapping], answers: Mapping[str, tuple], book: PlaceBook
 ) -> tuple[list[tuple], list[tuple], Placement]:
-    """For declarations read back from a directory (PLACEABLE_SQL's rows) and SIRENE's answers
+    """For declarations read back from a directory (store/place_sql.py's PLACEABLE rows) and SIRENE's answers
     (SIRET → (answer, date, …)): the places that change, as PLACE_UPDATE parameters, their
     `localisations` rows, and the placement (for its report)."""
     rows = list(rows)
