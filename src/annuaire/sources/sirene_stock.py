@@ -73,7 +73,7 @@ def open_stock(path: Path) -> Iterator[tuple[BinaryIO, date]]:
         modified = datetime.fromtimestamp(path.stat().st_mtime).date()
     except OSError as exc:
         raise InputError(str(path), f"cannot read the SIRENE stock file ({exc.strerror or exc})") from None
-    if magic == b"PK\x03\x04":
+    if magic[:4] == b"PK\x03\x04":
         try:
             archive = zipfile.ZipFile(path)
         except zipfile.BadZipFile as exc:

@@ -33,7 +33,7 @@ WHERE nda_principal = ?1"""
 PLACE_PROVENANCE = """
 SELECT o.id AS organisme_id, 'code_commune_insee' AS champ, 'sirene' AS source, s.code_commune AS valeur,
        s.date_verification AS date_observation,
-       CASE WHEN d.origine_lieu = 'sirene' THEN NULL ELSE 1 END AS conflit, NULL AS ligne
+       CASE WHEN d.origine_lieu = 'sirene' THEN NULL ELSE 1 END AS conflit, CAST(NULL AS INTEGER) AS ligne
 FROM organismes o
 JOIN declarations d ON d.nda = o.nda_principal
 JOIN sirene s ON s.siret = o.siret
@@ -52,7 +52,8 @@ JOIN declarations d ON d.nda = o.nda_principal
 JOIN sirene s ON s.siret = o.siret
 WHERE d.origine_lieu = 'sirene' AND (s.adresse IS NOT NULL OR s.code_postal IS NOT NULL)
 UNION ALL
-SELECT o.id, 'code_commune_insee', 'liste_publique', d.code_commune_insee, NULL, 0, NULL
+SELECT o.id, 'code_commune_insee', 'liste_publique', d.code_commune_insee, d.date_derniere_declaration, 0,
+       NULL
 FROM organismes o
 JOIN declarations d ON d.nda = o.nda_principal
 JOIN sirene s ON s.siret = o.siret
@@ -62,7 +63,7 @@ WHERE s.code_commune IS NOT NULL AND d.origine_lieu = 'liste_publique' AND d.cod
   AND d.code_commune_insee <> coalesce(a.code_insee, s.code_commune)
   AND d.code_commune_insee <> coalesce(c.commune_parente, '')
 UNION ALL
-SELECT o.id, 'code_region', 'liste_publique', d.code_region_declare, NULL, NULL, NULL
+SELECT o.id, 'code_region', 'liste_publique', d.code_region_declare, d.date_derniere_declaration, NULL, NULL
 FROM organismes o
 JOIN declarations d ON d.nda = o.nda_principal
 WHERE d.origine_lieu = 'region_declaree'
