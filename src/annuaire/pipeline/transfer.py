@@ -28,6 +28,7 @@ TABLES = (
     "regions",
     "departements",
     "communes",
+    "communes_anciennes",
     "portees",
     "specialites",
     "organismes",

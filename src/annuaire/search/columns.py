@@ -53,11 +53,14 @@ class Vocabulary:
 @dataclass(frozen=True)
 class Lookups:
     """What the backend resolved before filtering: full-text or identifier matches (organisation
-    ids), the search centre, and the communes a postal code serves."""
+    ids), the search centre (and the place it is, as the gazetteer names it), the communes a postal
+    code serves, and the communes a commune filter means (a city: its arrondissements too)."""
 
     matches: np.ndarray | None = None
     centre: tuple[float, float] | None = None
     postal_communes: tuple[str, ...] = ()
+    communes: tuple[str, ...] = ()
+    place: dict | None = None
 
 
 def haversine(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float) -> np.ndarray:
@@ -272,7 +275,13 @@ def region(c: Columns, f: Filters, lookups: Lookups) -> np.ndarray | None:
 
 
 def commune(c: Columns, f: Filters, lookups: Lookups) -> np.ndarray | None:
-    return None if not f.commune else c.commune.codes == c.commune[f.commune]
+    """In the commune, or in one of the communes it means (Lyon: its nine arrondissements)."""
+    if not f.commune:
+        return None
+    codes = lookups.communes or (f.commune,)
+    if len(codes) == 1:
+        return c.commune.codes == c.commune[codes[0]]
+    return np.isin(c.commune.codes, [c.commune[code] for code in codes])
 
 
 def postal_code(c: Columns, f: Filters, lookups: Lookups) -> np.ndarray | None:

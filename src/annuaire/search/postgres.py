@@ -230,7 +230,7 @@ class PostgresSearcher(SQLiteSearcher):
         return self._cached("columns", load, pinned=True)
 
     def _lookups(self, conn: PooledConnection, f: Filters) -> Lookups:  # type: ignore[override]
-        centre = self._centre(conn, f)
+        centre, place = self._centre(f)
         matches = None
         with self.pool.connection() as pg:
             found = text.identifier(f.q) if f.q else None
@@ -274,7 +274,13 @@ class PostgresSearcher(SQLiteSearcher):
                         "SELECT code_insee FROM codes_postaux WHERE code_postal = %s", (f.code_postal,)
                     )
                 )
-        return Lookups(matches=matches, centre=centre, postal_communes=postal)
+        return Lookups(
+            matches=matches,
+            centre=centre,
+            postal_communes=postal,
+            communes=self._communes_meant(f),
+            place=place,
+        )
 
     def _organisation_id(self, conn, key: str) -> int | None:  # type: ignore[override]
         compact = no_nul("".join(key.split()).replace(".", "").upper())

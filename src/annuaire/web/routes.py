@@ -14,8 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from ..gazetteer import CENTRE_KINDS, centre_error
 from ..search import QueryError, Searcher, SearchQuery
-from ..search.params import CODE_POSTAL, COMMUNE, SCOPES, Filters
+from ..search.params import SCOPES, Filters
 from ..store import open_store
 from . import slugs, text
 from .contours import contours_file, simplified_contours
@@ -89,7 +90,8 @@ def pagination(path: str, params: dict[str, Any], page: int, pages: int) -> dict
 
 def search_form(request: Request, searcher: Searcher) -> tuple[dict[str, Any], Filters, str | None]:
     """The search form's values as typed, the filters they mean, and an error message if any.
-    `autour` takes a postal code, an INSEE code or a commune's name (the best-known match)."""
+    `autour` takes what the gazetteer resolves (a commune's name, "Paris 11e", a postal code, an INSEE
+    code); a name several communes bear gives the candidates to choose from (`form["choix"]`)."""
     qp = request.query_params
     form = {
         "q": qp.get("q", "").strip(),
@@ -106,16 +108,18 @@ def search_form(request: Request, searcher: Searcher) -> tuple[dict[str, Any], F
     }
     error = None
     autour, place = None, None
+    form["choix"] = []
     if form["autour"]:
-        code = form["autour"].upper()
-        if COMMUNE.match(code) or CODE_POSTAL.match(code):
-            autour = code
+        found = searcher.gazetteer().resolve(form["autour"], CENTRE_KINDS)
+        if centre_error(found) is None:
+            autour, place = form["autour"], found.place.label()
+        elif found.ambiguous:
+            error = f"Plusieurs lieux s'appellent « {form['autour']} » : lequel ?"
+            form["choix"] = [(p.choice_label(), p.choice()) for p in found.places[:10]]
+        elif found.place is not None:
+            error = f"Position inconnue pour « {found.place.label()} »."
         else:
-            found = searcher.suggest_communes(form["autour"], limit=1)
-            if found:
-                autour, place = found[0]["code_insee"], found[0]["nom"]
-            else:
-                error = f"Commune inconnue : « {form['autour']} »."
+            error = f"Commune inconnue : « {form['autour']} »."
     try:
         rayon = float(form["rayon"].replace(",", ".")) if form["rayon"] else 10.0
         lat = float(form["lat"]) if form["lat"] and not autour else None
@@ -288,6 +292,7 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
 
         context["refine"] = refine
         context["active_filters"] = active_filters(form, current, s)
+        context["choix"] = [(label, refine("autour", value)) for label, value in form["choix"]]
         partial = request.headers.get("x-partial") == "1"
         context["partial"] = partial  # the fragment shows an error itself; the page shows it above the form
         response = renderer.page(
@@ -317,6 +322,7 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
             found["communes"] = [
                 {
                     "nom": text.nice_name(c["nom"]),
+                    "type": c["type"],
                     "code_departement": c["code_departement"],
                     "nb_organismes": c["nb_organismes"],
                     "url": slugs.commune_path(c["code_departement"], c["nom"], c["code_insee"]),
