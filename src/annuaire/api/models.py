@@ -84,6 +84,84 @@ class Facettes(BaseModel):
     specialites: list[FacetteSpecialite]
 
 
+class Correction(BaseModel):
+    mot: str  # as typed
+    correction: str  # the word searched instead
+
+
+class PartieComprise(BaseModel):
+    mots: str  # the words of the query it covers
+    sans: str  # the query without them: the same search without this condition
+
+
+class SpecialiteComprise(PartieComprise):
+    codes: list[str]  # NSF codes: an organisation with any of them matches, the first ranks first
+    libelle: str
+    libelle_court: str
+
+
+class PorteeComprise(PartieComprise):
+    portee: str
+
+
+class AutreLieu(BaseModel):
+    """Another place of the same name, and the query that means it."""
+
+    type: str
+    code: str
+    nom: str
+    code_departement: str | None
+    libelle: str
+    q: str
+
+
+class LieuCompris(PartieComprise):
+    type: str  # commune, arrondissement, ville, code_postal, departement
+    code: str
+    nom: str
+    libelle: str
+    code_commune_insee: str | None
+    code_postal: str | None
+    code_departement: str | None
+    latitude: float | None
+    longitude: float | None
+    autres: list[AutreLieu]  # namesakes (the name was ambiguous: the one with most organisations taken)
+
+
+class Identifiant(BaseModel):
+    type: str  # nda, siret, siren
+    valeur: str
+
+
+class Interpretation(BaseModel):
+    """What the text `q` was understood as (search/understanding.py)."""
+
+    texte: str
+    texte_corrige: str | None = Field(description="La requête telle que cherchée, si un mot a été corrigé.")
+    corrections: list[Correction]
+    lecture: str = Field(
+        description="identifiant ; criteres (besoin, portée, certification, lieu) ; nom ; "
+        "nom_et_criteres (les mots d'un nom parmi les organismes que le reste désigne) ; "
+        "criteres_sans_mots_inconnus (des mots qu'aucun organisme n'emploie laissés de côté)."
+    )
+    identifiant: Identifiant | None = None
+    specialites: list[SpecialiteComprise]
+    portees: list[PorteeComprise]
+    certifie: PartieComprise | None
+    lieu: LieuCompris | None
+    mots_nom: str | None
+    mots_ignores: list[str]
+
+
+class Suggestion(BaseModel):
+    """A search to try when nothing is found, and how many it finds."""
+
+    raison: str  # sans_lieu, sans_portee, sans_certification, sans_specialite, commune_proche, orthographe
+    texte: str
+    q: str
+    total: int
+
+
 class ResultatRecherche(BaseModel):
     total: int
     page: int
@@ -93,6 +171,8 @@ class ResultatRecherche(BaseModel):
     centre: Centre | None
     resultats: list[OrganismeResume]
     facettes: Facettes | None = None
+    interpretation: Interpretation | None = None
+    suggestions: list[Suggestion] = []
 
 
 class Specialite(BaseModel):

@@ -42,8 +42,16 @@ class Conditions(BaseModel):
     q: str = Field(
         "",
         max_length=MAX_TEXT,
-        description="Texte : nom, commune, ou un identifiant (NDA, SIRET, SIREN, espaces permis). "
-        "Insensible à la casse et aux accents ; le dernier mot est un préfixe.",
+        description="Texte comme on le tape : un besoin (« anglais », « cariste », « habilitation "
+        "électrique »), une portée (« VAE », « bilan de compétences », « apprentissage »), "
+        "« qualiopi », un lieu (« anglais Lyon », « comptabilité 33000 », « VAE à Marseille »), "
+        "un nom, ou un identifiant (NDA, SIRET, SIREN, espaces permis, jamais corrigé). Insensible "
+        "à la casse et aux accents ; un mot que personne n'emploie est corrigé (une ou deux "
+        "lettres) ; `interpretation` dit ce qui a été compris.",
+        examples=["anglais Lyon"],
+    )
+    correction: bool = Field(
+        True, description="false : chercher les mots tels qu'écrits, sans correction d'orthographe."
     )
     portee: list[Portee] = Field(
         [], description="Portée(s) Qualiopi : organismes certifiés pour l'une au moins."
@@ -92,6 +100,7 @@ class Conditions(BaseModel):
             lon=self.lon,
             autour=self.autour,
             rayon_km=self.rayon,
+            correction=self.correction,
         )
 
 

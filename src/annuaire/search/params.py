@@ -59,6 +59,7 @@ class Filters:
     lon: float | None = None
     autour: str | None = None
     rayon_km: float = 10.0
+    correction: bool = True  # correct the spelling of words nobody uses (search/spelling.py)
 
     def checked(self) -> Filters:
         """A copy with codes normalised; QueryError on the first unusable parameter."""
@@ -98,6 +99,7 @@ class Filters:
             lon=self.lon,
             autour=autour,
             rayon_km=self.rayon_km,
+            correction=self.correction,
         )
 
     @property

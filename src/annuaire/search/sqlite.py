@@ -14,8 +14,9 @@ import math
 import os
 import sqlite3
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,13 @@ from ..gazetteer import CENTRE_KINDS, CITY, Gazetteer, centre_error
 from ..sources.naf import naf_label
 from ..store.place_sql import PLACE_PROVENANCE
 from ..store.sqlite import ensure_math_functions
-from . import text
+from . import text, understanding
 from .base import Searcher
 from .columns import ROW_FIELDS, Columns, Lookups
+from .interpret import words_of
+from .lexicon import default_lexicon
 from .params import SCOPES, ClusterQuery, Filters, QueryError, SearchQuery
+from .spelling import Speller
 
 SUMMARY = """SELECT o.id, o.identifiant, o.siret, o.siren, o.denomination, o.nda_principal, o.nb_declarations,
        o.voie, o.code_postal, coalesce(o.commune, o.ville) AS commune, o.code_commune_insee,
@@ -225,6 +229,9 @@ class SQLiteSearcher(Searcher):
 
     def warm_up(self) -> None:
         self.columns()
+        self.gazetteer()
+        self.speller()
+        self._commune_counts()
 
     def close(self) -> None:
         with self._lock:
@@ -302,16 +309,68 @@ class SQLiteSearcher(Searcher):
 
         return self._cached("columns", load, pinned=True)
 
+    # -- what the query text means (understanding.py) ------------------------------------------------
+
+    def speller(self) -> Speller:
+        """The spelling vocabulary (spelling.py): the words of the names and communes of the
+        organisations, of the communes' official names and of the lexicon; loaded once per version."""
+
+        def load() -> Speller:
+            conn = self._conn()
+            counts: Counter[str] = Counter()
+            for name in self.columns().names:
+                counts.update(set(name.split()))
+            for commune, n in conn.execute(
+                "SELECT coalesce(commune, ville), count(*) FROM organismes GROUP BY 1"
+            ).fetchall():
+                for word in set(text.folded(commune or "").split()):
+                    counts[word] += n
+            spelt: dict[str, str] = {}
+            preferred: set[str] = set()
+            written = [nom for (nom,) in conn.execute("SELECT nom FROM communes").fetchall()]
+            written += [t for entry in default_lexicon().entries for t in entry.terms]
+            for phrase in written:
+                for w in words_of(phrase):
+                    preferred.add(w.folded)
+                    if len(w.folded) == len(w.typed):
+                        spelt.setdefault(w.folded, w.typed.lower())
+            return Speller(counts, preferred, spelt)
+
+        return self._cached("speller", load, pinned=True)
+
+    def _words_matching(self, words: list[str]) -> np.ndarray:
+        """Ids of the organisations whose name or commune holds every word (each a prefix)."""
+        return self._text_matches(self._conn(), text.fts_expression(words))
+
+    def _understanding_context(self) -> understanding.Context:
+        return understanding.Context(
+            columns=self.columns(),
+            lexicon=default_lexicon(),
+            gazetteer=self.gazetteer(),
+            speller=self.speller(),
+            words_matching=self._words_matching,
+            weights=self._commune_counts(),
+            labels=self._speciality_labels(),
+            memo=self._cached("names_holding", dict, pinned=True),
+        )
+
+    def _understand(self, f: Filters) -> understanding.Understanding | None:
+        """What the text of a search means (None without text, or for an identifier)."""
+        if not f.q or text.identifier(f.q):
+            return None
+        return understanding.understand(f.q, self._understanding_context(), correct=f.correction)
+
     def _lookups(self, conn: sqlite3.Connection, f: Filters) -> Lookups:
         matches = None
+        understood = None
         if f.q:
             found = text.identifier(f.q)
             if found:
                 kind, digits = found
                 matches = [row[0] for row in conn.execute(IDENTIFIER_MATCHES[kind], (digits,))]
                 matches = np.array(matches, dtype=np.int64)
-            elif words := text.tokens(f.q):
-                matches = self._text_matches(conn, text.fts_expression(words))
+            else:
+                understood = self._understand(f)
         postal = ()
         if f.code_postal:
             postal = tuple(
@@ -327,19 +386,37 @@ class SQLiteSearcher(Searcher):
             postal_communes=postal,
             communes=self._communes_meant(f),
             place=place,
+            understood=understood,
         )
 
     def _selection(self, f: Filters) -> tuple[Columns, np.ndarray, Lookups]:
         conn = self._conn()
         lookups = self._lookups(conn, f)
         columns = self.columns()
+        for _ in range(3):  # the directory was replaced while the text was read: read it again
+            if lookups.understood is None or lookups.understood.columns is columns:
+                break
+            lookups = self._lookups(conn, f)
+            columns = self.columns()
+        else:
+            raise QueryError("q", "l'annuaire vient d'être mis à jour : relancez la recherche")
         return columns, columns.mask(f, lookups), lookups
 
     def search(self, query: SearchQuery) -> dict[str, Any]:
         f = query.filters
         columns, mask, lookups = self._selection(f)
-        ranked_text = text.folded(f.q) if f.q and not text.identifier(f.q) else None
-        positions, distances = columns.ordered(mask, query.tri, ranked_text, lookups.centre)
+        understood: understanding.Understanding | None = lookups.understood
+        if understood is not None:
+            ranked_text = understood.names_first
+        else:
+            ranked_text = text.folded(f.q) if f.q and not text.identifier(f.q) else None
+        positions, distances = columns.ordered(
+            mask,
+            query.tri,
+            ranked_text,
+            lookups.centre,
+            understood.ranking if understood is not None else None,
+        )
         total = len(positions)
         start = (query.page - 1) * query.par_page
         page = positions[start : start + query.par_page]
@@ -363,10 +440,32 @@ class SQLiteSearcher(Searcher):
             "tri": query.tri,
             "centre": lookups.place,
             "resultats": results,
+            "interpretation": self._interpretation(f, understood),
+            "suggestions": self._suggestions(f, understood) if total == 0 and understood is not None else [],
         }
         if query.facettes:
             out["facettes"] = self._facets(columns, mask)
         return out
+
+    def _interpretation(self, f: Filters, understood: understanding.Understanding | None) -> dict | None:
+        if understood is not None:
+            return understanding.interpretation(understood, default_lexicon(), self._speciality_labels())
+        found = text.identifier(f.q) if f.q else None
+        return understanding.identifier_interpretation(f.q, found) if found else None
+
+    def _suggestions(self, f: Filters, understood: understanding.Understanding) -> list[dict]:
+        """What to try instead of a search that found nothing (understanding.suggestions), each
+        counted with the search's other conditions."""
+
+        def count(q: str) -> int:
+            try:
+                changed = replace(f, q=q).checked()
+                columns, mask, _ = self._selection(changed)
+            except QueryError:
+                return 0
+            return int(np.count_nonzero(mask))
+
+        return understanding.suggestions(understood, self._understanding_context(), count)
 
     def _summaries(self, conn: sqlite3.Connection, ids: list[tuple[int, float | None]]) -> list[dict]:
         """Organisation summaries, with their distance when given. The most recently shown are kept

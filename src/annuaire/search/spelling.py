@@ -1,0 +1,128 @@
+"""Spelling: a word nobody in the directory uses, corrected towards the nearest one that is used.
+
+The vocabulary is built from the directory when a worker loads it (the same tables on SQLite and
+PostgreSQL, so the same corrections on both): the words of the organisations' names and communes
+(what the full-text index holds), the official names of the communes (the gazetteer), and the
+lexicon's words. Each word counts the organisations whose name or commune holds it.
+
+A query word is known when some vocabulary word starts with it (the full-text search treats every
+word as a prefix). An unknown word of four letters or more, letters only, is replaced by the
+vocabulary words within one edit (two from eight letters; an edit is an insertion, a deletion, a
+substitution or the swap of two neighbours: the optimal string alignment distance), fewest edits
+first, then the lexicon's and the communes' words, then the most used. Digits are never corrected:
+an identifier (NDA, SIRET, SIREN) is matched as typed or not at all.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+MIN_LENGTH = 4  # shorter words are too many to guess (SST, FLE, BTS…)
+MAX_CANDIDATES = 3
+MAX_KEPT = 10
+MEMO_SIZE = 20_000  # corrections remembered per vocabulary (typos repeat: "formaton")
+
+
+def max_edits(word: str) -> int:
+    return 2 if len(word) >= 8 else 1
+
+
+def correctable(word: str) -> bool:
+    return len(word) >= MIN_LENGTH and word.isascii() and word.isalpha()
+
+
+class Speller:
+    def __init__(
+        self,
+        counts: Counter[str] | dict[str, int],
+        preferred: Iterable[str] = (),
+        spelt: Mapping[str, str] | None = None,
+    ):
+        """`counts`: folded word → organisations using it; `preferred`: words that win a tie (the
+        lexicon's, the communes'); `spelt`: how some folded words are written ("COMPTABILITE" →
+        "comptabilité")."""
+        self.counts = dict(counts)
+        self.spelt = dict(spelt or {})
+        self.preferred = frozenset(preferred)
+        for word in self.preferred:
+            self.counts.setdefault(word, 0)
+        self.sorted = sorted(self.counts)
+        # A trigram index over the words that may be corrections: candidates share trigrams with
+        # the word typed, and only they are measured.
+        self.words = [w for w in self.sorted if w.isalpha() and len(w) >= MIN_LENGTH - 1]
+        self.lengths = np.array([len(w) for w in self.words], dtype=np.int16)
+        postings: dict[str, list[int]] = {}
+        for i, word in enumerate(self.words):
+            for gram in set(trigrams(word)):
+                postings.setdefault(gram, []).append(i)
+        self.postings = {g: np.array(ids, dtype=np.int32) for g, ids in postings.items()}
+        self._memo: dict[str, list[tuple[str, int]]] = {}
+
+    def known(self, word: str) -> bool:
+        """Some vocabulary word is the word or starts with it."""
+        i = bisect.bisect_left(self.sorted, word)
+        return i < len(self.sorted) and self.sorted[i].startswith(word)
+
+    def candidates(self, word: str, limit: int = MAX_CANDIDATES) -> list[tuple[str, int]]:
+        """(vocabulary word, edits) nearest to `word`, best first; none for a word that cannot be
+        corrected."""
+        if not correctable(word):
+            return []
+        found = self._memo.get(word)
+        if found is None:
+            found = self._nearest(word)
+            if len(self._memo) < MEMO_SIZE:
+                self._memo[word] = found
+        return found[:limit]
+
+    def _nearest(self, word: str) -> list[tuple[str, int]]:
+        """Words within one edit; within two, for a long word that has none within one."""
+        found = self._within(word, 1, needed=len(word) - 4)
+        if not found and max_edits(word) >= 2:
+            found = self._within(word, 2, needed=max(2, len(word) - 8))
+        found.sort(key=lambda wd: (wd[1], wd[0] not in self.preferred, -self.counts.get(wd[0], 0), wd[0]))
+        return found[:MAX_KEPT]
+
+    def _within(self, word: str, edits: int, needed: int) -> list[tuple[str, int]]:
+        """Vocabulary words within `edits` of `word` among those sharing `needed` trigrams with it (an
+        edit changes at most four of a word's trigrams, a swap of two letters; when that leaves none
+        to share, the whole length band is measured)."""
+        in_band = np.abs(self.lengths - len(word)) <= edits
+        if needed >= 1:
+            lists = [self.postings[g] for g in set(trigrams(word)) if g in self.postings]
+            if not lists:
+                return []
+            shared = np.bincount(np.concatenate(lists), minlength=len(self.words))
+            close = np.flatnonzero((shared >= needed) & in_band)
+        else:
+            close = np.flatnonzero(in_band)
+        if not len(close):
+            return []
+        pool = [self.words[i] for i in close.tolist()]
+        distances = process.cdist([word], pool, scorer=OSA.distance, score_cutoff=edits, dtype=np.uint8)[0]
+        return [
+            (pool[i], int(distances[i]))
+            for i in np.flatnonzero(distances <= edits).tolist()
+            if pool[i] != word
+        ]
+
+    def shown(self, word: str) -> str:
+        """How a corrected word is written: with its accents when the lexicon or a commune's name
+        has them, else in lower case."""
+        return self.spelt.get(word, word.lower())
+
+    def unknown(self, words: Iterable[str]) -> list[str]:
+        """The words that need a correction: correctable and unknown."""
+        return [w for w in words if correctable(w) and not self.known(w)]
+
+
+def trigrams(word: str) -> list[str]:
+    """The word's three-letter sequences, its ends marked: FORMA → $FO FOR ORM RMA MA$."""
+    padded = f"${word}$"
+    return [padded[i : i + 3] for i in range(len(padded) - 2)]

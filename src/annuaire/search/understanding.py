@@ -1,0 +1,498 @@
+"""From what a person typed to the organisations it means, in which order (backend-neutral).
+
+The reading (interpret.py) says which words are a need, a scope, "certified", a place, or a name;
+this module turns it into a mask over the search columns (columns.py) and a ranking, trying in turn:
+
+1. every word understood ("anglais Lyon", "VAE à Marseille", "Lyon", "secourisme"): the
+   organisations with the speciality (any of the entry's codes), the scope, the certification, in
+   the place (a city with its arrondissements, the communes a postal code serves, a département),
+   plus those whose name holds the need's words, plus those whose name is exactly the query.
+   Ranked: the exact name first; then a need's first code with the need's words in the name, the
+   first code, another code with the words, another code, the words alone; certified first for a
+   need; nearer the place's centre first; then the usual relevance (more complete record, name, id).
+   Without a need, those whose name holds the scope's or filler's words ("formation Lyon") first.
+2. words of a name ("afpa", "greta lyon", "sanlo rh"): the full-text match of every word (names and
+   communes, each word a prefix), without the fillers if nothing matches with them: exact names
+   first, then names starting with the query (columns.py's name tiers).
+3. nothing matches the name's words but the query also says what or where ("greta anglais Lyon"):
+   the name's words among the organisations that need, scope and place mean; then, if none, those
+   alone, the unknown words set aside (said in `mots_ignores`).
+
+Before that, a word nobody in the directory uses is corrected (spelling.py): the corrected queries
+are tried nearest first and the first that finds something is kept; the interpretation says which
+word became which. Full-text matches come from the backend (`words_matching`, FTS5 or tsvector,
+which give the same ids); everything else here is Python on the columns, so both backends agree.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..gazetteer import DEPARTEMENT, POSTCODE, Gazetteer, Place
+from . import text
+from .columns import Columns, Ranking, haversine
+from .interpret import PLACE, Part, Reading, Word, display, read, words_of
+from .lexicon import FILLER, Lexicon
+from .params import QueryError
+from .spelling import Speller
+
+WordsMatching = Callable[[list[str]], np.ndarray]  # folded words → ids of the organisations matching all
+MAX_UNKNOWN = 4  # more unknown words than this: a sentence, not a typo (nothing corrected)
+MAX_VARIANTS = 6  # corrected queries tried at most
+NEARBY_KM = 30.0
+MEMO_SIZE = 1024  # how far an empty search looks for communes that have what it asks
+
+CRITERIA = "criteres"
+NAME = "nom"
+NAME_AND_CRITERIA = "nom_et_criteres"
+CRITERIA_WITHOUT_NAME = "criteres_sans_mots_inconnus"
+
+
+@dataclass
+class Understanding:
+    reading: Reading
+    kind: str  # criteres, nom, nom_et_criteres, criteres_sans_mots_inconnus
+    mask: np.ndarray  # the organisations the query means (before the other filters)
+    ranking: Ranking | None = None  # None: the name tiers of `names_first`
+    names_first: str | None = None  # folded text whose exact and starting names go first
+    name_words: tuple[int, ...] = ()  # positions of the words searched in names
+    ignored: tuple[int, ...] = ()  # positions of words set aside
+    applied: tuple[Part, ...] = ()  # the parts used as conditions
+    columns: Columns | None = None  # the columns the mask is over (a directory swapped meanwhile: others)
+
+    @property
+    def empty(self) -> bool:
+        return not self.mask.any()
+
+
+@dataclass
+class Context:
+    """What understanding a query needs from the searcher."""
+
+    columns: Columns
+    lexicon: Lexicon
+    gazetteer: Gazetteer
+    speller: Speller
+    words_matching: WordsMatching
+    weights: Mapping[str, int]  # organisations per INSEE code (namesakes, nearby communes)
+    labels: Mapping[str, str] = field(default_factory=dict)  # NSF code → label (the directory's)
+    memo: dict = field(default_factory=dict)  # names holding some words, kept per directory version
+
+
+def check_text(q: str) -> list[Word]:
+    """The query's words; QueryError when there is nothing to look for (punctuation only, or only
+    words too common to narrow a search)."""
+    words = words_of(q)
+    shown = q.strip()[:40]
+    if not words:
+        raise QueryError("q", f"« {shown} » ne contient aucun mot ni chiffre à chercher")
+    if all(w.folded in text.STOPWORDS for w in words):
+        raise QueryError(
+            "q",
+            f"« {shown} » ne contient que des mots trop courants : ajoutez un nom, un besoin "
+            "(« anglais », « cariste »…) ou un lieu (« Lyon », « 33000 »)",
+        )
+    return words
+
+
+def understand(q: str, ctx: Context, *, correct: bool = True) -> Understanding:
+    """The organisations `q` means (see the module's rules)."""
+    words = check_text(q)
+    best: tuple[int, Understanding] | None = None
+    for variant in _variants(words, ctx.speller) if correct else [words]:
+        found = _plan(read(variant, ctx.lexicon, ctx.gazetteer, ctx.weights), ctx)
+        rank = _quality(found)
+        if best is None or rank < best[0]:
+            best = (rank, found)
+        if rank == 0:
+            break
+    assert best is not None
+    chosen = best[1]
+    if best[0] == len(QUALITY) and chosen.reading.corrected:
+        # No correction finds anything: what was typed, as typed.
+        chosen = _plan(read(words, ctx.lexicon, ctx.gazetteer, ctx.weights), ctx)
+    chosen.columns = ctx.columns
+    return chosen
+
+
+# How well a reading explains the query, best first: every word used, then the name's words within
+# what the rest means, then some words set aside.
+QUALITY = (CRITERIA, NAME, NAME_AND_CRITERIA, CRITERIA_WITHOUT_NAME)
+
+
+def _quality(u: Understanding) -> int:
+    if u.empty:
+        return len(QUALITY)
+    if u.ignored:
+        return 3
+    return {CRITERIA: 0, NAME: 0, NAME_AND_CRITERIA: 1}.get(u.kind, 3)
+
+
+def _variants(words: list[Word], speller: Speller) -> list[list[Word]]:
+    """The query with its unknown words corrected, nearest corrections first; the query itself when
+    no word needs one, none can be corrected, or too many are unknown (a sentence, not a typo)."""
+    unknown = [i for i, w in enumerate(words) if w.folded in speller.unknown([w.folded])]
+    if not unknown or len(unknown) > MAX_UNKNOWN:
+        return [words]
+    options = [[(i, c, d) for c, d in speller.candidates(words[i].folded)] or [(i, None, 0)] for i in unknown]
+    if all(option[0][1] is None for option in options):
+        return [words]
+    combos = sorted(itertools.product(*options), key=lambda combo: sum(d for _, _, d in combo))
+    out = []
+    for combo in combos[:MAX_VARIANTS]:
+        variant = list(words)
+        for i, correction, _ in combo:
+            if correction is not None:
+                variant[i] = Word(words[i].typed, correction, words[i].folded, speller.shown(correction))
+        out.append(variant)
+    return out
+
+
+# -- plans -----------------------------------------------------------------------------------------
+
+
+def _plan(reading: Reading, ctx: Context) -> Understanding:
+    c = ctx.columns
+    content = _content(reading, range(len(reading.words)))
+    if reading.understood:
+        return _criteria(reading, ctx, ignored=())
+    criteria = [p for p in reading.parts if p.kind != FILLER]
+    # 2. A name: every word, then without the fillers.
+    fillers = {i for p in reading.parts if p.kind == FILLER for i in p.positions}
+    tries = [content]
+    if fillers:
+        tries.append([i for i in content if i not in fillers])
+    for positions in tries:
+        if not positions:
+            continue
+        matched = _matching(reading, positions, ctx)
+        if matched.any():
+            return Understanding(
+                reading, NAME, matched, names_first=reading.folded(), name_words=tuple(positions)
+            )
+    if not criteria:  # a name that nothing matches: without one of its words, shortest first
+        return _name_without_a_word(reading, content, ctx)
+    # 3. The name's words among what the rest means; the need as an order if it must; words that no
+    #    organisation uses set aside (a name that exists elsewhere is not: nothing is found here).
+    by_name = _matching(reading, list(reading.residual), ctx)
+    for need_filter in (True, False) if reading.needs else (True,):
+        within = _criteria(reading, ctx, ignored=(), need_filter=need_filter)
+        named = within.mask & by_name
+        if named.any():
+            return Understanding(
+                reading,
+                NAME_AND_CRITERIA,
+                named,
+                within.ranking,
+                name_words=reading.residual,
+                applied=within.applied,
+            )
+    if by_name.any():
+        within = _criteria(reading, ctx, ignored=())
+        empty = np.zeros(c.size, dtype=bool)
+        return Understanding(
+            reading, NAME_AND_CRITERIA, empty, name_words=reading.residual, applied=within.applied
+        )
+    return _criteria(reading, ctx, ignored=reading.residual)
+
+
+def _name_without_a_word(reading: Reading, content: list[int], ctx: Context) -> Understanding:
+    """A name whose words together match nothing: the same without one of them (a mistyped short
+    word, a word the name lacks), the shortest set aside first; else nothing."""
+    if len(content) >= 2:
+        for left_out in sorted(content, key=lambda i: (len(reading.words[i].folded), i)):
+            kept = [i for i in content if i != left_out]
+            matched = _matching(reading, kept, ctx)
+            if matched.any():
+                return Understanding(
+                    reading,
+                    NAME,
+                    matched,
+                    names_first=reading.folded(kept),
+                    name_words=tuple(kept),
+                    ignored=(left_out,),
+                )
+    empty = np.zeros(ctx.columns.size, dtype=bool)
+    return Understanding(reading, NAME, empty, names_first=reading.folded(), name_words=tuple(content))
+
+
+def _content(reading: Reading, positions) -> list[int]:
+    return [i for i in positions if reading.words[i].folded not in text.STOPWORDS]
+
+
+def _matching(reading: Reading, positions: list[int], ctx: Context) -> np.ndarray:
+    """Organisations whose name or commune holds every word at `positions` (each a prefix)."""
+    c = ctx.columns
+    words = text.tokens(reading.folded(positions))
+    m = np.zeros(c.size, dtype=bool)
+    if not words:
+        return m
+    ids = ctx.words_matching(words)
+    ids = ids[ids < len(c.position)]
+    found = c.position[ids]
+    m[found[found >= 0]] = True
+    return m
+
+
+def _names_holding(reading: Reading, positions: list[int], ctx: Context) -> np.ndarray:
+    """Organisations whose name (not commune) holds every word at `positions`, each as a prefix."""
+    words = tuple(text.tokens(reading.folded(positions)))
+    found = ctx.memo.get(words)
+    if found is None:
+        matched = np.flatnonzero(_matching(reading, positions, ctx))
+        names = ctx.columns.names
+        found = np.array(
+            [
+                p
+                for p in matched.tolist()
+                if all(any(h.startswith(w) for h in names[p].split()) for w in words)
+            ],
+            dtype=np.int64,
+        )
+        if len(ctx.memo) >= MEMO_SIZE:
+            ctx.memo.clear()
+        ctx.memo[words] = found
+    m = np.zeros(ctx.columns.size, dtype=bool)
+    m[found] = True
+    return m
+
+
+def _criteria(
+    reading: Reading, ctx: Context, ignored: tuple[int, ...], *, need_filter: bool = True
+) -> Understanding:
+    """1. What the need, scope, certification and place mean (see the module's rules). Without
+    `need_filter`, the need orders the organisations of the place and scope instead of choosing
+    them."""
+    c = ctx.columns
+    base = np.ones(c.size, dtype=bool)
+    applied: list[Part] = []
+    for part in reading.scopes:
+        base &= c.scopes[part.entry.codes[0]]
+        applied.append(part)
+    if reading.certified is not None:
+        base &= c.certified
+        applied.append(reading.certified)
+    centre = None
+    if (place := reading.place) is not None:
+        base &= place_mask(c, place.place)
+        applied.append(place)
+        if place.place.latitude is not None and place.place.longitude is not None:
+            centre = (place.place.latitude, place.place.longitude)
+    needs = reading.needs
+    tiers = np.full(c.size, 9, dtype=np.int8)
+    if needs:
+        need = np.ones(c.size, dtype=bool)
+        primary = np.ones(c.size, dtype=bool)
+        for part in needs:
+            need &= c.has_speciality(part.entry.codes)
+            primary &= c.has_speciality(part.entry.codes[:1])
+            if need_filter:
+                applied.append(part)
+        words = [i for p in needs for i in p.positions]
+        named = _names_holding(reading, _content(reading, words), ctx) & base
+        mask = base & (need | named) if need_filter else base.copy()
+        tiers[mask] = 6
+        tiers[mask & named] = 5
+        tiers[mask & need] = 4
+        tiers[mask & need & named] = 3
+        tiers[mask & primary] = 2
+        tiers[mask & primary & named] = 1
+    else:
+        words = [
+            i for p in reading.parts if p.kind not in (PLACE,) and p.entry is not None for i in p.positions
+        ]
+        mask = base.copy()
+        tiers[mask] = 2
+        if words:
+            named = _names_holding(reading, _content(reading, words), ctx)
+            tiers[mask & named] = 1
+    exact = c.exact_name(reading.folded([i for i in range(len(reading.words)) if i not in ignored]))
+    mask[exact] = True
+    tiers[exact] = 0
+    return Understanding(
+        reading,
+        CRITERIA if not ignored else CRITERIA_WITHOUT_NAME,
+        mask,
+        Ranking(tiers, certified_first=bool(needs), centre=centre),
+        ignored=ignored,
+        applied=tuple(applied),
+    )
+
+
+def place_mask(c: Columns, place: Place) -> np.ndarray:
+    """The organisations in a place: a city with its arrondissements, the communes a postal code
+    serves (or an organisation's own postal code: CEDEX), a département."""
+    if place.kind == DEPARTEMENT:
+        return c.departement.codes == c.departement[place.code]
+    codes = place.communes or (place.code,)
+    m = np.isin(c.commune.codes, [c.commune[code] for code in codes])
+    if place.kind == POSTCODE:
+        m |= c.postal_code.codes == c.postal_code[place.code]
+    return m
+
+
+# -- what the API and the page say ---------------------------------------------------------------------
+
+
+def interpretation(u: Understanding, lexicon: Lexicon, labels: Mapping[str, str]) -> dict[str, Any]:
+    """The `interpretation` object of a search's answer: what was understood, each part with the
+    query to send without it (`sans`)."""
+    r = u.reading
+    corrections = [
+        {"mot": w.typed, "correction": display(w)} for w in r.words if w.corrected_from is not None
+    ]
+    out: dict[str, Any] = {
+        "texte": " ".join(w.typed for w in r.words),
+        "texte_corrige": r.text() if corrections else None,
+        "corrections": corrections,
+        "lecture": u.kind,
+        "specialites": [],
+        "portees": [],
+        "certifie": None,
+        "lieu": None,
+        "mots_nom": r.shown(u.name_words) if u.name_words else None,
+        "mots_ignores": [r.shown([i]) for i in u.ignored],
+    }
+    for part in u.applied:
+        common = {"mots": r.shown(part.positions), "sans": r.text(without=part)}
+        if part.kind == "specialite":
+            codes = list(part.entry.codes)
+            out["specialites"].append(
+                {
+                    "codes": codes,
+                    "libelle": labels.get(codes[0]) or lexicon.groups.get(codes[0], codes[0]),
+                    "libelle_court": lexicon.short_label(codes[0]),
+                    **common,
+                }
+            )
+        elif part.kind == "portee":
+            out["portees"].append({"portee": part.entry.codes[0], **common})
+        elif part.kind == "certifie":
+            out["certifie"] = common
+        elif part.kind == PLACE:
+            rest = r.text(without=part)
+            out["lieu"] = {
+                **part.place.as_dict(),
+                "libelle": part.place.label(),
+                **common,
+                "autres": [
+                    {
+                        "type": o.kind,
+                        "code": o.code,
+                        "nom": o.nom,
+                        "code_departement": o.code_departement,
+                        "libelle": o.choice_label(),
+                        "q": f"{rest} {o.choice()}".strip(),
+                    }
+                    for o in part.others
+                ],
+            }
+    return out
+
+
+def identifier_interpretation(q: str, found: tuple[str, str]) -> dict[str, Any]:
+    kind, digits = found
+    return {
+        "texte": q,
+        "texte_corrige": None,
+        "corrections": [],
+        "lecture": "identifiant",
+        "identifiant": {"type": kind, "valeur": digits},
+        "specialites": [],
+        "portees": [],
+        "certifie": None,
+        "lieu": None,
+        "mots_nom": None,
+        "mots_ignores": [],
+    }
+
+
+def suggestions(
+    u: Understanding,
+    ctx: Context,
+    count: Callable[[str], int],
+    *,
+    correct: bool = True,
+) -> list[dict[str, Any]]:
+    """What to try when the search finds nothing: the query without its place, scope, certification
+    or need; the same in nearby communes; another spelling. `count(q)` says how many a query finds
+    (with the other filters as they are); only those that find something are offered."""
+    r = u.reading
+    offers: list[tuple[str, str, str]] = []  # (reason, words, q)
+    for part in u.applied:
+        rest = r.text(without=part)
+        if not rest:
+            continue
+        reason = {"lieu": "sans_lieu", "portee": "sans_portee", "certifie": "sans_certification"}.get(
+            part.kind, "sans_specialite"
+        )
+        offers.append((reason, f"« {rest} » sans « {r.shown(part.positions)} »", rest))
+    place = r.place
+    if place is not None and place in u.applied and place.place.latitude is not None:
+        for name, q in _nearby(u, ctx, place):
+            offers.append(("commune_proche", f"« {r.text(without=place)} » à {name}", q))
+    if not r.corrected:
+        for q, shown in _respellings(r, ctx.speller):
+            offers.append(("orthographe", f"« {shown} »", q))
+    out, seen = [], set()
+    for reason, words, q in offers:
+        if q in seen or q == r.text():
+            continue
+        seen.add(q)
+        total = count(q)
+        if total:
+            out.append({"raison": reason, "texte": words, "q": q, "total": total})
+        if len(out) >= 6:
+            break
+    return out
+
+
+def _nearby(u: Understanding, ctx: Context, place: Part) -> list[tuple[str, str]]:
+    """Up to three communes within NEARBY_KM of the place that have what the rest of the query asks,
+    nearest first: (name, query)."""
+    c = ctx.columns
+    without = _plan(read(_without_words(u.reading, place), ctx.lexicon, ctx.gazetteer, ctx.weights), ctx)
+    positions = np.flatnonzero(without.mask & ~np.isnan(c.lat))
+    if not len(positions):
+        return []
+    lat0, lon0 = place.place.latitude, place.place.longitude
+    d = haversine(c.lat[positions], c.lon[positions], lat0, lon0)
+    near = positions[d <= NEARBY_KM]
+    inside = set(place.place.communes or (place.place.code,))
+    found: dict[str, float] = {}
+    for code in {c.commune.values[k] for k in c.commune.codes[near].tolist() if k >= 0}:
+        if code in inside:
+            continue
+        p = ctx.gazetteer.commune(code)
+        if p is None or p.latitude is None:
+            continue
+        found[code] = float(haversine(np.array([p.latitude]), np.array([p.longitude]), lat0, lon0)[0])
+    rest = u.reading.text(without=place)
+    out = []
+    for code in sorted(found, key=lambda k: (found[k], k))[:3]:
+        p = ctx.gazetteer.commune(code)
+        out.append((p.nom, f"{rest} {p.choice()}".strip()))
+    return out
+
+
+def _without_words(reading: Reading, part: Part) -> list[Word]:
+    return [w for i, w in enumerate(reading.words) if i not in set(part.positions)]
+
+
+def _respellings(r: Reading, speller: Speller) -> list[tuple[str, str]]:
+    """The query with one word spelt as a known word near it: (query, how it is shown)."""
+    out = []
+    for i, w in enumerate(r.words):
+        for candidate, _ in speller.candidates(w.folded, limit=1):
+            words = list(r.words)
+            words[i] = Word(w.typed, candidate, w.folded, speller.shown(candidate))
+            shown = " ".join(display(x) if x.corrected_from else x.typed for x in words)
+            out.append((shown, shown))
+        if len(out) >= 2:
+            break
+    return out
