@@ -206,6 +206,10 @@ class Columns:
         """Positions whose folded name is `name`."""
         return self._name_range(name, prefix=False)
 
+    def names_starting(self, text: str) -> np.ndarray:
+        """Positions whose folded name starts with `text`."""
+        return self._name_range(text, prefix=True)
+
     def _names_first(self, positions: np.ndarray, text: str) -> np.ndarray:
         """Exact names first, then names starting with the text, each tier keeping its order."""
         starting = self._name_range(text, prefix=True)

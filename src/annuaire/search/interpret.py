@@ -9,7 +9,8 @@ Rules:
 - A place is the longest run of words at the end of the query that the gazetteer resolves
   (communes, arrondissements, Paris/Lyon/Marseille, postal codes; then a département by its name),
   else at its start ("Lyon anglais"). Words that are all lexicon words are not a place ("formation
-  maçon" is masonry, not Mâcon); nor is a lone word of one or two letters unless "à" or "en" comes
+  maçon" is masonry, not Mâcon; "plomberie Santes" is in Santes, the lexicon's word being
+  "santé"); nor is a lone word of one or two letters unless "à" or "en" comes
   before it. A name several communes bear keeps the namesake with the most organisations in the
   directory (`weights`), else the most populated, and names the others.
   Linking words just before the place ("à", "sur", "près de") belong to it.
@@ -205,12 +206,18 @@ def _place(
     head, resolution = gazetteer.split_place(" ".join(folded), kinds)
     if resolution.places:
         start = len(head.split())
+        # "à Brest" is Brest, not Abrest: a linking word is not part of the place when the rest is one.
+        while start < n - 1 and folded[start] in PLACE_LINKS:
+            shorter = gazetteer.resolve(" ".join(folded[start + 1 :]), kinds)
+            if not shorter.places:
+                break
+            start, resolution = start + 1, shorter
         if _plausible(folded, start, n, lexicon):
             found = (start, n, resolution)
     if found is None:  # a département by its name ("anglais Gironde"), never a bare code
         for start in range(max(0, n - MAX_PLACE_WORDS), n):
             tail = folded[start:]
-            if len(tail) == 1 and (tail[0].isdigit() or tail[0] in ("2A", "2B")):
+            if len(tail) == 1 and tail[0] in ("2A", "2B"):
                 continue
             resolution = gazetteer.resolve(" ".join(tail), (DEPARTEMENT,))
             if resolution.places and _plausible(folded, start, n, lexicon):
@@ -237,7 +244,10 @@ def _plausible(folded: list[str], start: int, end: int, lexicon: Lexicon) -> boo
     """Whether words [start, end) may be a place rather than a need: not all lexicon words, and
     not a lone short word without "à"/"en" before it (Y, Eu, By are communes too)."""
     words = folded[start:end]
-    covered = {p for m in lexicon.find(words) for p in m.positions}
+    if all(w.isdigit() for w in words) and not (len(words) == 1 and len(words[0]) == 5):
+        return False  # "CACES 1 3 5": numbers, not the Ille-et-Vilaine; a postal code has five digits
+    # A commune that is a lexicon word only once made singular ("Santes" ~ "santé") stays a commune.
+    covered = {p for m in lexicon.find(words) for p in m.positions if words[p] in lexicon.written}
     covered |= {i for i, w in enumerate(words) if word_key(w) is None}
     if len(covered) == len(words):
         return False

@@ -114,6 +114,10 @@ class Lexicon:
                     )
                 self.by_key[key] = entry
         self.longest = max((len(k) for k in self.by_key), default=0)
+        # The words of the terms as written (folded, not reduced to a singular): "SANTE", not "SANTES".
+        self.written = frozenset(
+            w for entry in self.entries for term in entry.terms for w in fold(term).split()
+        )
 
     @classmethod
     def from_toml(cls, text: str, origin: str = "lexique.toml") -> Lexicon:
@@ -179,10 +183,6 @@ class Lexicon:
             found.append(Match(i, end, entry, tuple(range(i, end))))
             i = end
         return found
-
-    def words(self) -> set[str]:
-        """Every folded word of every term: what the spelling corrector may correct towards."""
-        return {w for entry in self.entries for term in entry.terms for w in fold(term).split()}
 
     def short_label(self, code: str) -> str:
         """How a chip names a speciality: the NSF label's first part ("Langues vivantes")."""

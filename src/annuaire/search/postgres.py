@@ -51,10 +51,11 @@ WITHIN = (
 POOL_SIZE = int(os.environ.get("ANNUAIRE_PG_POOL_SIZE", "8"))
 
 
-def tsquery(words: list[str]) -> str:
-    """The tsquery requiring every word, each a prefix from two characters (text.fts_expression's
-    semantics). Words are folded to [A-Z0-9]: quoting them keeps tsquery syntax out of user input."""
-    return " & ".join(f"'{w}':*" if len(w) >= text.MIN_PREFIX else f"'{w}'" for w in words)
+def tsquery(words: list[str], prefix: bool = True) -> str:
+    """The tsquery requiring every word, each a prefix from two characters or (not `prefix`) whole
+    (text.fts_expression's semantics). Words are folded to [A-Z0-9]: quoting them keeps tsquery
+    syntax out of user input."""
+    return " & ".join(f"'{w}':*" if prefix and len(w) >= text.MIN_PREFIX else f"'{w}'" for w in words)
 
 
 class Row(tuple):
@@ -229,10 +230,10 @@ class PostgresSearcher(SQLiteSearcher):
 
         return self._cached("columns", load, pinned=True)
 
-    def _words_matching(self, words: list[str]) -> np.ndarray:  # type: ignore[override]
-        """Ids of the organisations whose name or commune holds every word (each a prefix), as
-        SQLite's full-text index gives them; recent answers kept, as there."""
-        expression = tsquery(words)
+    def _words_matching(self, words: list[str], prefix: bool = True) -> np.ndarray:  # type: ignore[override]
+        """Ids of the organisations whose name or commune holds every word (each a prefix, or whole),
+        as SQLite's full-text index gives them; recent answers kept, as there."""
+        expression = tsquery(words, prefix)
         kept: _Matches = self._cached("matches", _Matches, pinned=True)
         with self._lock:
             found = kept.ids.get(expression)

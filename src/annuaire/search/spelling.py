@@ -7,10 +7,10 @@ lexicon's words. Each word counts the organisations whose name or commune holds 
 
 A query word is known when some vocabulary word starts with it (the full-text search treats every
 word as a prefix). An unknown word of four letters or more, letters only, is replaced by the
-vocabulary words within one edit (two from eight letters; an edit is an insertion, a deletion, a
-substitution or the swap of two neighbours: the optimal string alignment distance), fewest edits
-first, then the lexicon's and the communes' words, then the most used. Digits are never corrected:
-an identifier (NDA, SIRET, SIREN) is matched as typed or not at all.
+vocabulary words within one edit (two from eight letters, when none is within one; an edit is an
+insertion, a deletion, a substitution or the swap of two neighbours: the optimal string alignment
+distance), fewest edits first, then the lexicon's words, then the communes', then the most used.
+Digits are never corrected: an identifier (NDA, SIRET, SIREN) is matched as typed or not at all.
 """
 
 from __future__ import annotations
@@ -41,17 +41,21 @@ class Speller:
     def __init__(
         self,
         counts: Counter[str] | dict[str, int],
-        preferred: Iterable[str] = (),
+        preferred: Iterable[Iterable[str]] = (),
         spelt: Mapping[str, str] | None = None,
     ):
-        """`counts`: folded word → organisations using it; `preferred`: words that win a tie (the
-        lexicon's, the communes'); `spelt`: how some folded words are written ("COMPTABILITE" →
-        "comptabilité")."""
+        """`counts`: folded word → organisations using it; `preferred`: sets of words that win a
+        tie, the first set first (the lexicon's words, then the communes'); `spelt`: how some folded
+        words are written ("COMPTABILITE" → "comptabilité")."""
         self.counts = dict(counts)
         self.spelt = dict(spelt or {})
-        self.preferred = frozenset(preferred)
-        for word in self.preferred:
-            self.counts.setdefault(word, 0)
+        self.priority: dict[str, int] = {}
+        preferred = list(preferred)
+        for rank, words in enumerate(preferred):
+            for word in words:
+                self.priority.setdefault(word, rank)
+                self.counts.setdefault(word, 0)
+        self.last = len(preferred)
         self.sorted = sorted(self.counts)
         # A trigram index over the words that may be corrections: candidates share trigrams with
         # the word typed, and only they are measured.
@@ -86,7 +90,15 @@ class Speller:
         found = self._within(word, 1, needed=len(word) - 4)
         if not found and max_edits(word) >= 2:
             found = self._within(word, 2, needed=max(2, len(word) - 8))
-        found.sort(key=lambda wd: (wd[1], wd[0] not in self.preferred, -self.counts.get(wd[0], 0), wd[0]))
+        found.sort(
+            key=lambda wd: (
+                wd[1],
+                self.priority.get(wd[0], self.last),
+                likelihood(word, wd[0]) if wd[1] == 1 else 0,
+                -self.counts.get(wd[0], 0),
+                wd[0],
+            )
+        )
         return found[:MAX_KEPT]
 
     def _within(self, word: str, edits: int, needed: int) -> list[tuple[str, int]]:
@@ -120,6 +132,46 @@ class Speller:
     def unknown(self, words: Iterable[str]) -> list[str]:
         """The words that need a correction: correctable and unknown."""
         return [w for w in words if correctable(w) and not self.known(w)]
+
+
+# Letters side by side on French (AZERTY) and English (QWERTY) keyboards.
+_ROWS = ("AZERTYUIOP", "QSDFGHJKLM", "WXCVBN", "QWERTYUIOP", "ASDFGHJKL", "ZXCVBNM")
+NEAR = {
+    letter: {
+        row[j]
+        for row in _ROWS
+        for i, x in enumerate(row)
+        if x == letter
+        for j in (i - 1, i + 1)
+        if 0 <= j < len(row)
+    }
+    for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+}
+
+
+def likelihood(typed: str, word: str) -> int:
+    """How likely a one-edit slip turns `word` into `typed`, 0 most: two letters swapped, a letter
+    doubled or one of a double dropped; then a key beside hit or a letter dropped; then another
+    letter added or replaced."""
+    if len(typed) == len(word):
+        diff = [i for i in range(len(word)) if typed[i] != word[i]]
+        if len(diff) == 2 and diff[1] == diff[0] + 1:
+            return 0
+        if len(diff) == 1:
+            return 1 if typed[diff[0]] in NEAR.get(word[diff[0]], ()) else 3
+        return 3
+    if len(typed) == len(word) + 1:  # a letter added: doubled, beside its neighbour, or else
+        i = next((k for k in range(len(word)) if typed[k] != word[k]), len(word))
+        extra = typed[i]
+        if (i > 0 and typed[i - 1] == extra) or (i + 1 < len(typed) and typed[i + 1] == extra):
+            return 0
+        beside = {typed[k] for k in (i - 1, i + 1) if 0 <= k < len(typed)}
+        return 1 if NEAR.get(extra, set()) & beside else 2
+    i = next((k for k in range(len(typed)) if typed[k] != word[k]), len(typed))  # a letter dropped
+    dropped = word[i]
+    if (i > 0 and word[i - 1] == dropped) or (i + 1 < len(word) and word[i + 1] == dropped):
+        return 0
+    return 1
 
 
 def trigrams(word: str) -> list[str]:

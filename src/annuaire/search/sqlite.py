@@ -326,21 +326,23 @@ class SQLiteSearcher(Searcher):
                 for word in set(text.folded(commune or "").split()):
                     counts[word] += n
             spelt: dict[str, str] = {}
-            preferred: set[str] = set()
-            written = [nom for (nom,) in conn.execute("SELECT nom FROM communes").fetchall()]
-            written += [t for entry in default_lexicon().entries for t in entry.terms]
-            for phrase in written:
-                for w in words_of(phrase):
-                    preferred.add(w.folded)
-                    if len(w.folded) == len(w.typed):
-                        spelt.setdefault(w.folded, w.typed.lower())
-            return Speller(counts, preferred, spelt)
+            lexicon_words: set[str] = set()
+            place_words: set[str] = set()
+            terms = [t for entry in default_lexicon().entries for t in entry.terms]
+            places = [nom for (nom,) in conn.execute("SELECT nom FROM communes").fetchall()]
+            for phrases, words in ((terms, lexicon_words), (places, place_words)):
+                for phrase in phrases:
+                    for w in words_of(phrase):
+                        words.add(w.folded)
+                        if len(w.folded) == len(w.typed):
+                            spelt.setdefault(w.folded, w.typed.lower())
+            return Speller(counts, (lexicon_words, place_words), spelt)
 
         return self._cached("speller", load, pinned=True)
 
-    def _words_matching(self, words: list[str]) -> np.ndarray:
-        """Ids of the organisations whose name or commune holds every word (each a prefix)."""
-        return self._text_matches(self._conn(), text.fts_expression(words))
+    def _words_matching(self, words: list[str], prefix: bool = True) -> np.ndarray:
+        """Ids of the organisations whose name or commune holds every word (each a prefix, or whole)."""
+        return self._text_matches(self._conn(), text.fts_expression(words, prefix))
 
     def _understanding_context(self) -> understanding.Context:
         return understanding.Context(
@@ -406,10 +408,7 @@ class SQLiteSearcher(Searcher):
         f = query.filters
         columns, mask, lookups = self._selection(f)
         understood: understanding.Understanding | None = lookups.understood
-        if understood is not None:
-            ranked_text = understood.names_first
-        else:
-            ranked_text = text.folded(f.q) if f.q and not text.identifier(f.q) else None
+        ranked_text = text.folded(f.q) if f.q and understood is None and not text.identifier(f.q) else None
         positions, distances = columns.ordered(
             mask,
             query.tri,

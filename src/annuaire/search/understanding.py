@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -39,11 +39,12 @@ from .columns import Columns, Ranking, haversine
 from .interpret import PLACE, Part, Reading, Word, display, read, words_of
 from .lexicon import FILLER, Lexicon
 from .params import QueryError
-from .spelling import Speller
+from .spelling import Speller, correctable
 
-WordsMatching = Callable[[list[str]], np.ndarray]  # folded words → ids of the organisations matching all
+# (folded words, each a prefix?) → ids of the organisations whose name or commune holds them all
+WordsMatching = Callable[[list[str], bool], np.ndarray]
 MAX_UNKNOWN = 4  # more unknown words than this: a sentence, not a typo (nothing corrected)
-MAX_VARIANTS = 6  # corrected queries tried at most
+MAX_VARIANTS = 8  # corrected queries tried at most
 NEARBY_KM = 30.0
 MEMO_SIZE = 1024  # how far an empty search looks for communes that have what it asks
 
@@ -51,6 +52,10 @@ CRITERIA = "criteres"
 NAME = "nom"
 NAME_AND_CRITERIA = "nom_et_criteres"
 CRITERIA_WITHOUT_NAME = "criteres_sans_mots_inconnus"
+# How well a reading explains the query (0 best): a name found as typed; every word understood, or
+# a name's words all found whole; found as prefixes; a name's words among the rest's; words set
+# aside; nothing.
+GOOD, WEAK, EMPTY = 1, 4, 9
 
 
 @dataclass
@@ -58,11 +63,11 @@ class Understanding:
     reading: Reading
     kind: str  # criteres, nom, nom_et_criteres, criteres_sans_mots_inconnus
     mask: np.ndarray  # the organisations the query means (before the other filters)
-    ranking: Ranking | None = None  # None: the name tiers of `names_first`
-    names_first: str | None = None  # folded text whose exact and starting names go first
+    ranking: Ranking | None = None
     name_words: tuple[int, ...] = ()  # positions of the words searched in names
     ignored: tuple[int, ...] = ()  # positions of words set aside
     applied: tuple[Part, ...] = ()  # the parts used as conditions
+    quality: int = 0  # how well it explains the query, 0 best (understand() compares corrections)
     columns: Columns | None = None  # the columns the mask is over (a directory swapped meanwhile: others)
 
     @property
@@ -103,46 +108,63 @@ def check_text(q: str) -> list[Word]:
 def understand(q: str, ctx: Context, *, correct: bool = True) -> Understanding:
     """The organisations `q` means (see the module's rules)."""
     words = check_text(q)
-    best: tuple[int, Understanding] | None = None
-    for variant in _variants(words, ctx.speller) if correct else [words]:
-        found = _plan(read(variant, ctx.lexicon, ctx.gazetteer, ctx.weights), ctx)
-        rank = _quality(found)
-        if best is None or rank < best[0]:
-            best = (rank, found)
-        if rank == 0:
+    if not correct:
+        return _finish(_plan(_read(words, ctx), ctx), ctx)
+    best = _best(_variants(words, ctx.speller, unknown_only=True), ctx)
+    if best.quality >= WEAK:
+        # Nothing found, or only with words set aside: a known word may be the mistyped one.
+        forced = _variants(words, ctx.speller, unknown_only=False)
+        if forced != [words]:
+            other = _best(forced, ctx)
+            if other.quality < best.quality:
+                best = other
+    if best.empty and best.reading.corrected:
+        best = _plan(_read(words, ctx), ctx)  # no correction finds anything: what was typed
+    return _finish(best, ctx)
+
+
+def _read(words: list[Word], ctx: Context) -> Reading:
+    return read(words, ctx.lexicon, ctx.gazetteer, ctx.weights)
+
+
+def _finish(u: Understanding, ctx: Context) -> Understanding:
+    u.columns = ctx.columns
+    return u
+
+
+def _best(variants: list[list[Word]], ctx: Context) -> Understanding:
+    """The first variant read well (every word understood, or a name's words found whole); else
+    the one read best, the first of equals. Variants come nearest and likeliest first."""
+    best: Understanding | None = None
+    for variant in variants:
+        found = _plan(_read(variant, ctx), ctx)
+        if best is None or found.quality < best.quality:
+            best = found
+        if best.quality <= GOOD:
             break
     assert best is not None
-    chosen = best[1]
-    if best[0] == len(QUALITY) and chosen.reading.corrected:
-        # No correction finds anything: what was typed, as typed.
-        chosen = _plan(read(words, ctx.lexicon, ctx.gazetteer, ctx.weights), ctx)
-    chosen.columns = ctx.columns
-    return chosen
+    return best
 
 
-# How well a reading explains the query, best first: every word used, then the name's words within
-# what the rest means, then some words set aside.
-QUALITY = (CRITERIA, NAME, NAME_AND_CRITERIA, CRITERIA_WITHOUT_NAME)
-
-
-def _quality(u: Understanding) -> int:
-    if u.empty:
-        return len(QUALITY)
-    if u.ignored:
-        return 3
-    return {CRITERIA: 0, NAME: 0, NAME_AND_CRITERIA: 1}.get(u.kind, 3)
-
-
-def _variants(words: list[Word], speller: Speller) -> list[list[Word]]:
-    """The query with its unknown words corrected, nearest corrections first; the query itself when
-    no word needs one, none can be corrected, or too many are unknown (a sentence, not a typo)."""
-    unknown = [i for i, w in enumerate(words) if w.folded in speller.unknown([w.folded])]
-    if not unknown or len(unknown) > MAX_UNKNOWN:
+def _variants(words: list[Word], speller: Speller, *, unknown_only: bool) -> list[list[Word]]:
+    """The query with words corrected, nearest corrections first: its unknown words, or (not
+    `unknown_only`) any word that may be corrected. The query itself when no word needs one, none
+    can be corrected, or too many would be (a sentence, not a typo)."""
+    if unknown_only:
+        chosen = [i for i, w in enumerate(words) if speller.unknown([w.folded])]
+    else:
+        chosen = [i for i, w in enumerate(words) if correctable(w.folded)]
+    if not chosen or len(chosen) > MAX_UNKNOWN:
         return [words]
-    options = [[(i, c, d) for c, d in speller.candidates(words[i].folded)] or [(i, None, 0)] for i in unknown]
-    if all(option[0][1] is None for option in options):
+    options = [[(i, c, d) for c, d in speller.candidates(words[i].folded)] + [(i, None, 9)] for i in chosen]
+    if unknown_only:  # an unknown word stays only when nothing near it is known
+        options = [o[:-1] if len(o) > 1 else o for o in options]
+    combos = sorted(
+        (combo for combo in itertools.product(*options) if any(c is not None for _, c, _ in combo)),
+        key=lambda combo: sum(d for _, _, d in combo),
+    )
+    if not combos:
         return [words]
-    combos = sorted(itertools.product(*options), key=lambda combo: sum(d for _, _, d in combo))
     out = []
     for combo in combos[:MAX_VARIANTS]:
         variant = list(words)
@@ -157,10 +179,9 @@ def _variants(words: list[Word], speller: Speller) -> list[list[Word]]:
 
 
 def _plan(reading: Reading, ctx: Context) -> Understanding:
-    c = ctx.columns
-    content = _content(reading, range(len(reading.words)))
     if reading.understood:
         return _criteria(reading, ctx, ignored=())
+    content = _content(reading, range(len(reading.words)))
     criteria = [p for p in reading.parts if p.kind != FILLER]
     # 2. A name: every word, then without the fillers.
     fillers = {i for p in reading.parts if p.kind == FILLER for i in p.positions}
@@ -168,13 +189,8 @@ def _plan(reading: Reading, ctx: Context) -> Understanding:
     if fillers:
         tries.append([i for i in content if i not in fillers])
     for positions in tries:
-        if not positions:
-            continue
-        matched = _matching(reading, positions, ctx)
-        if matched.any():
-            return Understanding(
-                reading, NAME, matched, names_first=reading.folded(), name_words=tuple(positions)
-            )
+        if positions and (found := _name(reading, positions, ctx)) is not None:
+            return found
     if not criteria:  # a name that nothing matches: without one of its words, shortest first
         return _name_without_a_word(reading, content, ctx)
     # 3. The name's words among what the rest means; the need as an order if it must; words that no
@@ -185,20 +201,57 @@ def _plan(reading: Reading, ctx: Context) -> Understanding:
         named = within.mask & by_name
         if named.any():
             return Understanding(
-                reading,
+                within.reading,
                 NAME_AND_CRITERIA,
                 named,
                 within.ranking,
                 name_words=reading.residual,
                 applied=within.applied,
+                quality=3,
             )
     if by_name.any():
         within = _criteria(reading, ctx, ignored=())
-        empty = np.zeros(c.size, dtype=bool)
+        empty = np.zeros(ctx.columns.size, dtype=bool)
         return Understanding(
-            reading, NAME_AND_CRITERIA, empty, name_words=reading.residual, applied=within.applied
+            within.reading,
+            NAME_AND_CRITERIA,
+            empty,
+            name_words=reading.residual,
+            applied=within.applied,
+            quality=EMPTY,
         )
     return _criteria(reading, ctx, ignored=reading.residual)
+
+
+def _name(
+    reading: Reading, positions: list[int], ctx: Context, ignored: tuple[int, ...] = ()
+) -> Understanding | None:
+    """The organisations whose name or commune holds the words at `positions` (each a prefix), in
+    tiers: the name itself, names starting with the words (whole, then the last one begun), names
+    holding them all whole, the rest; None when there are none."""
+    c = ctx.columns
+    matched = _matching(reading, positions, ctx)
+    if not matched.any():
+        return None
+    name = reading.folded(positions)
+    whole = _matching(reading, positions, ctx, prefix=False)
+    tiers = np.full(c.size, 4, dtype=np.int8)
+    tiers[whole] = 3
+    tiers[c.names_starting(name)] = 2
+    tiers[c.names_starting(name + " ")] = 1
+    exact = c.exact_name(name)
+    tiers[exact] = 0
+    tiers[~matched] = 9
+    held = matched & (tiers <= 3)
+    if ignored:
+        quality = 4
+    elif matched[exact].any():
+        quality = 0
+    else:
+        quality = 1 if held.any() else 2
+    return Understanding(
+        reading, NAME, matched, Ranking(tiers), name_words=tuple(positions), ignored=ignored, quality=quality
+    )
 
 
 def _name_without_a_word(reading: Reading, content: list[int], ctx: Context) -> Understanding:
@@ -207,32 +260,26 @@ def _name_without_a_word(reading: Reading, content: list[int], ctx: Context) -> 
     if len(content) >= 2:
         for left_out in sorted(content, key=lambda i: (len(reading.words[i].folded), i)):
             kept = [i for i in content if i != left_out]
-            matched = _matching(reading, kept, ctx)
-            if matched.any():
-                return Understanding(
-                    reading,
-                    NAME,
-                    matched,
-                    names_first=reading.folded(kept),
-                    name_words=tuple(kept),
-                    ignored=(left_out,),
-                )
+            found = _name(reading, kept, ctx, ignored=(left_out,))
+            if found is not None:
+                return found
     empty = np.zeros(ctx.columns.size, dtype=bool)
-    return Understanding(reading, NAME, empty, names_first=reading.folded(), name_words=tuple(content))
+    return Understanding(reading, NAME, empty, name_words=tuple(content), quality=EMPTY)
 
 
 def _content(reading: Reading, positions) -> list[int]:
     return [i for i in positions if reading.words[i].folded not in text.STOPWORDS]
 
 
-def _matching(reading: Reading, positions: list[int], ctx: Context) -> np.ndarray:
-    """Organisations whose name or commune holds every word at `positions` (each a prefix)."""
+def _matching(reading: Reading, positions: list[int], ctx: Context, *, prefix: bool = True) -> np.ndarray:
+    """Organisations whose name or commune holds every word at `positions` (each a prefix, or
+    whole words)."""
     c = ctx.columns
     words = text.tokens(reading.folded(positions))
     m = np.zeros(c.size, dtype=bool)
     if not words:
         return m
-    ids = ctx.words_matching(words)
+    ids = ctx.words_matching(words, prefix)
     ids = ids[ids < len(c.position)]
     found = c.position[ids]
     m[found[found >= 0]] = True
@@ -267,7 +314,7 @@ def _criteria(
 ) -> Understanding:
     """1. What the need, scope, certification and place mean (see the module's rules). Without
     `need_filter`, the need orders the organisations of the place and scope instead of choosing
-    them."""
+    them. A place several communes are named keeps the one where the rest finds most."""
     c = ctx.columns
     base = np.ones(c.size, dtype=bool)
     applied: list[Part] = []
@@ -277,14 +324,8 @@ def _criteria(
     if reading.certified is not None:
         base &= c.certified
         applied.append(reading.certified)
-    centre = None
-    if (place := reading.place) is not None:
-        base &= place_mask(c, place.place)
-        applied.append(place)
-        if place.place.latitude is not None and place.place.longitude is not None:
-            centre = (place.place.latitude, place.place.longitude)
     needs = reading.needs
-    tiers = np.full(c.size, 9, dtype=np.int8)
+    need = primary = named = None
     if needs:
         need = np.ones(c.size, dtype=bool)
         primary = np.ones(c.size, dtype=bool)
@@ -294,23 +335,33 @@ def _criteria(
             if need_filter:
                 applied.append(part)
         words = [i for p in needs for i in p.positions]
-        named = _names_holding(reading, _content(reading, words), ctx) & base
-        mask = base & (need | named) if need_filter else base.copy()
+        named = _names_holding(reading, _content(reading, words), ctx)
+        if need_filter:
+            base &= need | named
+    centre = None
+    if (place := reading.place) is not None:
+        if place.others:
+            place = _namesake(place, base, c)
+            reading = replace(reading, parts=tuple(place if p.kind == PLACE else p for p in reading.parts))
+        base &= place_mask(c, place.place)
+        applied.append(place)
+        if place.place.latitude is not None and place.place.longitude is not None:
+            centre = (place.place.latitude, place.place.longitude)
+    mask = base
+    tiers = np.full(c.size, 9, dtype=np.int8)
+    if needs:
+        named = named & mask
         tiers[mask] = 6
-        tiers[mask & named] = 5
+        tiers[named] = 5
         tiers[mask & need] = 4
-        tiers[mask & need & named] = 3
+        tiers[named & need] = 3
         tiers[mask & primary] = 2
-        tiers[mask & primary & named] = 1
+        tiers[named & primary] = 1
     else:
-        words = [
-            i for p in reading.parts if p.kind not in (PLACE,) and p.entry is not None for i in p.positions
-        ]
-        mask = base.copy()
         tiers[mask] = 2
+        words = [i for p in reading.parts if p.kind != PLACE and p.entry is not None for i in p.positions]
         if words:
-            named = _names_holding(reading, _content(reading, words), ctx)
-            tiers[mask & named] = 1
+            tiers[mask & _names_holding(reading, _content(reading, words), ctx)] = 1
     exact = c.exact_name(reading.folded([i for i in range(len(reading.words)) if i not in ignored]))
     mask[exact] = True
     tiers[exact] = 0
@@ -321,7 +372,20 @@ def _criteria(
         Ranking(tiers, certified_first=bool(needs), centre=centre),
         ignored=ignored,
         applied=tuple(applied),
+        quality=(4 if ignored else 1) if mask.any() else EMPTY,
     )
+
+
+def _namesake(part: Part, wanted: np.ndarray, c: Columns) -> Part:
+    """Among the communes of one name, the one holding the most of what the query asks for (the
+    first, most organisations, on a tie)."""
+    candidates = (part.place, *part.others)
+    counts = [int(np.count_nonzero(wanted & place_mask(c, p))) for p in candidates]
+    best = max(range(len(candidates)), key=lambda i: (counts[i], -i))
+    if best == 0:
+        return part
+    chosen = candidates[best]
+    return replace(part, place=chosen, others=tuple(p for p in candidates if p is not chosen))
 
 
 def place_mask(c: Columns, place: Place) -> np.ndarray:
