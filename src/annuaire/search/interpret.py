@@ -62,15 +62,20 @@ class Word:
     folded: str  # upper case, no accents: what is compared (after a spelling correction)
     corrected_from: str | None = None  # the folded word typed, when the speller replaced it
     shown: str | None = None  # how a correction is written (accents: "comptabilité")
+    span: tuple[int, int] = (0, 0)  # where it is in the text typed (NFC)
+
+    def corrected(self, folded: str, shown: str) -> Word:
+        return Word(self.typed, folded, self.folded, shown, self.span)
 
 
 def words_of(text: str) -> list[Word]:
     """The words of a query as typed and folded: "cours d'anglais à Saint-Étienne" → cours, d,
-    anglais, à, Saint, Étienne. A word whose folding splits it (a ligature, a symbol) gives several."""
+    anglais, à, Saint, Étienne. A word whose folding splits it (a ligature, a symbol) gives several,
+    the first holding its place in the text."""
     out = []
     for m in _WORD.finditer(unicodedata.normalize("NFC", text or "")):
-        for folded in fold(m.group()).split():
-            out.append(Word(m.group(), folded))
+        for k, folded in enumerate(fold(m.group()).split()):
+            out.append(Word(m.group(), folded, span=m.span() if k == 0 else (m.end(), m.end())))
     return out
 
 
@@ -88,6 +93,7 @@ class Part:
 @dataclass(frozen=True)
 class Reading:
     words: tuple[Word, ...]
+    source: str = ""  # the text typed (NFC)
     parts: tuple[Part, ...] = ()
     residual: tuple[int, ...] = ()  # positions of the words understood as none of the parts
     identifier: tuple[str, str] | None = None
@@ -132,19 +138,35 @@ class Reading:
         return " ".join(self.words[i].typed for i in positions)
 
     def shown(self, positions: Sequence[int]) -> str:
-        """The words at `positions` as typed, corrected ones as corrected."""
-        return " ".join(display(w) if (w := self.words[i]).corrected_from else w.typed for i in positions)
+        """The words at `positions` as typed (what separates them too, when they follow each other:
+        "Saint-Denis"), corrected ones as corrected."""
+        chosen = [self.words[i] for i in positions]
+        consecutive = list(positions) == list(range(positions[0], positions[-1] + 1)) if positions else False
+        if consecutive and not any(w.corrected_from for w in chosen):
+            text = self.source[chosen[0].span[0] : max(w.span[1] for w in chosen)]
+            if " ".join(text.split()):
+                return " ".join(text.split())
+        return " ".join(display(w) if w.corrected_from else w.typed for w in chosen)
 
     def text(self, *, without: Part | None = None, corrected: bool = True) -> str:
-        """The query as words (typed, or corrected where the speller changed them), without a part:
-        the search that part's chip links to."""
+        """The query as typed (corrected words as corrected), without a part: the search that
+        part's chip links to. What separates two words stays ("Saint-Denis"), unless one of them
+        goes."""
         skip = set(without.positions) if without is not None else set()
-        kept = [
-            (display(w) if corrected and w.corrected_from else w.typed)
-            for i, w in enumerate(self.words)
-            if i not in skip
-        ]
-        return " ".join(kept)
+        out, end, dropped = [], 0, True
+        for i, w in enumerate(self.words):
+            start, stop = w.span
+            if stop <= start and start == end:  # the second word of a split one: nothing of its own
+                continue
+            separator = self.source[end:start]
+            end = stop
+            if i in skip:
+                dropped = True
+                continue
+            word = display(w) if corrected and w.corrected_from else self.source[start:stop]
+            out.append((" " if dropped and out else separator if out else "") + word)
+            dropped = False
+        return " ".join("".join(out).split()).strip(" -,;")
 
 
 def display(word: Word) -> str:
@@ -158,12 +180,20 @@ def display(word: Word) -> str:
 
 
 def read(
-    words: Sequence[Word], lexicon: Lexicon, gazetteer: Gazetteer, weights: Mapping[str, int] | None = None
+    words: Sequence[Word],
+    lexicon: Lexicon,
+    gazetteer: Gazetteer,
+    weights: Mapping[str, int] | None = None,
+    source: str | None = None,
 ) -> Reading:
     """The parts of a query (see the module's rules). `weights`: organisations per INSEE code, to
-    choose among namesakes."""
+    choose among namesakes; `source`: the text the words come from (words_of), NFC."""
     words = tuple(words)
     folded = [w.folded for w in words]
+    source = source if source is not None else " ".join(w.typed for w in words)
+    if source and not all(source[w.span[0] : w.span[1]] == w.typed for w in words if w.span[1] > w.span[0]):
+        source = " ".join(w.typed for w in words)  # words not from this text: spans made up below
+        words = tuple(_respan(words))
     parts: list[Part] = []
     taken: set[int] = set()
 
@@ -180,7 +210,15 @@ def read(
             taken.update(positions)
     residual = tuple(i for i in range(len(words)) if i not in taken and folded[i] not in STOPWORDS)
     parts.sort(key=lambda p: p.positions[0])
-    return Reading(words, tuple(parts), residual)
+    return Reading(words, source, tuple(parts), residual)
+
+
+def _respan(words: Sequence[Word]) -> list[Word]:
+    out, at = [], 0
+    for w in words:
+        out.append(Word(w.typed, w.folded, w.corrected_from, w.shown, (at, at + len(w.typed))))
+        at += len(w.typed) + 1
+    return out
 
 
 def _runs(positions: list[int]) -> list[list[int]]:

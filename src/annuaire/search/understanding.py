@@ -27,6 +27,7 @@ which give the same ids); everything else here is Python on the columns, so both
 from __future__ import annotations
 
 import itertools
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -45,6 +46,7 @@ from .spelling import Speller, correctable
 WordsMatching = Callable[[list[str], bool], np.ndarray]
 MAX_UNKNOWN = 4  # more unknown words than this: a sentence, not a typo (nothing corrected)
 MAX_VARIANTS = 8  # corrected queries tried at most
+RARE = 2  # a word this few organisations use may be a mistyped one
 NEARBY_KM = 30.0
 MEMO_SIZE = 1024  # how far an empty search looks for communes that have what it asks
 
@@ -108,23 +110,24 @@ def check_text(q: str) -> list[Word]:
 def understand(q: str, ctx: Context, *, correct: bool = True) -> Understanding:
     """The organisations `q` means (see the module's rules)."""
     words = check_text(q)
+    source = unicodedata.normalize("NFC", q)
     if not correct:
-        return _finish(_plan(_read(words, ctx), ctx), ctx)
-    best = _best(_variants(words, ctx.speller, unknown_only=True), ctx)
+        return _finish(_plan(_read(words, ctx, source), ctx), ctx)
+    best = _best(_variants(words, ctx.speller, unknown_only=True), ctx, source)
     if best.quality >= WEAK:
         # Nothing found, or only with words set aside: a known word may be the mistyped one.
         forced = _variants(words, ctx.speller, unknown_only=False)
         if forced != [words]:
-            other = _best(forced, ctx)
+            other = _best(forced, ctx, source)
             if other.quality < best.quality:
                 best = other
     if best.empty and best.reading.corrected:
-        best = _plan(_read(words, ctx), ctx)  # no correction finds anything: what was typed
+        best = _plan(_read(words, ctx, source), ctx)  # no correction finds anything: what was typed
     return _finish(best, ctx)
 
 
-def _read(words: list[Word], ctx: Context) -> Reading:
-    return read(words, ctx.lexicon, ctx.gazetteer, ctx.weights)
+def _read(words: list[Word], ctx: Context, source: str) -> Reading:
+    return read(words, ctx.lexicon, ctx.gazetteer, ctx.weights, source)
 
 
 def _finish(u: Understanding, ctx: Context) -> Understanding:
@@ -132,12 +135,12 @@ def _finish(u: Understanding, ctx: Context) -> Understanding:
     return u
 
 
-def _best(variants: list[list[Word]], ctx: Context) -> Understanding:
+def _best(variants: list[list[Word]], ctx: Context, source: str) -> Understanding:
     """The first variant read well (every word understood, or a name's words found whole); else
     the one read best, the first of equals. Variants come nearest and likeliest first."""
     best: Understanding | None = None
     for variant in variants:
-        found = _plan(_read(variant, ctx), ctx)
+        found = _plan(_read(variant, ctx, source), ctx)
         if best is None or found.quality < best.quality:
             best = found
         if best.quality <= GOOD:
@@ -159,6 +162,17 @@ def _variants(words: list[Word], speller: Speller, *, unknown_only: bool) -> lis
     options = [[(i, c, d) for c, d in speller.candidates(words[i].folded)] + [(i, None, 9)] for i in chosen]
     if unknown_only:  # an unknown word stays only when nothing near it is known
         options = [o[:-1] if len(o) > 1 else o for o in options]
+    else:  # a known word is corrected only towards a word more used, unless it is rare itself
+        options = [
+            [
+                (i, c, d)
+                for i, c, d in o
+                if c is None
+                or speller.counts.get(words[i].folded, 0) <= RARE
+                or speller.counts.get(c, 0) >= speller.counts.get(words[i].folded, 0)
+            ]
+            for o in options
+        ]
     combos = sorted(
         (combo for combo in itertools.product(*options) if any(c is not None for _, c, _ in combo)),
         key=lambda combo: sum(d for _, _, d in combo),
@@ -170,7 +184,7 @@ def _variants(words: list[Word], speller: Speller, *, unknown_only: bool) -> lis
         variant = list(words)
         for i, correction, _ in combo:
             if correction is not None:
-                variant[i] = Word(words[i].typed, correction, words[i].folded, speller.shown(correction))
+                variant[i] = words[i].corrected(correction, speller.shown(correction))
         out.append(variant)
     return out
 
@@ -212,13 +226,13 @@ def _plan(reading: Reading, ctx: Context) -> Understanding:
     if by_name.any():
         within = _criteria(reading, ctx, ignored=())
         empty = np.zeros(ctx.columns.size, dtype=bool)
-        return Understanding(
+        return Understanding(  # a name found elsewhere: nothing here is an answer too
             within.reading,
             NAME_AND_CRITERIA,
             empty,
             name_words=reading.residual,
             applied=within.applied,
-            quality=EMPTY,
+            quality=3,
         )
     return _criteria(reading, ctx, ignored=reading.residual)
 
@@ -411,7 +425,7 @@ def interpretation(u: Understanding, lexicon: Lexicon, labels: Mapping[str, str]
         {"mot": w.typed, "correction": display(w)} for w in r.words if w.corrected_from is not None
     ]
     out: dict[str, Any] = {
-        "texte": " ".join(w.typed for w in r.words),
+        "texte": r.source,
         "texte_corrige": r.text() if corrections else None,
         "corrections": corrections,
         "lecture": u.kind,
@@ -520,7 +534,7 @@ def _nearby(u: Understanding, ctx: Context, place: Part) -> list[tuple[str, str]
     """Up to three communes within NEARBY_KM of the place that have what the rest of the query asks,
     nearest first: (name, query)."""
     c = ctx.columns
-    without = _plan(read(_without_words(u.reading, place), ctx.lexicon, ctx.gazetteer, ctx.weights), ctx)
+    without = _plan(_read(_without_words(u.reading, place), ctx, u.reading.source), ctx)
     positions = np.flatnonzero(without.mask & ~np.isnan(c.lat))
     if not len(positions):
         return []
@@ -552,9 +566,12 @@ def _respellings(r: Reading, speller: Speller) -> list[tuple[str, str]]:
     """The query with one word spelt as a known word near it: (query, how it is shown)."""
     out = []
     for i, w in enumerate(r.words):
+        used = speller.counts.get(w.folded, 0)
         for candidate, _ in speller.candidates(w.folded, limit=1):
+            if used > RARE and speller.counts.get(candidate, 0) < used:
+                continue  # a word many use is no typo for a word fewer use
             words = list(r.words)
-            words[i] = Word(w.typed, candidate, w.folded, speller.shown(candidate))
+            words[i] = w.corrected(candidate, speller.shown(candidate))
             shown = " ".join(display(x) if x.corrected_from else x.typed for x in words)
             out.append((shown, shown))
         if len(out) >= 2:
