@@ -16,6 +16,7 @@ accent or an elision never decides a match. Feminine forms are written in the fi
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ LINKING = frozenset(
     {"A", "AU", "AUX", "DE", "DES", "DU", "EN", "ET", "LA", "LE", "LES", "OU", "POUR", "SUR", "UN", "UNE"}
 )
 MAX_TERM_WORDS = 8
+NSF_LABEL = "NSF : libellé du groupe"
 
 
 def singular(word: str) -> str:
@@ -113,6 +115,18 @@ class Lexicon:
                         f"({known.terms[0]!r}) and {entry.kind} {entry.codes} ({entry.terms[0]!r})"
                     )
                 self.by_key[key] = entry
+        # Each NSF group's label, and each part of it ("Agro-alimentaire, alimentation, cuisine"),
+        # names the group too, where no entry gives the words another meaning.
+        labelled = []
+        for code, label in self.groups.items():
+            parts = [p.strip() for p in re.split(r"[,:()]", label) if p.strip()]
+            entry = Entry(SPECIALITY, (code,), tuple(dict.fromkeys([label, *parts])), NSF_LABEL)
+            labelled.append(entry)
+            for term in entry.terms:
+                key = term_key(term)
+                if key and len(key) <= MAX_TERM_WORDS:
+                    self.by_key.setdefault(key, entry)
+        self.entries += tuple(labelled)
         self.longest = max((len(k) for k in self.by_key), default=0)
         # The words of the terms as written (folded, not reduced to a singular): "SANTE", not "SANTES".
         self.written = frozenset(
