@@ -455,16 +455,14 @@ class SQLiteSearcher(Searcher):
     def _suggestions(self, f: Filters, understood: understanding.Understanding) -> list[dict]:
         """What to try instead of a search that found nothing (understanding.suggestions), each
         counted with the search's other conditions."""
-
-        def count(q: str) -> int:
-            try:
-                changed = replace(f, q=q).checked()
-                columns, mask, _ = self._selection(changed)
-            except QueryError:
-                return 0
-            return int(np.count_nonzero(mask))
-
-        return understanding.suggestions(understood, self._understanding_context(), count)
+        columns = self.columns()
+        if understood.columns is not columns:
+            return []
+        others = replace(f, q="").checked()
+        lookups = self._lookups(self._conn(), others)
+        return understanding.suggestions(
+            understood, self._understanding_context(), columns.mask(others, lookups)
+        )
 
     def _summaries(self, conn: sqlite3.Connection, ids: list[tuple[int, float | None]]) -> list[dict]:
         """Organisation summaries, with their distance when given. The most recently shown are kept

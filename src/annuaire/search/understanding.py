@@ -121,7 +121,7 @@ def understand(q: str, ctx: Context, *, correct: bool = True) -> Understanding:
             other = _best(forced, ctx, source)
             if other.quality < best.quality:
                 best = other
-    if best.empty and best.reading.corrected:
+    if best.empty and best.reading.corrected and not best.reading.understood:
         best = _plan(_read(words, ctx, source), ctx)  # no correction finds anything: what was typed
     return _finish(best, ctx)
 
@@ -386,7 +386,8 @@ def _criteria(
         Ranking(tiers, certified_first=bool(needs), centre=centre),
         ignored=ignored,
         applied=tuple(applied),
-        quality=(4 if ignored else 1) if mask.any() else EMPTY,
+        # Every word understood is a good reading, found or not (an empty one gets suggestions).
+        quality=4 if ignored else 1 if mask.any() or reading.understood else EMPTY,
     )
 
 
@@ -490,80 +491,80 @@ def identifier_interpretation(q: str, found: tuple[str, str]) -> dict[str, Any]:
     }
 
 
-def suggestions(
-    u: Understanding,
-    ctx: Context,
-    count: Callable[[str], int],
-    *,
-    correct: bool = True,
-) -> list[dict[str, Any]]:
+def suggestions(u: Understanding, ctx: Context, others: np.ndarray) -> list[dict[str, Any]]:
     """What to try when the search finds nothing: the query without its place, scope, certification
-    or need; the same in nearby communes; another spelling. `count(q)` says how many a query finds
-    (with the other filters as they are); only those that find something are offered."""
+    or need; the same in nearby communes; another spelling. Each is counted with the search's other
+    conditions (`others`: the mask of its filters but the text); only those that find something are
+    offered, at most six."""
     r = u.reading
-    offers: list[tuple[str, str, str]] = []  # (reason, words, q)
-    for part in u.applied:
-        rest = r.text(without=part)
-        if not rest:
-            continue
-        reason = {"lieu": "sans_lieu", "portee": "sans_portee", "certifie": "sans_certification"}.get(
-            part.kind, "sans_specialite"
-        )
-        offers.append((reason, f"« {rest} » sans « {r.shown(part.positions)} »", rest))
-    place = r.place
-    if place is not None and place in u.applied and place.place.latitude is not None:
-        for name, q in _nearby(u, ctx, place):
-            offers.append(("commune_proche", f"« {r.text(without=place)} » à {name}", q))
-    if not r.corrected:
-        for q, shown in _respellings(r, ctx.speller):
-            offers.append(("orthographe", f"« {shown} »", q))
-    out, seen = [], set()
-    for reason, words, q in offers:
-        if q in seen or q == r.text():
-            continue
+    out: list[dict[str, Any]] = []
+    seen = {r.text()}
+
+    def offer(reason: str, words: str, q: str, mask: np.ndarray) -> None:
+        if q in seen or len(out) >= 6:
+            return
         seen.add(q)
-        total = count(q)
+        total = int(np.count_nonzero(mask & others))
         if total:
             out.append({"raison": reason, "texte": words, "q": q, "total": total})
-        if len(out) >= 6:
-            break
+
+    reasons = {"lieu": "sans_lieu", "portee": "sans_portee", "certifie": "sans_certification"}
+    place = r.place if r.place in u.applied else None
+    without_place = None
+    for part in u.applied:
+        rest = r.text(without=part)
+        if rest:
+            plan = _plan(_read(_without_words(r, part), ctx, r.source), ctx)
+            offer(
+                reasons.get(part.kind, "sans_specialite"),
+                f"« {rest} » sans « {r.shown(part.positions)} »",
+                rest,
+                plan.mask,
+            )
+            if part is place:
+                without_place = plan
+    if place is not None and without_place is not None and place.place.latitude is not None:
+        rest = r.text(without=place)
+        for p in _nearby(without_place.mask & others, ctx, place.place):
+            offer(
+                "commune_proche",
+                f"« {rest} » à {p.nom}",
+                f"{rest} {p.choice()}".strip(),
+                place_mask(ctx.columns, p) & without_place.mask,
+            )
+    if not r.corrected:
+        for words in _respellings(r, ctx.speller):
+            respelt = _plan(_read(words, ctx, r.source), ctx)
+            shown = " ".join(display(x) if x.corrected_from else x.typed for x in words)
+            offer("orthographe", f"« {shown} »", shown, respelt.mask)
     return out
 
 
-def _nearby(u: Understanding, ctx: Context, place: Part) -> list[tuple[str, str]]:
-    """Up to three communes within NEARBY_KM of the place that have what the rest of the query asks,
-    nearest first: (name, query)."""
+def _nearby(wanted: np.ndarray, ctx: Context, place: Place) -> list[Place]:
+    """Up to three communes within NEARBY_KM of a place that hold organisations of `wanted`, nearest
+    first."""
     c = ctx.columns
-    without = _plan(_read(_without_words(u.reading, place), ctx, u.reading.source), ctx)
-    positions = np.flatnonzero(without.mask & ~np.isnan(c.lat))
+    positions = np.flatnonzero(wanted & ~np.isnan(c.lat))
     if not len(positions):
         return []
-    lat0, lon0 = place.place.latitude, place.place.longitude
-    d = haversine(c.lat[positions], c.lon[positions], lat0, lon0)
-    near = positions[d <= NEARBY_KM]
-    inside = set(place.place.communes or (place.place.code,))
-    found: dict[str, float] = {}
-    for code in {c.commune.values[k] for k in c.commune.codes[near].tolist() if k >= 0}:
-        if code in inside:
-            continue
+    lat0, lon0 = place.latitude, place.longitude
+    near = positions[haversine(c.lat[positions], c.lon[positions], lat0, lon0) <= NEARBY_KM]
+    inside = set(place.communes or (place.code,))
+    found: dict[str, tuple[float, Place]] = {}
+    for code in {c.commune.values[k] for k in c.commune.codes[near].tolist() if k >= 0} - inside:
         p = ctx.gazetteer.commune(code)
-        if p is None or p.latitude is None:
-            continue
-        found[code] = float(haversine(np.array([p.latitude]), np.array([p.longitude]), lat0, lon0)[0])
-    rest = u.reading.text(without=place)
-    out = []
-    for code in sorted(found, key=lambda k: (found[k], k))[:3]:
-        p = ctx.gazetteer.commune(code)
-        out.append((p.nom, f"{rest} {p.choice()}".strip()))
-    return out
+        if p is not None and p.latitude is not None:
+            d = float(haversine(np.array([p.latitude]), np.array([p.longitude]), lat0, lon0)[0])
+            found[code] = (d, p)
+    return [found[k][1] for k in sorted(found, key=lambda k: (found[k][0], k))[:3]]
 
 
 def _without_words(reading: Reading, part: Part) -> list[Word]:
     return [w for i, w in enumerate(reading.words) if i not in set(part.positions)]
 
 
-def _respellings(r: Reading, speller: Speller) -> list[tuple[str, str]]:
-    """The query with one word spelt as a known word near it: (query, how it is shown)."""
+def _respellings(r: Reading, speller: Speller) -> list[list[Word]]:
+    """The query with one word spelt as a known word near it (at most two such queries)."""
     out = []
     for i, w in enumerate(r.words):
         used = speller.counts.get(w.folded, 0)
@@ -572,8 +573,7 @@ def _respellings(r: Reading, speller: Speller) -> list[tuple[str, str]]:
                 continue  # a word many use is no typo for a word fewer use
             words = list(r.words)
             words[i] = w.corrected(candidate, speller.shown(candidate))
-            shown = " ".join(display(x) if x.corrected_from else x.typed for x in words)
-            out.append((shown, shown))
+            out.append(words)
         if len(out) >= 2:
             break
     return out
