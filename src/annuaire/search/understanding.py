@@ -12,16 +12,20 @@ this module turns it into a mask over the search columns (columns.py) and a rank
    need; nearer the place's centre first; then the usual relevance (more complete record, name, id).
    Without a need, those whose name holds the scope's or filler's words ("formation Lyon") first.
 2. words of a name ("afpa", "greta lyon", "sanlo rh"): the full-text match of every word (names and
-   communes, each word a prefix), without the fillers if nothing matches with them: exact names
-   first, then names starting with the query (columns.py's name tiers).
+   communes, each word a prefix), without the fillers if nothing matches with them; if still
+   nothing, without one of its words (the shortest first). Ranked: the exact name, names starting
+   with the words (whole, then the last one begun), names holding every word whole, the rest.
 3. nothing matches the name's words but the query also says what or where ("greta anglais Lyon"):
-   the name's words among the organisations that need, scope and place mean; then, if none, those
-   alone, the unknown words set aside (said in `mots_ignores`).
+   the name's words among the organisations that need, scope and place mean (the need ordering
+   them if it must); a name found elsewhere only gives nothing here (and suggestions); words that
+   no organisation uses are set aside (`mots_ignores`, "formation anglais intensif Lyon").
 
 Before that, a word nobody in the directory uses is corrected (spelling.py): the corrected queries
-are tried nearest first and the first that finds something is kept; the interpretation says which
-word became which. Full-text matches come from the backend (`words_matching`, FTS5 or tsvector,
-which give the same ids); everything else here is Python on the columns, so both backends agree.
+are tried likeliest first and the first read well is kept (every word understood, or a name's
+words found whole), else the best read; when nothing is found and words were set aside, known but
+rare words may be corrected too. The interpretation says which word became which. Full-text
+matches come from the backend (`words_matching`, FTS5 or tsvector, which give the same ids);
+everything else here is Python on the columns, so both backends agree.
 """
 
 from __future__ import annotations
@@ -47,8 +51,8 @@ WordsMatching = Callable[[list[str], bool], np.ndarray]
 MAX_UNKNOWN = 4  # more unknown words than this: a sentence, not a typo (nothing corrected)
 MAX_VARIANTS = 8  # corrected queries tried at most
 RARE = 2  # a word this few organisations use may be a mistyped one
-NEARBY_KM = 30.0
-MEMO_SIZE = 1024  # how far an empty search looks for communes that have what it asks
+NEARBY_KM = 30.0  # how far an empty search looks for communes that have what it asks
+MEMO_SIZE = 1024  # names holding some words, kept per directory version
 
 CRITERIA = "criteres"
 NAME = "nom"
@@ -247,13 +251,17 @@ def _name(
     matched = _matching(reading, positions, ctx)
     if not matched.any():
         return None
-    name = reading.folded(positions)
     whole = _matching(reading, positions, ctx, prefix=False)
     tiers = np.full(c.size, 4, dtype=np.int8)
     tiers[whole] = 3
-    tiers[c.names_starting(name)] = 2
-    tiers[c.names_starting(name + " ")] = 1
-    exact = c.exact_name(name)
+    # The name as typed, its little words included ("GRETA DE PARIS"), or only the words searched.
+    exact = np.zeros(c.size, dtype=bool)
+    for name in dict.fromkeys(
+        [reading.folded(range(positions[0], positions[-1] + 1)), reading.folded(positions)]
+    ):
+        tiers[c.names_starting(name)] = np.minimum(tiers[c.names_starting(name)], 2)
+        tiers[c.names_starting(name + " ")] = 1
+        exact[c.exact_name(name)] = True
     tiers[exact] = 0
     tiers[~matched] = 9
     held = matched & (tiers <= 3)
