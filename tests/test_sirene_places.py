@@ -429,3 +429,44 @@ def test_lambert_93_and_what_is_no_position():
         )
         == [None] * 6
     )
+
+
+def test_postgresql_directories_are_placed_the_same(
+    placed, sans_adresse, postgres, run_annuaire, reference_dir, tmp_path
+):
+    """`annuaire sirene --stock` on a PostgreSQL directory places its declarations as a SQLite build
+    with the stock does; its provenance says the same."""
+    url = postgres.create_database("annuaire_places")
+    built = run_annuaire(
+        "build",
+        "--source",
+        sans_adresse["source"],
+        "--db",
+        url,
+        "--reference",
+        reference_dir,
+        "--no-progress",
+    )
+    assert built.returncode == 0, built.stderr
+    checked = run_annuaire(
+        "sirene",
+        "--db",
+        url,
+        "--stock",
+        sans_adresse["stock"],
+        "--cache",
+        tmp_path / "c.sqlite",
+        "--no-progress",
+    )
+    assert checked.returncode == 0, checked.stderr
+    got = by_nda(export(run_annuaire, url, tmp_path / "pg"))
+    expected = by_nda(placed / "out")
+    differing = [
+        n
+        for n, d in expected.items()
+        if any(d[c] != got[n][c] for c in (*PLACE_COLUMNS, "date_origine_lieu"))
+    ]
+    assert differing == []
+    ours = sorted(read_csv(tmp_path / "pg" / "provenance.csv"), key=lambda r: tuple(r.values()))
+    theirs = sorted(read_csv(placed / "out" / "provenance.csv"), key=lambda r: tuple(r.values()))
+    assert ours == theirs
