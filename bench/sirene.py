@@ -127,6 +127,10 @@ started = time.perf_counter()
 answers, report = stock_answers(sys.argv[1], wanted)
 report["seconds"] = time.perf_counter() - started
 report["kept"] = sum(1 for a in answers if a.etat_administratif)
+# The process's own high-water mark (VmHWM, reset at exec): ru_maxrss would count the pages of the
+# large parent it was forked from.
+status = open("/proc/self/status").read()
+report["peak_rss"] = int(status.split("VmHWM:")[1].split()[0]) * 1024
 print(json.dumps(report))
 """
 
@@ -198,10 +202,9 @@ def main() -> None:
                 f"them), {stock.stat().st_size / 2**20:.0f} MiB gzipped, "
                 f"in {time.perf_counter() - started:.0f} s"
             )
-            seconds, peak, out = run_child(
-                [sys.executable, "-c", STREAM, str(stock), str(tmp / "wanted.json")]
-            )
+            seconds, _, out = run_child([sys.executable, "-c", STREAM, str(stock), str(tmp / "wanted.json")])
             report = json.loads(out)
+            peak = report["peak_rss"]
             rate = report["stock_rows_read"] / report["seconds"]
             print(
                 f"streamed: {report['stock_rows_read']:,} rows in {report['seconds']:.1f} s "
