@@ -392,9 +392,10 @@ class Gazetteer:
         key = place_key(prefix)
         if not key:
             return []
-        start = bisect.bisect_left(self._sorted_keys, (key, ""))
+        keys = self._sorted_keys
         found = []
-        for k, code in self._sorted_keys[start:]:
+        for i in range(bisect.bisect_left(keys, (key, "")), len(keys)):
+            k, code = keys[i]
             if not k.startswith(key):
                 break
             c = self._communes[code]
