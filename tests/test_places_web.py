@@ -131,3 +131,18 @@ def test_search_page_offers_the_candidates_of_an_ambiguous_place(api_client):
 def test_suggestions_give_official_names(api_client):
     found = api_client.get("/suggestions", params={"q": "st eti"}).json()["communes"]
     assert found and found[0]["nom"] == "Saint-Étienne" and found[0]["url"].endswith("-42218/")
+
+
+def test_the_search_box_finds_saint_communes_typed_st(api_client, sample_build):
+    """Communes carry their official names ("Saint-Étienne"); typed as La Poste writes them ("st
+    etienne"), they are still found by the search box."""
+    import sqlite3
+
+    with sqlite3.connect(sample_build.db) as conn:
+        oid, commune = conn.execute(
+            """SELECT identifiant, commune FROM organismes
+               WHERE commune LIKE 'Saint-%' AND statut = 'actif' ORDER BY identifiant LIMIT 1"""
+        ).fetchone()
+    typed = "st " + commune.split("-", 1)[1].replace("-", " ").lower()
+    found = api_client.get("/api/v1/organismes", params={"q": typed, "par_page": 100}).json()
+    assert oid in {r["id_organisme"] for r in found["resultats"]}, (typed, found["total"])
