@@ -262,8 +262,8 @@ def test_stock_inside_zip_gzip_or_plain(tmp_path) -> None:
         (tmp_path / name).write_bytes(payload)
         with open_stock(tmp_path / name) as (stream, _):
             found, _ = read_establishments(stream, name, ["44229377500031"])
-        (answer,) = found.values()
-        assert (answer.siret, answer.etat_administratif, answer.date_fermeture, answer.activite_principale) == (
+        (a,) = found.values()
+        assert (a.siret, a.etat_administratif, a.date_fermeture, a.activite_principale) == (
             "44229377500031", "F", "2024-05-31", "85.59A"
         )  # fmt: skip
     damaged = tmp_path / "damaged.zip"

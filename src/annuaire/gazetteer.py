@@ -164,11 +164,12 @@ class Gazetteer:
         former: Iterable[Sequence] = (),
         departements: Iterable[Sequence] = (),
     ):
-        """`communes`: (code, name, postal codes — space-separated or a sequence —, département, kind,
-        parent city, population, latitude, longitude); `former`: (former code, today's code, former
+        """`communes`: rows of the `communes` table, in its column order (code, name, postal codes —
+        space-separated or a sequence —, département, région, latitude, longitude, kind, parent city,
+        population); `former`: the `communes_anciennes` table's (former code, today's code, former
         name); `departements`: (code, name)."""
         self._communes: dict[str, _Commune] = {}
-        for code, nom, postcodes, dep, kind, parent, population, lat, lon in communes:
+        for code, nom, postcodes, dep, _, lat, lon, kind, parent, population in communes:
             if isinstance(postcodes, str):
                 postcodes = tuple(postcodes.split())
             self._communes[code] = _Commune(
@@ -391,9 +392,10 @@ class Gazetteer:
         key = place_key(prefix)
         if not key:
             return []
-        start = bisect.bisect_left(self._sorted_keys, (key, ""))
+        keys = self._sorted_keys
         found = []
-        for k, code in self._sorted_keys[start:]:
+        for i in range(bisect.bisect_left(keys, (key, "")), len(keys)):
+            k, code = keys[i]
             if not k.startswith(key):
                 break
             c = self._communes[code]

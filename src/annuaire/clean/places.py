@@ -6,10 +6,10 @@ its postal code) and whose SIRET is valid:
   former code read as today's commune): the declaration is placed there, `origine_lieu = sirene`,
   dated by the answer (a stock file's date). Closed establishments (`F`) are placed too.
 - Its position is SIRENE's (Lambert-93 or UTM converted to WGS 84), labelled `housenumber` with a
-  street number, `street` without; under partial diffusion (`[ND]`) or without a position, the
-  commune's centroid (`municipality`): a masked street never claims a street's precision.
+  street number, `street` without; under partial diffusion (`[ND]`), without a position or without a
+  street, the commune's centroid (`municipality`): a masked street never claims a street's precision.
 - When the Liste publique gives a département only and SIRENE's commune lies in another, SIRENE
-  contradicts it: nothing is applied (it shows in provenance).
+  contradicts it: nothing is applied.
 - An unknown SIRET, an answer without a commune, or a commune code the COG does not know: nothing.
 A declaration whose own address gives a commune keeps it, whatever SIRENE says; a SIRENE commune that
 disagrees shows in provenance (`concorde_liste_publique = false`), derived from the `sirene` table.
@@ -31,7 +31,6 @@ from .postal import departement_of_postcode
 from .record import FROM_DECLARED_REGION, FROM_LISTE_PUBLIQUE, FROM_SIRENE, NOWHERE
 
 SIRENE_POSITION = "sirene"  # geo_methode of a position given by SIRENE
-UNRESOLVED = ("departement_seul", "non_resolu")  # methode_commune values without a commune
 
 
 @dataclass(frozen=True)
@@ -224,11 +223,6 @@ def place_declarations(
             d.code_departement, d.code_region = place.code_departement, place.code_region
             d.origine_lieu, d.date_origine_lieu = place.origine_lieu, place.date_origine_lieu
     return placement
-
-
-def is_placeable(methode_commune: str, origine_lieu: str) -> bool:
-    """Whether SIRENE may place a declaration: its own address gives no commune."""
-    return origine_lieu != FROM_LISTE_PUBLIQUE or methode_commune in UNRESOLVED
 
 
 def replacements(

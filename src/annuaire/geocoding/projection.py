@@ -59,10 +59,15 @@ def _transformer(epsg: int):
 
 
 def _number(text: str | None) -> float | None:
-    try:
-        value = float((text or "").strip().replace(",", "."))
-    except ValueError:
+    if not text:
         return None
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            value = float(text.strip().replace(",", "."))
+        except ValueError:
+            return None
     return value if math.isfinite(value) else None
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from functools import partial
 from operator import attrgetter
 
-from ..clean.names import fold
+from ..clean.names import fold, place_words
 from ..clean.record import Declaration, Rejected
 from ..sources.liste_publique import SCOPES
 from ..sources.reference import Reference
@@ -138,7 +138,7 @@ def search_row(number: int, group: Group, shown: Declaration, decls: Sequence[De
     commune = shown.commune if shown.commune is not None else shown.ville
     # Folded as queries are (search/text.py): FTS5 alone would keep "cœur" whole, and "coeur" typed
     # in a search would not find "CŒUR".
-    return number, fold(shown.denomination), fold(commune or ""), identifiers
+    return number, fold(shown.denomination), place_words(commune or ""), identifiers
 
 
 def fingerprint_rows(decls: Sequence[Declaration], order: Sequence[int]) -> Iterator[tuple]:

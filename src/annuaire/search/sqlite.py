@@ -250,18 +250,18 @@ class SQLiteSearcher(Searcher):
             conn = self._conn()
             if self._has_table("communes_anciennes"):
                 communes = conn.execute(
-                    """SELECT code_insee, nom, codes_postaux, code_departement, type, commune_parente,
-                              population, latitude, longitude FROM communes"""
+                    """SELECT code_insee, nom, codes_postaux, code_departement, code_region, latitude,
+                              longitude, type, commune_parente, population FROM communes"""
                 ).fetchall()
                 former = conn.execute(
                     "SELECT code_ancien, code_insee, nom FROM communes_anciennes"
                 ).fetchall()
             else:  # a directory built before (`annuaire migrate` adds the columns)
                 communes = [
-                    (code, nom, cps, dep, "commune", None, None, lat, lon)
-                    for code, nom, cps, dep, lat, lon in conn.execute(
-                        """SELECT code_insee, nom, codes_postaux, code_departement, latitude, longitude
-                           FROM communes"""
+                    (*row, "commune", None, None)
+                    for row in conn.execute(
+                        """SELECT code_insee, nom, codes_postaux, code_departement, code_region, latitude,
+                                  longitude FROM communes"""
                     ).fetchall()
                 ]
                 former = []

@@ -78,7 +78,7 @@ class TokenBucket:
                 self.sleep((1 - self.tokens) * self.interval)
 
 
-@dataclass
+@dataclass(slots=True)
 class Etablissement:
     siret: str
     etat_administratif: str | None  # A, F; None: unknown to SIRENE
@@ -160,9 +160,15 @@ def street_line(number, repetition, kind, label) -> str | None:
     label = given(label)
     if not label:
         return None
-    number, repetition, kind = given(number), given(repetition), given(kind)
-    kind = STREET_TYPES.get(kind.upper(), kind) if kind else None
-    repetition = REPETITIONS.get(repetition.upper(), repetition) if repetition else None
+    return joined_street(given(number), given(repetition), given(kind), label)
+
+
+def joined_street(number: str | None, repetition: str | None, kind: str | None, label: str) -> str:
+    """`street_line` for values already read (stripped, None when empty or masked)."""
+    if kind:
+        kind = STREET_TYPES.get(kind.upper(), kind)
+    if repetition:
+        repetition = REPETITIONS.get(repetition.upper(), repetition)
     return " ".join(p for p in (number, repetition, kind, label) if p)
 
 

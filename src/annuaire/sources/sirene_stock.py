@@ -41,7 +41,7 @@ from typing import BinaryIO
 
 from ..errors import InputError
 from ..geocoding.projection import to_wgs84
-from .sirene import Etablissement, street_line
+from .sirene import Etablissement, joined_street
 
 ESTABLISHMENT_COLUMNS = (
     "siret",
@@ -241,7 +241,7 @@ def read_establishments(
             None,
             naf,
             None,
-            street_line(number, cells[repetition] if repetition is not None else None, kind, label)
+            joined_street(number, _value(cells[repetition]) if repetition is not None else None, kind, label)
             if label
             else None,
             postcode,

@@ -25,7 +25,7 @@ from psycopg import sql
 from psycopg.adapt import Dumper
 from psycopg.rows import dict_row
 
-from ..clean.names import fold
+from ..clean.names import fold, place_words
 from ..errors import DatabaseUnavailable
 from . import shown
 from .base import BuildWriter, Store
@@ -454,7 +454,7 @@ class PostgresStore(Store):
                 with conn.cursor() as cur:  # the full-text entries name the commune
                     cur.executemany(
                         "UPDATE organismes_fts SET commune = %s WHERE rowid = %s",
-                        [(fold(name), oid) for oid, name in shown],
+                        [(place_words(name), oid) for oid, name in shown],
                     )
                 if changes:
                     refresh_search_tables(conn)

@@ -22,6 +22,8 @@ CREATE TABLE departements (
     type_liaison INTEGER
 );
 
+-- `type`: commune, arrondissement (of Paris, Lyon, Marseille), ville (those three cities);
+-- `commune_parente`: an arrondissement's city; `population`: the COG's.
 CREATE TABLE communes (
     code_insee       TEXT PRIMARY KEY,
     nom              TEXT NOT NULL,      -- the COG's official name (La Poste's spelling without the COG)
@@ -30,8 +32,8 @@ CREATE TABLE communes (
     code_region      TEXT,
     latitude         REAL,
     longitude        REAL,
-    type             TEXT NOT NULL DEFAULT 'commune',  -- commune, arrondissement, ville (Paris, Lyon, Marseille)
-    commune_parente  TEXT,               -- an arrondissement's city
+    type             TEXT NOT NULL DEFAULT 'commune',
+    commune_parente  TEXT,
     population       INTEGER
 );
 
@@ -65,6 +67,11 @@ CREATE TABLE organismes (
     statut                    TEXT NOT NULL DEFAULT 'actif'
 );
 
+-- `origine_lieu`: where the place (commune, département, région) comes from: liste_publique (its own
+-- address), sirene (the establishment's address in SIRENE, when its own gives no commune; dated by
+-- `date_origine_lieu`, SIRENE's answer, its stock file's date), region_declaree (only the région it
+-- declared), aucune. Those two columns come last, where `annuaire migrate` adds them. (No comment
+-- inside the column list after them: SQLite's DROP COLUMN, which the migration tests use, trips on it.)
 CREATE TABLE declarations (
     nda                        TEXT PRIMARY KEY,
     organisme_id               INTEGER NOT NULL REFERENCES organismes(id),
@@ -104,11 +111,8 @@ CREATE TABLE declarations (
     effectif_formateurs        INTEGER,
     colonnes_supplementaires   TEXT,                  -- unknown source columns, as JSON
     statut                     TEXT NOT NULL DEFAULT 'actif',
-    -- Where the place (commune, département, région) comes from: liste_publique (its own address),
-    -- sirene (the establishment's address in SIRENE, when its own gives no commune), region_declaree
-    -- (only the région it declared), aucune. Last, as `annuaire migrate` adds them.
     origine_lieu               TEXT NOT NULL DEFAULT 'liste_publique',
-    date_origine_lieu          TEXT                   -- sirene: the date of SIRENE's answer (its stock's)
+    date_origine_lieu          TEXT
 );
 
 -- Previous NDAs stay findable: "which declaration replaced 11750204482?"
@@ -224,8 +228,12 @@ CREATE TABLE provenance (
 );
 CREATE INDEX provenance_organisme ON provenance(organisme_id);
 
--- SIRENE's answer for an establishment (`annuaire sirene`, `--sirene-stock`): open or closed, legal
--- name, NAF code, and its address (what places a declaration whose own address gives no commune).
+-- SIRENE's answer for an establishment (`annuaire sirene`, `--sirene-stock`; `api`: recherche-entreprises,
+-- insee or stock): open or closed, legal name, NAF code, and its address (what places a declaration whose own address gives no commune):
+-- `adresse` the street line ("12 RUE DE LA PAIX", NULL when masked), `code_postal`, `code_commune`
+-- (INSEE code), `latitude`/`longitude` (WGS 84, converted from Lambert-93 or INSEE's UTM zones
+-- overseas), `diffusion` O (public) or P (partial diffusion: street and position masked). Those come
+-- last, where `annuaire migrate` adds them, without comments (SQLite's DROP COLUMN trips on them).
 CREATE TABLE sirene (
     siret               TEXT PRIMARY KEY,
     etat_administratif  TEXT,            -- A (active) or F (closed), or NULL: unknown to SIRENE
@@ -234,13 +242,13 @@ CREATE TABLE sirene (
     activite_principale TEXT,            -- NAF code
     etat_unite_legale   TEXT,            -- A or C (ceased)
     date_verification   TEXT NOT NULL,
-    api                 TEXT NOT NULL,   -- recherche-entreprises, insee or stock
-    adresse             TEXT,            -- street line ("12 RUE DE LA PAIX"); NULL when masked ([ND])
+    api                 TEXT NOT NULL,
+    adresse             TEXT,
     code_postal         TEXT,
-    code_commune        TEXT,            -- INSEE code of the commune
-    latitude            REAL,            -- WGS 84, converted from Lambert-93 or INSEE's UTM overseas
+    code_commune        TEXT,
+    latitude            REAL,
     longitude           REAL,
-    diffusion           TEXT             -- O (public) or P (partial: street and position masked)
+    diffusion           TEXT
 ) WITHOUT ROWID;
 
 -- Prefix indexes for 2- and 3-character prefixes: what people have typed when the first results show

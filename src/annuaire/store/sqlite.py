@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..clean.names import fold
+from ..clean.names import fold, place_words
 from ..errors import AnnuaireError
 from .base import BuildWriter, Rows, Store
 from .side_index import FULL_TEXT, OPTIMIZE, SPATIAL, SideTables, can_fork, fill
@@ -70,6 +70,7 @@ def ensure_math_functions(conn: sqlite3.Connection) -> None:
 def register_functions(conn: sqlite3.Connection) -> None:
     """SQL functions the search tables use: `fold`, and math functions if SQLite lacks them."""
     conn.create_function("fold", 1, fold, deterministic=True)
+    conn.create_function("place_words", 1, place_words, deterministic=True)
     ensure_math_functions(conn)
 
 
@@ -104,7 +105,7 @@ SEARCH_ROWS = """INSERT INTO recherche
     ORDER BY o.id"""
 
 FULL_TEXT_ROWS = """INSERT INTO organismes_fts(rowid, denomination, commune, identifiants)
-    SELECT o.id, fold(o.denomination), fold(coalesce(o.commune, o.ville, '')),
+    SELECT o.id, fold(o.denomination), place_words(coalesce(o.commune, o.ville, '')),
            coalesce(o.siret, '') || ' ' || coalesce(o.siren, '') || ' ' ||
            coalesce((SELECT group_concat(d.nda, ' ') FROM declarations d WHERE d.organisme_id = o.id), '')
            || ' ' ||
