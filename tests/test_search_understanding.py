@@ -163,20 +163,32 @@ def test_singular_reads_a_word_and_its_plural_alike(word):
 # -- reading a query -----------------------------------------------------------------------------------
 
 COMMUNES = [
-    # code, name, postal codes, département, kind, parent city, population, lat, lon
-    ("69123", "Lyon", "", "69", "commune", None, 520000, 45.76, 4.84),
-    ("69381", "Lyon 1er Arrondissement", "69001", "69", "arrondissement", "69123", 30000, 45.77, 4.83),
-    ("69383", "Lyon 3e Arrondissement", "69003", "69", "arrondissement", "69123", 100000, 45.76, 4.85),
-    ("13055", "Marseille", "", "13", "commune", None, 870000, 43.3, 5.37),
-    ("13201", "Marseille 1er Arrondissement", "13001", "13", "arrondissement", "13055", 40000, 43.3, 5.38),
-    ("33063", "Bordeaux", "33000 33100 33200 33300 33800", "33", "commune", None, 260000, 44.84, -0.58),
-    ("71270", "Mâcon", "71000", "71", "commune", None, 33000, 46.31, 4.83),
-    ("59544", "Santes", "59211", "59", "commune", None, 5600, 50.59, 2.96),
-    ("29019", "Brest", "29200", "29", "commune", None, 140000, 48.39, -4.49),
-    ("03001", "Abrest", "03200", "03", "commune", None, 2800, 46.1, 3.44),
-    ("93066", "Saint-Denis", "93200", "93", "commune", None, 113000, 48.93, 2.36),
-    ("97411", "Saint-Denis", "97400", "974", "commune", None, 150000, -20.88, 55.45),
-    ("80136", "By", "80800", "80", "commune", None, 300, 49.9, 2.5),
+    # the communes table's columns: code, name, postal codes, département, région, lat, lon, kind,
+    # parent city, population
+    ("69123", "Lyon", "", "69", None, 45.76, 4.84, "commune", None, 520000),
+    ("69381", "Lyon 1er Arrondissement", "69001", "69", None, 45.77, 4.83, "arrondissement", "69123", 30000),
+    ("69383", "Lyon 3e Arrondissement", "69003", "69", None, 45.76, 4.85, "arrondissement", "69123", 100000),
+    ("13055", "Marseille", "", "13", None, 43.3, 5.37, "commune", None, 870000),
+    (
+        "13201",
+        "Marseille 1er Arrondissement",
+        "13001",
+        "13",
+        None,
+        43.3,
+        5.38,
+        "arrondissement",
+        "13055",
+        40000,
+    ),
+    ("33063", "Bordeaux", "33000 33100 33200 33300 33800", "33", None, 44.84, -0.58, "commune", None, 260000),
+    ("71270", "Mâcon", "71000", "71", None, 46.31, 4.83, "commune", None, 33000),
+    ("59544", "Santes", "59211", "59", None, 50.59, 2.96, "commune", None, 5600),
+    ("29019", "Brest", "29200", "29", None, 48.39, -4.49, "commune", None, 140000),
+    ("03001", "Abrest", "03200", "03", None, 46.1, 3.44, "commune", None, 2800),
+    ("93066", "Saint-Denis", "93200", "93", None, 48.93, 2.36, "commune", None, 113000),
+    ("97411", "Saint-Denis", "97400", "974", None, -20.88, 55.45, "commune", None, 150000),
+    ("80136", "By", "80800", "80", None, 49.9, 2.5, "commune", None, 300),
 ]
 GAZETTEER = Gazetteer(COMMUNES, [], [("33", "Gironde"), ("69", "Rhône"), ("35", "Ille-et-Vilaine")])
 
