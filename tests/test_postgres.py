@@ -213,7 +213,12 @@ def test_readers_see_the_old_directory_or_the_new_never_half(
     try:
         rebuilt = run_build(real_extract_csv, url)
     finally:
-        time.sleep(0.5)
+        # Until a reader has seen the new directory (its first search loads the new columns, places
+        # and spelling vocabulary: a second or so on a busy machine), 30 s at most.
+        after = _counts(url)
+        deadline = time.monotonic() + 30
+        while after[:2] not in seen and not errors and time.monotonic() < deadline:
+            time.sleep(0.1)
         stop.set()
         for t in readers:
             t.join(30)

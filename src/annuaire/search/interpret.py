@@ -53,7 +53,7 @@ PLACE_LINKS = frozenset(
         "CHEZ",
     }
 )
-_WORD = re.compile(r"[^\W_]+")
+WORD = re.compile(r"[^\W_]+")  # a word: letters and digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,7 @@ def words_of(text: str) -> list[Word]:
     anglais, à, Saint, Étienne. A word whose folding splits it (a ligature, a symbol) gives several,
     the first holding its place in the text."""
     out = []
-    for m in _WORD.finditer(unicodedata.normalize("NFC", text or "")):
+    for m in WORD.finditer(unicodedata.normalize("NFC", text or "")):
         for k, folded in enumerate(fold(m.group()).split()):
             out.append(Word(m.group(), folded, span=m.span() if k == 0 else (m.end(), m.end())))
     return out

@@ -16,6 +16,7 @@ Digits are never corrected: an identifier (NDA, SIRET, SIREN) is matched as type
 from __future__ import annotations
 
 import bisect
+import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
@@ -57,16 +58,28 @@ class Speller:
                 self.counts.setdefault(word, 0)
         self.last = len(preferred)
         self.sorted = sorted(self.counts)
-        # A trigram index over the words that may be corrections: candidates share trigrams with
-        # the word typed, and only they are measured.
-        self.words = [w for w in self.sorted if w.isalpha() and len(w) >= MIN_LENGTH - 1]
-        self.lengths = np.array([len(w) for w in self.words], dtype=np.int16)
-        postings: dict[str, list[int]] = {}
-        for i, word in enumerate(self.words):
-            for gram in set(trigrams(word)):
-                postings.setdefault(gram, []).append(i)
-        self.postings = {g: np.array(ids, dtype=np.int32) for g, ids in postings.items()}
+        self._index: tuple[list[str], np.ndarray, dict[str, np.ndarray]] | None = None
+        self._lock = threading.Lock()
         self._memo: dict[str, list[tuple[str, int]]] = {}
+
+    def _trigram_index(self) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+        """The words that may be corrections, their lengths, and a trigram index over them:
+        candidates share trigrams with the word typed, and only they are measured. Built on the first
+        correction (most searches need none)."""
+        with self._lock:
+            if self._index is None:
+                words = [w for w in self.sorted if w.isalpha() and len(w) >= MIN_LENGTH - 1]
+                postings: dict[str, list[int]] = {}
+                for i, word in enumerate(words):
+                    for gram in set(trigrams(word)):
+                        postings.setdefault(gram, []).append(i)
+                lengths = np.array([len(w) for w in words], dtype=np.int16)
+                self._index = (
+                    words,
+                    lengths,
+                    {g: np.array(ids, dtype=np.int32) for g, ids in postings.items()},
+                )
+            return self._index
 
     def known(self, word: str) -> bool:
         """Some vocabulary word is the word or starts with it."""
@@ -105,18 +118,19 @@ class Speller:
         """Vocabulary words within `edits` of `word` among those sharing `needed` trigrams with it (an
         edit changes at most four of a word's trigrams, a swap of two letters; when that leaves none
         to share, the whole length band is measured)."""
-        in_band = np.abs(self.lengths - len(word)) <= edits
+        words, lengths, postings = self._trigram_index()
+        in_band = np.abs(lengths - len(word)) <= edits
         if needed >= 1:
-            lists = [self.postings[g] for g in set(trigrams(word)) if g in self.postings]
+            lists = [postings[g] for g in set(trigrams(word)) if g in postings]
             if not lists:
                 return []
-            shared = np.bincount(np.concatenate(lists), minlength=len(self.words))
+            shared = np.bincount(np.concatenate(lists), minlength=len(words))
             close = np.flatnonzero((shared >= needed) & in_band)
         else:
             close = np.flatnonzero(in_band)
         if not len(close):
             return []
-        pool = [self.words[i] for i in close.tolist()]
+        pool = [words[i] for i in close.tolist()]
         distances = process.cdist([word], pool, scorer=OSA.distance, score_cutoff=edits, dtype=np.uint8)[0]
         return [
             (pool[i], int(distances[i]))

@@ -29,7 +29,7 @@ from ..store.sqlite import ensure_math_functions
 from . import text, understanding
 from .base import Searcher
 from .columns import ROW_FIELDS, Columns, Lookups
-from .interpret import words_of
+from .interpret import WORD
 from .lexicon import default_lexicon
 from .params import SCOPES, ClusterQuery, Filters, QueryError, SearchQuery
 from .spelling import Speller
@@ -332,10 +332,12 @@ class SQLiteSearcher(Searcher):
             places = [nom for (nom,) in conn.execute("SELECT nom FROM communes").fetchall()]
             for phrases, words in ((terms, lexicon_words), (places, place_words)):
                 for phrase in phrases:
-                    for w in words_of(phrase):
-                        words.add(w.folded)
-                        if len(w.folded) == len(w.typed):
-                            spelt.setdefault(w.folded, w.typed.lower())
+                    folded, typed = text.folded(phrase).split(), WORD.findall(phrase)
+                    words.update(folded)
+                    if len(folded) == len(typed):  # how a correction is written: "Étienne", "comptabilité"
+                        for f, t in zip(folded, typed, strict=True):
+                            if len(f) == len(t):
+                                spelt.setdefault(f, t.lower())
             return Speller(counts, (lexicon_words, place_words), spelt)
 
         return self._cached("speller", load, pinned=True)
