@@ -165,8 +165,8 @@ NEAR = {
 
 def likelihood(typed: str, word: str) -> int:
     """How likely a one-edit slip turns `word` into `typed`, 0 most: two letters swapped, a letter
-    doubled or one of a double dropped; then a key beside hit or a letter dropped; then another
-    letter added or replaced."""
+    doubled or one of a double dropped; then a letter dropped or a key beside hit instead; then a
+    key beside hit as well; then another letter added or replaced."""
     if len(typed) == len(word):
         diff = [i for i in range(len(word)) if typed[i] != word[i]]
         if len(diff) == 2 and diff[1] == diff[0] + 1:
@@ -180,7 +180,7 @@ def likelihood(typed: str, word: str) -> int:
         if (i > 0 and typed[i - 1] == extra) or (i + 1 < len(typed) and typed[i + 1] == extra):
             return 0
         beside = {typed[k] for k in (i - 1, i + 1) if 0 <= k < len(typed)}
-        return 1 if NEAR.get(extra, set()) & beside else 2
+        return 2 if NEAR.get(extra, set()) & beside else 3
     i = next((k for k in range(len(typed)) if typed[k] != word[k]), len(typed))  # a letter dropped
     dropped = word[i]
     if (i > 0 and word[i - 1] == dropped) or (i + 1 < len(word) and word[i + 1] == dropped):

@@ -7,9 +7,10 @@ this module turns it into a mask over the search columns (columns.py) and a rank
    organisations with the speciality (any of the entry's codes), the scope, the certification, in
    the place (a city with its arrondissements, the communes a postal code serves, a département),
    plus those whose name holds the need's words, plus those whose name is exactly the query.
-   Ranked: the exact name first; then a need's first code with the need's words in the name, the
-   first code, another code with the words, another code, the words alone; certified first for a
-   need; nearer the place's centre first; then the usual relevance (more complete record, name, id).
+   Ranked: the exact name first (a one-word need's namesakes last); then a need's first code with
+   the need's words in the name, the first code, another code with the words, another code, the
+   words alone; certified first for a need; nearer the place's centre first; then the usual
+   relevance (more complete record, name, id).
    Without a need, those whose name holds the scope's or filler's words ("formation Lyon") first.
 2. words of a name ("afpa", "greta lyon", "sanlo rh"): the full-text match of every word (names and
    communes, each word a prefix), without the fillers if nothing matches with them; if still
@@ -163,7 +164,7 @@ def _variants(words: list[Word], speller: Speller, *, unknown_only: bool) -> lis
         chosen = [i for i, w in enumerate(words) if correctable(w.folded)]
     if not chosen or len(chosen) > MAX_UNKNOWN:
         return [words]
-    options = [[(i, c, d) for c, d in speller.candidates(words[i].folded)] + [(i, None, 9)] for i in chosen]
+    options = [[(i, c, d) for c, d in speller.candidates(words[i].folded)] + [(i, None, 0)] for i in chosen]
     if unknown_only:  # an unknown word stays only when nothing near it is known
         options = [o[:-1] if len(o) > 1 else o for o in options]
     else:  # a known word is corrected only towards a word more used, unless it is rare itself
@@ -384,9 +385,17 @@ def _criteria(
         words = [i for p in reading.parts if p.kind != PLACE and p.entry is not None for i in p.positions]
         if words:
             tiers[mask & _names_holding(reading, _content(reading, words), ctx)] = 1
-    exact = c.exact_name(reading.folded([i for i in range(len(reading.words)) if i not in ignored]))
-    mask[exact] = True
-    tiers[exact] = 0
+    # The query as an organisation's whole name: first when it is a name of two words or more, or
+    # means what the query asks; a one-word need ("santé") keeps its namesakes for the end.
+    kept = [i for i in range(len(reading.words)) if i not in ignored]
+    exact = np.zeros(c.size, dtype=bool)
+    exact[c.exact_name(reading.folded(kept))] = True
+    if len(_content(reading, kept)) >= 2 or not needs:
+        tiers[exact] = 0
+    else:
+        tiers[exact & need] = 0
+        tiers[exact & ~need] = 7
+    mask |= exact
     return Understanding(
         reading,
         CRITERIA if not ignored else CRITERIA_WITHOUT_NAME,
