@@ -420,16 +420,29 @@ def directory_index(conn: sqlite3.Connection) -> Index:
     held, organisme_of = [], []
     for row in conn.execute(
         f"""SELECT d.organisme_id, d.nda, d.siret, d.denomination, d.date_derniere_declaration,
-                   e.nom_comparaison, d.code_postal, d.type_adresse, d.code_commune_insee, {flags}
+                   e.nom_comparaison, d.code_postal, d.type_adresse, d.code_commune_insee,
+                   d.origine_lieu, {flags}
             FROM declarations d JOIN empreintes e ON e.nda = d.nda
             JOIN organismes o ON o.id = d.organisme_id
             WHERE d.statut = 'actif' AND o.statut = 'actif' ORDER BY d.nda"""
     ):
-        oid, nda, siret, denomination, date, comparison, postcode, kind, insee, *scopes = tuple(row)
+        oid, nda, siret, denomination, date, comparison, postcode, kind, insee, origin, *scopes = tuple(row)
         flags_held = tuple(bool(f) for f in scopes)
         before = tuple(previous.get(nda, ()))
         held.append(
-            Held(nda, siret, denomination, date, flags_held, before, comparison or "", postcode, kind, insee)
+            Held(
+                nda,
+                siret,
+                denomination,
+                date,
+                flags_held,
+                before,
+                comparison or "",
+                postcode,
+                kind,
+                insee,
+                origin,
+            )
         )
         organisme_of.append(oid)
     return index_directory(held, organisme_of)
