@@ -60,6 +60,7 @@ bench: install
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/search.py
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/update.py
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/pages.py
+	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/sirene.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache node_modules test-artifacts

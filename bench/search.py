@@ -4,9 +4,11 @@
     python bench/search.py [--db annuaire.db] [--queries 10000] [--duration 20] [--connections 64]
 
 1. In process: a mixed workload of --queries searches (text as typed, text + filters, filters
-   only, radius around a place sorted by distance, facets, identifiers, later pages and sorts),
-   drawn at random (seeded) from the directory's own names, places and codes. Prints p50, p95,
-   p99 and max per kind and overall (target: p95 ≤ 20 ms).
+   only, radius around a place sorted by distance, facets, identifiers, later pages and sorts,
+   and a fifth of what people type: needs, needs and scopes with a place, places alone, needs
+   and names with a typing mistake, as bench/relevance.py's kinds), drawn at random (seeded) from
+   the directory's own names, places and codes. Prints p50, p95, p99 and max per kind and overall
+   (target: p95 ≤ 20 ms).
 2. Over HTTP on loopback: `annuaire serve --workers 2` under wrk with --connections clients
    replaying the same workload as URLs (targets: ≥ 500 requests/s, p99 ≤ 150 ms, 0 errors).
 3. In the same run, the same full-text queries against `annuaire serve --workers 1` and against
@@ -41,10 +43,16 @@ from urllib.parse import urlencode
 
 from annuaire.search import SearchQuery, open_searcher
 from annuaire.search.params import SCOPES, Filters
+from annuaire.search.text import STOPWORDS
+from relevance import NEEDS, typo  # bench/relevance.py
+from relevance import SCOPES as SCOPE_WORDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ANNUAIRE_SHARED_DIR", ROOT.parent / "shared"))
 DATASETTE = "datasette==0.65.5"
+PEOPLE_SHARE = 0.2  # of the workload: what people type (needs, places, typos)
+NEED_PHRASES = sorted({p for phrases in NEEDS.values() for p in phrases})
+SCOPE_PHRASES = sorted({p for phrases in SCOPE_WORDS.values() for p in phrases})
 
 
 # -- workload ----------------------------------------------------------------------------------
@@ -75,11 +83,14 @@ def workload(db: Path, count: int, seed: int = 20261123) -> list[tuple[str, Sear
         r for r in conn.execute("SELECT nda_principal, siret FROM organismes WHERE siret IS NOT NULL")
     ]
     conn.close()
-    words = [w for n in names for w in n.split() if len(w) >= 3]
+    # Words to type alone: not a stop word, which alone is no search (the API answers 422).
+    words = [w for n in names for w in n.split() if len(w) >= 3 and w not in STOPWORDS]
 
     def typed() -> str:
         """A name as someone types it: one to three of its words, the last one cut short."""
         parts = rng.choice(names).split()[: rng.randint(1, 3)] if rng.random() < 0.6 else [rng.choice(words)]
+        if all(p in STOPWORDS for p in parts):
+            parts = [rng.choice(words)]
         last = parts[-1]
         parts[-1] = last[: rng.randint(min(len(last), 3), len(last))]
         text = " ".join(parts)
@@ -97,9 +108,35 @@ def workload(db: Path, count: int, seed: int = 20261123) -> list[tuple[str, Sear
             return {"specialite": rng.choice(specialities)}
         return {"certifie": rng.random() < 0.7, "departement": rng.choice(departements)}
 
+    place_names = [c for c in communes if c]
+
+    def typed_by_people() -> tuple[str, dict]:
+        """What people type (bench/relevance.py's kinds): a need, a need or a scope with a place, a
+        place alone, a need or a name with a typing mistake."""
+        pick = rng.random()
+        need = rng.choice(NEED_PHRASES)
+        if pick < 0.25:
+            return "besoin", {"q": need}
+        if pick < 0.5:
+            place = rng.choice(place_names) if rng.random() < 0.8 else rng.choice(postcodes)
+            return "besoin+lieu", {"q": f"{need} {'à ' if rng.random() < 0.2 else ''}{place}"}
+        if pick < 0.65:
+            return "portee+lieu", {"q": f"{rng.choice(SCOPE_PHRASES)} {rng.choice(place_names)}"}
+        if pick < 0.8:
+            return "lieu", {"q": rng.choice(place_names)}
+        if pick < 0.9:
+            return "besoin-faute", {"q": typo(rng, need) or need}
+        name = rng.choice(names)
+        return "nom-faute", {"q": typo(rng, name.lower() if rng.random() < 0.5 else name) or name}
+
     out = []
     for _ in range(count):
         r = rng.random()
+        if r < PEOPLE_SHARE:
+            kind, f = typed_by_people()
+            out.append((kind, SearchQuery(Filters(**f))))
+            continue
+        r = (r - PEOPLE_SHARE) / (1 - PEOPLE_SHARE)
         if r < 0.30:
             kind, f, extra = "texte", {"q": typed()}, {}
         elif r < 0.45:

@@ -45,7 +45,7 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def reference_dir(shared_dir: Path) -> Path:
     folder = _require(shared_dir / "data" / "reference", "reference data folder")
-    for name in ("laposte_hexasmal.csv", "departements.json", "regions.json"):
+    for name in ("laposte_hexasmal.csv", "departements.json", "regions.json", "communes.json"):
         _require(folder / name, f"reference file {name}")
     return folder
 
@@ -72,15 +72,19 @@ def score_script(shared_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def mini_reference_dir(reference_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small reference folder (La Poste's first 300 rows, the real COG files), made in a temporary
-    folder: loading it takes a few milliseconds instead of a second, for the command-line tests whose
-    subject is not the communes."""
+    """A small reference folder (La Poste's first 300 rows, the real COG files, the COG's communes of
+    those rows), made in a temporary folder: loading it takes a few milliseconds instead of a second,
+    for the command-line tests whose subject is not the communes."""
     folder = tmp_path_factory.mktemp("mini-reference")
     with (reference_dir / "laposte_hexasmal.csv").open("rb") as fh:
         head = [fh.readline() for _ in range(301)]
     (folder / "laposte_hexasmal.csv").write_bytes(b"".join(head))
     for name in ("departements.json", "regions.json"):
         shutil.copyfile(reference_dir / name, folder / name)
+    codes = {line.split(b";", 1)[0].decode() for line in head[1:]}
+    communes = json.loads((reference_dir / "communes.json").read_text(encoding="utf-8"))
+    kept = [c for c in communes if c["code"] in codes]
+    (folder / "communes.json").write_text(json.dumps(kept, ensure_ascii=False), encoding="utf-8")
     return folder
 
 

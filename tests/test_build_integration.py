@@ -346,6 +346,14 @@ def test_one_organisation_per_siret(sample_db):
 
 
 def _laposte_postcodes(reference_dir: Path) -> dict[str, set[str]]:
+    """La Poste's postal codes per commune, under today's code: a commune merged since the base's
+    vintage (Pierrefitte-sur-Seine, 93059, in Saint-Denis, 93066, since 2025) lends its codes to the
+    commune it joined (the COG's `anciensCodes`)."""
+    today = {
+        old: c["code"]
+        for c in json.loads((reference_dir / "communes.json").read_text(encoding="utf-8"))
+        for old in c.get("anciensCodes", ())
+    }
     data = (reference_dir / "laposte_hexasmal.csv").read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -357,7 +365,8 @@ def _laposte_postcodes(reference_dir: Path) -> dict[str, set[str]]:
     insee, cp = header.index("Code_commune_INSEE"), header.index("Code_postal")
     for row in reader:
         if len(row) > max(insee, cp):
-            postcodes[row[insee].strip().zfill(5)].add(row[cp].strip().zfill(5))
+            code = row[insee].strip().zfill(5)
+            postcodes[today.get(code, code)].add(row[cp].strip().zfill(5))
     return postcodes
 
 

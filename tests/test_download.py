@@ -4,7 +4,8 @@
   or a stalled server end with exit code 4 and a clear message, the previous directory untouched and no
   temporary file left behind.
 - Reference data without `--reference`: the mirror if complete, else the cache, filled once through the
-  data.gouv.fr API (La Poste's base, INSEE's COG CSVs) and not downloaded again.
+  data.gouv.fr API (La Poste's base, INSEE's COG CSVs: départements, régions, communes) and not
+  downloaded again; a cache filled before the communes were read gets them alone.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import gzip
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import unicodedata
 from pathlib import Path
@@ -61,10 +63,50 @@ def _csv(header: list[str], rows: list[list]) -> bytes:
 @pytest.fixture(scope="session")
 def reference_payloads(reference_dir: Path) -> dict[str, bytes]:
     """What the portal serves: La Poste's base as it is, the COG in INSEE's CSV format (generated from
-    the shared departements.json and regions.json)."""
+    the shared departements.json, regions.json and communes.json)."""
     deps = json.loads((reference_dir / "departements.json").read_text(encoding="utf-8"))
     regs = json.loads((reference_dir / "regions.json").read_text(encoding="utf-8"))
+    communes = json.loads((reference_dir / "communes.json").read_text(encoding="utf-8"))
+    kinds = {
+        "commune-actuelle": "COM",
+        "arrondissement-municipal": "ARM",
+        "commune-deleguee": "COMD",
+        "commune-associee": "COMA",
+    }
     return {
+        "communes": _csv(
+            [
+                "TYPECOM",
+                "COM",
+                "REG",
+                "DEP",
+                "CTCD",
+                "ARR",
+                "TNCC",
+                "NCC",
+                "NCCENR",
+                "LIBELLE",
+                "CAN",
+                "COMPARENT",
+            ],
+            [
+                [
+                    kinds[c["type"]],
+                    c["code"],
+                    c.get("region", ""),
+                    c.get("departement", ""),
+                    "",
+                    c.get("arrondissement", ""),
+                    c.get("typeLiaison", ""),
+                    _ncc(c["nom"]),
+                    c["nom"],
+                    c["nom"],
+                    "",
+                    c.get("commune") or c.get("chefLieu") or "",
+                ]
+                for c in communes
+            ],
+        ),  # fmt: skip
         "laposte": (reference_dir / "laposte_hexasmal.csv").read_bytes(),
         "departements": _csv(
             ["DEP", "REG", "CHEFLIEU", "TNCC", "NCC", "NCCENR", "LIBELLE"],
@@ -88,6 +130,7 @@ def portal(server: DatagouvServer, reference_payloads: dict[str, bytes]) -> Data
     server.file("/files/laposte_hexasmal.json", b"[]", "application/json")
     server.file(f"/files/v_departement_{COG_YEAR}.csv", reference_payloads["departements"], "text/csv")
     server.file(f"/files/v_region_{COG_YEAR}.csv", reference_payloads["regions"], "text/csv")
+    server.file(f"/files/v_commune_{COG_YEAR}.csv", reference_payloads["communes"], "text/csv")
     server.dataset(
         reference_files.LAPOSTE_DATASET,
         [
@@ -102,7 +145,9 @@ def portal(server: DatagouvServer, reference_payloads: dict[str, bytes]) -> Data
             (f"v_departement_{COG_YEAR}.csv", "csv", f"/files/v_departement_{COG_YEAR}.csv"),
             (f"v_region_{COG_YEAR}.csv", "csv", f"/files/v_region_{COG_YEAR}.csv"),
             ("v_region_2023.csv", "csv", "/files/gone/v_region_2023.csv"),
-            ("v_commune_2024.csv", "csv", "/files/gone/v_commune_2024.csv"),
+            ("v_commune_2023.csv", "csv", "/files/gone/v_commune_2023.csv"),
+            (f"v_commune_{COG_YEAR}.csv", "csv", f"/files/v_commune_{COG_YEAR}.csv"),
+            ("v_mvt_commune_2024.csv", "csv", "/files/gone/v_mvt_commune_2024.csv"),
         ],
     )
     # Etalab's outlines of the départements (the maps' background), gzipped as the portal also offers
@@ -308,6 +353,7 @@ def test_reference_downloaded_once_into_the_cache(
     assert sorted(p.name for p in cache.iterdir()) == [
         "departements-contours.geojson",
         "laposte_hexasmal.csv",
+        f"v_commune_{COG_YEAR}.csv",
         f"v_departement_{COG_YEAR}.csv",
         f"v_region_{COG_YEAR}.csv",
     ]
@@ -329,6 +375,7 @@ def test_reference_downloaded_once_into_the_cache(
             "/files/laposte_hexasmal.csv",
             f"/files/v_departement_{COG_YEAR}.csv",
             f"/files/v_region_{COG_YEAR}.csv",
+            f"/files/v_commune_{COG_YEAR}.csv",
             "/files/2024/departements-1000m.geojson.gz",
         ]
     )
@@ -340,9 +387,50 @@ def test_reference_downloaded_once_into_the_cache(
     second = run("build", "--source", sample_csv, "--db", db, "--no-progress", env=env)
 
     assert second.returncode == 0, second.stderr
-    assert len(portal.requests) == 7  # nothing asked again
+    assert len(portal.requests) == 8  # nothing asked again
     assert _report(db)["rows"] == expected["rows"]
     assert list(run.tmpdir.iterdir()) == []
+
+
+def test_cache_without_communes_gets_them_alone(portal, run, sample_csv, reference_payloads, tmp_path):
+    """A cache filled before the COG's communes were read: only INSEE's v_commune file is fetched, and
+    communes take their official names from it (Paris, Lyon and Marseille as cities)."""
+    cache = tmp_path / "cache" / "reference"
+    cache.mkdir(parents=True)
+    (cache / "laposte_hexasmal.csv").write_bytes(reference_payloads["laposte"])
+    (cache / f"v_departement_{COG_YEAR}.csv").write_bytes(reference_payloads["departements"])
+    (cache / f"v_region_{COG_YEAR}.csv").write_bytes(reference_payloads["regions"])
+    db = tmp_path / "a.db"
+
+    result = run(
+        "build",
+        "--source",
+        sample_csv,
+        "--db",
+        db,
+        "--no-progress",
+        env={"ANNUAIRE_PORTAL_URL": portal.base_url},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert portal.requests == [
+        f"/api/1/datasets/{reference_files.COG_DATASET}/",
+        f"/files/v_commune_{COG_YEAR}.csv",
+    ]
+    assert (cache / f"v_commune_{COG_YEAR}.csv").read_bytes() == reference_payloads["communes"]
+    with sqlite3.connect(db) as conn:
+        names = dict(
+            conn.execute("SELECT code_insee, nom FROM communes WHERE code_insee IN ('42218', '94038')")
+        )
+        kinds = dict(
+            conn.execute("SELECT code_insee, type FROM communes WHERE code_insee IN ('69123', '69383')")
+        )
+        departements = dict(
+            conn.execute("SELECT code, type_liaison FROM departements WHERE code IN ('69', '80')")
+        )
+    assert names == {"42218": "Saint-Étienne", "94038": "L'Haÿ-les-Roses"}
+    assert kinds == {"69123": "ville", "69383": "arrondissement"}
+    assert departements == {"69": 2, "80": 3}  # du Rhône, de la Somme (INSEE's TNCC)
 
 
 def test_mirror_reference_is_used_without_the_network(server, run, sample_csv, mini_reference_dir, tmp_path):
@@ -376,7 +464,7 @@ def test_incomplete_mirror_falls_back_to_the_portal(portal, run, sample_csv, ref
 
     assert result.returncode == 0, result.stderr
     assert _report(db)["reference"] == str(tmp_path / "cache" / "reference")
-    assert portal.count("/files/") == 4  # La Poste's base, the two COG files, the départements' outlines
+    assert portal.count("/files/") == 5  # La Poste's base, the three COG files, the départements' outlines
 
 
 def test_missing_reference_folder_exits_3_without_the_network(server, run, sample_csv, tmp_path):
@@ -443,6 +531,7 @@ def test_outlines_missing_on_the_portal_are_a_warning_not_an_error(portal, monke
     download_reference(tmp_path / "reference")
     assert sorted(p.name for p in (tmp_path / "reference").iterdir()) == [
         "laposte_hexasmal.csv",
+        f"v_commune_{COG_YEAR}.csv",
         f"v_departement_{COG_YEAR}.csv",
         f"v_region_{COG_YEAR}.csv",
     ]

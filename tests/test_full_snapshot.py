@@ -151,3 +151,36 @@ def test_full_snapshot_search(full_build, full_searcher):
         assert set(found) == expected and len(found) == len(expected)
     everything = full_searcher.search(SearchQuery(facettes=True).checked())
     assert sum(d["nombre"] for d in everything["facettes"]["departements"]) == everything["total"] > 140_000
+
+
+def test_full_snapshot_without_addresses_is_placed_with_sirene(
+    shared_dir: Path, run_annuaire, reference_dir, tmp_path
+):
+    """The 150,364-row snapshot whose addresses are emptied on 45 % of the rows, built with its SIRENE
+    stock (no geocoder: SIRENE's own positions apply), scored by score.py locate."""
+    of = shared_dir / "data" / "of"
+    names = [
+        "liste-publique-of-sans-adresse-M.csv.gz",
+        "liste-publique-of-sans-adresse-sirene-etablissements.csv.gz",
+        "liste-publique-of-sans-adresse-truth.csv.gz",
+    ]
+    for name in names:
+        if not (of / name).exists():
+            pytest.fail(f"{of / name} is missing", pytrace=False)
+    db = tmp_path / "annuaire.db"
+    built = run_annuaire(
+        "build", "--source", of / names[0], "--db", db, "--reference", reference_dir, "--no-progress",
+        "--no-geocode", "--sirene-stock", of / names[1], timeout=1800,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    exported = run_annuaire("export", "--db", db, "--out", tmp_path / "out", "--formats", "csv", timeout=600)
+    assert exported.returncode == 0, exported.stderr
+    scored = _score(
+        of,
+        "locate",
+        "--truth",
+        str(of / names[2]),
+        "--declarations",
+        str(tmp_path / "out" / "declarations.csv"),
+    )
+    assert scored.returncode == 0, scored.stdout + scored.stderr

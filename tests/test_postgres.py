@@ -26,7 +26,13 @@ from annuaire.search.params import SCOPES, SORTS, STATUSES, Filters
 from annuaire.search.postgres import tsquery
 from annuaire.search.text import fts_expression, tokens
 from annuaire.store import open_store
-from annuaire.store.migrations import current_version, latest_version, migrate_postgres, migrate_sqlite
+from annuaire.store.migrations import (
+    current_version,
+    latest_version,
+    migrate_postgres,
+    migrate_sqlite,
+    migrations,
+)
 
 
 def random_requests(db: Path, count: int, seed: int) -> list[SearchQuery]:
@@ -208,7 +214,12 @@ def test_readers_see_the_old_directory_or_the_new_never_half(
     try:
         rebuilt = run_build(real_extract_csv, url)
     finally:
-        time.sleep(0.5)
+        # Until a reader has seen the new directory (its first search loads the new columns, places
+        # and spelling vocabulary: a second or so on a busy machine), 30 s at most.
+        after = _counts(url)
+        deadline = time.monotonic() + 30
+        while after[:2] not in seen and not errors and time.monotonic() < deadline:
+            time.sleep(0.1)
         stop.set()
         for t in readers:
             t.join(30)
@@ -323,20 +334,71 @@ def test_copy_between_backends(sample_build, postgres, run_annuaire, tmp_path):
 # -- migrations ---------------------------------------------------------------------------------
 
 
+# What version 3 added (migration 0003_lieux), to take away from a directory to make it an older one.
+PLACE_COLUMNS = {
+    "regions": ["type_liaison"],
+    "departements": ["type_liaison"],
+    "communes": ["type", "commune_parente", "population"],
+    "declarations": ["origine_lieu", "date_origine_lieu"],
+    "sirene": ["adresse", "code_postal", "code_commune", "latitude", "longitude", "diffusion"],
+}
+
+
+def as_version_2(conn: sqlite3.Connection) -> None:
+    """A directory as version 2 wrote it: without the places' columns and table."""
+    for table, columns in PLACE_COLUMNS.items():
+        for column in columns:
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("DROP TABLE communes_anciennes")
+    conn.execute("PRAGMA user_version = 2")
+
+
 def test_sqlite_migration_adds_the_change_log(sample_build, run_annuaire, tmp_path):
     db = tmp_path / "old.db"
     db.write_bytes(sample_build.db.read_bytes())
     with sqlite3.connect(db) as conn:  # as built before the change log existed
+        as_version_2(conn)
         conn.execute("DROP TABLE historique")
         conn.execute("PRAGMA user_version = 1")
     done = run_annuaire("migrate", "--db", db)
     assert done.returncode == 0, done.stderr
-    assert "applied 0002 historique" in done.stdout
-    assert current_version(str(db)) == latest_version("sqlite") == 2
+    assert "applied 0002 historique" in done.stdout and "applied 0003 lieux" in done.stdout
+    assert current_version(str(db)) == latest_version("sqlite") == 3
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM historique").fetchone() == (0,)
     assert migrate_sqlite(str(db)) == []  # nothing left to do
-    assert current_version(str(sample_build.db)) == 2  # a build starts at the latest version
+    assert current_version(str(sample_build.db)) == 3  # a build starts at the latest version
+
+
+def test_sqlite_migration_of_places_keeps_the_directory_usable(sample_build, run_annuaire, tmp_path):
+    """A version 2 directory migrated: the places' columns back, every declaration's origin told from
+    what it holds, its columns in the order a build writes them (updates insert rows by position),
+    and the searcher and an update work on it."""
+    db = tmp_path / "v2.db"
+    db.write_bytes(sample_build.db.read_bytes())
+    with sqlite3.connect(db) as conn:
+        as_version_2(conn)
+    done = run_annuaire("migrate", "--db", db)
+    assert done.returncode == 0 and "applied 0003 lieux" in done.stdout, done.stderr
+    with sqlite3.connect(db) as conn, sqlite3.connect(sample_build.db) as fresh:
+        for table in PLACE_COLUMNS:
+            migrated = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+            assert migrated == [r[1] for r in fresh.execute(f"PRAGMA table_info({table})")], table
+        origins = dict(conn.execute("SELECT origine_lieu, count(*) FROM declarations GROUP BY 1"))
+        expected = dict(fresh.execute(
+            "SELECT CASE WHEN code_departement IS NULL THEN 'aucune' ELSE 'liste_publique' END, count(*) "
+            "FROM declarations GROUP BY 1"
+        ))  # fmt: skip
+        assert origins == expected
+    from annuaire.search import SearchQuery, open_searcher
+    from annuaire.search.params import Filters
+
+    searcher = open_searcher(str(db))
+    try:
+        found = searcher.search(SearchQuery(Filters(autour="Paris 11e", rayon_km=2)).checked())
+        assert found["centre"]["code"] == "75111" and found["total"] > 0  # the names La Poste gave it
+    finally:
+        searcher.close()
 
 
 def test_postgres_migrations_apply_in_order_once(postgres, run_build, run_annuaire, sample_csv, tmp_path):
@@ -347,13 +409,17 @@ def test_postgres_migrations_apply_in_order_once(postgres, run_build, run_annuai
     assert done.returncode == 0 and f"schema version {latest_version('postgresql')}" in done.stdout
     folder = tmp_path / "migrations"
     folder.mkdir()
-    (folder / "0002_site_web.sql").write_text("ALTER TABLE organismes ADD COLUMN site_web TEXT;")
-    (folder / "0003_broken.sql").write_text("ALTER TABLE nulle_part ADD COLUMN x TEXT;")
+    latest = latest_version("postgresql")
+    for migration in migrations("postgresql"):  # those a build already applied, then two more
+        (folder / f"{migration.version:04d}_{migration.name}.sql").write_text(migration.sql)
+    site, broken = folder / f"{latest + 1:04d}_site_web.sql", folder / f"{latest + 2:04d}_broken.sql"
+    site.write_text("ALTER TABLE organismes ADD COLUMN site_web TEXT;")
+    broken.write_text("ALTER TABLE nulle_part ADD COLUMN x TEXT;")
     with pytest.raises(psycopg.errors.UndefinedTable):
         migrate_postgres(url, folder)
-    assert current_version(url) == 2  # 0002 committed, 0003 rolled back whole
-    (folder / "0003_broken.sql").write_text("CREATE INDEX organismes_site_web ON organismes(site_web);")
-    assert [m.version for m in migrate_postgres(url, folder)] == [3]
+    assert current_version(url) == latest + 1  # the first committed, the broken one rolled back whole
+    broken.write_text("CREATE INDEX organismes_site_web ON organismes(site_web);")
+    assert [m.version for m in migrate_postgres(url, folder)] == [latest + 2]
     assert migrate_postgres(url, folder) == []
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(site_web) FROM annuaire.organismes").fetchone() == (0,)

@@ -75,7 +75,7 @@ def test_filters_normalise_codes():
         (Filters(lat=float("nan"), lon=2.0), "lat"),
         (Filters(lat=48.0, lon=2.0, rayon_km=0), "rayon"),
         (Filters(lat=48.0, lon=2.0, rayon_km=500), "rayon"),
-        (Filters(autour="lyon"), "autour"),
+        (Filters(autour="x" * 101), "autour"),
         (Filters(autour="69003", lat=45.0, lon=4.8), "autour"),
         (Filters(q="x" * 201), "q"),
     ],

@@ -271,3 +271,54 @@ def test_sirene_command_user_errors(run_annuaire, tmp_path) -> None:
     assert other.returncode == 2 and "expected recherche-entreprises or insee" in other.stderr
     for done in (missing, insee_, other):
         assert "Traceback" not in done.stderr
+
+
+def test_addresses_in_real_recherche_entreprises_answers(shared_dir) -> None:
+    """The address and position of the establishment, as the real API gives them: split street,
+    postal code, commune's INSEE code, latitude and longitude; under partial diffusion only the
+    commune (`[NON-DIFFUSIBLE]` elsewhere)."""
+    folder = shared_dir / "data" / "sirene"
+    body = json.loads((folder / "recherche-entreprises-siret-exemple.json").read_text(encoding="utf-8"))
+    siege = body["results"][0]["siege"]
+    found = parse_recherche_entreprises(siege["siret"], body)
+    assert (found.adresse, found.code_postal, found.code_commune, found.diffusion) == (
+        "128 RUE LA BOETIE", "75008", "75108", "O"
+    )  # fmt: skip
+    assert abs(found.latitude - 48.870973756) < 1e-9 and abs(found.longitude - 2.3058596405) < 1e-9
+    partial = json.loads(
+        (folder / "recherche-entreprises-diffusion-partielle-exemple.json").read_text(encoding="utf-8")
+    )
+    siege = partial["results"][0]["siege"]
+    masked = parse_recherche_entreprises(siege["siret"], partial)
+    assert (masked.adresse, masked.code_postal, masked.code_commune, masked.latitude, masked.diffusion) == (
+        None, None, siege["commune"], None, "P"
+    )  # fmt: skip
+
+
+def test_insee_answer_gives_the_address_in_wgs84() -> None:
+    siret = "44306184100047"
+    body = {
+        "etablissement": {
+            "siret": siret,
+            "statutDiffusionEtablissement": "O",
+            "uniteLegale": {"denominationUniteLegale": "ACME", "etatAdministratifUniteLegale": "A"},
+            "adresseEtablissement": {
+                "numeroVoieEtablissement": "12",
+                "indiceRepetitionEtablissement": "B",
+                "typeVoieEtablissement": "AV",
+                "libelleVoieEtablissement": "JEAN JAURES",
+                "codePostalEtablissement": "69007",
+                "codeCommuneEtablissement": "69387",
+                "coordonneeLambertAbscisseEtablissement": "700000",
+                "coordonneeLambertOrdonneeEtablissement": "6600000",
+            },
+            "periodesEtablissement": [{"dateFin": None, "etatAdministratifEtablissement": "A"}],
+        }
+    }
+    found = parse_insee(siret, body)
+    assert (found.adresse, found.code_postal, found.code_commune) == (
+        "12 BIS AVENUE JEAN JAURES",
+        "69007",
+        "69387",
+    )
+    assert abs(found.latitude - 46.5) < 1e-7 and abs(found.longitude - 3.0) < 1e-7  # Lambert-93's origin

@@ -243,7 +243,12 @@ def test_read_establishments_keeps_exactly_the_wanted_ones(present, wanted, text
     found, read = read_establishments(
         io.BytesIO(stock_csv(ESTABLISHMENT_HEADER, rows)), "s.csv", [sirets[i] for i in wanted]
     )
-    assert found == {sirets[i]: [states[i], "2021-02-03", "85.59A"] for i in present if i in wanted}
+    said = {s: (e.etat_administratif, e.date_fermeture, e.activite_principale) for s, e in found.items()}
+    assert said == {
+        sirets[i]: (states[i], "2021-02-03" if states[i] == "F" else None, "85.59A")
+        for i in present
+        if i in wanted
+    }
     assert read >= len(rows)
 
 
@@ -257,7 +262,10 @@ def test_stock_inside_zip_gzip_or_plain(tmp_path) -> None:
         (tmp_path / name).write_bytes(payload)
         with open_stock(tmp_path / name) as (stream, _):
             found, _ = read_establishments(stream, name, ["44229377500031"])
-        assert found == {"44229377500031": ["F", "2024-05-31", "85.59A"]}
+        (a,) = found.values()
+        assert (a.siret, a.etat_administratif, a.date_fermeture, a.activite_principale) == (
+            "44229377500031", "F", "2024-05-31", "85.59A"
+        )  # fmt: skip
     damaged = tmp_path / "damaged.zip"
     damaged.write_bytes(b"PK\x03\x04" + b"\x00" * 50)
     with pytest.raises(InputError, match="damaged.zip: a damaged zip"), open_stock(damaged):

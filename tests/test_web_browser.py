@@ -286,6 +286,9 @@ PAGE_TYPES = [
     ("/recherche?q=formation&portee=actions_formation", "recherche-filtree"),
     ("/recherche?autour=Nullepartville", "recherche-commune-inconnue"),
     ("/recherche?q=zzzzqqqq", "recherche-sans-resultat"),
+    ("/recherche?q=anglais+paris", "recherche-comprise"),
+    ("/recherche?q=formaton", "recherche-orthographe"),
+    ("/recherche?q=vae+marseille", "recherche-a-elargir"),
     ("/formation/75/", "departement"),
     ("/region/ile-de-france/", "region"),
     (None, "organisme"),
@@ -483,3 +486,51 @@ def test_certified_box_and_non_certified_facet_in_place(page):
     wait_for_results(page)
     assert "certifie=non" in page.url and total(page) == everything - certified
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_typing_a_need_and_a_place_shows_chips_and_removing_one_widens(page):
+    """Issue 18: "anglais paris" typed in the box is a need and a place, shown as removable chips."""
+    page.goto("/recherche")
+    page.fill("#q", "anglais paris")
+    page.press("#q", "Enter")
+    page.wait_for_url(re.compile(r"/recherche\?q=anglais\+paris$"))
+    wait_for_results(page)
+    chips = page.locator(".understood a.chip")
+    assert [" ".join(c.split()) for c in chips.all_inner_texts()] == ["Langues vivantes ×", "Paris ×"]
+    narrow = total(page)
+    assert 0 < narrow == page.locator("ol.cards > li").count()
+    assert all("Paris" in card.inner_text() for card in page.locator("ol.cards > li").all())
+    shot(page, "recherche-comprise")
+    page.evaluate("window.__sameDocument = true")
+    page.locator(".understood a.chip", has_text="Paris").click()
+    page.wait_for_url(re.compile(r"/recherche\?q=anglais$"))
+    page.wait_for_function(f"!/^{narrow} /.test(document.querySelector('#resultats-titre').innerText)")
+    wait_for_results(page)
+    assert total(page) > narrow  # the place removed: English anywhere
+    assert [" ".join(c.split()) for c in page.locator(".understood a.chip").all_inner_texts()] == [
+        "Langues vivantes ×"
+    ]
+    assert page.locator("#q").input_value() == "anglais"
+    assert page.evaluate("window.__sameDocument") is True
+
+
+def test_the_suggestions_offer_the_corrected_spelling(page):
+    page.goto("/")
+    page.focus("#q")
+    page.keyboard.type("formaton")
+    page.wait_for_selector("#q-suggestions li.search-option")
+    first = page.locator("#q-suggestions li[role=option]").first
+    assert first.inner_text().startswith("formation") and "orthographe corrigée" in first.inner_text()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/recherche\?q=formation$"))
+    wait_for_results(page)
+    assert total(page) > 0
+    page.goto("/recherche?q=formaton")
+    wait_for_results(page)
+    assert page.locator(".spelling").inner_text().startswith("Résultats pour « formation »")
+    page.click("#orthographe-exacte")
+    page.wait_for_url(re.compile(r"correction=non"))
+    wait_for_results(page)
+    assert page.locator("#resultats-titre").inner_text() == "Aucun organisme trouvé"
+    assert page.locator(".spelling").count() == 0

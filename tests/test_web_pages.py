@@ -110,7 +110,11 @@ def test_suggestions_give_organisations_and_communes(api_client, sample_searcher
     assert any(o["nom"] == name for o in found["organismes"])
     for o in found["organismes"]:
         assert api_client.get(o["url"]).status_code == 200
-    assert api_client.get("/suggestions", params={"q": "a"}).json() == {"organismes": [], "communes": []}
+    assert api_client.get("/suggestions", params={"q": "a"}).json() == {
+        "recherches": [],
+        "organismes": [],
+        "communes": [],
+    }
 
 
 def test_every_organisation_page_has_jsonld_canonical_and_a_unique_title(

@@ -389,7 +389,7 @@ def test_active_filters_are_summed_up_and_each_removable(client):
         "Qualiopi · VAE",
         "Qualiopi · Apprentissage",
         "Paris (75)",
-        "Autour de 69003 (20 km)",
+        "Autour de 69003 (Lyon 3e Arrondissement) (20 km)",
     ]
     assert all(c.get("aria-label").startswith("Retirer le filtre ") for c in chips)
     hrefs = [c.get("href") for c in chips]
@@ -567,7 +567,9 @@ def test_identity_card_shows_naf_sirene_state_and_the_annuaire_des_entreprises(
     open_org, closed_org = [o for o in merged if o["siret"]][:2]
     conn = sqlite3.connect(db)
     conn.executemany(
-        "INSERT OR REPLACE INTO sirene VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        """INSERT OR REPLACE INTO sirene (siret, etat_administratif, date_fermeture, denomination,
+               activite_principale, etat_unite_legale, date_verification, api)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             (open_org["siret"], "A", None, "EXEMPLE FORMATION", "85.59A", "A", "2026-11-20", "stock"),
             (

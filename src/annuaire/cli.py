@@ -141,7 +141,7 @@ def _report_table(report: dict) -> Table:
         table.add_row(f"rows: {key}", f"{value:,}")
     for key, value in report["quarantine"].items():
         table.add_row(f"quarantine: {key}", f"{value:,}")
-    labels = {"commune.": "commune found by: ", "address.": "address kind: "}
+    labels = {"commune.": "commune found by: ", "address.": "address kind: ", "place.": "place from: "}
     for key, value in report["repairs"].items():
         prefix = next((p for p in labels if key.startswith(p)), None)
         if prefix:
@@ -153,6 +153,10 @@ def _report_table(report: dict) -> Table:
         "organisations with several declarations", f"{dedup['organisations_with_several_declarations']:,}"
     )
     table.add_row("declarations merged", f"{dedup['declarations_merged']:,}")
+    sirene = report.get("sirene") or {}
+    if sirene.get("placed_by_sirene") or sirene.get("stock"):
+        table.add_row("placed at their SIRENE address", f"{sirene['placed_by_sirene']:,}")
+        table.add_row("  with SIRENE's position", f"{sirene['with_sirene_position']:,}")
     table.add_row("duration (s)", f"{report['duration_seconds']}")
     return table
 
@@ -193,6 +197,16 @@ SourcesConfigOption = Annotated[
     ),
 ]
 
+SireneStockOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--sirene-stock",
+        help="INSEE's stock file of establishments (StockEtablissement_utf8.csv, .zip or .gz): places "
+        "the declarations whose own address gives no commune at their establishment's address.",
+        dir_okay=False,
+    ),
+]
+
 
 def _extra_sources(options: list[str] | None, config_file: Path | None) -> list:
     """The secondary sources given by `--sources-config` (or ANNUAIRE_SOURCES_CONFIG) and `--extra-source`."""
@@ -218,6 +232,7 @@ def build(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     extra_source: ExtraSourceOption = None,
     sources_config: SourcesConfigOption = None,
+    sirene_stock: SireneStockOption = None,
 ) -> None:
     """Build the directory from the Liste publique des organismes de formation."""
 
@@ -271,6 +286,7 @@ def build(
                 geocoding=settings if settings.enabled else None,
                 on_geocode_progress=on_geocode_progress,
                 extra_sources=extras,
+                sirene_stock=sirene_stock,
             )
     out.print(_report_table(report))
     if "sources_secondaires" in report:
@@ -541,6 +557,7 @@ def update(
     force: Annotated[
         bool, typer.Option("--force", help="Apply a snapshot that --max-removed or --min-rows refuses.")
     ] = False,
+    sirene_stock: SireneStockOption = None,
 ) -> None:
     """Apply a new snapshot: added, modified and removed declarations (removed ones are kept, marked
     `supprime`), only new or changed addresses geocoded, swapped in atomically. Secondary sources given
@@ -587,6 +604,7 @@ def update(
             pause=pause,
             extra_sources=extras,
             guard=guard,
+            sirene_stock=sirene_stock,
         )
     except PartialSource as refused:  # the report says so too
         path.write_text(json.dumps(refused.report, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -722,6 +740,14 @@ def _print_sirene_report(report: dict) -> None:
     table.add_column("what")
     table.add_column("count", justify="right")
     for key, value in report.items():
+        if isinstance(value, dict):  # what placing did: one line each
+            for sub, count in value.items():
+                if isinstance(count, dict):
+                    count = ", ".join(f"{k} {v:,}" for k, v in count.items()) or "–"
+                table.add_row(
+                    f"{key}: {sub}".replace("_", " "), f"{count:,}" if isinstance(count, int) else count
+                )
+            continue
         table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value))
     out.print(table)
 

@@ -11,6 +11,14 @@ class Erreur(BaseModel):
 
 
 class Centre(BaseModel):
+    """The centre of a search: the place `autour` named (gazetteer.py), or the position given."""
+
+    type: str  # commune, arrondissement, ville, code_postal, or position (lat/lon given)
+    code: str | None  # INSEE code, or postal code
+    nom: str | None  # official name (a postal code: the communes it serves)
+    code_commune_insee: str | None
+    code_postal: str | None
+    code_departement: str | None
     latitude: float
     longitude: float
 
@@ -76,6 +84,84 @@ class Facettes(BaseModel):
     specialites: list[FacetteSpecialite]
 
 
+class Correction(BaseModel):
+    mot: str  # as typed
+    correction: str  # the word searched instead
+
+
+class PartieComprise(BaseModel):
+    mots: str  # the words of the query it covers
+    sans: str  # the query without them: the same search without this condition
+
+
+class SpecialiteComprise(PartieComprise):
+    codes: list[str]  # NSF codes: an organisation with any of them matches, the first ranks first
+    libelle: str
+    libelle_court: str
+
+
+class PorteeComprise(PartieComprise):
+    portee: str
+
+
+class AutreLieu(BaseModel):
+    """Another place of the same name, and the query that means it."""
+
+    type: str
+    code: str
+    nom: str
+    code_departement: str | None
+    libelle: str
+    q: str
+
+
+class LieuCompris(PartieComprise):
+    type: str  # commune, arrondissement, ville, code_postal, departement
+    code: str
+    nom: str
+    libelle: str
+    code_commune_insee: str | None
+    code_postal: str | None
+    code_departement: str | None
+    latitude: float | None
+    longitude: float | None
+    autres: list[AutreLieu]  # namesakes (the name was ambiguous: the one with most organisations taken)
+
+
+class Identifiant(BaseModel):
+    type: str  # nda, siret, siren
+    valeur: str
+
+
+class Interpretation(BaseModel):
+    """What the text `q` was understood as (search/understanding.py)."""
+
+    texte: str
+    texte_corrige: str | None = Field(description="La requête telle que cherchée, si un mot a été corrigé.")
+    corrections: list[Correction]
+    lecture: str = Field(
+        description="identifiant ; criteres (besoin, portée, certification, lieu) ; nom ; "
+        "nom_et_criteres (les mots d'un nom parmi les organismes que le reste désigne) ; "
+        "criteres_sans_mots_inconnus (des mots qu'aucun organisme n'emploie laissés de côté)."
+    )
+    identifiant: Identifiant | None = None
+    specialites: list[SpecialiteComprise]
+    portees: list[PorteeComprise]
+    certifie: PartieComprise | None
+    lieu: LieuCompris | None
+    mots_nom: str | None
+    mots_ignores: list[str]
+
+
+class Suggestion(BaseModel):
+    """A search to try when nothing is found, and how many it finds."""
+
+    raison: str  # sans_lieu, sans_portee, sans_certification, sans_specialite, commune_proche, orthographe
+    texte: str
+    q: str
+    total: int
+
+
 class ResultatRecherche(BaseModel):
     total: int
     page: int
@@ -85,6 +171,8 @@ class ResultatRecherche(BaseModel):
     centre: Centre | None
     resultats: list[OrganismeResume]
     facettes: Facettes | None = None
+    interpretation: Interpretation | None = None
+    suggestions: list[Suggestion] = []
 
 
 class Specialite(BaseModel):
@@ -118,6 +206,8 @@ class Declaration(BaseModel):
     effectif_formateurs: int | None
     specialites: list[Specialite]
     statut: str
+    origine_lieu: str | None = None  # liste_publique, sirene, region_declaree, aucune
+    date_origine_lieu: str | None = None  # sirene: the date of SIRENE's answer
 
 
 class Evenement(BaseModel):
@@ -159,7 +249,23 @@ class Sirene(BaseModel):
     activite_principale_libelle: str | None = None  # its NAF rév. 2 label (INSEE), when it is one
     etat_unite_legale: str | None  # A: active, C: ceased
     date_verification: str
-    api: str  # recherche-entreprises or insee
+    api: str  # recherche-entreprises, insee or stock
+    adresse: str | None = None  # the establishment's street in SIRENE (None: masked or unknown)
+    code_postal: str | None = None
+    code_commune: str | None = None  # INSEE code
+    latitude: float | None = None
+    longitude: float | None = None
+    diffusion: str | None = None  # O, or P (partial diffusion: street and position masked)
+
+
+class Lieu(BaseModel):
+    """Where the organisation's place (commune, département, région) comes from."""
+
+    origine: str  # liste_publique, sirene (its own address gives no commune), region_declaree, aucune
+    date: str | None  # sirene: the date of SIRENE's answer (its stock file's)
+    adresse: str | None  # the address shown: the Liste publique's, or SIRENE's
+    code_postal: str | None
+    diffusion_partielle: bool  # SIRENE masks the street and position: the commune only
 
 
 class Organisme(OrganismeResume):
@@ -174,6 +280,7 @@ class Organisme(OrganismeResume):
     # Defaults: a store or directory without secondary sources or SIRENE answers has nothing to say.
     provenance: Provenance = Field(default_factory=lambda: Provenance(sources=[], conflits=0))
     sirene: Sirene | None = None
+    lieu: Lieu | None = None
     historique: list[Evenement]
     departement: str | None
     region: str | None
@@ -217,6 +324,7 @@ class Grappes(BaseModel):
 class DepartementResume(BaseModel):
     code: str
     nom: str
+    type_liaison: int | None = None  # the COG's TNCC: the article the name takes (2: "du Rhône")
     code_region: str | None
     nb_organismes: int
     nb_certifies: int
@@ -231,6 +339,7 @@ class CommuneCompte(BaseModel):
 class Departement(BaseModel):
     code: str
     nom: str
+    type_liaison: int | None = None  # the COG's TNCC: the article the name takes (3: "de la Somme")
     code_region: str | None
     region: str | None
     nb_organismes: int
@@ -243,14 +352,31 @@ class Departement(BaseModel):
 class Region(BaseModel):
     code: str
     nom: str
+    type_liaison: int | None = None  # the COG's TNCC: the article the name takes (2: "du Grand Est")
     departements: list[str]
     nb_organismes: int
     nb_certifies: int
 
 
-class Commune(BaseModel):
+class CommuneLien(BaseModel):
     code_insee: str
     nom: str
+
+
+class Arrondissement(BaseModel):
+    code_insee: str
+    nom: str
+    nb_organismes: int
+    nb_certifies: int
+    portees: dict[str, int]
+
+
+class Commune(BaseModel):
+    code_insee: str
+    nom: str  # the COG's official name
+    type: str = "commune"  # commune, arrondissement (of Paris, Lyon, Marseille), ville (those three)
+    ville: CommuneLien | None = None  # an arrondissement's city
+    arrondissements: list[Arrondissement] = []  # a city's, with their counts
     codes_postaux: list[str]
     code_departement: str
     code_region: str | None

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..search import Searcher
-from ..search.params import MAX_PAGE, MAX_PAGE_SIZE, MAX_RADIUS_KM, MAX_TEXT, Filters
+from ..search.params import MAX_PAGE, MAX_PAGE_SIZE, MAX_PLACE_TEXT, MAX_RADIUS_KM, MAX_TEXT, Filters
 
 # Patterns as documented in OpenAPI (lower-case 2a/2b accepted); params.py checks the same codes.
 DEPARTEMENT = r"^(0[1-9]|[1-8][0-9]|9[0-5]|2[AaBb]|97[1-8]|98[4-9])$"
@@ -42,8 +42,16 @@ class Conditions(BaseModel):
     q: str = Field(
         "",
         max_length=MAX_TEXT,
-        description="Texte : nom, commune, ou un identifiant (NDA, SIRET, SIREN, espaces permis). "
-        "Insensible à la casse et aux accents ; le dernier mot est un préfixe.",
+        description="Texte comme on le tape : un besoin (« anglais », « cariste », « habilitation "
+        "électrique »), une portée (« VAE », « bilan de compétences », « apprentissage »), "
+        "« qualiopi », un lieu (« anglais Lyon », « comptabilité 33000 », « VAE à Marseille »), "
+        "un nom, ou un identifiant (NDA, SIRET, SIREN, espaces permis, jamais corrigé). Insensible "
+        "à la casse et aux accents ; un mot que personne n'emploie est corrigé (une ou deux "
+        "lettres) ; `interpretation` dit ce qui a été compris.",
+        examples=["anglais Lyon"],
+    )
+    correction: bool = Field(
+        True, description="false : chercher les mots tels qu'écrits, sans correction d'orthographe."
     )
     portee: list[Portee] = Field(
         [], description="Portée(s) Qualiopi : organismes certifiés pour l'une au moins."
@@ -53,7 +61,12 @@ class Conditions(BaseModel):
         None, pattern=DEPARTEMENT, description="Code de département : 01, 2A, 974…"
     )
     region: str | None = Field(None, pattern=REGION, description="Code de région (COG) : 11, 84…")
-    commune: str | None = Field(None, pattern=COMMUNE, description="Code INSEE de la commune.")
+    commune: str | None = Field(
+        None,
+        pattern=COMMUNE,
+        description="Code INSEE de la commune (Paris 75056, Lyon 69123, Marseille 13055 : avec leurs "
+        "arrondissements ; l'ancien code d'une commune fusionnée : la commune d'aujourd'hui).",
+    )
     code_postal: str | None = Field(None, pattern=CODE_POSTAL, description="Code postal.")
     specialite: str | None = Field(None, pattern=SPECIALITE, description="Code NSF de spécialité.")
     statut: Literal["actif", "supprime", "tous"] = Field(
@@ -63,8 +76,12 @@ class Conditions(BaseModel):
     lon: float | None = Field(None, ge=-180, le=180, description="Longitude du centre (avec lat).")
     autour: str | None = Field(
         None,
-        pattern=COMMUNE,
-        description="Centre : code postal, ou à défaut code INSEE de commune (exclut lat/lon).",
+        max_length=MAX_PLACE_TEXT,
+        description="Centre (exclut lat/lon) : nom de commune (« Aix-en-Provence », « st etienne », "
+        "« Paris 11e », « Saint-Denis (93) »), code postal, ou code INSEE. Cinq chiffres sont un code "
+        "postal quand La Poste en connaît un, sinon un code INSEE. Un nom porté par plusieurs communes "
+        "répond 422 en nommant les candidates ; `centre` dit le lieu retenu.",
+        examples=["Aix-en-Provence"],
     )
     rayon: float = Field(10.0, gt=0, le=MAX_RADIUS_KM, description="Rayon autour du centre, en km.")
 
@@ -83,6 +100,7 @@ class Conditions(BaseModel):
             lon=self.lon,
             autour=self.autour,
             rayon_km=self.rayon,
+            correction=self.correction,
         )
 
 

@@ -3,12 +3,18 @@
 The published city names are typed by hand: `ST AVOLD`, `Saint-Avold`, `PARIS 08`, `Paris CEDEX 07`,
 `MARSEILLE`, `STE ANNE`. Names are compared on a folded key (case, accents, hyphens, apostrophes,
 ST/STE, CEDEX and its number, arrondissement numbers).
+
+With the COG's communes (sources/reference.py), communes carry their official names ("Saint-Étienne",
+"L'Haÿ-les-Roses", "Lyon 3e Arrondissement"), Paris, Lyon and Marseille are cities (kind `ville`) whose
+arrondissements name them as `parent`, and a code La Poste still lists for a commune merged since
+resolves to today's commune (`former`).
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .names import fold
@@ -19,6 +25,7 @@ _ABBREVIATIONS = {"ST": "SAINT", "STE": "SAINTE", "STS": "SAINTS", "STES": "SAIN
 _ARTICLES = frozenset({"LE", "LA", "LES", "L"})
 # Paris, Lyon and Marseille: the commune and its arrondissements.
 CITIES_WITH_ARRONDISSEMENTS = {"PARIS": "75056", "LYON": "69123", "MARSEILLE": "13055"}
+_CITY_NAMES = {"75056": "Paris", "69123": "Lyon", "13055": "Marseille"}
 _NOTHING: dict = {}
 
 
@@ -33,17 +40,41 @@ def loose_key(key: str) -> str:
     return "".join(w for w in key.split() if w not in _ARTICLES)
 
 
+# Kinds of places a commune code designates.
+COMMUNE = "commune"
+ARRONDISSEMENT = "arrondissement"  # an arrondissement municipal of Paris, Lyon or Marseille
+CITY = "ville"  # Paris, Lyon or Marseille: a commune made of arrondissements
+# A COG commune, as sources/reference.py reads it: (code, official name, kind — commune,
+# arrondissement, deleguee, associee —, parent — an arrondissement's city, a delegated or associated
+# commune's commune —, département, région, postal codes, former codes, population).
+CogCommune = tuple[str, str, str, str | None, str | None, str | None, tuple, tuple, int | None]
+
+
 @dataclass(frozen=True, slots=True)
 class Commune:
     insee: str
-    name: str  # La Poste's spelling (upper case, no accents)
+    name: str  # the COG's official name; La Poste's spelling when the COG is not at hand
     postcodes: tuple[str, ...]
     latitude: float | None
     longitude: float | None
+    kind: str = COMMUNE  # commune, arrondissement or ville
+    parent: str | None = None  # an arrondissement's city
+    population: int | None = None
 
     @property
     def departement(self) -> str:
         return departement_of_commune(self.insee)
+
+
+def _arrondissement_city(insee: str) -> str | None:
+    """The city of an arrondissement code (75101-75120, 69381-69389, 13201-13216), told by the code."""
+    if insee[:3] == "751" and "01" <= insee[3:] <= "20":
+        return "75056"
+    if insee[:4] == "6938" and insee[4] != "0":
+        return "69123"
+    if insee[:3] == "132" and "01" <= insee[3:] <= "16":
+        return "13055"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +94,30 @@ class CommuneResolver:
         self,
         rows: list[tuple[str, str, str, str, str, float | None, float | None]],
         departement_region: dict[str, str],
+        cog: Sequence[CogCommune] = (),
     ):
-        """rows: (insee, commune name, postal code, ligne 5, libellé d'acheminement, lat, lon)."""
+        """rows: (insee, commune name, postal code, ligne 5, libellé d'acheminement, lat, lon) of La
+        Poste's base; `cog`: the COG's communes (official names, kinds, former codes), if at hand."""
         self.departement_region = departement_region
         self.communes: dict[str, Commune] = {}
+        current = {c[0]: c for c in cog if c[2] in (COMMUNE, ARRONDISSEMENT)}
+        # Former codes → today's commune: a merged commune's `anciensCodes`, a delegated or associated
+        # commune's parent (a code that is today's commune itself stays as it is).
+        self.former: dict[str, str] = {}
+        for c in current.values():
+            for old in c[7]:
+                if old not in current:
+                    self.former.setdefault(old, c[0])
+        for c in cog:
+            if c[2] not in (COMMUNE, ARRONDISSEMENT) and c[3] in current and c[0] not in current:
+                self.former.setdefault(c[0], c[3])
+        # Their names: a delegated commune's own, else La Poste's (read below). A delegated commune
+        # that kept today's code ("Bellegarde-sur-Valserine", 01033, in Valserhône) has a name only.
+        self.former_names: dict[str, str] = {
+            c[0]: c[1]
+            for c in cog
+            if c[2] not in (COMMUNE, ARRONDISSEMENT) and (c[0] in self.former or c[0] == c[3])
+        }
         postcodes: dict[str, list[str]] = defaultdict(list)
         coords: dict[str, tuple[float | None, float | None]] = {}
         names: dict[str, str] = {}
@@ -78,6 +129,9 @@ class CommuneResolver:
         self._by_loose: dict[str, set[str]] = defaultdict(set)
         self._cp_main: dict[str, str] = {}
         for insee, name, cp, ligne5, libelle, lat, lon in rows:
+            if insee in self.former:  # La Poste's base lags behind the COG
+                self.former_names.setdefault(insee, name)
+                insee = self.former[insee]
             if cp not in postcodes[insee]:
                 postcodes[insee].append(cp)
             names.setdefault(insee, name)
@@ -99,9 +153,14 @@ class CommuneResolver:
             base = key.rsplit(" ", 1)[0]
             if base in CITIES_WITH_ARRONDISSEMENTS and key != base:
                 self._by_cp_name[cp][base].add(insee)
-        for insee, cps in postcodes.items():
-            lat, lon = coords[insee]
-            self.communes[insee] = Commune(insee, names[insee], tuple(cps), lat, lon)
+        # Official names answer too ("L'Haÿ-les-Roses", "Lyon 3e Arrondissement").
+        for code, c in current.items():
+            key = city_key(c[1])
+            self._by_name[key].add(code)
+            self._by_loose[loose_key(key)].add(code)
+            for cp in postcodes.get(code, ()):
+                self._by_cp_name[cp][key].add(code)
+        self._add_communes(postcodes, coords, names, current)
         self._cp_communes = {
             cp: sorted({i for ids in d.values() for i in ids}) for cp, d in self._by_cp_name.items()
         }
@@ -111,6 +170,53 @@ class CommuneResolver:
         self._by_name = dict(self._by_name)
         self._by_loose = dict(self._by_loose)
         self._memo: dict[tuple[str | None, str, str | None], Resolution] = {}
+
+    def _add_communes(self, postcodes: dict, coords: dict, names: dict, current: dict) -> None:
+        """Communes under their official names, with their kind; the COG's communes La Poste lacks
+        (Paris, Lyon and Marseille as cities; communes created since its vintage) too."""
+        cities: dict[str, list[str]] = defaultdict(list)
+        for insee in postcodes:
+            parent = current[insee][3] if insee in current else _arrondissement_city(insee)
+            if parent and (insee not in current or current[insee][2] == ARRONDISSEMENT):
+                cities[parent].append(insee)
+        for code, c in current.items():
+            if c[2] == ARRONDISSEMENT and c[3] and code not in cities[c[3]]:
+                cities[c[3]].append(code)
+        for insee in sorted(set(postcodes) | set(current)):
+            cog = current.get(insee)
+            lat, lon = coords.get(insee, (None, None))
+            cps = tuple(postcodes.get(insee, ())) or (tuple(cog[6]) if cog else ())
+            if insee in cities:
+                kind, parent = CITY, None
+            elif cog:
+                kind, parent = cog[2], cog[3] if cog[2] == ARRONDISSEMENT else None
+            else:
+                parent = _arrondissement_city(insee)
+                kind = ARRONDISSEMENT if parent else COMMUNE
+            name = cog[1] if cog else names.get(insee) or insee
+            self.communes[insee] = Commune(insee, name, cps, lat, lon, kind, parent, cog[8] if cog else None)
+        for city, members in cities.items():  # a city: its arrondissements' postal codes and centre
+            found = [self.communes[m] for m in sorted(members)]
+            placed = [m for m in found if m.latitude is not None and m.longitude is not None]
+            cog = current.get(city)
+            known = self.communes.get(city)
+            self.communes[city] = Commune(
+                city,
+                cog[1] if cog else (known.name if known else _CITY_NAMES[city]),
+                tuple(dict.fromkeys(cp for m in found for cp in m.postcodes)),
+                sum(m.latitude for m in placed) / len(placed) if placed else None,
+                sum(m.longitude for m in placed) / len(placed) if placed else None,
+                CITY,
+                None,
+                cog[8] if cog else None,
+            )
+
+    def current_code(self, insee: str | None) -> str | None:
+        """Today's commune for a code: itself, or the commune a former commune merged into."""
+        if not insee:
+            return None
+        insee = self.former.get(insee, insee)
+        return insee if insee in self.communes else None
 
     # The indexes, as built-in types only (dicts, tuples, frozensets, strings, floats): what
     # `marshal` can store, so that a build reads them back in a tenth of the time it takes to index
@@ -125,9 +231,12 @@ class CommuneResolver:
         state["_cp_main"] = self._cp_main
         state["_cp_communes"] = {cp: tuple(ids) for cp, ids in self._cp_communes.items()}
         state["communes"] = tuple(
-            (c.insee, c.name, c.postcodes, c.latitude, c.longitude) for c in self.communes.values()
+            (c.insee, c.name, c.postcodes, c.latitude, c.longitude, c.kind, c.parent, c.population)
+            for c in self.communes.values()
         )
         state["departement_region"] = self.departement_region
+        state["former"] = self.former
+        state["former_names"] = self.former_names
         return state
 
     @classmethod
@@ -138,6 +247,8 @@ class CommuneResolver:
         self._cp_communes = state["_cp_communes"]
         self.communes = {row[0]: Commune(*row) for row in state["communes"]}
         self.departement_region = state["departement_region"]
+        self.former = state["former"]
+        self.former_names = state["former_names"]
         self._memo = {}
         return self
 

@@ -72,3 +72,14 @@ def comparison_name(value: str) -> str:
     if not words:  # a name made only of a legal form: keep it rather than compare empty strings
         words = folded.split()
     return " ".join(sorted(words))
+
+
+_SAINTS = {"SAINT": "ST", "SAINTE": "STE", "SAINTS": "STS", "SAINTES": "STES"}
+
+
+def place_words(name: str) -> str:
+    """A commune's name as the full-text index holds it: folded, with "Saint" also written "St" (a
+    search for "st etienne" finds Saint-Étienne, now named as the COG names it)."""
+    folded = fold(name)
+    short = [_SAINTS[w] for w in folded.split() if w in _SAINTS]
+    return f"{folded} {' '.join(short)}" if short else folded

@@ -42,6 +42,13 @@ _TEXT_INDEXES = tuple((name, INDEX[name]) for name in TEXT_FIELDS)
 _TRUE = {"true", "vrai", "oui", "1", "yes", "o", "x"}
 _FALSE = {"false", "faux", "non", "0", "no", "n"}
 
+# Where a declaration's place (commune, département, région) comes from.
+FROM_LISTE_PUBLIQUE = "liste_publique"  # its own address: a commune, or a département at least
+FROM_SIRENE = "sirene"  # the establishment's address in SIRENE (clean/places.py)
+FROM_DECLARED_REGION = "region_declaree"  # only the région it declared
+NOWHERE = "aucune"
+PLACE_ORIGINS = (FROM_LISTE_PUBLIQUE, FROM_SIRENE, FROM_DECLARED_REGION, NOWHERE)
+
 # Quarantine reasons (the `motif` column of quarantaine.csv).
 EMPTY_ROW = "ligne_vide"
 IDENTIFIER_ONLY = "identifiant_seul"
@@ -87,6 +94,8 @@ class Declaration:
     nb_stagiaires_confies: int | None
     effectif_formateurs: int | None
     extras: str | None
+    origine_lieu: str  # where the place comes from: see PLACE_ORIGINS
+    date_origine_lieu: str | None  # SIRENE's: the date of its answer
     raw: list[str] = field(default_factory=list, repr=False)  # as read: tells exact duplicates apart
 
     @property
@@ -184,6 +193,7 @@ class _Place:
     departement: str | None
     region: str | None
     method: str
+    origin: str
     counts: tuple[str, ...]
 
 
@@ -196,6 +206,7 @@ class RecordCleaner:
         self.communes = communes
         self.counts = counts
         self.text = TextCleaner()
+        self.regions = frozenset(communes.departement_region.values())
         self._places = _Memo()
         self._flags = _Memo(10_000)
         self._counts = _Memo(50_000)
@@ -220,6 +231,14 @@ class RecordCleaner:
         if region and region_declared and region != region_declared:
             counts.append("region_declared_disagrees")
         commune = communes.communes.get(resolution.insee) if resolution.insee else None
+        if resolution.departement:
+            origin = FROM_LISTE_PUBLIQUE
+        elif region_declared in self.regions:  # no commune: the région declared, a known one
+            origin, region = FROM_DECLARED_REGION, region_declared
+        else:
+            origin = NOWHERE
+            if region_declared:
+                counts.append("region_declared_unknown")
         place = _Place(
             postcode,
             region_declared,
@@ -228,6 +247,7 @@ class RecordCleaner:
             resolution.departement,
             region,
             resolution.method,
+            origin,
             tuple(counts),
         )
         return self._places.keep(key, place)
@@ -401,6 +421,8 @@ class RecordCleaner:
             numbers[1],
             numbers[2],
             json.dumps(extras, ensure_ascii=False) if extras else None,
+            place.origin,
+            None,
             raw,
         )
 

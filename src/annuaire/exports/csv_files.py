@@ -23,7 +23,7 @@ QUARANTINE_COLUMNS = schema.columns("quarantaine")
 PROVENANCE_COLUMNS = schema.columns("provenance")
 # The fields the conflict rule compares with the Liste publique (pipeline/reconcile.py); the others
 # (names, certifiers, dates, states) are shown, not compared.
-COMPARED_FIELDS = {"qualiopi", "portees", "siret"}
+COMPARED_FIELDS = {"qualiopi", "portees", "siret", "code_commune_insee"}
 LISTE_PUBLIQUE = "liste_publique"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -69,6 +69,8 @@ def declaration_rows(store: Store) -> Iterator[list]:
             d["code_departement"],
             d["code_region"],
             d["code_region_declare"],
+            d.get("origine_lieu") or "liste_publique",
+            d.get("date_origine_lieu"),
             d["type_adresse"],
             _bool(d["certification_actions_formation"]),
             _bool(d["certification_bilans_competences"]),
@@ -109,6 +111,8 @@ def organisation_rows(store: Store) -> Iterator[list]:
             o["code_commune_insee"],
             o["code_departement"],
             o["code_region"],
+            o.get("origine_lieu") or "liste_publique",
+            o.get("date_origine_lieu"),
             o["type_adresse"],
             *(
                 _bool(code in scopes)
@@ -154,6 +158,6 @@ def provenance_rows(store: Store) -> Iterator[list]:
             p["source"],
             p["valeur"],
             p["date_observation"],
-            (not p["conflit"]) if compared else None,
+            (not p["conflit"]) if compared and p["conflit"] is not None else None,
             p["ligne"],
         ]

@@ -25,7 +25,8 @@ PATTERNS = {
 SIRET_STATUTS = ["valide", "zero_restaure", "invalide", "absent"]
 ADDRESS_KINDS = ["voie", "commune_seule", "boite_postale", "aucune"]
 GEO_TYPES = ["housenumber", "street", "locality", "municipality"]
-GEO_METHODS = ["ban", "centroide_commune", "aucun"]
+GEO_METHODS = ["ban", "sirene", "centroide_commune", "aucun"]
+PLACE_ORIGINS = ["liste_publique", "sirene", "region_declaree", "aucune"]
 STATUTS = ["actif", "supprime"]
 GROUPINGS = ["siret", "nom_code_postal", "seul"]
 QUARANTINE_REASONS = [
@@ -121,8 +122,8 @@ LOCATION_FIELDS = [
     _enum(
         "geo_methode",
         GEO_METHODS,
-        "Origine de la position : ban (géocodage de l'adresse), centroide_commune (centre de la commune), "
-        "aucun (pas de position).",
+        "Origine de la position : ban (géocodage de l'adresse), sirene (position de l'établissement dans "
+        "le répertoire SIRENE), centroide_commune (centre de la commune), aucun (pas de position).",
     ),
 ]
 ADDRESS_FIELDS = [
@@ -133,10 +134,31 @@ TERRITORY_FIELDS = [
     _code(
         "code_commune_insee",
         "code_commune_insee",
-        "Code officiel géographique (INSEE) de la commune, trouvé dans la base officielle des codes postaux.",
+        "Code officiel géographique (INSEE) de la commune, trouvé avec la base officielle des codes postaux, "
+        "ou, quand l'adresse déclarée n'en donne pas, celui de l'établissement dans le répertoire SIRENE "
+        "(voir origine_lieu).",
     ),
     _code("code_departement", "code_departement", "Code du département (01…95, 2A, 2B, 971…976)."),
-    _code("code_region", "code_region", "Code de la région (COG), déduit de la commune."),
+    _code(
+        "code_region",
+        "code_region",
+        "Code de la région (COG), déduit de la commune ; sans commune, la région déclarée (voir "
+        "origine_lieu).",
+    ),
+]
+PLACE_FIELDS = [
+    _enum(
+        "origine_lieu",
+        PLACE_ORIGINS,
+        "D'où viennent la commune, le département et la région : liste_publique (l'adresse déclarée), "
+        "sirene (l'adresse de l'établissement dans le répertoire SIRENE, l'adresse déclarée n'en donnant "
+        "pas), region_declaree (seule la région déclarée est connue), aucune.",
+    ),
+    _f(
+        "date_origine_lieu",
+        "date",
+        "Pour origine_lieu = sirene : date de la réponse du répertoire SIRENE (celle du fichier stock).",
+    ),
 ]
 
 DECLARATION_FIELDS = [
@@ -179,10 +201,12 @@ DECLARATION_FIELDS = [
     _f(
         "commune",
         "string",
-        "Nom officiel de la commune (base officielle des codes postaux), sinon la ville déclarée.",
+        "Nom officiel de la commune (Code officiel géographique : accents, traits d'union), sinon la ville "
+        "déclarée.",
     ),
     *TERRITORY_FIELDS,
     _f("code_region_declare", "string", "Code de région tel que déclaré dans la Liste publique."),
+    *PLACE_FIELDS,
     _enum(
         "type_adresse",
         ADDRESS_KINDS,
@@ -249,8 +273,9 @@ ORGANISATION_FIELDS = [
         constraints={"required": True, "minimum": 1},
     ),
     *ADDRESS_FIELDS,
-    _f("commune", "string", "Nom officiel de la commune, sinon la ville déclarée."),
+    _f("commune", "string", "Nom officiel de la commune (COG), sinon la ville déclarée."),
     *TERRITORY_FIELDS,
+    *PLACE_FIELDS,
     _enum("type_adresse", ADDRESS_KINDS, "Nature de l'adresse : voie, commune_seule, boite_postale, aucune."),
     *(
         {
@@ -314,6 +339,9 @@ PROVENANCE_CHAMPS = [
     "date_expiration",
     "referencable",
     "etat_administratif",
+    "code_commune_insee",
+    "adresse",
+    "code_region",
 ]
 PROVENANCE_FIELDS = [
     _code(
@@ -329,14 +357,16 @@ PROVENANCE_FIELDS = [
         "string",
         "Le champ renseigné par la source : denomination, siret, nda, certificateur, qualiopi (oui/non), "
         "portees (codes de portée Qualiopi séparés par des virgules), date_certification, date_expiration, "
-        "referencable, etat_administratif.",
+        "referencable, etat_administratif ; pour le lieu : code_commune_insee et adresse (source sirene : "
+        "l'établissement dans le répertoire SIRENE), code_region (la région déclarée, quand elle seule "
+        "est connue).",
         constraints={"required": True, "enum": PROVENANCE_CHAMPS},
     ),
     _f(
         "source",
         "string",
-        "Qui le dit : liste_publique (la Liste publique, qui fait foi) ou le nom d'une source secondaire "
-        "(liste d'un certificateur ou d'un réseau, par exemple datadock).",
+        "Qui le dit : liste_publique (la Liste publique, qui fait foi), sirene (le répertoire SIRENE) ou "
+        "le nom d'une source secondaire (liste d'un certificateur ou d'un réseau, par exemple datadock).",
         constraints={"required": True, "pattern": "^[a-z0-9][a-z0-9_-]{0,39}$"},
     ),
     _f("valeur", "string", "Ce que dit la source, tel qu'elle le dit.", constraints={"required": True}),
@@ -350,8 +380,10 @@ PROVENANCE_FIELDS = [
         "concorde_liste_publique",
         "boolean",
         "Accord avec la Liste publique : false quand la source la contredit (drapeau Qualiopi, portée "
-        "non listée, autre SIRET), true quand elle s'accorde ; vide pour les champs que la règle ne "
-        "compare pas (noms, certificateurs, dates, états) et pour les valeurs de la Liste publique.",
+        "non listée, autre SIRET, autre commune que celle de l'adresse déclarée : elle n'est alors pas "
+        "appliquée), true quand elle s'accorde ; vide pour les champs que la règle ne compare pas (noms, "
+        "certificateurs, dates, états, l'adresse SIRENE d'une déclaration qui n'en donne pas) et pour les "
+        "valeurs de la Liste publique.",
     ),
     _f(
         "ligne_source",

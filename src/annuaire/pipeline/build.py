@@ -16,6 +16,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
+from ..clean.places import PlaceBook, place_declarations
 from ..clean.record import (
     Declaration,
     RecordCleaner,
@@ -34,7 +35,7 @@ from .dedup import group_declarations
 from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
 from .load import load_directory
 from .reconcile import reconcile
-from .sirene import cached_rows as cached_sirene_rows
+from .sirene import answer_row, answers_for
 
 log = logging.getLogger("annuaire.build")
 
@@ -264,11 +265,15 @@ def build(
     geocoding: GeocodeSettings | None = None,
     on_geocode_progress: Callable[[int, int], None] | None = None,
     extra_sources: Sequence[ExtraSource] = (),
+    sirene_stock: Path | None = None,
 ) -> dict:
     """Build the directory at `db` from `source` (a path or a URL). Returns the build report.
 
     `extra_sources` (certifier and network lists) are reconciled with the directory
     (pipeline/reconcile.py); one that fails is replaced by its last good snapshot, or left out.
+
+    SIRENE's answers (INSEE's establishment stock file `sirene_stock`, streamed, else what the SIRENE
+    cache holds) place the declarations whose own address gives no commune (clean/places.py).
 
     With `geocoding` (enabled), street addresses are located through the BAN geocoder; otherwise,
     and for what it cannot locate, declarations get their commune's centroid.
@@ -279,7 +284,15 @@ def build(
     started = time.perf_counter()
     with gc_paused():
         return _build(
-            source, db, reference, on_progress, started, geocoding, on_geocode_progress, extra_sources
+            source,
+            db,
+            reference,
+            on_progress,
+            started,
+            geocoding,
+            on_geocode_progress,
+            extra_sources,
+            sirene_stock,
         )
 
 
@@ -292,8 +305,13 @@ def _build(
     geocoding: GeocodeSettings | None,
     on_geocode_progress: Callable[[int, int], None] | None,
     extra_sources: Sequence[ExtraSource] = (),
+    sirene_stock: Path | None = None,
 ) -> dict:
     check_names(extra_sources)  # before the long part: a mistake in the options fails at once
+    if sirene_stock is not None:
+        from ..sources.sirene_stock import check_stock
+
+        check_stock(sirene_stock)  # a file that is not a stock fails before the long part too
     local = download(source) if is_url(source) else Path(source)
     try:
         reader = ListePubliqueReader(local, display_name=source)
@@ -301,6 +319,14 @@ def _build(
         declarations, rejected = read_and_clean(reader, reference, counts, on_progress)
         timings = {"read_and_clean": time.perf_counter() - started}
         records = len(declarations) + len(rejected)
+        mark = time.perf_counter()
+        answers, sirene_report = answers_for({d.siret for d in declarations if d.siret}, sirene_stock)
+        placement = place_declarations(
+            declarations,
+            {siret: answer[:2] for siret, answer in answers.items()},
+            PlaceBook.from_resolver(reference.communes),
+        )
+        timings["sirene"] = time.perf_counter() - mark
         groups = group_declarations(declarations)
         timings["deduplicate"] = time.perf_counter() - started - sum(timings.values())
         report = {
@@ -321,7 +347,11 @@ def _build(
             local.unlink(missing_ok=True)
     counts.update(reader.repairs)
     quarantine = Counter(r.motif for r in rejected)
-    for prefix, attribute in (("commune", "methode_commune"), ("address", "type_adresse")):
+    for prefix, attribute in (
+        ("commune", "methode_commune"),
+        ("address", "type_adresse"),
+        ("place", "origine_lieu"),
+    ):
         for value, n in Counter(getattr(d, attribute) for d in declarations).items():
             counts[f"{prefix}.{value}"] = n
     scopes = {code: counts.pop(f"scope.{code}", 0) for code, _, _ in SCOPES}
@@ -342,21 +372,32 @@ def _build(
             "declarations_merged": sum(len(g.members) - 1 for g in merged_groups),
             "by_rule": dict(Counter(g.how for g in merged_groups)),
         },
+        "sirene": {
+            "stock": str(sirene_stock) if sirene_stock else None,
+            **sirene_report,
+            **placement.report(),
+        },
     }
     if records != reader.records_read:  # every record is a declaration or in quarantine, once
         raise AssertionError(
             f"{reader.records_read} records read, {records} accounted for"
         )  # pragma: no cover
-    locations: list[tuple] = []
+    # Declarations placed by SIRENE are where SIRENE says (or at their commune's centroid): the
+    # geocoder locates the others' own addresses.
+    locations: list[tuple] = list(placement.locations.values())
     if geocoding is not None and geocoding.enabled:
         mark = time.perf_counter()
         found, report["geocoding"] = geocode(
-            addresses_from(declaration_addresses(declarations), reference.communes),
+            addresses_from(
+                declaration_addresses(d for d in declarations if d.nda not in placement.locations),
+                reference.communes,
+            ),
             geocoding,
             on_geocode_progress,
         )
-        locations = sorted(loc.row() for loc in found)
+        locations += [loc.row() for loc in found]
         timings["geocode"] = time.perf_counter() - mark
+    locations.sort()
     store = open_store(db)
     mark = time.perf_counter()
     with store.build() as writer:
@@ -367,9 +408,10 @@ def _build(
             secondary = load_sources(list(extra_sources))  # a source that fails falls back, never raises
             report["sources_secondaires"] = reconcile(writer, declarations, organisme_of, secondary)
             timings["secondary_sources"] = time.perf_counter() - mark
-        # What SIRENE said before (`annuaire sirene`'s cache) stays known: closed ones stay flagged.
+        # What SIRENE said (the stock given, or `annuaire sirene`'s cache) stays known: closed ones stay
+        # flagged, and the addresses that placed declarations are kept beside them.
         report["sirene_answers_from_cache"] = writer.write(
-            "sirene", cached_sirene_rows(sorted({d.siret for d in declarations if d.siret}))
+            "sirene", (answer_row(*answers[siret]) for siret in sorted(answers))
         )
         mark = time.perf_counter()
         writer.write_meta({"build_report": report, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})

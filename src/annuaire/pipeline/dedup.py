@@ -30,11 +30,13 @@ class Group:
 
 
 def _display_order(d: Declaration) -> tuple:
-    """Most recent declaration first; then the most complete; then the lowest NDA."""
+    """Most recent declaration first; then the most complete (its own address gives a commune: a
+    place SIRENE gives does not count, so that the order does not depend on SIRENE's answers); then
+    the lowest NDA."""
     return (
         d.date_derniere_declaration or "",
         d.type_adresse == "voie",
-        d.code_commune_insee is not None,
+        d.code_commune_insee is not None and d.origine_lieu == "liste_publique",
         -int(d.nda),
     )
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from functools import partial
 from operator import attrgetter
 
-from ..clean.names import fold
+from ..clean.names import fold, place_words
 from ..clean.record import Declaration, Rejected
 from ..sources.liste_publique import SCOPES
 from ..sources.reference import Reference
@@ -79,6 +79,7 @@ _ROW_TAIL = attrgetter(
     "effectif_formateurs",
     "extras",
 )
+_ROW_PLACE = attrgetter("origine_lieu", "date_origine_lieu")
 _ACTIVE = ("actif",)
 # An organisation is shown as its displayed declaration: these columns of `organismes` are its.
 _SHOWN = attrgetter(
@@ -99,7 +100,15 @@ _SHOWN = attrgetter(
 
 def declaration_row(d: Declaration, organisme_id: int) -> tuple:
     """The `declarations` row, in the schema's column order."""
-    return (d.nda, organisme_id) + _ROW_HEAD(d) + d.certifications + d.etranger + _ROW_TAIL(d) + _ACTIVE
+    return (
+        (d.nda, organisme_id)
+        + _ROW_HEAD(d)
+        + d.certifications
+        + d.etranger
+        + _ROW_TAIL(d)
+        + _ACTIVE
+        + _ROW_PLACE(d)
+    )
 
 
 def organisation_identifier(group: Group, decls: Sequence[Declaration]) -> str:
@@ -129,7 +138,7 @@ def search_row(number: int, group: Group, shown: Declaration, decls: Sequence[De
     commune = shown.commune if shown.commune is not None else shown.ville
     # Folded as queries are (search/text.py): FTS5 alone would keep "cœur" whole, and "coeur" typed
     # in a search would not find "CŒUR".
-    return number, fold(shown.denomination), fold(commune or ""), identifiers
+    return number, fold(shown.denomination), place_words(commune or ""), identifiers
 
 
 def fingerprint_rows(decls: Sequence[Declaration], order: Sequence[int]) -> Iterator[tuple]:
@@ -174,27 +183,48 @@ def _nda(d: Declaration) -> str:
 
 
 def write_geography(writer: BuildWriter, reference: Reference) -> None:
-    writer.write("regions", sorted((code, r["nom"]) for code, r in reference.regions.items()))
+    writer.write(
+        "regions",
+        sorted((code, r["nom"], r.get("type_liaison")) for code, r in reference.regions.items()),
+    )
     writer.write(
         "departements",
-        sorted((code, d["nom"], d.get("region")) for code, d in reference.departements.items()),
-    )
-    resolver = reference.communes
-    writer.write(
-        "communes",
         sorted(
-            (
-                c.insee,
-                c.name,
-                " ".join(c.postcodes),
-                c.departement,
-                resolver.region_of(c.departement),
-                c.latitude,
-                c.longitude,
-            )
-            for c in resolver.communes.values()
+            (code, d["nom"], d.get("region"), d.get("type_liaison"))
+            for code, d in reference.departements.items()
         ),
     )
+    resolver = reference.communes
+    writer.write("communes", sorted(commune_rows(resolver)))
+    writer.write("communes_anciennes", sorted(former_rows(resolver)))
+
+
+def former_rows(resolver) -> Iterator[tuple]:
+    """The `communes_anciennes` table's rows: (former code, today's commune, former name); a delegated
+    commune that kept today's code has its name there (its code maps to itself)."""
+    for old, new in resolver.former.items():
+        if new in resolver.communes:
+            yield old, new, resolver.former_names.get(old)
+    for code, name in resolver.former_names.items():
+        if code not in resolver.former and code in resolver.communes:
+            yield code, code, name
+
+
+def commune_rows(resolver) -> Iterator[tuple]:
+    """The `communes` table's rows: every commune, arrondissement and city with its official name."""
+    for c in resolver.communes.values():
+        yield (
+            c.insee,
+            c.name,
+            " ".join(c.postcodes),
+            c.departement,
+            resolver.region_of(c.departement),
+            c.latitude,
+            c.longitude,
+            c.kind,
+            c.parent,
+            c.population,
+        )
 
 
 def load_directory(

@@ -67,6 +67,7 @@ class Held:
     code_postal: str | None
     type_adresse: str
     code_commune_insee: str | None
+    origine_lieu: str = "liste_publique"  # where the place comes from (clean/places.py)
 
 
 class Writer(Protocol):

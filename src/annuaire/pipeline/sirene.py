@@ -1,12 +1,18 @@
 """`annuaire sirene`: check the directory's establishments against SIRENE and record what it says.
 
-The answers come from the cache (`sources/sirene.py`) when fresh, else from the API; the directory's
-`sirene` table is then rewritten from the cache in one transaction (readers see the old answers or
-the new), so a closed establishment is flagged in the API and on its page.
+The answers come from the cache (`sources/sirene.py`) when fresh, else from the API or INSEE's stock
+file; the directory's `sirene` table is then rewritten from the cache and the declarations whose own
+address gives no commune are placed at SIRENE's address (clean/places.py), in one transaction
+(readers see the old answers and places or the new), so a closed establishment is flagged in the API
+and on its page, and an organisation without an address appears where SIRENE says it is.
+
+`answers_for` gives a build or an update the same answers: a stock file given is read into the cache
+first, so that the next build without it still knows what it said.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -14,10 +20,14 @@ from pathlib import Path
 
 from .. import config
 from ..errors import DirectoryMissing
-from ..sources.sirene import SireneCache, SireneClient, check
+from ..sources.sirene import Etablissement, SireneCache, SireneClient, check
 from ..store import open_store
 
+log = logging.getLogger("annuaire.sirene")
 STOCK_API = "stock"  # the `api` of answers read from INSEE's stock files
+
+
+Answers = dict[str, tuple[Etablissement, str, str]]  # SIRET → (answer, its date, api)
 
 
 def check_directory(
@@ -34,13 +44,23 @@ def check_directory(
         raise DirectoryMissing(db)
     sirets = store.establishment_sirets()
     report = check(sirets, client, cache, max_age_days=max_age_days, limit=limit, on_answer=on_answer)
-    rows = [_row(e, when, api) for e, when, api in cache.answers(sirets)]
-    store.replace_sirene(rows)
-    report["recorded"] = len(rows)
-    report["closed"] = sum(1 for r in rows if r[1] == "F")
-    report["unknown_to_sirene"] = sum(1 for r in rows if r[1] is None)
+    report |= _record(store, cache, sirets)
     report["checked_on"] = date.today().isoformat()
     return report
+
+
+def _record(store, cache: SireneCache, sirets: list[str]) -> dict:
+    """Rewrite the directory's `sirene` table from the cache and place what SIRENE places, in one
+    transaction."""
+    answers = {e.siret: (e, when, api) for e, when, api in cache.answers(sirets)}
+    rows = [answer_row(e, when, api) for e, when, api in answers.values()]
+    placed = store.replace_sirene(rows, answers)
+    return {
+        "recorded": len(rows),
+        "closed": sum(1 for r in rows if r[1] == "F"),
+        "unknown_to_sirene": sum(1 for r in rows if r[1] is None),
+        "places": placed,
+    }
 
 
 def import_stock(
@@ -66,33 +86,46 @@ def import_stock(
     answers, report = stock_answers(stock, sirets, units, on_file=on_file)
     report["seconds"] = round(time.monotonic() - started, 2)
     cache.put_many(answers, STOCK_API, date.fromisoformat(report["stock_date"]))
-    rows = [_row(e, when, api) for e, when, api in cache.answers(every)]
-    store.replace_sirene(rows)
-    report = {"establishments": len(sirets), **report}
-    report["recorded"] = len(rows)
-    report["closed"] = sum(1 for r in rows if r[1] == "F")
-    report["unknown_to_sirene"] = sum(1 for r in rows if r[1] is None)
-    return report
+    return {"establishments": len(sirets), **report, **_record(store, cache, every)}
+
+
+def answers_for(
+    sirets: Iterable[str], stock: Path | None = None, cache_path: Path | None = None
+) -> tuple[Answers, dict]:
+    """SIRENE's answers for a build or an update: the stock file's when one is given, else what the
+    cache holds (`annuaire sirene`'s answers, from an API or a stock). A stock that cannot be read
+    raises InputError before anything is written. The stock's answers are kept in the directory
+    (its `sirene` table), not in the cache: writing 150,000 answers there would cost the build more
+    than reading the stock again."""
+    from ..sources.sirene_stock import stock_answers
+
+    wanted = sorted(set(sirets))
+    report: dict = {}
+    path = cache_path or default_cache_path()
+    if stock is not None:
+        started = time.monotonic()
+        found, report = stock_answers(stock, wanted)
+        report["seconds"] = round(time.monotonic() - started, 2)
+        when = report["stock_date"]
+        answers = {e.siret: (e, when, STOCK_API) for e in found}
+    else:
+        answers = {}
+        if path.is_file():
+            cache = SireneCache(path)
+            try:
+                answers = {e.siret: (e, when, api) for e, when, api in cache.answers(wanted)}
+            finally:
+                cache.close()
+        report = {"from_cache": len(answers)}
+    return answers, report
 
 
 def default_cache_path() -> Path:
     return config.cache_dir() / "sirene.sqlite"
 
 
-def cached_rows(sirets: Iterable[str], cache_path: Path | None = None) -> list[tuple]:
-    """`sirene` rows for the SIRETs the cache has answers for (a new build keeps what SIRENE said
-    without asking again); none when there is no cache."""
-    path = cache_path or default_cache_path()
-    if not path.is_file():
-        return []
-    cache = SireneCache(path)
-    try:
-        return [_row(e, when, api) for e, when, api in cache.answers(sirets)]
-    finally:
-        cache.close()
-
-
-def _row(e, when: str, api: str) -> tuple:
+def answer_row(e: Etablissement, when: str, api: str) -> tuple:
+    """An answer as a row of the `sirene` table."""
     return (
         e.siret,
         e.etat_administratif,
@@ -102,4 +135,16 @@ def _row(e, when: str, api: str) -> tuple:
         e.etat_unite_legale,
         when,
         api,
+        e.adresse,
+        e.code_postal,
+        e.code_commune,
+        e.latitude,
+        e.longitude,
+        e.diffusion,
     )
+
+
+def row_answer(row) -> tuple[Etablissement, str, str]:
+    """A row of the `sirene` table as an answer, its date and its api."""
+    values = tuple(row)
+    return (Etablissement(*values[:6], *values[8:14]), values[6], values[7])

@@ -29,6 +29,7 @@ TABLES = (
     "regions",
     "departements",
     "communes",
+    "communes_anciennes",
     "portees",
     "specialites",
     "organismes",

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..clean.places import PlaceBook, place_declarations
 from ..clean.record import EXACT_DUPLICATE, NDA_DUPLICATE, Declaration, RecordCleaner, Rejected, settle_twice
 from ..errors import AnnuaireError, DirectoryMissing
 from ..memory import gc_paused
@@ -39,7 +40,7 @@ from ..sources.reader import ListePubliqueReader
 from ..sources.reference import Reference
 from ..store import is_postgres
 from ..store.files import aside_path, check_writable, keep_attributes, resolved
-from ..store.sqlite import SQLiteBuildWriter, refresh_organisations
+from ..store.sqlite import SQLiteBuildWriter, apply_sirene_places, refresh_organisations
 from .build import line_accounts
 from .dedup import group_declarations
 from .diff import (
@@ -56,6 +57,7 @@ from .guard import Guard, PartialSource, refusal_message
 from .load import declaration_row, organisation_identifier
 from .lock import run_lock
 from .reconcile import Held, Index, index_directory, reconcile_index
+from .sirene import Answers, answer_row, answers_for, row_answer
 
 log = logging.getLogger("annuaire.update")
 SCOPE_CODES = [code for code, _, _ in SCOPES]
@@ -78,6 +80,7 @@ class Member:
     date_derniere_declaration: str | None
     type_adresse: str
     code_commune_insee: str | None
+    origine_lieu: str
 
 
 def _today() -> str:
@@ -283,16 +286,22 @@ def _locate(
     reference: Reference,
     geocoding: GeocodeSettings | None,
     on_progress: Callable[[int, int], None] | None,
+    sirene_locations: dict[str, tuple],
 ) -> dict:
-    """Locations for these declarations: geocoded when allowed, else (or when not found) the commune's
-    centroid."""
+    """Locations for these declarations: SIRENE's for those it placed, else geocoded when allowed,
+    else (or when not found) the commune's centroid."""
     settings = geocoding or GeocodeSettings(enabled=False)
     found, report = geocode(
-        addresses_from(declaration_addresses(decls), reference.communes), settings, on_progress
+        addresses_from(
+            declaration_addresses(d for d in decls if d.nda not in sirene_locations), reference.communes
+        ),
+        settings,
+        on_progress,
     )
-    conn.executemany(
-        "INSERT OR REPLACE INTO localisations VALUES (?, ?, ?, ?, ?, ?, ?)", (loc.row() for loc in found)
-    )
+    rows = [loc.row() for loc in found] + [
+        sirene_locations[d.nda] for d in decls if d.nda in sirene_locations
+    ]
+    conn.executemany("INSERT OR REPLACE INTO localisations VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     return report
 
 
@@ -303,7 +312,7 @@ def _regroup(conn: sqlite3.Connection, changed: set[str], today: str) -> set[int
         Member(*row)
         for row in conn.execute(
             """SELECT d.nda, d.siret, d.siren, e.nom_comparaison, d.code_postal, d.date_derniere_declaration,
-                      d.type_adresse, d.code_commune_insee
+                      d.type_adresse, d.code_commune_insee, d.origine_lieu
                FROM declarations d JOIN empreintes e ON e.nda = d.nda
                WHERE d.statut = 'actif' ORDER BY d.nda"""
         )
@@ -436,16 +445,29 @@ def directory_index(conn: sqlite3.Connection) -> Index:
     held, organisme_of = [], []
     for row in conn.execute(
         f"""SELECT d.organisme_id, d.nda, d.siret, d.denomination, d.date_derniere_declaration,
-                   e.nom_comparaison, d.code_postal, d.type_adresse, d.code_commune_insee, {flags}
+                   e.nom_comparaison, d.code_postal, d.type_adresse, d.code_commune_insee,
+                   d.origine_lieu, {flags}
             FROM declarations d JOIN empreintes e ON e.nda = d.nda
             JOIN organismes o ON o.id = d.organisme_id
             WHERE d.statut = 'actif' AND o.statut = 'actif' ORDER BY d.nda"""
     ):
-        oid, nda, siret, denomination, date, comparison, postcode, kind, insee, *scopes = tuple(row)
+        oid, nda, siret, denomination, date, comparison, postcode, kind, insee, origin, *scopes = tuple(row)
         flags_held = tuple(bool(f) for f in scopes)
         before = tuple(previous.get(nda, ()))
         held.append(
-            Held(nda, siret, denomination, date, flags_held, before, comparison or "", postcode, kind, insee)
+            Held(
+                nda,
+                siret,
+                denomination,
+                date,
+                flags_held,
+                before,
+                comparison or "",
+                postcode,
+                kind,
+                insee,
+                origin,
+            )
         )
         organisme_of.append(oid)
     return index_directory(held, organisme_of)
@@ -474,6 +496,33 @@ def _reconcile(conn: sqlite3.Connection, sources: Sequence[LoadedSource]) -> dic
     return reconcile_index(SQLiteBuildWriter(conn), directory_index(conn), sources)
 
 
+# -- SIRENE -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class SireneAnswers:
+    answers: Answers  # SIRET → (answer, date, api)
+    changed: bool  # a stock file said something else than the directory holds
+    report: dict
+
+
+def _sirene_answers(conn: sqlite3.Connection, reading: Reading, stock: Path | None) -> SireneAnswers:
+    """SIRENE's answers for the update: the directory's own (`sirene` table), or a stock file's for
+    every active or new establishment."""
+    held = {}
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sirene'").fetchone():
+        held = {row[0]: row_answer(row) for row in conn.execute("SELECT * FROM sirene")}
+    if stock is None:
+        return SireneAnswers(held, False, {"from_directory": len(held)})
+    sirets = {row[0] for row in conn.execute("SELECT siret FROM declarations WHERE statut = 'actif'")}
+    sirets |= {d.siret for d in reading.cleaned.values()}
+    answers, report = answers_for({s for s in sirets if s}, stock)
+    changed = sorted(answer_row(*a) for a in answers.values()) != sorted(
+        answer_row(*a) for a in held.values()
+    )
+    return SireneAnswers(answers, changed, {"stock": str(stock), **report})
+
+
 # -- the run --------------------------------------------------------------------------------------
 
 
@@ -488,6 +537,7 @@ def update(
     pause: Callable[[str], None] | None = None,
     extra_sources: Sequence[ExtraSource] = (),
     guard: Guard | None = None,
+    sirene_stock: Path | None = None,
 ) -> dict:
     """Apply the snapshot `source` (a path or URL) to the directory `db`. Returns the update report.
 
@@ -497,6 +547,9 @@ def update(
     `extra_sources` (as for a build) are read again and reconciled with the updated directory, in the
     same swap; without them the directory keeps the secondary data it has. When neither the Liste
     publique nor the sources changed, the directory is left untouched.
+    SIRENE's answers place the declarations whose own address gives no commune (clean/places.py):
+    those the directory holds, or the stock file `sirene_stock` (INSEE's, streamed), which replaces
+    them and places every declaration again.
     `pause(stage)` is called between stages (tests use it to kill the process at chosen points).
     A PostgreSQL directory is updated through a SQLite copy (pipeline/transfer.py)."""
     check_names(extra_sources)
@@ -506,6 +559,7 @@ def update(
         return update_postgres(
             source, db, reference, geocoding=geocoding, on_geocode_progress=on_geocode_progress,
             today=today, pause=pause, extra_sources=extra_sources, guard=guard,
+            sirene_stock=sirene_stock,
         )  # fmt: skip
     path = Path(resolved(db))  # a link's target: updated there, the link stays a link
     if not path.is_file():
@@ -514,6 +568,10 @@ def update(
     started = time.perf_counter()
     today = today or _today()
     pause = pause or (lambda stage: None)
+    if sirene_stock is not None:
+        from ..sources.sirene_stock import check_stock
+
+        check_stock(sirene_stock)  # a file that is not a stock fails before anything else
     with run_lock(path), gc_paused():  # the lock removes what killed runs left beside the file
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         conn.row_factory = sqlite3.Row
@@ -539,6 +597,14 @@ def update(
                 if local != Path(source):
                     local.unlink(missing_ok=True)
             timings = {"read_and_clean": time.perf_counter() - started}
+            mark = time.perf_counter()
+            sirene = _sirene_answers(conn, reading, sirene_stock)
+            placement = place_declarations(
+                reading.cleaned.values(),
+                {siret: answer[:2] for siret, answer in sirene.answers.items()},
+                PlaceBook.from_resolver(reference.communes),
+            )
+            timings["sirene"] = time.perf_counter() - mark
             diff = compare(conn, reading, active)
             last_rows = _last_accepted_rows(conn)
             old_quarantine = conn.execute("SELECT count(*) FROM quarantaine").fetchone()[0]
@@ -582,8 +648,13 @@ def update(
             raise AssertionError(
                 f"{reading.records} records read, {report['rows']['accounted_for']} accounted for"
             )
+        report["sirene"] = {**sirene.report, **placement.report()}
         nothing_to_do = (
-            diff.empty and not rewritten and len(reading.rejected) == old_quarantine and sources_unchanged
+            diff.empty
+            and not rewritten
+            and len(reading.rejected) == old_quarantine
+            and sources_unchanged
+            and not sirene.changed
         )
         if nothing_to_do:
             report["changed"] = False
@@ -610,6 +681,8 @@ def update(
                 report,
                 pause,
                 secondary,
+                placement.locations,
+                sirene if sirene.changed else None,
             )
         report["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}
         report["duration_seconds"] = round(time.perf_counter() - started, 2)
@@ -629,9 +702,12 @@ def _apply(
     report: dict,
     pause: Callable[[str], None],
     secondary: Sequence[LoadedSource] | None = None,
+    sirene_locations: dict[str, tuple] | None = None,
+    sirene: SireneAnswers | None = None,
 ) -> dict[str, float]:
     """Apply the changes to a copy of the database, then swap it in (with the secondary sources
-    reconciled again, when given)."""
+    reconciled again, when given, and SIRENE's new answers recorded and applied, when a stock file
+    brought them)."""
     timings: dict[str, float] = {}
     mark = time.perf_counter()
     temp = aside_path(path, "updating")
@@ -668,7 +744,9 @@ def _apply(
                 or ADDRESS_GROUP in diff.modified.get(d.nda, ())
                 or "code_commune_insee" in diff.corrected.get(d.nda, ())
             ]
-            report["geocoding"] = _locate(conn, relocate, reference, geocoding, on_geocode_progress)
+            report["geocoding"] = _locate(
+                conn, relocate, reference, geocoding, on_geocode_progress, sirene_locations or {}
+            )
             report["geocoding"]["declarations_relocated"] = len(relocate)
             timings["declarations"] = time.perf_counter() - mark
             pause("declarations")
@@ -677,6 +755,13 @@ def _apply(
             _log_changes(conn, diff, today)
             _write_quarantine(conn, reading.rejected)
             refresh_organisations(conn, sorted(touched))
+            if sirene is not None:  # a stock file: its answers replace the directory's, and place again
+                conn.execute("DELETE FROM sirene")
+                conn.executemany(
+                    f"INSERT INTO sirene VALUES ({', '.join('?' * 14)})",
+                    (answer_row(*sirene.answers[s]) for s in sorted(sirene.answers)),
+                )
+                report["sirene"]["directory"] = apply_sirene_places(conn, sirene.answers)
             report["organisations_rewritten"] = len(touched)
             if secondary is not None:
                 report["sources_secondaires"] = _reconcile(conn, secondary)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from ..gazetteer import Gazetteer
 from .params import ClusterQuery, SearchQuery
 
 
@@ -51,8 +52,14 @@ class Searcher(ABC):
         """One région's figures: scopes, top specialities, its départements with their counts."""
 
     @abstractmethod
+    def gazetteer(self) -> Gazetteer:
+        """The directory's places and what people type to name them (gazetteer.py): the one place
+        resolver of the search box, "autour de", the API's `autour=` and the suggestions."""
+
+    @abstractmethod
     def suggest_communes(self, text: str, limit: int = 5) -> list[dict[str, Any]]:
-        """Communes whose name starts with `text` (folded), those with most organisations first."""
+        """Communes (arrondissements, cities) whose official name starts with `text` (compared as the
+        gazetteer compares names), those with most organisations first."""
 
     @abstractmethod
     def sitemap_entries(self) -> list[tuple[str, str, str | None, str | None, str | None, str | None]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -51,13 +52,29 @@ class Vocabulary:
 
 
 @dataclass(frozen=True)
+class Ranking:
+    """A relevance order for an understood query (understanding.py): `tiers` (one small integer per
+    position, lower first), then certified organisations first when asked, then nearer `centre`
+    first, then the usual relevance rank."""
+
+    tiers: np.ndarray
+    certified_first: bool = False
+    centre: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
 class Lookups:
     """What the backend resolved before filtering: full-text or identifier matches (organisation
-    ids), the search centre, and the communes a postal code serves."""
+    ids), the search centre (and the place it is, as the gazetteer names it), the communes a postal
+    code serves, the communes a commune filter means (a city: its arrondissements too), and what
+    the query text means when understood (`understood`: understanding.py's mask and ranking)."""
 
     matches: np.ndarray | None = None
     centre: tuple[float, float] | None = None
     postal_communes: tuple[str, ...] = ()
+    communes: tuple[str, ...] = ()
+    place: dict | None = None
+    understood: Any = None
 
 
 def haversine(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float) -> np.ndarray:
@@ -131,9 +148,17 @@ class Columns:
     # -- orders ------------------------------------------------------------------------------------
 
     def ordered(
-        self, mask: np.ndarray, tri: str, text: str | None, centre: tuple[float, float] | None
+        self,
+        mask: np.ndarray,
+        tri: str,
+        text: str | None,
+        centre: tuple[float, float] | None,
+        ranking: Ranking | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Every matching position in display order, and their distances when there is a centre."""
+        if tri == "pertinence" and ranking is not None:
+            positions = self._ranked(mask, ranking)
+            return positions, (self.distances(positions, centre) if centre is not None else None)
         if tri == "distance" and centre is not None:
             positions = np.flatnonzero(mask)
             d = self.distances(positions, centre)
@@ -156,6 +181,34 @@ class Columns:
         if len(positions) * 16 < self.size:
             return positions[np.argsort(self.rank[positions], kind="stable")]
         return self.by_relevance[mask[self.by_relevance]]
+
+    def _ranked(self, mask: np.ndarray, ranking: Ranking) -> np.ndarray:
+        """Matching positions by tier, certified first (when asked), nearer the centre (when known),
+        then by relevance rank: a stable total order (the rank ends on the id)."""
+        positions = np.flatnonzero(mask)
+        keys: list[np.ndarray] = [self.rank[positions]]
+        if ranking.centre is not None:
+            d = self.distances(positions, ranking.centre)
+            keys.append(np.where(np.isnan(d), np.inf, d))
+        if ranking.certified_first:
+            keys.append(~self.certified[positions])
+        keys.append(ranking.tiers[positions])
+        return positions[np.lexsort(keys)]
+
+    def has_speciality(self, codes: Sequence[str]) -> np.ndarray:
+        """The organisations with any of the NSF codes."""
+        m = np.zeros(self.size, dtype=bool)
+        wanted = [self.speciality[code] for code in codes]
+        m[self.speciality_owner[np.isin(self.speciality.codes, wanted)]] = True
+        return m
+
+    def exact_name(self, name: str) -> np.ndarray:
+        """Positions whose folded name is `name`."""
+        return self._name_range(name, prefix=False)
+
+    def names_starting(self, text: str) -> np.ndarray:
+        """Positions whose folded name starts with `text`."""
+        return self._name_range(text, prefix=True)
 
     def _names_first(self, positions: np.ndarray, text: str) -> np.ndarray:
         """Exact names first, then names starting with the text, each tier keeping its order."""
@@ -243,6 +296,8 @@ Processor = Callable[[Columns, Filters, Lookups], "np.ndarray | None"]
 
 
 def text_matches(c: Columns, f: Filters, lookups: Lookups) -> np.ndarray | None:
+    if lookups.understood is not None:
+        return lookups.understood.mask
     if lookups.matches is None:
         return None
     m = np.zeros(c.size, dtype=bool)
@@ -272,7 +327,13 @@ def region(c: Columns, f: Filters, lookups: Lookups) -> np.ndarray | None:
 
 
 def commune(c: Columns, f: Filters, lookups: Lookups) -> np.ndarray | None:
-    return None if not f.commune else c.commune.codes == c.commune[f.commune]
+    """In the commune, or in one of the communes it means (Lyon: its nine arrondissements)."""
+    if not f.commune:
+        return None
+    codes = lookups.communes or (f.commune,)
+    if len(codes) == 1:
+        return c.commune.codes == c.commune[codes[0]]
+    return np.isin(c.commune.codes, [c.commune[code] for code in codes])
 
 
 def postal_code(c: Columns, f: Filters, lookups: Lookups) -> np.ndarray | None:

@@ -12,6 +12,7 @@ STATUSES = ("actif", "supprime", "tous")
 MAX_PAGE_SIZE = 100
 MAX_PAGE = 10_000
 MAX_TEXT = 200
+MAX_PLACE_TEXT = 100  # what `autour` may hold: a place's name, a postal or INSEE code
 MAX_RADIUS_KM = 200.0
 MAX_ZOOM = 20
 MAX_CELLS_ACROSS = 128  # a map request covers at most 128 × 128 cluster cells
@@ -58,6 +59,7 @@ class Filters:
     lon: float | None = None
     autour: str | None = None
     rayon_km: float = 10.0
+    correction: bool = True  # correct the spelling of words nobody uses (search/spelling.py)
 
     def checked(self) -> Filters:
         """A copy with codes normalised; QueryError on the first unusable parameter."""
@@ -77,9 +79,10 @@ class Filters:
             raise QueryError("lon", "longitude entre -180 et 180 attendue")
         if not (math.isfinite(self.rayon_km) and 0 < self.rayon_km <= MAX_RADIUS_KM):
             raise QueryError("rayon", f"rayon en km, plus de 0 et au plus {MAX_RADIUS_KM:g}")
-        autour = self.autour.strip().upper() if self.autour else None
-        if autour and not (COMMUNE.match(autour) or CODE_POSTAL.match(autour)):
-            raise QueryError("autour", "code INSEE de commune ou code postal attendu (5 caractères)")
+        # A place as typed (name, postal code, INSEE code): the searcher resolves it (gazetteer.py).
+        autour = " ".join(self.autour.replace("\x00", " ").split()) if self.autour else None
+        if autour and len(autour) > MAX_PLACE_TEXT:
+            raise QueryError("autour", f"au plus {MAX_PLACE_TEXT} caractères")
         if autour and self.lat is not None:
             raise QueryError("autour", "autour et lat/lon s'excluent")
         return Filters(
@@ -96,6 +99,7 @@ class Filters:
             lon=self.lon,
             autour=autour,
             rayon_km=self.rayon_km,
+            correction=self.correction,
         )
 
     @property

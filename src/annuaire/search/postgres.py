@@ -34,7 +34,7 @@ from ..store.postgres import SCHEMA, open_connection
 from . import text
 from .columns import ROW_FIELDS, Columns, Lookups
 from .params import Filters
-from .sqlite import SQLiteSearcher
+from .sqlite import SQLiteSearcher, _Matches
 
 IDENTIFIER_MATCHES = {
     "siret": """SELECT id FROM organismes WHERE siret = %(v)s
@@ -52,10 +52,11 @@ WITHIN = (
 POOL_SIZE = int(os.environ.get("ANNUAIRE_PG_POOL_SIZE", "8"))
 
 
-def tsquery(words: list[str]) -> str:
-    """The tsquery requiring every word, each a prefix from two characters (text.fts_expression's
-    semantics). Words are folded to [A-Z0-9]: quoting them keeps tsquery syntax out of user input."""
-    return " & ".join(f"'{w}':*" if len(w) >= text.MIN_PREFIX else f"'{w}'" for w in words)
+def tsquery(words: list[str], prefix: bool = True) -> str:
+    """The tsquery requiring every word, each a prefix from two characters or (not `prefix`) whole
+    (text.fts_expression's semantics). Words are folded to [A-Z0-9]: quoting them keeps tsquery
+    syntax out of user input."""
+    return " & ".join(f"'{w}':*" if prefix and len(w) >= text.MIN_PREFIX else f"'{w}'" for w in words)
 
 
 class Row(tuple):
@@ -228,43 +229,53 @@ class PostgresSearcher(SQLiteSearcher):
 
         return self._cached("columns", load, pinned=True)
 
-    def _lookups(self, conn: PooledConnection, f: Filters) -> Lookups:  # type: ignore[override]
-        centre = self._centre(conn, f)
-        matches = None
+    def _words_matching(self, words: list[str], prefix: bool = True) -> np.ndarray:  # type: ignore[override]
+        """Ids of the organisations whose name or commune holds every word (each a prefix, or whole),
+        as SQLite's full-text index gives them; recent answers kept, as there."""
+        expression = tsquery(words, prefix)
+        kept: _Matches = self._cached("matches", _Matches, pinned=True)
+        with self._lock:
+            found = kept.ids.get(expression)
+            if found is not None:
+                kept.ids.move_to_end(expression)
+                return found
         with self.pool.connection() as pg:
-            found = text.identifier(f.q) if f.q else None
+            found_ids, version = pg.execute(
+                """SELECT string_agg(rowid::text, ','), (SELECT value FROM meta WHERE key = 'version')
+                   FROM organismes_fts WHERE mots @@ %(q)s::tsquery""",
+                {"q": expression},
+            ).fetchone()
+        self._observe(version)
+        found = np.fromstring(found_ids or "", dtype=np.int64, sep=",")
+        found.flags.writeable = False
+        with self._lock:
+            kept.add(expression, found)
+        return found
+
+    def _lookups(self, conn: PooledConnection, f: Filters) -> Lookups:  # type: ignore[override]
+        centre, place = self._centre(f)
+        matches = None
+        understood = None
+        found = text.identifier(f.q) if f.q else None
+        if f.q and not found:
+            understood = self._understand(f)  # its full-text matches through _words_matching
+        with self.pool.connection() as pg:
             if found:
                 kind, digits = found
                 ids = [row[0] for row in pg.execute(IDENTIFIER_MATCHES[kind], {"v": digits})]
                 matches = np.array(ids, dtype=np.int64)
-            else:
-                words = text.tokens(f.q) if f.q else []
-                conditions, params = [], {}
-                if words:
-                    conditions.append("f.mots @@ %(q)s::tsquery")
-                    params["q"] = tsquery(words)
-                if centre is not None:
-                    conditions.append(WITHIN)
-                    params |= {"lat": centre[0], "lon": centre[1], "metres": f.rayon_km * 1000.0}
-                if conditions:
-                    source = (
-                        "recherche r JOIN organismes_fts f ON f.rowid = r.id"
-                        if words and centre is not None
-                        else ("organismes_fts f" if words else "recherche r")
-                    )
-                    column = "f.rowid" if words else "r.id"
-                    where = " AND ".join(conditions)
-                    # The directory's version comes in the same snapshot as the matches: when a swap
-                    # happened since it was last read, the columns are reloaded before use.
-                    found_ids, version = pg.execute(
-                        f"""SELECT string_agg({column}::text, ','),
-                                   (SELECT value FROM meta WHERE key = 'version')
-                            FROM {source} WHERE {where}""",
-                        params,
-                    ).fetchone()
-                    self._observe(version)
-                    # One string parsed in C, as for SQLite: cheaper than a Python int per match.
-                    matches = np.fromstring(found_ids or "", dtype=np.int64, sep=",")
+            elif centre is not None:
+                # The radius's prefilter, from the GiST index. The directory's version comes in the
+                # same snapshot as the matches: when a swap happened since it was last read, the
+                # columns are reloaded before use.
+                found_ids, version = pg.execute(
+                    f"""SELECT string_agg(r.id::text, ','), (SELECT value FROM meta WHERE key = 'version')
+                        FROM recherche r WHERE {WITHIN}""",
+                    {"lat": centre[0], "lon": centre[1], "metres": f.rayon_km * 1000.0},
+                ).fetchone()
+                self._observe(version)
+                # One string parsed in C, as for SQLite: cheaper than a Python int per match.
+                matches = np.fromstring(found_ids or "", dtype=np.int64, sep=",")
             postal = ()
             if f.code_postal:
                 postal = tuple(
@@ -273,7 +284,14 @@ class PostgresSearcher(SQLiteSearcher):
                         "SELECT code_insee FROM codes_postaux WHERE code_postal = %s", (f.code_postal,)
                     )
                 )
-        return Lookups(matches=matches, centre=centre, postal_communes=postal)
+        return Lookups(
+            matches=matches,
+            centre=centre,
+            postal_communes=postal,
+            communes=self._communes_meant(f),
+            place=place,
+            understood=understood,
+        )
 
     def _organisation_id(self, conn, key: str) -> int | None:  # type: ignore[override]
         compact = no_nul("".join(key.split()).replace(".", "").upper())

@@ -14,20 +14,26 @@ import math
 import os
 import sqlite3
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import DirectoryMissing
+from ..gazetteer import CENTRE_KINDS, CITY, Gazetteer, centre_error
 from ..sources.naf import naf_label
+from ..store.place_sql import PLACE_PROVENANCE
 from ..store.sqlite import ensure_math_functions
-from . import text
+from . import text, understanding
 from .base import DirectoryUnavailable, Searcher
 from .columns import ROW_FIELDS, Columns, Lookups
+from .interpret import WORD
+from .lexicon import default_lexicon
 from .params import SCOPES, ClusterQuery, Filters, QueryError, SearchQuery
+from .spelling import Speller
 
 SUMMARY = """SELECT o.id, o.identifiant, o.siret, o.siren, o.denomination, o.nda_principal, o.nb_declarations,
        o.voie, o.code_postal, coalesce(o.commune, o.ville) AS commune, o.code_commune_insee,
@@ -70,6 +76,30 @@ def activity(declarations: list[dict[str, Any]], principal: str) -> dict[str, An
     adding them up would count its trainees once per NDA."""
     shown = next((d for d in declarations if d["numero_declaration_activite"] == principal), None)
     return {name: (shown or {}).get(name) for name in ACTIVITY_FIELDS}
+
+
+def _column(row, name: str):
+    """A column a directory built before it lacks (None there)."""
+    return row[name] if name in row.keys() else None  # noqa: SIM118 (sqlite3.Row)
+
+
+def _place_of(shown: dict, sirene: dict | None) -> dict[str, Any]:
+    """Where the organisation's place comes from (its displayed declaration's): `liste_publique`,
+    `sirene` (with SIRENE's address and the date of its answer), `region_declaree`, `aucune`."""
+    origin = shown.get("origine_lieu") or "liste_publique"
+    from_sirene = origin == "sirene" and sirene is not None
+    return {
+        "origine": origin,
+        "date": shown.get("date_origine_lieu"),
+        "adresse": sirene["adresse"] if from_sirene else shown.get("adresse"),
+        "code_postal": sirene["code_postal"] if from_sirene else shown.get("code_postal"),
+        "diffusion_partielle": bool(from_sirene and sirene["diffusion"] == "P"),
+    }
+
+
+def _liaison(row) -> int | None:
+    """A département's or région's COG article (TNCC); None in a directory built before it."""
+    return row["type_liaison"] if "type_liaison" in row.keys() else None  # noqa: SIM118 (sqlite3.Row)
 
 
 def summary(row: sqlite3.Row, distance: float | None = None) -> dict[str, Any]:
@@ -215,6 +245,9 @@ class SQLiteSearcher(Searcher):
 
     def warm_up(self) -> None:
         self.columns()
+        self.gazetteer()
+        self.speller()
+        self._commune_counts()
 
     def close(self) -> None:
         with self._lock:
@@ -225,26 +258,60 @@ class SQLiteSearcher(Searcher):
 
     # -- search ------------------------------------------------------------------------------------
 
-    def _centre(self, conn: sqlite3.Connection, f: Filters) -> tuple[float, float] | None:
+    def gazetteer(self) -> Gazetteer:
+        """The directory's places and what people type to name them (gazetteer.py), loaded once per
+        version of the directory."""
+
+        def load() -> Gazetteer:
+            conn = self._conn()
+            if self._has_table("communes_anciennes"):
+                communes = conn.execute(
+                    """SELECT code_insee, nom, codes_postaux, code_departement, code_region, latitude,
+                              longitude, type, commune_parente, population FROM communes"""
+                ).fetchall()
+                former = conn.execute(
+                    "SELECT code_ancien, code_insee, nom FROM communes_anciennes"
+                ).fetchall()
+            else:  # a directory built before (`annuaire migrate` adds the columns)
+                communes = [
+                    (*row, "commune", None, None)
+                    for row in conn.execute(
+                        """SELECT code_insee, nom, codes_postaux, code_departement, code_region, latitude,
+                                  longitude FROM communes"""
+                    ).fetchall()
+                ]
+                former = []
+            departements = conn.execute("SELECT code, nom FROM departements").fetchall()
+            return Gazetteer(communes, former, departements)
+
+        return self._cached("gazetteer", load, pinned=True)
+
+    def _centre(self, f: Filters) -> tuple[tuple[float, float] | None, dict | None]:
+        """The search's centre and the place it is: a position given, or the place `autour` names
+        (gazetteer.py: a name, a postal code, an INSEE code). QueryError when the place is unknown or
+        ambiguous: the message names the candidates."""
         if f.lat is not None:
-            return f.lat, f.lon
+            return (f.lat, f.lon), {
+                "type": "position",
+                "code": None,
+                "nom": None,
+                "code_commune_insee": None,
+                "code_postal": None,
+                "code_departement": None,
+                "latitude": f.lat,
+                "longitude": f.lon,
+            }
         if not f.autour:
-            return None
-        # A postal code first (what people type), else an INSEE code: 31300 is a Toulouse postal code
-        # and also the INSEE code of a village in the same département.
-        row = conn.execute(
-            """SELECT avg(latitude), avg(longitude) FROM communes
-               WHERE code_insee IN (SELECT code_insee FROM codes_postaux WHERE code_postal = ?)""",
-            (f.autour,),
-        ).fetchone()
-        if row[0] is None:
-            row = conn.execute(
-                "SELECT latitude, longitude FROM communes WHERE code_insee = ?", (f.autour,)
-            ).fetchone()
-            row = row or (None, None)
-        if row[0] is None:
-            raise QueryError("autour", f"commune ou code postal inconnu : {f.autour}")
-        return row[0], row[1]
+            return None, None
+        found = self.gazetteer().resolve(f.autour, CENTRE_KINDS)
+        problem = centre_error(found)
+        if problem:
+            raise QueryError("autour", problem)
+        return (found.place.latitude, found.place.longitude), found.place.as_dict()
+
+    def _communes_meant(self, f: Filters) -> tuple[str, ...]:
+        """The communes a commune filter means (a city: its arrondissements too)."""
+        return self.gazetteer().communes_of(f.commune) if f.commune else ()
 
     def columns(self) -> Columns:
         """The search table in memory, loaded once per version of the file."""
@@ -258,16 +325,72 @@ class SQLiteSearcher(Searcher):
 
         return self._cached("columns", load, pinned=True)
 
+    # -- what the query text means (understanding.py) ------------------------------------------------
+
+    def speller(self) -> Speller:
+        """The spelling vocabulary (spelling.py): the words of the names and communes of the
+        organisations, of the communes' official names and of the lexicon; loaded once per version."""
+
+        def load() -> Speller:
+            conn = self._conn()
+            counts: Counter[str] = Counter()
+            for name in self.columns().names:
+                counts.update(set(name.split()))
+            for commune, n in conn.execute(
+                "SELECT coalesce(commune, ville), count(*) FROM organismes GROUP BY 1"
+            ).fetchall():
+                for word in set(text.folded(commune or "").split()):
+                    counts[word] += n
+            spelt: dict[str, str] = {}
+            lexicon_words: set[str] = set()
+            place_words: set[str] = set()
+            terms = [t for entry in default_lexicon().entries for t in entry.terms]
+            places = [nom for (nom,) in conn.execute("SELECT nom FROM communes").fetchall()]
+            for phrases, words in ((terms, lexicon_words), (places, place_words)):
+                for phrase in phrases:
+                    folded, typed = text.folded(phrase).split(), WORD.findall(phrase)
+                    words.update(folded)
+                    if len(folded) == len(typed):  # how a correction is written: "Étienne", "comptabilité"
+                        for f, t in zip(folded, typed, strict=True):
+                            if len(f) == len(t):
+                                spelt.setdefault(f, t.lower())
+            return Speller(counts, (lexicon_words, place_words), spelt)
+
+        return self._cached("speller", load, pinned=True)
+
+    def _words_matching(self, words: list[str], prefix: bool = True) -> np.ndarray:
+        """Ids of the organisations whose name or commune holds every word (each a prefix, or whole)."""
+        return self._text_matches(self._conn(), text.fts_expression(words, prefix))
+
+    def _understanding_context(self) -> understanding.Context:
+        return understanding.Context(
+            columns=self.columns(),
+            lexicon=default_lexicon(),
+            gazetteer=self.gazetteer(),
+            speller=self.speller(),
+            words_matching=self._words_matching,
+            weights=self._commune_counts(),
+            labels=self._speciality_labels(),
+            memo=self._cached("names_holding", dict, pinned=True),
+        )
+
+    def _understand(self, f: Filters) -> understanding.Understanding | None:
+        """What the text of a search means (None without text, or for an identifier)."""
+        if not f.q or text.identifier(f.q):
+            return None
+        return understanding.understand(f.q, self._understanding_context(), correct=f.correction)
+
     def _lookups(self, conn: sqlite3.Connection, f: Filters) -> Lookups:
         matches = None
+        understood = None
         if f.q:
             found = text.identifier(f.q)
             if found:
                 kind, digits = found
                 matches = [row[0] for row in conn.execute(IDENTIFIER_MATCHES[kind], (digits,))]
                 matches = np.array(matches, dtype=np.int64)
-            elif words := text.tokens(f.q):
-                matches = self._text_matches(conn, text.fts_expression(words))
+            else:
+                understood = self._understand(f)
         postal = ()
         if f.code_postal:
             postal = tuple(
@@ -276,19 +399,41 @@ class SQLiteSearcher(Searcher):
                     "SELECT code_insee FROM codes_postaux WHERE code_postal = ?", (f.code_postal,)
                 )
             )
-        return Lookups(matches=matches, centre=self._centre(conn, f), postal_communes=postal)
+        centre, place = self._centre(f)
+        return Lookups(
+            matches=matches,
+            centre=centre,
+            postal_communes=postal,
+            communes=self._communes_meant(f),
+            place=place,
+            understood=understood,
+        )
 
     def _selection(self, f: Filters) -> tuple[Columns, np.ndarray, Lookups]:
         conn = self._conn()
         lookups = self._lookups(conn, f)
         columns = self.columns()
+        for _ in range(3):  # the directory was replaced while the text was read: read it again
+            if lookups.understood is None or lookups.understood.columns is columns:
+                break
+            lookups = self._lookups(conn, f)
+            columns = self.columns()
+        else:
+            raise QueryError("q", "l'annuaire vient d'être mis à jour : relancez la recherche")
         return columns, columns.mask(f, lookups), lookups
 
     def search(self, query: SearchQuery) -> dict[str, Any]:
         f = query.filters
         columns, mask, lookups = self._selection(f)
-        ranked_text = text.folded(f.q) if f.q and not text.identifier(f.q) else None
-        positions, distances = columns.ordered(mask, query.tri, ranked_text, lookups.centre)
+        understood: understanding.Understanding | None = lookups.understood
+        ranked_text = text.folded(f.q) if f.q and understood is None and not text.identifier(f.q) else None
+        positions, distances = columns.ordered(
+            mask,
+            query.tri,
+            ranked_text,
+            lookups.centre,
+            understood.ranking if understood is not None else None,
+        )
         total = len(positions)
         start = (query.page - 1) * query.par_page
         page = positions[start : start + query.par_page]
@@ -304,19 +449,38 @@ class SQLiteSearcher(Searcher):
                 )
             ),
         )
-        centre = lookups.centre
         out: dict[str, Any] = {
             "total": total,
             "page": query.page,
             "par_page": query.par_page,
             "pages": math.ceil(total / query.par_page),
             "tri": query.tri,
-            "centre": None if centre is None else {"latitude": centre[0], "longitude": centre[1]},
+            "centre": lookups.place,
             "resultats": results,
+            "interpretation": self._interpretation(f, understood),
+            "suggestions": self._suggestions(f, understood) if total == 0 and understood is not None else [],
         }
         if query.facettes:
             out["facettes"] = self._facets(columns, mask)
         return out
+
+    def _interpretation(self, f: Filters, understood: understanding.Understanding | None) -> dict | None:
+        if understood is not None:
+            return understanding.interpretation(understood, default_lexicon(), self._speciality_labels())
+        found = text.identifier(f.q) if f.q else None
+        return understanding.identifier_interpretation(f.q, found) if found else None
+
+    def _suggestions(self, f: Filters, understood: understanding.Understanding) -> list[dict]:
+        """What to try instead of a search that found nothing (understanding.suggestions), each
+        counted with the search's other conditions."""
+        columns = self.columns()
+        if understood.columns is not columns:
+            return []
+        others = replace(f, q="").checked()
+        lookups = self._lookups(self._conn(), others)
+        return understanding.suggestions(
+            understood, self._understanding_context(), columns.mask(others, lookups)
+        )
 
     def _summaries(self, conn: sqlite3.Connection, ids: list[tuple[int, float | None]]) -> list[dict]:
         """Organisation summaries, with their distance when given. The most recently shown are kept
@@ -443,6 +607,8 @@ class SQLiteSearcher(Searcher):
                     "effectif_formateurs": d["effectif_formateurs"],
                     "specialites": specialities,
                     "statut": d["statut"],
+                    "origine_lieu": _column(d, "origine_lieu"),
+                    "date_origine_lieu": _column(d, "date_origine_lieu"),
                 }
             )
         history = [
@@ -460,11 +626,18 @@ class SQLiteSearcher(Searcher):
                 else ()
             )
         ]
+        sirene = self._sirene(conn, org.get("siret"))
+        main = org["numero_declaration_activite"]
+        shown = next(
+            (d for d in declarations if d["numero_declaration_activite"] == main),
+            declarations[0] if declarations else {},
+        )
         org.update(
             {
                 **activity(declarations, org["numero_declaration_activite"]),
+                "lieu": _place_of(shown, sirene),
                 "provenance": self._provenance(conn, oid),
-                "sirene": self._sirene(conn, org.get("siret")),
+                "sirene": sirene,
                 "historique": history,
                 "numeros_declaration_activite": [
                     d["numero_declaration_activite"] for d in declarations if d["statut"] == "actif"
@@ -489,11 +662,16 @@ class SQLiteSearcher(Searcher):
             row["nom"]: row for row in conn.execute("SELECT nom, libelle, statut FROM sources_secondaires")
         }
         by_source: dict[str, dict[str, Any]] = {}
+        places = (
+            f"UNION ALL SELECT * FROM ({PLACE_PROVENANCE}) x WHERE x.organisme_id = ?"
+            if (self._has_table("communes_anciennes"))
+            else ""
+        )
         for row in conn.execute(
-            """SELECT champ, source, valeur, date_observation, conflit, ligne FROM provenance
-               WHERE organisme_id = ?
+            f"""SELECT champ, source, valeur, date_observation, conflit, ligne FROM (
+                   SELECT * FROM provenance WHERE organisme_id = ? {places}) p
                ORDER BY source = 'liste_publique' DESC, source, ligne, champ, valeur""",
-            (oid,),
+            (oid, oid) if places else (oid,),
         ):
             name = row["source"]
             entry = by_source.get(name)
@@ -503,6 +681,8 @@ class SQLiteSearcher(Searcher):
                     "source": name,
                     "libelle": "Liste publique des organismes de formation"
                     if name == "liste_publique"
+                    else "Répertoire SIRENE (INSEE)"
+                    if name == "sirene"
                     else (known["libelle"] if known else name),
                     "statut": "frais" if name == "liste_publique" else (known["statut"] if known else None),
                     "champs": [],
@@ -548,6 +728,10 @@ class SQLiteSearcher(Searcher):
             "etat_unite_legale": row["etat_unite_legale"],
             "date_verification": row["date_verification"],
             "api": row["api"],
+            **{
+                name: _column(row, name)
+                for name in ("adresse", "code_postal", "code_commune", "latitude", "longitude", "diffusion")
+            },
         }
 
     # -- map ---------------------------------------------------------------------------------------
@@ -604,7 +788,8 @@ class SQLiteSearcher(Searcher):
     def _area(self, **filters: str) -> dict[str, Any]:
         """Counts over the active organisations of one area (`departement=`, `commune=`…), or all."""
         columns = self.columns()
-        counts = columns.facets(columns.mask(Filters(**filters), Lookups()))
+        f = Filters(**filters)
+        counts = columns.facets(columns.mask(f, Lookups(communes=self._communes_meant(f))))
         return {
             "nb_organismes": counts["total"],
             "nb_certifies": counts["certifie"]["oui"],
@@ -639,6 +824,7 @@ class SQLiteSearcher(Searcher):
             {
                 "code": row["code"],
                 "nom": row["nom"],
+                "type_liaison": _liaison(row),
                 "code_region": row["code_region"],
                 "nb_organismes": counts.get(row["code"], (0, 0))[0],
                 "nb_certifies": counts.get(row["code"], (0, 0))[1],
@@ -652,7 +838,7 @@ class SQLiteSearcher(Searcher):
     def _departement(self, code: str) -> dict[str, Any] | None:
         conn = self._conn()
         row = conn.execute(
-            """SELECT d.code, d.nom, d.code_region, r.nom AS region FROM departements d
+            """SELECT d.*, r.nom AS region FROM departements d
                LEFT JOIN regions r ON r.code = d.code_region WHERE d.code = ?""",
             (code,),
         ).fetchone()
@@ -663,8 +849,14 @@ class SQLiteSearcher(Searcher):
         facets = self._facets(columns, mask)
         in_departement = columns.commune.codes[mask]
         per_commune = np.bincount(in_departement[in_departement >= 0], minlength=len(columns.commune.values))
-        top = np.argsort(-per_commune, kind="stable")[:10]
-        communes = [(columns.commune.values[i], int(per_commune[i])) for i in top if per_commune[i]]
+        # Paris, Lyon and Marseille count as cities: their arrondissements' organisations added up.
+        places = self.gazetteer()
+        totals: dict[str, int] = {}
+        for i in np.flatnonzero(per_commune).tolist():
+            code = columns.commune.values[i]
+            code = places.city_of(code) or code
+            totals[code] = totals.get(code, 0) + int(per_commune[i])
+        communes = sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:10]
         names = dict(
             conn.execute(
                 "SELECT code_insee, nom FROM communes WHERE code_insee IN (SELECT value FROM json_each(?))",
@@ -674,6 +866,7 @@ class SQLiteSearcher(Searcher):
         return {
             "code": row["code"],
             "nom": row["nom"],
+            "type_liaison": _liaison(row),
             "code_region": row["code_region"],
             "region": row["region"],
             "nb_organismes": int(mask.sum()),
@@ -693,13 +886,14 @@ class SQLiteSearcher(Searcher):
                 members.setdefault(region, []).append(code)
             return [
                 {
-                    "code": code,
-                    "nom": nom,
-                    "departements": members.get(code, []),
-                    "nb_organismes": counts.get(code, (0, 0))[0],
-                    "nb_certifies": counts.get(code, (0, 0))[1],
+                    "code": row["code"],
+                    "nom": row["nom"],
+                    "type_liaison": _liaison(row),
+                    "departements": members.get(row["code"], []),
+                    "nb_organismes": counts.get(row["code"], (0, 0))[0],
+                    "nb_certifies": counts.get(row["code"], (0, 0))[1],
                 }
-                for code, nom in conn.execute("SELECT code, nom FROM regions ORDER BY code")
+                for row in conn.execute("SELECT * FROM regions ORDER BY code").fetchall()
             ]
 
         return self._cached("regions", compute)
@@ -721,38 +915,37 @@ class SQLiteSearcher(Searcher):
             "departements": [members[c] for c in found["departements"] if c in members],
         }
 
-    def _commune_names(self) -> list[tuple[str, str, str, str, int]]:
-        """(folded name, INSEE code, name, département, active organisations) of every commune with
-        at least one, most organisations first."""
+    def _commune_counts(self) -> dict[str, int]:
+        """Active organisations per commune; a city counts its arrondissements'."""
 
         def compute():
             columns = self.columns()
             active = columns.status.codes == columns.status["actif"]
             codes = columns.commune.codes[active]
             counts = np.bincount(codes[codes >= 0], minlength=len(columns.commune.values))
-            rows = self._conn().execute("SELECT code_insee, nom, code_departement FROM communes").fetchall()
-            listed = [
-                (text.folded(nom), code, nom, dep, int(counts[columns.commune.code[code]]))
-                for code, nom, dep in rows
-                if code in columns.commune.code and counts[columns.commune.code[code]] > 0
-            ]
-            return sorted(listed, key=lambda c: (-c[4], c[0]))
+            places = self.gazetteer()
+            out: dict[str, int] = {}
+            for i in np.flatnonzero(counts).tolist():
+                code, n = columns.commune.values[i], int(counts[i])
+                out[code] = out.get(code, 0) + n
+                if city := places.city_of(code):
+                    out[city] = out.get(city, 0) + n
+            return out
 
-        return self._cached("commune_names", compute)
+        return self._cached("commune_counts", compute)
 
     def suggest_communes(self, text_: str, limit: int = 5) -> list[dict[str, Any]]:
-        wanted = text.folded(text_)
-        if not wanted:
-            return []
-        found = []
-        for folded_name, code, nom, dep, count in self._commune_names():
-            if folded_name.startswith(wanted):
-                found.append(
-                    {"code_insee": code, "nom": nom, "code_departement": dep, "nb_organismes": count}
-                )
-                if len(found) == limit:
-                    break
-        return found
+        counts = self._commune_counts()
+        return [
+            {
+                "code_insee": p.code,
+                "nom": p.nom,
+                "type": p.kind,
+                "code_departement": p.code_departement,
+                "nb_organismes": counts.get(p.code, 0),
+            }
+            for p in self.gazetteer().suggest(text_, limit, weights=counts)
+        ]
 
     def sitemap_entries(self) -> list[tuple[str, str, str | None, str | None, str | None, str | None]]:
         def compute():
@@ -769,19 +962,34 @@ class SQLiteSearcher(Searcher):
         return [tuple(row) for row in self._cached("sitemap_entries", compute)]
 
     def commune(self, code: str) -> dict[str, Any] | None:
+        """A commune, arrondissement or city by its INSEE code (a former code: today's commune), with
+        its counts; a city lists its arrondissements, an arrondissement names its city."""
+        places = self.gazetteer()
+        place = places.commune(code)
+        if place is None:
+            return None
         conn = self._conn()
-        row = conn.execute("SELECT * FROM communes WHERE code_insee = ?", (code,)).fetchone()
+        row = conn.execute("SELECT * FROM communes WHERE code_insee = ?", (place.code,)).fetchone()
         if row is None:
             return None
+        city = places.commune(place.ville) if place.ville else None
         return {
             "code_insee": row["code_insee"],
             "nom": row["nom"],
+            "type": place.kind,
             "codes_postaux": row["codes_postaux"].split(),
             "code_departement": row["code_departement"],
             "code_region": row["code_region"],
             "latitude": row["latitude"],
             "longitude": row["longitude"],
-            **self._area(commune=code),
+            "ville": {"code_insee": city.code, "nom": city.nom} if city else None,
+            "arrondissements": [
+                {"code_insee": a.code, "nom": a.nom, **self._area(commune=a.code)}
+                for a in places.arrondissements(place.code)
+            ]
+            if place.kind == CITY
+            else [],
+            **self._area(commune=place.code),
         }
 
     def specialites(self) -> list[dict[str, Any]]:

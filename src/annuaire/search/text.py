@@ -29,12 +29,13 @@ def tokens(text: str) -> list[str]:
 MIN_PREFIX = 2  # a single letter is matched as a word: as a prefix it would match a third of the directory
 
 
-def fts_expression(words: list[str]) -> str:
-    """An FTS5 query requiring every word, each as a prefix (results while typing) from two characters.
+def fts_expression(words: list[str], prefix: bool = True) -> str:
+    """An FTS5 query requiring every word, each as a prefix (results while typing) from two characters,
+    or (not `prefix`) each as a whole word.
 
     Words are folded to [A-Z0-9] so quoting them is enough to keep FTS5 syntax out of user input.
     """
-    return " ".join(f'"{w}"*' if len(w) >= MIN_PREFIX else f'"{w}"' for w in words)
+    return " ".join(f'"{w}"*' if prefix and len(w) >= MIN_PREFIX else f'"{w}"' for w in words)
 
 
 def identifier(text: str) -> tuple[str, str] | None:

@@ -1,9 +1,15 @@
-"""Reference data: La Poste's postal-code base and the COG départements and régions.
+"""Reference data: La Poste's postal-code base and the COG's communes, départements and régions.
 
 Read from a folder holding:
-- `laposte_hexasmal.csv`: La Poste's base (`;`-separated; UTF-8 or Windows-1252; with or without GPS);
+- `laposte_hexasmal.csv`: La Poste's base (`;`-separated; UTF-8 or Windows-1252; with or without GPS):
+  the postal codes of each commune and its position;
 - `departements.json` and `regions.json` (as in `@etalab/decoupage-administratif`), or INSEE's COG
-  files `v_departement_*.csv` and `v_region_*.csv`.
+  files `v_departement_*.csv` and `v_region_*.csv`: names and the article each takes (`typeLiaison`,
+  INSEE's TNCC);
+- `communes.json` (the same package's: official names with accents, arrondissements of Paris, Lyon
+  and Marseille, postal codes, former codes of merged communes, population), or INSEE's
+  `v_commune_*.csv`: the communes as they are named and drawn today. Without either, communes keep
+  La Poste's spelling (a warning says so).
 """
 
 from __future__ import annotations
@@ -30,13 +36,15 @@ LAPOSTE_FILE = "laposte_hexasmal.csv"
 DEPARTEMENTS_FILE = "departements.json"
 REGIONS_FILE = "regions.json"
 CONTOURS_FILE = "departements-contours.geojson"  # optional: outlines drawn under the maps
+COMMUNES_FILE = "communes.json"
+COG_COMMUNES_CSV = "v_commune_*.csv"
 
 
 @dataclass
 class Reference:
     communes: CommuneResolver
-    departements: dict[str, dict]  # code → {nom, region}
-    regions: dict[str, dict]  # code → {nom}
+    departements: dict[str, dict]  # code → {nom, region, type_liaison}
+    regions: dict[str, dict]  # code → {nom, type_liaison}
     source_dir: Path
 
 
@@ -115,8 +123,15 @@ def read_cog(folder: Path) -> tuple[dict[str, dict], dict[str, dict]]:
             deps = json.loads(dep_json.read_text(encoding="utf-8"))
             regs = json.loads(reg_json.read_text(encoding="utf-8"))
             return (
-                {d["code"]: {"nom": d["nom"], "region": d.get("region")} for d in deps},
-                {r["code"]: {"nom": r["nom"]} for r in regs},
+                {
+                    d["code"]: {
+                        "nom": d["nom"],
+                        "region": d.get("region"),
+                        "type_liaison": d.get("typeLiaison"),
+                    }
+                    for d in deps
+                },
+                {r["code"]: {"nom": r["nom"], "type_liaison": r.get("typeLiaison")} for r in regs},
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ReferenceError_(f"{folder}: unreadable COG JSON files ({exc})") from None
@@ -124,15 +139,83 @@ def read_cog(folder: Path) -> tuple[dict[str, dict], dict[str, dict]]:
     reg_csv = sorted(folder.glob("v_region_*.csv"))
     if dep_csv and reg_csv:
         deps = {
-            r["DEP"]: {"nom": r["LIBELLE"], "region": r["REG"]}
+            r["DEP"]: {"nom": r["LIBELLE"], "region": r["REG"], "type_liaison": _int(r.get("TNCC"))}
             for r in csv.DictReader(io.StringIO(_text(dep_csv[-1])))
         }
-        regs = {r["REG"]: {"nom": r["LIBELLE"]} for r in csv.DictReader(io.StringIO(_text(reg_csv[-1])))}
+        regs = {
+            r["REG"]: {"nom": r["LIBELLE"], "type_liaison": _int(r.get("TNCC"))}
+            for r in csv.DictReader(io.StringIO(_text(reg_csv[-1])))
+        }
         return deps, regs
     raise ReferenceError_(
         f"{folder}: missing {DEPARTEMENTS_FILE} and {REGIONS_FILE} "
         "(or INSEE's v_departement_*.csv and v_region_*.csv)"
     )
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+# communes.json's kinds, and INSEE's (TYPECOM), as the resolver names them.
+_JSON_KINDS = {
+    "commune-actuelle": "commune",
+    "arrondissement-municipal": "arrondissement",
+    "commune-deleguee": "deleguee",
+    "commune-associee": "associee",
+}
+_CSV_KINDS = {"COM": "commune", "ARM": "arrondissement", "COMD": "deleguee", "COMA": "associee"}
+
+
+def read_cog_communes(folder: Path) -> list[tuple] | None:
+    """The COG's communes as `CogCommune` tuples (clean/commune.py), from `communes.json` or INSEE's
+    `v_commune_*.csv`; None when the folder has neither."""
+    path = folder / COMMUNES_FILE
+    if path.exists():
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))
+            return [
+                (
+                    e["code"],
+                    e["nom"],
+                    _JSON_KINDS.get(e.get("type", "commune-actuelle"), "commune"),
+                    e.get("commune") or e.get("chefLieu"),
+                    e.get("departement"),
+                    e.get("region"),
+                    tuple(e.get("codesPostaux") or ()),
+                    tuple(e.get("anciensCodes") or ()),
+                    e.get("population"),
+                )
+                for e in entries
+                if e.get("type", "commune-actuelle") in _JSON_KINDS
+            ]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ReferenceError_(f"{path}: unreadable COG communes ({exc})") from None
+    found = sorted(folder.glob(COG_COMMUNES_CSV))
+    if not found:
+        return None
+    try:
+        rows = list(csv.DictReader(io.StringIO(_text(found[-1]))))
+        return [
+            (
+                r["COM"],
+                r["LIBELLE"],
+                _CSV_KINDS[r["TYPECOM"]],
+                r.get("COMPARENT") or None,
+                r.get("DEP") or None,
+                r.get("REG") or None,
+                (),
+                (),
+                None,
+            )
+            for r in rows
+            if r.get("TYPECOM") in _CSV_KINDS
+        ]
+    except (OSError, KeyError, csv.Error) as exc:
+        raise ReferenceError_(f"{found[-1]}: unreadable COG communes ({exc})") from None
 
 
 # The code that turns the files into the indexes: a change to it must not reuse indexes it made before.
@@ -149,7 +232,15 @@ def _cache_file(folder: Path) -> Path:
     package = Path(__file__).resolve().parent.parent
     for name in _INDEXING_CODE:
         digest.update((package / name).read_bytes())
-    read = [LAPOSTE_FILE, DEPARTEMENTS_FILE, REGIONS_FILE, "v_departement_*.csv", "v_region_*.csv"]
+    read = [
+        LAPOSTE_FILE,
+        DEPARTEMENTS_FILE,
+        REGIONS_FILE,
+        COMMUNES_FILE,
+        "v_departement_*.csv",
+        "v_region_*.csv",
+        COG_COMMUNES_CSV,
+    ]
     for path in sorted({p for pattern in read for p in folder.glob(pattern)}):
         if path.is_file():
             digest.update(path.name.encode() + b"\0")
@@ -215,8 +306,14 @@ def load_reference(folder: Path) -> Reference:
             return cached
         departements, regions = read_cog(folder)
         dep_region = {code: d["region"] for code, d in departements.items() if d.get("region")}
+        cog = read_cog_communes(folder)
+        if cog is None:
+            log.warning(
+                "no COG communes in the reference folder: communes keep La Poste's spelling",
+                extra={"folder": str(folder), "expected": f"{COMMUNES_FILE} or {COG_COMMUNES_CSV}"},
+            )
         reference = Reference(
-            CommuneResolver(read_laposte(laposte), dep_region), departements, regions, folder
+            CommuneResolver(read_laposte(laposte), dep_region, cog or ()), departements, regions, folder
         )
     if cache:
         _write_cached(cache, reference)

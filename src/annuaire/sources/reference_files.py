@@ -14,17 +14,25 @@ from .. import config
 from ..errors import DownloadError, ReferenceError_
 from . import snapshots
 from .download import failure, fetch, http_client
-from .reference import CONTOURS_FILE, DEPARTEMENTS_FILE, LAPOSTE_FILE, REGIONS_FILE
+from .reference import (
+    COG_COMMUNES_CSV,
+    COMMUNES_FILE,
+    CONTOURS_FILE,
+    DEPARTEMENTS_FILE,
+    LAPOSTE_FILE,
+    REGIONS_FILE,
+)
 
 log = logging.getLogger("annuaire.reference")
 
 # data.gouv.fr datasets holding each reference file, and how to recognise the resource.
 LAPOSTE_DATASET = "base-officielle-des-codes-postaux"  # its CSV resource
-COG_DATASET = "code-officiel-geographique-cog"  # resources titled v_departement_YYYY.csv, v_region_YYYY.csv
+COG_DATASET = "code-officiel-geographique-cog"  # v_departement_YYYY.csv, v_region_YYYY.csv, v_commune_…
 COG_PREFIXES = ("v_departement_", "v_region_")
 # Etalab's administrative outlines: the départements simplified to 1 km, drawn under the website's maps.
 CONTOURS_DATASET = "contours-administratifs"
 CONTOURS_RESOURCE = "departements-1000m.geojson"
+COMMUNES_PREFIX = "v_commune_"  # the COG's communes: official names, arrondissements, delegated communes
 
 
 def _complete(folder: Path) -> bool:
@@ -33,6 +41,11 @@ def _complete(folder: Path) -> bool:
     json_cog = (folder / DEPARTEMENTS_FILE).is_file() and (folder / REGIONS_FILE).is_file()
     csv_cog = any(folder.glob("v_departement_*.csv")) and any(folder.glob("v_region_*.csv"))
     return json_cog or csv_cog
+
+
+def has_communes(folder: Path) -> bool:
+    """Whether the folder holds the COG's communes (`communes.json` or INSEE's `v_commune_*.csv`)."""
+    return (folder / COMMUNES_FILE).is_file() or any(folder.glob(COG_COMMUNES_CSV))
 
 
 def cache_folder() -> Path:
@@ -60,6 +73,8 @@ def reference_folder(explicit: Path | None) -> Path:
     cache = cache_folder()
     if not _complete(cache):
         download_reference(cache)
+    elif not has_communes(cache):  # a cache filled before the communes were read: they alone
+        download_communes(cache)
     return cache
 
 
@@ -101,7 +116,8 @@ def _cog_resource(resources: list[dict], prefix: str) -> tuple[dict, str]:
 
 
 def download_reference(folder: Path) -> None:
-    """Fill `folder` with La Poste's base and INSEE's COG files found through the data.gouv.fr API.
+    """Fill `folder` with La Poste's base and INSEE's COG files (départements, régions, communes) found
+    through the data.gouv.fr API.
 
     Each file is renamed into place only when complete, so an interrupted download is resumed from
     scratch on the next run rather than read half-written.
@@ -119,7 +135,7 @@ def download_reference(folder: Path) -> None:
             described: list[dict] = []
             laposte = _laposte_resource(_dataset_resources(client, LAPOSTE_DATASET, described))
             cog = _dataset_resources(client, COG_DATASET)
-            chosen = [_cog_resource(cog, prefix) for prefix in COG_PREFIXES]
+            chosen = [_cog_resource(cog, prefix) for prefix in (*COG_PREFIXES, COMMUNES_PREFIX)]
             fetch(laposte["url"], folder / LAPOSTE_FILE, client=client)
             for resource, name in chosen:
                 fetch(resource["url"], folder / name, client=client)
@@ -174,3 +190,16 @@ def download_contours(folder: Path, client: httpx.Client | None = None) -> bool:
         log.warning("département outlines not downloaded: maps without them", extra={"error": str(exc)})
         return False
     return True
+
+
+def download_communes(folder: Path) -> None:
+    """Add INSEE's COG communes (`v_commune_YYYY.csv`) to a reference folder that lacks them."""
+    log.info("downloading the COG's communes", extra={"portal": config.portal_url(), "folder": str(folder)})
+    try:
+        with http_client() as client:
+            resource, name = _cog_resource(_dataset_resources(client, COG_DATASET), COMMUNES_PREFIX)
+            fetch(resource["url"], folder / name, client=client)
+    except DownloadError as exc:
+        raise DownloadError(
+            f"cannot download the COG's communes (or give a folder with --reference): {exc}"
+        ) from None

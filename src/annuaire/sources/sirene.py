@@ -1,4 +1,4 @@
-"""SIRENE: is an establishment still open, under which legal name and NAF code.
+"""SIRENE: is an establishment still open, under which legal name and NAF code, and where it is.
 
 Two APIs speak for SIRENE:
 - recherche-entreprises (`GET {url}/search?q={siret}`, no token, about 7 requests a second): the
@@ -8,7 +8,12 @@ Two APIs speak for SIRENE:
 - INSEE's Sirene API 3.11 (`GET {url}/siret/{siret}`, a bearer token, 30 requests a minute): the answer's
   `etablissement` has `uniteLegale` (`denominationUniteLegale`, `etatAdministratifUniteLegale`…) and
   `periodesEtablissement[]` (the current one first: `etatAdministratifEtablissement` A/F,
-  `dateDebut`, `activitePrincipaleEtablissement`); 404 for an unknown SIRET.
+  `dateDebut`, `activitePrincipaleEtablissement`) and `adresseEtablissement`; 404 for an unknown SIRET.
+
+Both give the establishment's address (street, postal code, commune's INSEE code) and position:
+recherche-entreprises in latitude/longitude, INSEE in Lambert-93 or UTM (geocoding/projection.py).
+Under partial diffusion (`statutDiffusionEtablissement` P) the street and the position are masked
+(`[ND]`, `[NON-DIFFUSIBLE]`): only the commune is known.
 
 Requests are throttled by a token bucket (requests per minute), retried with exponential backoff on
 429, 5xx and broken connections (honouring `Retry-After`), and every answer is kept in a SQLite cache
@@ -73,7 +78,7 @@ class TokenBucket:
                 self.sleep((1 - self.tokens) * self.interval)
 
 
-@dataclass
+@dataclass(slots=True)
 class Etablissement:
     siret: str
     etat_administratif: str | None  # A, F; None: unknown to SIRENE
@@ -81,6 +86,98 @@ class Etablissement:
     denomination: str | None = None
     activite_principale: str | None = None
     etat_unite_legale: str | None = None
+    # Where it is (None when SIRENE does not say, or masks it):
+    adresse: str | None = None  # the street line: "12 BIS RUE DE LA PAIX"
+    code_postal: str | None = None
+    code_commune: str | None = None  # INSEE code
+    latitude: float | None = None  # WGS 84
+    longitude: float | None = None
+    diffusion: str | None = None  # O, or P (partial: street and position masked)
+
+
+MASKED = ("[ND]", "[NON-DIFFUSIBLE]")  # what the stock and the APIs write for a masked value
+# INSEE's abbreviations of street types (`typeVoieEtablissement`), spelled out as the BAN knows them.
+STREET_TYPES = {
+    "ALL": "ALLEE",
+    "AV": "AVENUE",
+    "BD": "BOULEVARD",
+    "CAR": "CARREFOUR",
+    "CHE": "CHEMIN",
+    "CHS": "CHAUSSEE",
+    "CITE": "CITE",
+    "COR": "CORNICHE",
+    "CRS": "COURS",
+    "DOM": "DOMAINE",
+    "DSC": "DESCENTE",
+    "ECA": "ECART",
+    "ESP": "ESPLANADE",
+    "FG": "FAUBOURG",
+    "GR": "GRANDE RUE",
+    "HAM": "HAMEAU",
+    "HLE": "HALLE",
+    "IMP": "IMPASSE",
+    "LD": "LIEU DIT",
+    "LOT": "LOTISSEMENT",
+    "MAR": "MARCHE",
+    "MTE": "MONTEE",
+    "PARC": "PARC",
+    "PAS": "PASSAGE",
+    "PL": "PLACE",
+    "PLN": "PLAINE",
+    "PLT": "PLATEAU",
+    "PRO": "PROMENADE",
+    "PRV": "PARVIS",
+    "QUA": "QUARTIER",
+    "QUAI": "QUAI",
+    "RES": "RESIDENCE",
+    "RLE": "RUELLE",
+    "ROC": "ROCADE",
+    "RPT": "ROND POINT",
+    "RTE": "ROUTE",
+    "RUE": "RUE",
+    "SEN": "SENTIER",
+    "SQ": "SQUARE",
+    "TPL": "TERRE PLEIN",
+    "TRA": "TRAVERSE",
+    "VLA": "VILLA",
+    "VLGE": "VILLAGE",
+    "VOIE": "VOIE",
+}
+REPETITIONS = {"B": "BIS", "T": "TER", "Q": "QUATER", "C": "QUINQUIES"}
+
+
+def given(value) -> str | None:
+    """A value as SIRENE gives it, or None: empty or masked."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return None if not text or text in MASKED else text
+
+
+def street_line(number, repetition, kind, label) -> str | None:
+    """INSEE's split street ("12", "B", "RUE", "DE LA PAIX") as one line: "12 BIS RUE DE LA PAIX";
+    None when the street is masked or missing."""
+    label = given(label)
+    if not label:
+        return None
+    return joined_street(given(number), given(repetition), given(kind), label)
+
+
+def joined_street(number: str | None, repetition: str | None, kind: str | None, label: str) -> str:
+    """`street_line` for values already read (stripped, None when empty or masked)."""
+    if kind:
+        kind = STREET_TYPES.get(kind.upper(), kind)
+    if repetition:
+        repetition = REPETITIONS.get(repetition.upper(), repetition)
+    return " ".join(p for p in (number, repetition, kind, label) if p)
+
+
+def _coordinate(value) -> float | None:
+    text = given(value)
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
 
 
 def parse_recherche_entreprises(siret: str, body: dict) -> Etablissement:
@@ -99,8 +196,36 @@ def parse_recherche_entreprises(siret: str, body: dict) -> Etablissement:
                     unit.get("nom_raison_sociale") or unit.get("nom_complet"),
                     etab.get("activite_principale") or unit.get("activite_principale"),
                     unit.get("etat_administratif"),
+                    *_recherche_entreprises_address(etab),
                 )
     return Etablissement(siret, None)
+
+
+def _recherche_entreprises_address(etab: dict) -> tuple:
+    """(street, postal code, commune, latitude, longitude, diffusion) of a recherche-entreprises
+    establishment: the street from its parts, else from `adresse` without its postal code and city."""
+    postcode = given(etab.get("code_postal"))
+    street = street_line(
+        etab.get("numero_voie"),
+        etab.get("indice_repetition"),
+        etab.get("type_voie"),
+        etab.get("libelle_voie"),
+    )
+    if street is None and (whole := given(etab.get("adresse"))):
+        street = (whole.split(f" {postcode} ", 1)[0] if postcode else whole).strip() or None
+        if street and postcode and street.endswith(postcode):
+            street = None  # only the postal code and the city
+    latitude, longitude = _coordinate(etab.get("latitude")), _coordinate(etab.get("longitude"))
+    if latitude is None or longitude is None or not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        latitude = longitude = None
+    return (
+        street,
+        postcode,
+        given(etab.get("commune")),
+        latitude,
+        longitude,
+        given(etab.get("statut_diffusion_etablissement")),
+    )
 
 
 def parse_insee(siret: str, body: dict) -> Etablissement:
@@ -114,6 +239,19 @@ def parse_insee(siret: str, body: dict) -> Etablissement:
     name = unit.get("denominationUniteLegale") or " ".join(
         filter(None, (unit.get("prenomUsuelUniteLegale"), unit.get("nomUniteLegale")))
     )
+    address = etab.get("adresseEtablissement") or {}
+    commune = given(address.get("codeCommuneEtablissement"))
+    from ..geocoding.projection import to_wgs84
+
+    (position,) = to_wgs84(
+        [
+            (
+                given(address.get("coordonneeLambertAbscisseEtablissement")),
+                given(address.get("coordonneeLambertOrdonneeEtablissement")),
+                commune,
+            )
+        ]
+    )
     return Etablissement(
         siret,
         state,
@@ -121,6 +259,17 @@ def parse_insee(siret: str, body: dict) -> Etablissement:
         name or None,
         current.get("activitePrincipaleEtablissement") or unit.get("activitePrincipaleUniteLegale"),
         unit.get("etatAdministratifUniteLegale"),
+        street_line(
+            address.get("numeroVoieEtablissement"),
+            address.get("indiceRepetitionEtablissement"),
+            address.get("typeVoieEtablissement"),
+            address.get("libelleVoieEtablissement"),
+        ),
+        given(address.get("codePostalEtablissement")),
+        commune,
+        position[0] if position else None,
+        position[1] if position else None,
+        given(etab.get("statutDiffusionEtablissement")),
     )
 
 

@@ -85,7 +85,18 @@ class Store(ABC):
     @abstractmethod
     def addresses(self) -> Iterator[dict[str, Any]]:
         """Every declaration's address, for geocoding: nda, voie, code_postal, ville,
-        code_commune_insee, commune, type_adresse."""
+        code_commune_insee, commune, type_adresse. Declarations placed by SIRENE are left out: their
+        location is SIRENE's (clean/places.py)."""
+
+    @abstractmethod
+    def establishment_sirets(self) -> list[str]:
+        """The valid SIRETs of the active organisations, in identifier order."""
+
+    @abstractmethod
+    def replace_sirene(self, rows: Iterable[tuple], answers: dict | None = None) -> dict:
+        """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers` (SIRET →
+        (answer, date, api)), place the declarations whose own address gives no commune at SIRENE's
+        address (clean/places.py), in one transaction. Returns what placing changed."""
 
     @abstractmethod
     def replace_locations(self, rows: Iterable[tuple]) -> int:

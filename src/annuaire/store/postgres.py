@@ -25,7 +25,7 @@ from psycopg import sql
 from psycopg.adapt import Dumper
 from psycopg.rows import dict_row
 
-from ..clean.names import fold
+from ..clean.names import fold, place_words
 from ..errors import DatabaseUnavailable, DirectoryMissing
 from . import shown
 from .base import BuildWriter, Store
@@ -355,7 +355,7 @@ class PostgresStore(Store):
                     WHERE c.organisme_id = o.id) AS portees,
                   l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode,
                   p.debut_exercice, p.fin_exercice, p.nb_stagiaires, p.nb_stagiaires_confies,
-                  p.effectif_formateurs
+                  p.effectif_formateurs, p.origine_lieu, p.date_origine_lieu
                FROM organismes o
                LEFT JOIN localisations l ON l.nda = o.nda_principal
                LEFT JOIN declarations p ON p.nda = o.nda_principal
@@ -366,10 +366,13 @@ class PostgresStore(Store):
         return self._rows("SELECT * FROM quarantaine ORDER BY enregistrement")
 
     def provenance(self) -> Iterator[dict[str, Any]]:
+        from .place_sql import PLACE_PROVENANCE
+
         return self._rows(
-            """SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
+            f"""SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
                       p.date_observation, p.conflit, p.ligne
-               FROM provenance p JOIN organismes o ON o.id = p.organisme_id
+               FROM (SELECT * FROM provenance UNION ALL {PLACE_PROVENANCE}) p
+               JOIN organismes o ON o.id = p.organisme_id
                ORDER BY o.identifiant COLLATE "C", p.source COLLATE "C", p.champ COLLATE "C",
                         coalesce(p.ligne, 0), p.valeur COLLATE "C\""""
         )
@@ -377,7 +380,7 @@ class PostgresStore(Store):
     def addresses(self) -> Iterator[dict[str, Any]]:
         return self._rows(
             """SELECT nda, voie, code_postal, ville, code_commune_insee, commune, type_adresse
-               FROM declarations ORDER BY nda COLLATE "C\""""
+               FROM declarations WHERE origine_lieu <> 'sirene' ORDER BY nda COLLATE "C\""""
         )
 
     def replace_locations(self, rows: Iterable[tuple]) -> int:
@@ -411,12 +414,51 @@ class PostgresStore(Store):
                 )
             ]
 
-    def replace_sirene(self, rows: Iterable[tuple]) -> int:
-        """Replace SIRENE's answers (rows in `sirene` column order), in one transaction."""
+    def replace_sirene(self, rows: Iterable[tuple], answers: dict | None = None) -> dict:
+        """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers`, place the
+        declarations SIRENE places (see SQLiteStore.replace_sirene), in one transaction."""
+        from ..clean.places import PlaceBook, replacements
+        from .place_sql import BOOK_SQL, PLACE_UPDATE, PLACEABLE_SQL, SHOWN_PLACE_UPDATE
+
         rows = list(rows)
+        report: dict = {}
         with self.connect(autocommit=False) as conn, conn.transaction():
             conn.execute("DELETE FROM sirene")
             with conn.cursor() as cur:
-                cur.executemany("INSERT INTO sirene VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
+                cur.executemany(f"INSERT INTO sirene VALUES ({', '.join(['%s'] * 14)})", rows)
+            if answers is not None:
+                book = PlaceBook.from_rows(*(conn.execute(query).fetchall() for query in BOOK_SQL))
+                with conn.cursor(row_factory=dict_row) as cur:
+                    placeable = cur.execute(PLACEABLE_SQL).fetchall()
+                changes, locations, placement = replacements(placeable, answers, book)
+                with conn.cursor() as cur:
+                    cur.executemany(PLACE_UPDATE.replace("?", "%s"), changes)
+                    cur.executemany(
+                        """INSERT INTO localisations VALUES (%s, %s, %s, %s, %s, %s, %s)
+                           ON CONFLICT (nda) DO UPDATE SET latitude = excluded.latitude,
+                             longitude = excluded.longitude, geo_score = excluded.geo_score,
+                             geo_type = excluded.geo_type, geo_label = excluded.geo_label,
+                             geo_methode = excluded.geo_methode""",
+                        locations,
+                    )
+                    cur.executemany(
+                        SHOWN_PLACE_UPDATE.replace("?1", "%(nda)s"), [{"nda": c[-1]} for c in changes]
+                    )
+                shown = conn.execute(
+                    """SELECT o.id, coalesce(o.commune, o.ville, '') FROM organismes o
+                       WHERE o.nda_principal = ANY(%s)""",
+                    ([c[-1] for c in changes],),
+                ).fetchall()
+                with conn.cursor() as cur:  # the full-text entries name the commune
+                    cur.executemany(
+                        "UPDATE organismes_fts SET commune = %s WHERE rowid = %s",
+                        [(place_words(name), oid) for oid, name in shown],
+                    )
+                if changes:
+                    refresh_search_tables(conn)
+                report = placement.report() | {
+                    "declarations_changed": len(changes),
+                    "organisations_changed": len(shown),
+                }
             new_version(conn)
-        return len(rows)
+        return report

@@ -1,5 +1,5 @@
 -- Annuaire SQLite schema. One file holds the whole directory; it is built aside and swapped in.
-PRAGMA user_version = 2;  -- store/migrations: the latest version
+PRAGMA user_version = 3;  -- store/migrations: the latest version
 
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
@@ -7,25 +7,41 @@ CREATE TABLE meta (
 );
 
 -- Reference geography (COG, La Poste): used for names, filters and commune centroids.
+-- `type_liaison`: the COG's TNCC, the article a name takes (0 "de Paris", 2 "du Rhône", 3 "de la
+-- Somme", 4 "des Landes", 5 "de l'Ain"…), see places/articles.py.
 CREATE TABLE regions (
-    code TEXT PRIMARY KEY,
-    nom  TEXT NOT NULL
+    code         TEXT PRIMARY KEY,
+    nom          TEXT NOT NULL,
+    type_liaison INTEGER
 );
 
 CREATE TABLE departements (
-    code        TEXT PRIMARY KEY,
-    nom         TEXT NOT NULL,
-    code_region TEXT
+    code         TEXT PRIMARY KEY,
+    nom          TEXT NOT NULL,
+    code_region  TEXT,
+    type_liaison INTEGER
 );
 
+-- `type`: commune, arrondissement (of Paris, Lyon, Marseille), ville (those three cities);
+-- `commune_parente`: an arrondissement's city; `population`: the COG's.
 CREATE TABLE communes (
     code_insee       TEXT PRIMARY KEY,
-    nom              TEXT NOT NULL,      -- La Poste's spelling
+    nom              TEXT NOT NULL,      -- the COG's official name (La Poste's spelling without the COG)
     codes_postaux    TEXT NOT NULL,      -- space-separated
     code_departement TEXT NOT NULL,
     code_region      TEXT,
     latitude         REAL,
-    longitude        REAL
+    longitude        REAL,
+    type             TEXT NOT NULL DEFAULT 'commune',
+    commune_parente  TEXT,
+    population       INTEGER
+);
+
+-- Codes of communes merged since (and of delegated or associated communes): today's commune.
+CREATE TABLE communes_anciennes (
+    code_ancien TEXT PRIMARY KEY,
+    code_insee  TEXT NOT NULL,
+    nom         TEXT                     -- the former commune's name, when known
 );
 
 -- One establishment, possibly declared under several NDAs (merged on its SIRET).
@@ -51,6 +67,11 @@ CREATE TABLE organismes (
     statut                    TEXT NOT NULL DEFAULT 'actif'
 );
 
+-- `origine_lieu`: where the place (commune, département, région) comes from: liste_publique (its own
+-- address), sirene (the establishment's address in SIRENE, when its own gives no commune; dated by
+-- `date_origine_lieu`, SIRENE's answer, its stock file's date), region_declaree (only the région it
+-- declared), aucune. Those two columns come last, where `annuaire migrate` adds them. (No comment
+-- inside the column list after them: SQLite's DROP COLUMN, which the migration tests use, trips on it.)
 CREATE TABLE declarations (
     nda                        TEXT PRIMARY KEY,
     organisme_id               INTEGER NOT NULL REFERENCES organismes(id),
@@ -89,7 +110,9 @@ CREATE TABLE declarations (
     nb_stagiaires_confies      INTEGER,
     effectif_formateurs        INTEGER,
     colonnes_supplementaires   TEXT,                  -- unknown source columns, as JSON
-    statut                     TEXT NOT NULL DEFAULT 'actif'
+    statut                     TEXT NOT NULL DEFAULT 'actif',
+    origine_lieu               TEXT NOT NULL DEFAULT 'liste_publique',
+    date_origine_lieu          TEXT
 );
 
 -- Previous NDAs stay findable: "which declaration replaced 11750204482?"
@@ -132,7 +155,7 @@ CREATE TABLE localisations (
     geo_score   REAL,
     geo_type    TEXT,
     geo_label   TEXT,
-    geo_methode TEXT NOT NULL   -- ban, centroide_commune, aucun
+    geo_methode TEXT NOT NULL   -- ban, sirene, centroide_commune, aucun
 );
 
 -- What each declaration looked like in the source, for updates: a record whose fingerprint is known is
@@ -205,7 +228,12 @@ CREATE TABLE provenance (
 );
 CREATE INDEX provenance_organisme ON provenance(organisme_id);
 
--- SIRENE's answer for an establishment (`annuaire sirene`): open or closed, legal name, NAF code.
+-- SIRENE's answer for an establishment (`annuaire sirene`, `--sirene-stock`; `api`: recherche-entreprises,
+-- insee or stock): open or closed, legal name, NAF code, and its address (what places a declaration whose own address gives no commune):
+-- `adresse` the street line ("12 RUE DE LA PAIX", NULL when masked), `code_postal`, `code_commune`
+-- (INSEE code), `latitude`/`longitude` (WGS 84, converted from Lambert-93 or INSEE's UTM zones
+-- overseas), `diffusion` O (public) or P (partial diffusion: street and position masked). Those come
+-- last, where `annuaire migrate` adds them, without comments (SQLite's DROP COLUMN trips on them).
 CREATE TABLE sirene (
     siret               TEXT PRIMARY KEY,
     etat_administratif  TEXT,            -- A (active) or F (closed), or NULL: unknown to SIRENE
@@ -214,7 +242,13 @@ CREATE TABLE sirene (
     activite_principale TEXT,            -- NAF code
     etat_unite_legale   TEXT,            -- A or C (ceased)
     date_verification   TEXT NOT NULL,
-    api                 TEXT NOT NULL    -- recherche-entreprises or insee
+    api                 TEXT NOT NULL,
+    adresse             TEXT,
+    code_postal         TEXT,
+    code_commune        TEXT,
+    latitude            REAL,
+    longitude           REAL,
+    diffusion           TEXT
 ) WITHOUT ROWID;
 
 -- Prefix indexes for 2- and 3-character prefixes: what people have typed when the first results show

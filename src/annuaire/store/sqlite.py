@@ -12,8 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..clean.names import fold
-from ..errors import DirectoryMissing
+from ..clean.names import fold, place_words
+from ..errors import AnnuaireError, DirectoryMissing
 from .base import BuildWriter, Rows, Store
 from .files import aside_path, keep_attributes, resolved
 from .side_index import FULL_TEXT, OPTIMIZE, SPATIAL, SideTables, can_fork, fill
@@ -71,6 +71,7 @@ def ensure_math_functions(conn: sqlite3.Connection) -> None:
 def register_functions(conn: sqlite3.Connection) -> None:
     """SQL functions the search tables use: `fold`, and math functions if SQLite lacks them."""
     conn.create_function("fold", 1, fold, deterministic=True)
+    conn.create_function("place_words", 1, place_words, deterministic=True)
     ensure_math_functions(conn)
 
 
@@ -105,7 +106,7 @@ SEARCH_ROWS = """INSERT INTO recherche
     ORDER BY o.id"""
 
 FULL_TEXT_ROWS = """INSERT INTO organismes_fts(rowid, denomination, commune, identifiants)
-    SELECT o.id, fold(o.denomination), fold(coalesce(o.commune, o.ville, '')),
+    SELECT o.id, fold(o.denomination), place_words(coalesce(o.commune, o.ville, '')),
            coalesce(o.siret, '') || ' ' || coalesce(o.siren, '') || ' ' ||
            coalesce((SELECT group_concat(d.nda, ' ') FROM declarations d WHERE d.organisme_id = o.id), '')
            || ' ' ||
@@ -153,6 +154,33 @@ def refresh_organisations(conn: sqlite3.Connection, ids: list[int]) -> None:
         ),
         (chosen, chosen),
     )
+
+
+def apply_sirene_places(conn: sqlite3.Connection, answers: dict) -> dict:
+    """Place the directory's declarations whose own address gives no commune at SIRENE's address
+    (`answers`: SIRET → (answer, date, api)), inside the caller's transaction: declarations,
+    locations, the organisations they show and their search rows. Returns what changed."""
+    from ..clean.places import PlaceBook, replacements
+    from .place_sql import BOOK_SQL, PLACE_UPDATE, PLACEABLE_SQL, SHOWN_PLACE_UPDATE
+
+    book = PlaceBook.from_rows(*(conn.execute(query).fetchall() for query in BOOK_SQL))
+    cursor = conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    changes, locations, placement = replacements(cursor.execute(PLACEABLE_SQL).fetchall(), answers, book)
+    conn.executemany(PLACE_UPDATE, changes)
+    conn.executemany("INSERT OR REPLACE INTO localisations VALUES (?, ?, ?, ?, ?, ?, ?)", locations)
+    changed = [(row[-1],) for row in changes]
+    conn.executemany(SHOWN_PLACE_UPDATE, changed)
+    touched = sorted(
+        {
+            row[0]
+            for (nda,) in changed
+            for row in conn.execute("SELECT organisme_id FROM declarations WHERE nda = ?", (nda,))
+        }
+    )
+    if touched:
+        refresh_organisations(conn, touched)
+    return placement.report() | {"declarations_changed": len(changes), "organisations_changed": len(touched)}
 
 
 class SQLiteBuildWriter(BuildWriter):
@@ -318,7 +346,7 @@ class SQLiteStore(Store):
                     WHERE c.organisme_id = o.id) AS portees,
                   l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode,
                   p.debut_exercice, p.fin_exercice, p.nb_stagiaires, p.nb_stagiaires_confies,
-                  p.effectif_formateurs
+                  p.effectif_formateurs, p.origine_lieu, p.date_origine_lieu
            FROM organismes o
            LEFT JOIN localisations l ON l.nda = o.nda_principal
            LEFT JOIN declarations p ON p.nda = o.nda_principal
@@ -337,17 +365,20 @@ class SQLiteStore(Store):
             conn.close()
 
     def provenance(self) -> Iterator[dict[str, Any]]:
+        from .place_sql import PLACE_PROVENANCE
+
         return self._dicts(
-            """SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
+            f"""SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
                       p.date_observation, p.conflit, p.ligne
-               FROM provenance p JOIN organismes o ON o.id = p.organisme_id
+               FROM (SELECT * FROM provenance UNION ALL {PLACE_PROVENANCE}) p
+               JOIN organismes o ON o.id = p.organisme_id
                ORDER BY o.identifiant, p.source, p.champ, coalesce(p.ligne, 0), p.valeur"""
         )
 
     def addresses(self) -> Iterator[dict[str, Any]]:
         return self._dicts(
             """SELECT nda, voie, code_postal, ville, code_commune_insee, commune, type_adresse
-           FROM declarations ORDER BY nda"""
+           FROM declarations WHERE origine_lieu <> 'sirene' ORDER BY nda"""
         )
 
     @contextmanager
@@ -393,15 +424,18 @@ class SQLiteStore(Store):
         finally:
             conn.close()
 
-    def replace_sirene(self, rows: Iterable[tuple]) -> int:
-        """Replace SIRENE's answers (rows in `sirene` column order), in one transaction."""
+    def replace_sirene(self, rows: Iterable[tuple], answers: dict | None = None) -> dict:
+        """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers` (SIRET →
+        (answer, date, api)), place the declarations SIRENE places (clean/places.py), in one
+        transaction. Returns what placing did."""
+        from .migrations import latest_version
+
         with self._writing() as conn:
-            conn.execute(
-                """CREATE TABLE IF NOT EXISTS sirene (
-                       siret TEXT PRIMARY KEY, etat_administratif TEXT, date_fermeture TEXT,
-                       denomination TEXT, activite_principale TEXT, etat_unite_legale TEXT,
-                       date_verification TEXT NOT NULL, api TEXT NOT NULL) WITHOUT ROWID"""
-            )  # a directory built before the table existed
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version < latest_version("sqlite"):
+                raise AnnuaireError(
+                    f"{self.path}: built by an older version: run `annuaire migrate --db {self.path}` first"
+                )
             conn.execute("DELETE FROM sirene")
-            count = conn.executemany("INSERT INTO sirene VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows).rowcount
-        return count
+            conn.executemany(f"INSERT INTO sirene VALUES ({', '.join('?' * 14)})", rows)
+            return apply_sirene_places(conn, answers) if answers is not None else {}

@@ -62,6 +62,7 @@ ADDRESS_LABELS = {
 }
 METHOD_LABELS = {
     "ban": "géocodage BAN de l'adresse",
+    "sirene": "position de l'établissement dans le répertoire SIRENE",
     "centroide_commune": "centre de la commune",
     "aucun": "aucune position",
 }

@@ -11,10 +11,14 @@ from .text import SCOPE_LABELS, nice_name, scopes_of
 def organisation_jsonld(org: dict[str, Any], url: str, description: str) -> dict[str, Any]:
     """An EducationalOrganization with its postal address and, when located, its coordinates."""
     address: dict[str, Any] = {"@type": "PostalAddress", "addressCountry": "FR"}
-    if org.get("adresse"):
-        address["streetAddress"] = org["adresse"]
-    if org.get("code_postal"):
-        address["postalCode"] = org["code_postal"]
+    # The address shown: the Liste publique's, or SIRENE's when its own gives no commune.
+    shown = org.get("lieu") or {}
+    street = shown.get("adresse") if shown.get("origine") == "sirene" else org.get("adresse")
+    postcode = shown.get("code_postal") if shown.get("origine") == "sirene" else org.get("code_postal")
+    if street:
+        address["streetAddress"] = street
+    if postcode:
+        address["postalCode"] = postcode
     if org.get("commune"):
         address["addressLocality"] = nice_name(org["commune"])
     if org.get("region"):

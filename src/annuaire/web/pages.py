@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from .. import gazetteer
 from . import slugs, text
 from .charts import bar_chart
 from .history import event_sentence
@@ -31,6 +32,10 @@ def environment() -> Environment:
         french_date=text.french_date,
         number=text.number,
         org_path=slugs.organisation_path,
+        # A département or a région (a dict with `nom` and `type_liaison`) in a sentence.
+        de=lambda t: gazetteer.of_name(t["nom"], t.get("type_liaison")),
+        le=lambda t: gazetteer.with_article(t["nom"], t.get("type_liaison")),
+        en=lambda t: gazetteer.in_name(t["nom"], t.get("type_liaison")),
     )
     env.globals.update(
         SCOPE_LABELS=text.SCOPE_LABELS,

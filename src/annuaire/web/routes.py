@@ -14,8 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from ..gazetteer import CENTRE_KINDS, centre_error
 from ..search import QueryError, Searcher, SearchQuery
-from ..search.params import CODE_POSTAL, COMMUNE, SCOPES, Filters
+from ..search.params import SCOPES, Filters
 from ..store import open_store
 from . import slugs, text
 from .contours import contours_file, simplified_contours
@@ -23,6 +24,7 @@ from .errors import PageError
 from .jsonld import organisation_jsonld, script_json
 from .pages import Renderer
 from .sitemap import file_count, index_xml, robots_txt, site_paths, urlset_xml
+from .understood import empty_hints, search_link, suggestion_links, understood_view
 
 PER_PAGE = 20
 MAX_LISTED_PAGE = 500  # territory pages list at most this many pages of organisations
@@ -89,7 +91,8 @@ def pagination(path: str, params: dict[str, Any], page: int, pages: int) -> dict
 
 def search_form(request: Request, searcher: Searcher) -> tuple[dict[str, Any], Filters, str | None]:
     """The search form's values as typed, the filters they mean, and an error message if any.
-    `autour` takes a postal code, an INSEE code or a commune's name (the best-known match)."""
+    `autour` takes what the gazetteer resolves (a commune's name, "Paris 11e", a postal code, an INSEE
+    code); a name several communes bear gives the candidates to choose from (`form["choix"]`)."""
     qp = request.query_params
     form = {
         "q": qp.get("q", "").strip(),
@@ -103,19 +106,22 @@ def search_form(request: Request, searcher: Searcher) -> tuple[dict[str, Any], F
         # The box "Certifié Qualiopi" (oui) wins over the "Non certifiés" facet kept in a hidden field.
         "certifie": next((c for c in ("oui", "non") if c in (v.strip() for v in qp.getlist("certifie"))), ""),
         "tri": qp.get("tri", "").strip(),
+        "correction": qp.get("correction", "").strip() != "non",  # non: the words as typed
     }
     error = None
     autour, place = None, None
+    form["choix"] = []
     if form["autour"]:
-        code = form["autour"].upper()
-        if COMMUNE.match(code) or CODE_POSTAL.match(code):
-            autour = code
+        found = searcher.gazetteer().resolve(form["autour"], CENTRE_KINDS)
+        if centre_error(found) is None:
+            autour, place = form["autour"], found.place.label()
+        elif found.ambiguous:
+            error = f"Plusieurs lieux s'appellent « {form['autour']} » : lequel ?"
+            form["choix"] = [(p.choice_label(), p.choice()) for p in found.places[:10]]
+        elif found.place is not None:
+            error = f"Position inconnue pour « {found.place.label()} »."
         else:
-            found = searcher.suggest_communes(form["autour"], limit=1)
-            if found:
-                autour, place = found[0]["code_insee"], found[0]["nom"]
-            else:
-                error = f"Commune inconnue : « {form['autour']} »."
+            error = f"Commune inconnue : « {form['autour']} »."
     try:
         rayon = float(form["rayon"].replace(",", ".")) if form["rayon"] else 10.0
         lat = float(form["lat"]) if form["lat"] and not autour else None
@@ -133,16 +139,18 @@ def search_form(request: Request, searcher: Searcher) -> tuple[dict[str, Any], F
         lat=lat,
         lon=lon,
         rayon_km=rayon,
+        correction=form["correction"],
     )
     form["lieu"] = place
     return form, filters, error
 
 
 def active_filters(
-    form: dict[str, Any], current: list[tuple[str, str]], s: Searcher
+    form: dict[str, Any], current: list[tuple[str, str]], s: Searcher, understood: bool = False
 ) -> list[tuple[str, str]]:
     """The conditions of a search as (words, the same search without it): the removable summary
-    shown above the results on a phone."""
+    shown above the results on a phone (the search box's text aside when its parts are shown as
+    chips of their own, `understood`)."""
 
     def without(*removed: tuple[str, str | None]) -> str:
         kept = [
@@ -153,7 +161,7 @@ def active_filters(
         return "/recherche" + ("?" + urlencode(kept) if kept else "")
 
     found: list[tuple[str, str]] = []
-    if form["q"]:
+    if form["q"] and not understood:
         found.append((f"« {form['q']} »", without(("q", None))))
     for code in form["portee"]:
         if code in text.SCOPE_SHORT:
@@ -191,8 +199,37 @@ def filter_params(f: Filters) -> dict[str, Any]:
         "lat": f.lat,
         "lon": f.lon,
         "rayon": f.rayon_km if f.has_centre else None,
+        "correction": None if f.correction else "false",
     }
     return {k: v for k, v in params.items() if v not in (None, "", [])}
+
+
+def searches_meant(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the search box's suggestions offer as searches: the corrected spelling, or what the
+    text was understood as ("Langues vivantes · Lyon"), with the count it finds."""
+    meant = answer.get("interpretation") or {}
+    if not meant or meant["lecture"] in ("identifiant", "nom"):
+        corrected = meant.get("texte_corrige")
+        if not corrected:
+            return []
+        return [
+            {
+                "nom": corrected,
+                "detail": "orthographe corrigée · " + text.plural(answer["total"], "organisme", "organismes"),
+                "url": search_link([], q=corrected),
+            }
+        ]
+    parts = [s["libelle_court"] for s in meant["specialites"]]
+    parts += [f"Qualiopi · {text.SCOPE_SHORT.get(p['portee'], p['portee'])}" for p in meant["portees"]]
+    parts += ["Certifiés Qualiopi"] if meant["certifie"] else []
+    parts += [text.nice_name(meant["lieu"]["libelle"])] if meant["lieu"] else []
+    if not parts:
+        return []
+    searched = meant["texte_corrige"] or meant["texte"]
+    detail = text.plural(answer["total"], "organisme", "organismes")
+    if meant["texte_corrige"]:
+        detail = "orthographe corrigée · " + detail
+    return [{"nom": " · ".join(parts), "detail": detail, "url": search_link([], q=searched)}]
 
 
 def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> APIRouter:
@@ -287,7 +324,13 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
             return "/recherche?" + urlencode([(k, v) for k, v in current if k != param] + [(param, value)])
 
         context["refine"] = refine
-        context["active_filters"] = active_filters(form, current, s)
+        context["understood"] = understood_view((results or {}).get("interpretation"), current)
+        context["empty_hints"] = empty_hints(form)
+        context["suggested"] = suggestion_links((results or {}).get("suggestions", []), current)
+        context["active_filters"] = active_filters(
+            form, current, s, understood=bool(context["understood"] and context["understood"]["chips"])
+        )
+        context["choix"] = [(label, refine("autour", value)) for label, value in form["choix"]]
         partial = request.headers.get("x-partial") == "1"
         context["partial"] = partial  # the fragment shows an error itself; the page shows it above the form
         response = renderer.page(
@@ -300,12 +343,14 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
     async def suggestions(request: Request):
         s = searcher(request)
         q = request.query_params.get("q", "").strip()[:100]
-        found: dict[str, list] = {"organismes": [], "communes": []}
+        found: dict[str, list] = {"recherches": [], "organismes": [], "communes": []}
         if len(q) >= 2:
             try:
-                results = s.search(SearchQuery(Filters(q=q), par_page=5).checked())["resultats"]
+                answer = s.search(SearchQuery(Filters(q=q), par_page=5).checked())
             except QueryError:
-                results = []
+                answer = {"resultats": [], "interpretation": None, "total": 0}
+            results = answer["resultats"]
+            found["recherches"] = searches_meant(answer)
             found["organismes"] = [
                 {
                     "nom": r["denomination"],
@@ -317,6 +362,7 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
             found["communes"] = [
                 {
                     "nom": text.nice_name(c["nom"]),
+                    "type": c["type"],
                     "code_departement": c["code_departement"],
                     "nb_organismes": c["nb_organismes"],
                     "url": slugs.commune_path(c["code_departement"], c["nom"], c["code_insee"]),

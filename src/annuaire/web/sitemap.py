@@ -34,6 +34,11 @@ def site_paths(searcher: Searcher) -> list[tuple[str, str | None]]:
             "commune": commune,
         }
         organisations.append((organisation_path(org), declared))
+    places = searcher.gazetteer()
+    for insee in list(communes):  # Paris, Lyon and Marseille: the city's page beside its arrondissements'
+        city = places.commune(places.city_of(insee))
+        if city is not None:
+            communes.setdefault(city.code, (city.code_departement, city.nom))
     paths += [(commune_path(dep, name, insee), None) for insee, (dep, name) in sorted(communes.items())]
     return paths + organisations
 

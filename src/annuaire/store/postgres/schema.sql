@@ -18,24 +18,35 @@ CREATE TABLE meta (
 
 -- Reference geography (COG, La Poste): used for names, filters and commune centroids.
 CREATE TABLE regions (
-    code TEXT COLLATE "C" PRIMARY KEY,
-    nom  TEXT COLLATE "C" NOT NULL
+    code         TEXT COLLATE "C" PRIMARY KEY,
+    nom          TEXT COLLATE "C" NOT NULL,
+    type_liaison INTEGER
 );
 
 CREATE TABLE departements (
-    code        TEXT COLLATE "C" PRIMARY KEY,
-    nom         TEXT COLLATE "C" NOT NULL,
-    code_region TEXT COLLATE "C"
+    code         TEXT COLLATE "C" PRIMARY KEY,
+    nom          TEXT COLLATE "C" NOT NULL,
+    code_region  TEXT COLLATE "C",
+    type_liaison INTEGER
 );
 
 CREATE TABLE communes (
     code_insee       TEXT COLLATE "C" PRIMARY KEY,
-    nom              TEXT COLLATE "C" NOT NULL,      -- La Poste's spelling
+    nom              TEXT COLLATE "C" NOT NULL,      -- the COG's official name
     codes_postaux    TEXT COLLATE "C" NOT NULL,      -- space-separated
     code_departement TEXT COLLATE "C" NOT NULL,
     code_region      TEXT COLLATE "C",
     latitude         DOUBLE PRECISION,
-    longitude        DOUBLE PRECISION
+    longitude        DOUBLE PRECISION,
+    type             TEXT COLLATE "C" NOT NULL DEFAULT 'commune',
+    commune_parente  TEXT COLLATE "C",
+    population       INTEGER
+);
+
+CREATE TABLE communes_anciennes (
+    code_ancien TEXT COLLATE "C" PRIMARY KEY,
+    code_insee  TEXT COLLATE "C" NOT NULL,
+    nom         TEXT COLLATE "C"
 );
 
 -- One establishment, possibly declared under several NDAs (merged on its SIRET).
@@ -99,7 +110,9 @@ CREATE TABLE declarations (
     nb_stagiaires_confies      INTEGER,
     effectif_formateurs        INTEGER,
     colonnes_supplementaires   TEXT COLLATE "C",                  -- unknown source columns, as JSON
-    statut                     TEXT COLLATE "C" NOT NULL DEFAULT 'actif'
+    statut                     TEXT COLLATE "C" NOT NULL DEFAULT 'actif',
+    origine_lieu               TEXT COLLATE "C" NOT NULL DEFAULT 'liste_publique',  -- see schema.sql
+    date_origine_lieu          TEXT COLLATE "C"
 );
 
 -- Previous NDAs stay findable: "which declaration replaced 11750204482?"
@@ -142,7 +155,7 @@ CREATE TABLE localisations (
     geo_score   DOUBLE PRECISION,
     geo_type    TEXT COLLATE "C",
     geo_label   TEXT COLLATE "C",
-    geo_methode TEXT COLLATE "C" NOT NULL   -- ban, centroide_commune, aucun
+    geo_methode TEXT COLLATE "C" NOT NULL   -- ban, sirene, centroide_commune, aucun
 );
 
 -- What each declaration looked like in the source, for updates: a record whose fingerprint is known is
@@ -212,7 +225,13 @@ CREATE TABLE sirene (
     activite_principale TEXT COLLATE "C",
     etat_unite_legale   TEXT COLLATE "C",
     date_verification   TEXT COLLATE "C" NOT NULL,
-    api                 TEXT COLLATE "C" NOT NULL
+    api                 TEXT COLLATE "C" NOT NULL,
+    adresse             TEXT COLLATE "C",
+    code_postal         TEXT COLLATE "C",
+    code_commune        TEXT COLLATE "C",
+    latitude            DOUBLE PRECISION,
+    longitude           DOUBLE PRECISION,
+    diffusion           TEXT COLLATE "C"
 );
 
 CREATE TABLE quarantaine (

@@ -67,7 +67,7 @@
     load(queryOf(form), true, false);
   });
   results.addEventListener("click", function (event) {
-    var link = event.target.closest(".pager a, .facets a, .active-filters a");
+    var link = event.target.closest(".pager a, .facets a, .active-filters a, .understood a, .suggested a");
     if (!link) return;
     event.preventDefault();
     var query = link.getAttribute("href").split("?")[1] || "";

@@ -1,5 +1,5 @@
-// Search box suggestions (names and communes) as an ARIA 1.2 combobox: arrows move, Enter opens,
-// Escape closes. Without JavaScript the box is a plain search field.
+// Search box suggestions (the search as understood or spelt right, names, communes) as an ARIA 1.2
+// combobox: arrows move, Enter opens, Escape closes. Without JavaScript the box is a plain search field.
 (function () {
   "use strict";
 
@@ -57,6 +57,15 @@
       list.textContent = "";
       items = [];
       var base = input.id + "-option-";
+      if (data.recherches && data.recherches.length) {
+        list.appendChild(group("Rechercher"));
+        data.recherches.forEach(function (r) {
+          var li = option(base + items.length, r.nom, r.detail, r.url);
+          li.classList.add("search-option");
+          items.push(li);
+          list.appendChild(li);
+        });
+      }
       if (data.organismes.length) {
         list.appendChild(group("Organismes"));
         data.organismes.forEach(function (o) {
@@ -88,7 +97,7 @@
       if (q === lastQuery) return;
       lastQuery = q;
       fetch(input.dataset.suggest + "?q=" + encodeURIComponent(q), { headers: { Accept: "application/json" } })
-        .then(function (r) { return r.ok ? r.json() : { organismes: [], communes: [] }; })
+        .then(function (r) { return r.ok ? r.json() : { recherches: [], organismes: [], communes: [] }; })
         .then(function (data) { if (input.value.trim() === q) render(data); })
         .catch(function () { close(); });
     }
