@@ -14,6 +14,7 @@ import pytest
 import annuaire.pipeline.build as build_module
 import annuaire.pipeline.load as load_module
 from annuaire.errors import InputError
+from annuaire.store import open_store
 from annuaire.store.sqlite import SQLiteBuildWriter
 
 
@@ -40,7 +41,7 @@ def small_csv(tmp_path, sample_csv) -> Path:
 def previous(tmp_path, small_csv, reference) -> tuple[Path, str, str]:
     """A directory built at tmp_path/annuaire.db, with the hashes of the db and of its report."""
     db = tmp_path / "annuaire.db"
-    report = build_module.build(str(small_csv), str(db), reference)
+    report = build_module.build(str(small_csv), open_store(str(db)), reference)
     assert report["rows"]["records"] == 40
     return db, sha(db), sha(db.with_name(db.name + ".report.json"))
 
@@ -65,7 +66,7 @@ def test_failure_while_loading_keeps_previous_db(tmp_path, sample_csv, reference
 
     _patch_load(monkeypatch, load_then_fail)
     with pytest.raises(Boom):
-        build_module.build(str(sample_csv), str(db), reference)
+        build_module.build(str(sample_csv), open_store(str(db)), reference)
     assert seen["temp"], "the new directory was not written aside"
     assert seen["db_sha_meanwhile"] == db_sha  # readers never see a half-built directory
     assert sha(db) == db_sha
@@ -81,7 +82,7 @@ def test_failure_before_any_row_keeps_previous_db(tmp_path, sample_csv, referenc
 
     _patch_load(monkeypatch, fail_at_once)
     with pytest.raises(Boom):
-        build_module.build(str(sample_csv), str(db), reference)
+        build_module.build(str(sample_csv), open_store(str(db)), reference)
     assert sha(db) == db_sha
     assert leftovers(tmp_path) == []
 
@@ -94,7 +95,7 @@ def test_failure_while_indexing_keeps_previous_db(tmp_path, sample_csv, referenc
 
     monkeypatch.setattr(SQLiteBuildWriter, "finish", fail)
     with pytest.raises(Boom):
-        build_module.build(str(sample_csv), str(db), reference)
+        build_module.build(str(sample_csv), open_store(str(db)), reference)
     assert sha(db) == db_sha
     assert sha(db.with_name(db.name + ".report.json")) == report_sha
     assert leftovers(tmp_path) == []
@@ -110,7 +111,7 @@ def test_interrupted_build_keeps_previous_db(tmp_path, sample_csv, reference, pr
 
     _patch_load(monkeypatch, load_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        build_module.build(str(sample_csv), str(db), reference)
+        build_module.build(str(sample_csv), open_store(str(db)), reference)
     assert sha(db) == db_sha
     assert leftovers(tmp_path) == []
 
@@ -122,7 +123,7 @@ def test_failed_first_build_leaves_nothing(tmp_path, small_csv, reference, monke
     _patch_load(monkeypatch, fail)
     db = tmp_path / "new.db"
     with pytest.raises(Boom):
-        build_module.build(str(small_csv), str(db), reference)
+        build_module.build(str(small_csv), open_store(str(db)), reference)
     assert not db.exists()
     assert not db.with_name(db.name + ".report.json").exists()
     assert leftovers(tmp_path) == []
@@ -133,7 +134,7 @@ def test_bad_source_keeps_previous_db(tmp_path, reference, previous):
     source = tmp_path / "page.csv"
     source.write_text("<html><body>Maintenance</body></html>\n", encoding="utf-8")
     with pytest.raises(InputError):
-        build_module.build(str(source), str(db), reference)
+        build_module.build(str(source), open_store(str(db)), reference)
     assert sha(db) == db_sha
     assert sha(db.with_name(db.name + ".report.json")) == report_sha
     assert leftovers(tmp_path) == []
@@ -141,7 +142,7 @@ def test_bad_source_keeps_previous_db(tmp_path, reference, previous):
 
 def test_successful_rebuild_replaces_db(tmp_path, sample_csv, reference, previous):
     db, db_sha, _ = previous
-    report = build_module.build(str(sample_csv), str(db), reference)
+    report = build_module.build(str(sample_csv), open_store(str(db)), reference)
     assert report["rows"]["records"] == 2006
     assert sha(db) != db_sha
     assert leftovers(tmp_path) == []

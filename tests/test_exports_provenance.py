@@ -15,6 +15,7 @@ from annuaire.exports import schema
 from annuaire.pipeline.build import build
 from annuaire.sources.extra import ExtraSource
 from annuaire.sources.secondary import load_mapping
+from annuaire.store import open_store
 from test_sources_secondary import certifier_list  # noqa: F401 (a fixture)
 
 FRICTIONLESS = Path(sys.executable).with_name("frictionless")
@@ -40,8 +41,8 @@ def test_provenance_is_exported_and_valid(
     monkeypatch.setenv("ANNUAIRE_CACHE_DIR", str(tmp_path / "cache"))
     path, certified, _ = certifier_list
     db = tmp_path / "a.db"
-    build(str(real_extract_csv), str(db), reference, extra_sources=[ExtraSource(load_mapping("certificateur"),
-                                                                              str(path))])  # fmt: skip
+    source = ExtraSource(load_mapping("certificateur"), str(path))
+    build(str(real_extract_csv), open_store(str(db)), reference, extra_sources=[source])
     out = tmp_path / "export"
     done = run_annuaire("export", "--db", db, "--out", out, "--formats", "csv")
     assert done.returncode == 0, done.stderr

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from annuaire.errors import InputError
 from annuaire.pipeline.build import build
 from annuaire.sources.liste_publique import COLUMNS
+from annuaire.store import open_store
 
 HEADER = ";".join(official for _, official in COLUMNS)
 FIELD = st.one_of(
@@ -27,7 +28,7 @@ def _check(tmp_path, reference, data: bytes, name: str = "fuzz.csv") -> None:
     db = tmp_path / "fuzz.db"
     db.unlink(missing_ok=True)
     try:
-        report = build(str(source), str(db), reference)
+        report = build(str(source), open_store(str(db)), reference)
     except InputError:
         assert not db.exists()
         return

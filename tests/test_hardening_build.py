@@ -232,12 +232,12 @@ def test_a_symlinked_db_is_replaced_at_its_target(
 def test_the_lock_cannot_be_bypassed_through_a_link(
     built_m, pair, annuaire_bin, annuaire_env, mini_reference_dir, tmp_path
 ):
-    from annuaire.pipeline.lock import run_lock
+    from annuaire.store import open_store
 
     target = _copy(built_m, tmp_path / "real")
     link = tmp_path / "link.db"
     link.symlink_to(target)
-    with run_lock(target):
+    with open_store(str(target)).lock():
         for command in (
             ("update", "--source", pair[1], "--db", link, "--reference", mini_reference_dir),
             ("build", "--source", pair[0], "--db", link, "--reference", mini_reference_dir, "--no-progress"),

@@ -26,13 +26,13 @@ from annuaire.search.params import SCOPES, SORTS, STATUSES, Filters
 from annuaire.search.postgres import tsquery
 from annuaire.search.text import fts_expression, tokens
 from annuaire.store import open_store
-from annuaire.store.migrations import (
-    current_version,
-    latest_version,
-    migrate_postgres,
-    migrate_sqlite,
-    migrations,
-)
+from annuaire.store.migrations import latest_version, migrations
+from annuaire.store.postgres_store import migrate_postgres
+from annuaire.store.sqlite_store import migrate_sqlite
+
+
+def current_version(location: str) -> int:
+    return open_store(location).schema_version()
 
 
 def random_requests(db: Path, count: int, seed: int) -> list[SearchQuery]:
@@ -247,7 +247,7 @@ def test_a_failed_build_leaves_the_previous_directory(
 
     monkeypatch.setattr(PostgresBuildWriter, "finish", broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        build_module.build(str(sample_csv), url, reference)
+        build_module.build(str(sample_csv), open_store(url), reference)
     assert _counts(url) == before
     assert _schemas(url) == {"annuaire"}
     searcher = open_searcher(url)
@@ -259,7 +259,7 @@ def test_a_failed_build_leaves_the_previous_directory(
 
 def test_a_second_build_waits_for_the_lock(postgres, run_build, sample_csv):
     url = postgres.create_database("annuaire_lock")
-    from annuaire.pipeline.lock import ADVISORY_KEY
+    from annuaire.store.postgres_store import ADVISORY_KEY
 
     with psycopg.connect(url, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_KEY,))

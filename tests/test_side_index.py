@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 import annuaire.pipeline.build as build_module
-from annuaire.store import side_index
+from annuaire.store import open_store, side_index
 from annuaire.store.sqlite import FILL_SPATIAL_INDEX, SQLiteBuildWriter
 
 
 def _build(source: Path, db: Path, reference, monkeypatch, side: str) -> None:
     monkeypatch.setenv("ANNUAIRE_BUILD_SIDE_PROCESS", side)
-    build_module.build(str(source), str(db), reference)
+    build_module.build(str(source), open_store(str(db)), reference)
 
 
 def _aside(db: Path) -> tuple[list, list, list]:

@@ -18,6 +18,7 @@ from annuaire.errors import InputError
 from annuaire.pipeline.build import build
 from annuaire.sources.extra import SNAPSHOT, ExtraSource, load_source
 from annuaire.sources.secondary import load_mapping, parse_mapping, parse_source, read_table
+from annuaire.store import open_store
 
 
 def pdf_table(
@@ -106,7 +107,10 @@ def test_build_with_a_pdf_source_matches_as_with_its_csv(
         monkeypatch.setenv("ANNUAIRE_CACHE_DIR", str(tmp_path / f"cache-{kind}"))
         db = tmp_path / f"{kind}.db"
         report = build(
-            str(real_extract_csv), str(db), reference, extra_sources=[ExtraSource(mapping, str(path))]
+            str(real_extract_csv),
+            open_store(str(db)),
+            reference,
+            extra_sources=[ExtraSource(mapping, str(path))],
         )
         section = report["sources_secondaires"]["sources"]["datadock"]
         assert (section["status"], section["format"]) == ("frais", kind)

@@ -28,6 +28,7 @@ from annuaire.sources.secondary import (
     read_table,
     sniff_separator,
 )
+from annuaire.store import open_store
 
 
 def test_builtin_mappings_load() -> None:
@@ -249,7 +250,7 @@ def test_reconciliation_rules_and_conflicts(
     path, certified, uncertified = certifier_list
     db = tmp_path / "a.db"
     source = ExtraSource(load_mapping("certificateur"), str(path))
-    report = build(str(real_extract_csv), str(db), reference, extra_sources=[source])
+    report = build(str(real_extract_csv), open_store(str(db)), reference, extra_sources=[source])
     section = report["sources_secondaires"]["sources"]["certificateur"]
     assert section["status"] == "frais" and section["format"] == "csv"
     assert section["by_method"] == {"siret": 1, "nda": 2, "nom_code_postal": 1, "aucune": 3}

@@ -659,17 +659,18 @@ def test_files_of_a_database_named_by_a_url_go_to_the_cache(tmp_path, monkeypatc
 
     monkeypatch.setenv("ANNUAIRE_CACHE_DIR", str(tmp_path))
     url = "postgresql://annuaire@localhost/annuaire"
-    assert not sidecar.is_file(url)
     path = sidecar.sidecar_path(url, ".quality.json")
     assert path.parent == tmp_path / "bases" and path.name.endswith(".quality.json")
     assert sidecar.sidecar_path(url, ".exports") != sidecar.sidecar_path("postgresql://other/db", ".exports")
     assert sidecar.sidecar_path(tmp_path / "a.db", ".sources.json") == tmp_path / "a.db.sources.json"
 
-    class Meta:
-        def meta(self):
-            return {"built_at": "2026-11-24T01:00:00+0000", "updated_at": None}
+    from annuaire.store.postgres_store import PostgresStore
 
-    assert sidecar.stamp(url, Meta()) == "2026-11-24T01:00:00+0000|None"
+    class Meta(PostgresStore):
+        def meta(self):
+            return {"built_at": "2026-11-24T01:00:00+0000", "updated_at": None, "version": "v1"}
+
+    assert sidecar.stamp(url, Meta(url)) == "2026-11-24T01:00:00+0000|None|v1"
 
 
 CELL = st.one_of(

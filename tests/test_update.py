@@ -266,10 +266,10 @@ def test_only_new_or_changed_addresses_are_geocoded(addok, pair, run_annuaire, r
 
 
 def test_a_second_run_waits_for_the_lock(built_m, pair, run_annuaire, reference_dir, tmp_path):
-    from annuaire.pipeline.lock import run_lock
+    from annuaire.store import open_store
 
     db = copy_of(built_m, tmp_path)
-    with run_lock(db):
+    with open_store(str(db)).lock():
         done, _ = update(run_annuaire, reference_dir, pair[1], db)
     assert done.returncode == 5 and "another build or update is running" in done.stderr
     done, _ = update(run_annuaire, reference_dir, pair[1], db)  # released: it runs

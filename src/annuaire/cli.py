@@ -237,11 +237,11 @@ def build(
     """Build the directory from the Liste publique des organismes de formation."""
 
     from .pipeline.build import build as run_build
-    from .pipeline.lock import run_lock
+    from .sources.download import is_url
     from .sources.reference import load_reference
     from .sources.reference_files import reference_folder
 
-    db = _target(db)  # before any work: a file or folder that cannot be written is refused now
+    store = _target(db)  # before any work: a file or folder that cannot be written is refused now
     extras = _extra_sources(extra_source, sources_config)
     ref = load_reference(reference_folder(reference))
     settings = _geocode_settings(
@@ -260,7 +260,7 @@ def build(
     )
     with bar:
         reading = bar.add_task(
-            f"reading {Path(source).name if '://' not in source else source}", total=None, detail=""
+            f"reading {source if is_url(source) else Path(source).name}", total=None, detail=""
         )
         geocoding = None
 
@@ -277,10 +277,10 @@ def build(
             rate = f", {done / elapsed:,.0f} rows/s" if elapsed else ""
             bar.update(geocoding, completed=done, total=total, detail=f"{done:,}/{total:,} rows{rate}")
 
-        with run_lock(db):
+        with store.lock():
             report = run_build(
                 source,
-                db,
+                store,
                 ref,
                 on_progress=on_progress,
                 geocoding=settings if settings.enabled else None,
@@ -293,9 +293,9 @@ def build(
         out.print(_sources_table(report["sources_secondaires"]))
     if "geocoding" in report:
         out.print(_geocode_table(report["geocoding"]))
-    from .store import report_path
-
-    out.print(f"Directory written to [bold]{db}[/bold]; report in {report_path(db, '.report.json')}")
+    out.print(
+        f"Directory written to [bold]{store.shown}[/bold]; report in {store.report_path('.report.json')}"
+    )
 
 
 @app.command("geocode")
@@ -573,7 +573,7 @@ def update(
     from .sources.reference_files import reference_folder
     from .sources.snapshots import LISTE_PUBLIQUE_RESOURCE, latest
 
-    db = _target(db, must_exist=True)  # before any work, as for a build
+    store = _target(db, must_exist=True)  # before any work, as for a build
     guard = Guard.from_options(max_removed, min_rows, force)
     extras = _extra_sources(extra_source, sources_config)
     if source is None:
@@ -592,13 +592,11 @@ def update(
             err.print(f"paused at {stage}", highlight=False)
             time.sleep(600)
 
-    from .store import report_path
-
-    path = report_file or report_path(db, ".update.json")
+    path = report_file or store.report_path(".update.json")
     try:
         report = run_update(
             source,
-            db,
+            store,
             ref,
             geocoding=settings if settings.enabled else None,
             pause=pause,
@@ -688,6 +686,7 @@ def sirene(
     from .errors import InputError
     from .pipeline.sirene import check_directory, import_stock
     from .sources.sirene import SireneCache, SireneClient
+    from .store import open_store
 
     if stock_unites is not None and stock is None:
         raise InputError("--stock-unites", "needs --stock (the establishments' stock file)")
@@ -696,7 +695,7 @@ def sirene(
         try:
             status = err.status("[bold]SIRENE[/bold] reading the stock files…")
             with status if progress else contextlib.nullcontext():
-                report = import_stock(str(db), stock, answers, units=stock_unites, limit=limit)
+                report = import_stock(open_store(str(db)), stock, answers, units=stock_unites, limit=limit)
         finally:
             answers.close()
         _print_sirene_report(report)
@@ -722,7 +721,7 @@ def sirene(
         with bar:
             task = bar.add_task("sirene", total=None)
             report = check_directory(
-                str(db),
+                open_store(str(db)),
                 client,
                 answers,
                 max_age_days=max_age,
@@ -777,16 +776,17 @@ def serve(
 
     from .api.proxies import trusted_proxies_from_environment
     from .errors import InputError
-    from .store import is_postgres, open_store
+    from .store import open_store
 
-    if not open_store(db).exists():
+    store = open_store(db)
+    if not store.exists():
         raise DirectoryMissing(db)
     try:
         trusted_proxies_from_environment()  # a mistake there stops here, not in every worker
     except ValueError as exc:
         raise InputError("ANNUAIRE_TRUSTED_PROXIES", str(exc)) from None
     # Workers are separate processes: they read their settings from the environment.
-    os.environ["ANNUAIRE_DB"] = db if is_postgres(db) else str(Path(db).resolve())
+    os.environ["ANNUAIRE_DB"] = store.location  # a file's absolute path (a link's target), or the URL
     os.environ["ANNUAIRE_RATE_LIMIT"] = str(rate_limit)
     if corrections is not None:
         os.environ["ANNUAIRE_CORRECTIONS_DB"] = str(corrections.resolve())
@@ -816,19 +816,16 @@ def _shown(location: str) -> str:
     return shown(location)
 
 
-def _target(db: str, *, must_exist: bool = False) -> str:
-    """The directory a run replaces: a link resolved once (the run works on its target), and a file
-    or folder that cannot be written refused at once (exit code 2)."""
-    from .store import is_postgres
-    from .store.files import check_writable, resolved
+def _target(db: str, *, must_exist: bool = False):
+    """The directory a run replaces (its store): a link resolved once (the run works on its target),
+    and a file or folder that cannot be written refused at once (exit code 2)."""
+    from .store import open_store
 
-    if is_postgres(db):
-        return db
-    path = resolved(db)
-    if must_exist and not Path(path).exists():
-        return path  # the command says there is no such database
-    check_writable(Path(path))
-    return path
+    store = open_store(db)
+    if must_exist and not store.exists():
+        return store  # the command says there is no such database
+    store.check_writable()
+    return store
 
 
 @app.command()
@@ -836,20 +833,16 @@ def migrate(
     db: Annotated[str, typer.Option("--db", help="The directory: a SQLite file or a postgresql:// URL.")],
 ) -> None:
     """Bring a directory built by an older version to the current schema (numbered migrations)."""
-    from .pipeline.lock import run_lock
     from .store import open_store
-    from .store.migrations import current_version, latest_version
-    from .store.migrations import migrate as run_migrate
 
     store = open_store(db)
     if not store.exists():
         raise DirectoryMissing(db)
-    with run_lock(db):
-        applied = run_migrate(db)
+    with store.lock():
+        applied = store.migrate()
     for migration in applied:
         out.print(f"applied {migration.version:04d} {migration.name}")
-    backend = "postgresql" if db.startswith(("postgresql://", "postgres://")) else "sqlite"
-    out.print(f"schema version {current_version(db)} (latest {latest_version(backend)})")
+    out.print(f"schema version {store.schema_version()} (latest {store.latest_version()})")
 
 
 @app.command("copy")
@@ -858,16 +851,15 @@ def copy_(
     destination: Annotated[str, typer.Option("--to", help="Where to copy it (SQLite file or URL).")],
 ) -> None:
     """Copy a whole directory between SQLite and PostgreSQL (swapped in atomically at the destination)."""
-    from .pipeline.lock import run_lock
-    from .pipeline.transfer import copy_directory
     from .store import open_store
+    from .store.copy import copy_directory
 
-    destination = _target(destination)
-    with run_lock(destination):
-        counts = copy_directory(open_store(source), open_store(destination))
+    target = _target(destination)
+    with target.lock():
+        counts = copy_directory(open_store(source), target)
     out.print(
         f"copied {counts['organismes']:,} organisations, {counts['declarations']:,} declarations "
-        f"to {_shown(destination)}"
+        f"to {target.shown}"
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 # Exit codes of the `annuaire` command. They are documented in README.md.
 EXIT_OK = 0
 EXIT_FAILURE = 1  # an unexpected failure (a bug): reported with its traceback in the log
@@ -64,11 +66,25 @@ class DirectoryMissing(AnnuaireError, FileNotFoundError):
     exit_code = EXIT_MISSING
 
     def __init__(self, location: str, what: str = "no such database"):
-        from .store import shown  # here: the store imports this module
-
         self.location = location
         self.what = what
         super().__init__(f"{shown(str(location))}: {what} (run `annuaire build` first)")
 
     def __reduce__(self):
         return type(self), (self.location, self.what)
+
+
+class BusyError(AnnuaireError):
+    """Another build or update of the same directory is running (its lock is taken)."""
+
+    exit_code = EXIT_BUSY
+
+
+def shown(location: str) -> str:
+    """A location fit for messages and logs: a database URL without its password (a file path, or a
+    URL without one, as it is)."""
+    text = str(location)
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))

@@ -8,33 +8,24 @@ the file's size and modification time, or for a server the build and update time
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 
-from . import config
 
+def canonical(location: str | Path) -> str:
+    """The directory's location as its store names it (a SQLite link's target; a URL as it is)."""
+    from .store import open_store
 
-def is_file(location: str | Path) -> bool:
-    return "://" not in str(location)
+    return open_store(str(location)).location
 
 
 def sidecar_path(location: str | Path, suffix: str) -> Path:
-    if is_file(location):
-        path = Path(os.path.realpath(location))  # beside a link's target, whoever names it
-        return path.with_name(path.name + suffix)
-    digest = hashlib.sha256(str(location).encode()).hexdigest()[:16]
-    return config.cache_dir() / "bases" / f"{digest}{suffix}"
+    from .store import open_store
+
+    return open_store(str(location)).sidecar_path(suffix)
 
 
 def stamp(location: str | Path, store=None) -> str:
     """Changes whenever the database is rebuilt or updated."""
-    if is_file(location):
-        stat = Path(location).stat()
-        return f"{stat.st_size}:{stat.st_mtime_ns}"
-    if store is None:
-        from .store import open_store
+    from .store import open_store
 
-        store = open_store(str(location))
-    meta = store.meta()
-    return f"{meta.get('built_at')}|{meta.get('updated_at')}"
+    return (store if store is not None else open_store(str(location))).stamp()

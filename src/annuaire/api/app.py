@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -17,7 +16,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from ..corrections import CorrectionSettings, CorrectionStore
 from ..corrections.overlay import CorrectedSearcher
-from ..search import DirectoryUnavailable, QueryError, open_searcher
+from ..search import DirectoryUnavailable, QueryError, open_searcher, unavailable_errors
 from ..web import WebSettings, mount_website
 from ..web.errors import error_page
 from ..web.security import Guard
@@ -71,7 +70,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         try:
             searcher.warm_up()  # load the search columns before the first request, not during it
-        except (DirectoryUnavailable, sqlite3.Error, OSError) as exc:  # answered 503 until it is back
+        except (DirectoryUnavailable, *unavailable_errors()) as exc:  # answered 503 until it is back
             log.error("directory unavailable at start: %s", exc)
         yield
         searcher.close()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1", "testserver")
 LOG_EVERY = 60.0  # seconds between two log lines about refused hosts, per worker
@@ -123,7 +123,7 @@ def tile_sources(tile_url: str) -> str:
     host = parts.netloc.replace("SUBDOMAIN", "*").lower()
     if host.count("*") > 1 or ("*" in host and not host.startswith("*.")):
         return f"{parts.scheme}:"
-    return f"{parts.scheme}://{host}"
+    return urlunsplit((parts.scheme, host, "", "", ""))
 
 
 def content_security_policy(tile_url: str) -> str:

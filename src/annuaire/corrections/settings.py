@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 SUFFIX = ".corrections.sqlite"
 
 
 def default_path(db: str) -> str:
-    """`<directory file>.corrections.sqlite` beside a SQLite directory; for a database URL,
-    `annuaire.corrections.sqlite` in the current folder."""
-    if "://" in db:
-        return str(Path.cwd() / ("annuaire" + SUFFIX))
-    return os.path.realpath(db) + SUFFIX  # beside a link's target: where `serve` looks for it
+    """The directory's side file (`<directory file>.corrections.sqlite` beside a SQLite directory, a
+    link's target: where `serve` looks for it); see Store.corrections_file."""
+    from ..store import open_store
+
+    return str(open_store(db).corrections_file())
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..clean.places import PlaceBook, place_declarations
 from ..clean.record import (
@@ -30,12 +31,14 @@ from ..sources.extra import ExtraSource, check_names, load_sources
 from ..sources.liste_publique import SCOPES
 from ..sources.reader import ListePubliqueReader, Record
 from ..sources.reference import Reference
-from ..store import open_store, report_path
 from .dedup import group_declarations
 from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
 from .load import load_directory
 from .reconcile import reconcile
 from .sirene import answer_row, answers_for
+
+if TYPE_CHECKING:
+    from ..store.base import Store
 
 log = logging.getLogger("annuaire.build")
 
@@ -258,7 +261,7 @@ def line_accounts(reader: ListePubliqueReader, kept: Iterable, rejected: Sequenc
 
 def build(
     source: str,
-    db: str,
+    store: Store,
     reference: Reference,
     *,
     on_progress: ProgressCallback | None = None,
@@ -267,7 +270,7 @@ def build(
     extra_sources: Sequence[ExtraSource] = (),
     sirene_stock: Path | None = None,
 ) -> dict:
-    """Build the directory at `db` from `source` (a path or a URL). Returns the build report.
+    """Build the directory in `store` from `source` (a path or a URL). Returns the build report.
 
     `extra_sources` (certifier and network lists) are reconciled with the directory
     (pipeline/reconcile.py); one that fails is replaced by its last good snapshot, or left out.
@@ -285,7 +288,7 @@ def build(
     with gc_paused():
         return _build(
             source,
-            db,
+            store,
             reference,
             on_progress,
             started,
@@ -298,7 +301,7 @@ def build(
 
 def _build(
     source: str,
-    db: str,
+    store: Store,
     reference: Reference,
     on_progress: ProgressCallback | None,
     started: float,
@@ -398,7 +401,6 @@ def _build(
         locations += [loc.row() for loc in found]
         timings["geocode"] = time.perf_counter() - mark
     locations.sort()
-    store = open_store(db)
     mark = time.perf_counter()
     with store.build() as writer:
         organisme_of = load_directory(writer, declarations, groups, rejected, reference, locations)
@@ -418,7 +420,7 @@ def _build(
     timings["index_and_swap"] = time.perf_counter() - mark
     report["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}
     report["duration_seconds"] = round(time.perf_counter() - started, 2)
-    report_file = report_path(db, ".report.json")
+    report_file = store.report_path(".report.json")
     report_file.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     log.info(
         "build finished",

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from functools import partial
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from ..clean.names import fold, place_words
 from ..clean.record import Declaration, Rejected
 from ..sources.liste_publique import SCOPES
 from ..sources.reference import Reference
-from ..store.base import BuildWriter
 from .dedup import Group
 from .diff import raw_fingerprint
+
+if TYPE_CHECKING:
+    from ..store.base import BuildWriter
 
 ORGANISMES = [
     "id",

@@ -20,14 +20,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..clean.record import Declaration
 from ..sources.extra import LoadedSource
 from ..sources.liste_publique import SCOPES
 from ..sources.secondary import SecondaryRecord
-from ..store.base import BuildWriter
 from .dedup import _display_order as display_order
+
+if TYPE_CHECKING:
+    from ..store.base import BuildWriter
 
 LISTE_PUBLIQUE = "liste_publique"
 SCOPE_CODES = [code for code, _, _ in SCOPES]

@@ -17,11 +17,14 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import config
 from ..errors import DirectoryMissing
 from ..sources.sirene import Etablissement, SireneCache, SireneClient, check
-from ..store import open_store
+
+if TYPE_CHECKING:
+    from ..store.base import Store
 
 log = logging.getLogger("annuaire.sirene")
 STOCK_API = "stock"  # the `api` of answers read from INSEE's stock files
@@ -31,7 +34,7 @@ Answers = dict[str, tuple[Etablissement, str, str]]  # SIRET → (answer, its da
 
 
 def check_directory(
-    db: str,
+    store: Store,
     client: SireneClient,
     cache: SireneCache,
     *,
@@ -39,9 +42,8 @@ def check_directory(
     limit: int | None = None,
     on_answer: Callable[[int, int], None] | None = None,
 ) -> dict:
-    store = open_store(db)
     if not store.exists():
-        raise DirectoryMissing(db)
+        raise DirectoryMissing(store.location)
     sirets = store.establishment_sirets()
     report = check(sirets, client, cache, max_age_days=max_age_days, limit=limit, on_answer=on_answer)
     report |= _record(store, cache, sirets)
@@ -49,7 +51,7 @@ def check_directory(
     return report
 
 
-def _record(store, cache: SireneCache, sirets: list[str]) -> dict:
+def _record(store: Store, cache: SireneCache, sirets: list[str]) -> dict:
     """Rewrite the directory's `sirene` table from the cache and place what SIRENE places, in one
     transaction."""
     answers = {e.siret: (e, when, api) for e, when, api in cache.answers(sirets)}
@@ -64,7 +66,7 @@ def _record(store, cache: SireneCache, sirets: list[str]) -> dict:
 
 
 def import_stock(
-    db: str,
+    store: Store,
     stock: Path,
     cache: SireneCache,
     *,
@@ -77,9 +79,8 @@ def import_stock(
     then the directory's `sirene` table rewritten from the cache in one transaction."""
     from ..sources.sirene_stock import stock_answers
 
-    store = open_store(db)
     if not store.exists():
-        raise DirectoryMissing(db)
+        raise DirectoryMissing(store.location)
     every = store.establishment_sirets()
     sirets = every[:limit] if limit is not None else every
     started = time.monotonic()

@@ -9,25 +9,24 @@ Only what changed is worked on:
 - organisations are regrouped over the active declarations, and only those whose members changed are
   rewritten, with their full-text, spatial and search rows.
 
-The changes are applied to a copy of the database, renamed over it at the end: readers see the old
-directory or the new one, and a crash or a kill at any point leaves the old one in place. A lock file
-stops two runs (update or build) at once; a second run with the same snapshot changes nothing.
+The store applies the changes (store/base.py's UpdateSession): SQLite writes them into a copy of the
+file renamed over it, PostgreSQL in one transaction on the live schema. Either way readers see the old
+directory or the new one, and a crash or a kill at any point leaves the old one in place. The store's
+lock stops two runs (update or build) at once; a second run with the same snapshot changes nothing.
+No SQL here: this module is the algorithm, the same on both backends.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import sqlite3
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..clean.places import PlaceBook, place_declarations
 from ..clean.record import EXACT_DUPLICATE, NDA_DUPLICATE, Declaration, RecordCleaner, Rejected, settle_twice
@@ -38,9 +37,6 @@ from ..sources.extra import ExtraSource, LoadedSource, check_names, load_sources
 from ..sources.liste_publique import SCOPES
 from ..sources.reader import ListePubliqueReader
 from ..sources.reference import Reference
-from ..store import is_postgres
-from ..store.files import aside_path, check_writable, keep_attributes, resolved
-from ..store.sqlite import SQLiteBuildWriter, apply_sirene_places, refresh_organisations
 from .build import line_accounts
 from .dedup import group_declarations
 from .diff import (
@@ -55,32 +51,18 @@ from .diff import (
 from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
 from .guard import Guard, PartialSource, refusal_message
 from .load import declaration_row, organisation_identifier
-from .lock import run_lock
 from .reconcile import Held, Index, index_directory, reconcile_index
 from .sirene import Answers, answer_row, answers_for, row_answer
 
+if TYPE_CHECKING:
+    from ..store.base import Member, Store, UpdateSession, UpdateWriter
+
 log = logging.getLogger("annuaire.update")
 SCOPE_CODES = [code for code, _, _ in SCOPES]
-IN_JSON = "IN (SELECT value FROM json_each(?))"  # one parameter: a JSON list of values
 
 
 class UpdateError(AnnuaireError):
     """The directory to update was built without what updates need."""
-
-
-@dataclass(slots=True)
-class Member:
-    """What de-duplication needs of a declaration (read back from the directory)."""
-
-    nda: str
-    siret: str | None
-    siren: str | None
-    nom_comparaison: str
-    code_postal: str | None
-    date_derniere_declaration: str | None
-    type_adresse: str
-    code_commune_insee: str | None
-    origine_lieu: str
 
 
 def _today() -> str:
@@ -184,68 +166,45 @@ def _nda_twice(number: int, line: int, nda: str, raw: list[str], kept: int) -> R
 # -- comparing ------------------------------------------------------------------------------------
 
 
-def _old_values(conn: sqlite3.Connection, ndas: Iterable[str]) -> dict[str, dict]:
-    """Significant values of declarations as the directory holds them."""
-    chosen = json.dumps(sorted(ndas))
-    rows = {
-        row["nda"]: dict(row)
-        for row in conn.execute(
-            "SELECT * FROM declarations WHERE nda IN (SELECT value FROM json_each(?))", (chosen,)
-        )
-    }
-    for row in rows.values():
-        row["ndas_precedents"], row["specialites"] = [], []
-        row["etranger"] = [
-            row["etranger_denomination"],
-            row["etranger_voie"],
-            row["etranger_code_postal"],
-            row["etranger_ville"],
-            row["etranger_pays"],
-        ]
-    for nda, previous in conn.execute(
-        f"SELECT nda, nda_precedent FROM ndas_precedents WHERE nda {IN_JSON} ORDER BY 2",
-        (chosen,),
-    ):
-        rows[nda]["ndas_precedents"].append(previous)
-    for nda, code in conn.execute(
-        f"SELECT nda, code FROM declaration_specialites WHERE nda {IN_JSON} ORDER BY nda, rang",
-        (chosen,),
-    ):
-        rows[nda]["specialites"].append(code)
-    return rows
-
-
-def _last_accepted_rows(conn: sqlite3.Connection) -> int | None:
+def last_accepted_rows(meta: dict[str, Any]) -> int | None:
     """The rows of the last snapshot the directory accepted: its last update's, else its build's."""
-    meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('update_report', 'build_report')"))
     for key, path in (("update_report", ("source_records",)), ("build_report", ("rows", "records"))):
+        value: Any = meta.get(key)
         try:
-            value: Any = json.loads(meta[key])
             for part in path:
                 value = value[part]
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, IndexError):
             continue
         if isinstance(value, int):
             return value
     return None
 
 
-def compare(conn: sqlite3.Connection, reading: Reading, active: dict[str, str | None]) -> Diff:
+def compare(old: dict[str, dict], reading: Reading, active: dict[str, str | None]) -> Diff:
+    """`old`: the directory's values of the declarations read anew (UpdateSession.declaration_values)."""
     diff = Diff()
     present = reading.unchanged | set(reading.cleaned)
     diff.removed = sorted(set(active) - present)
-    old = _old_values(conn, [n for n in reading.cleaned if n in active])
     for nda, d in sorted(reading.cleaned.items()):
         if nda not in active:
             diff.added.append(nda)
             continue
+        before = old[nda] | {
+            "etranger": [
+                old[nda]["etranger_denomination"],
+                old[nda]["etranger_voie"],
+                old[nda]["etranger_code_postal"],
+                old[nda]["etranger_ville"],
+                old[nda]["etranger_pays"],
+            ]
+        }
         new = declaration_values(d)
-        groups = changed_groups(old[nda], new)
+        groups = changed_groups(before, new)
         if groups:
             diff.modified[nda] = groups
-            if scopes := scope_changes(old[nda], new):
+            if scopes := scope_changes(before, new):
                 diff.scopes[nda] = scopes
-        elif corrected := corrected_fields(old[nda], new):
+        elif corrected := corrected_fields(before, new):
             diff.corrected[nda] = corrected
     diff.unchanged = len(present) - len(diff.added) - len(diff.modified) - len(diff.corrected)
     return diff
@@ -254,34 +213,23 @@ def compare(conn: sqlite3.Connection, reading: Reading, active: dict[str, str | 
 # -- applying -------------------------------------------------------------------------------------
 
 
-def _write_declarations(conn: sqlite3.Connection, decls: list[Declaration]) -> None:
+def _write_declarations(writer: UpdateWriter, decls: list[Declaration]) -> None:
     """Replace (or add) these declarations with their specialities, previous NDAs and fingerprints."""
-    chosen = json.dumps([d.nda for d in decls])
-    for table in ("declaration_specialites", "ndas_precedents", "empreintes", "declarations"):
-        conn.execute(f"DELETE FROM {table} WHERE nda IN (SELECT value FROM json_each(?))", (chosen,))
-    columns = len(conn.execute("SELECT * FROM declarations LIMIT 0").description)
-    conn.executemany(
-        f"INSERT INTO declarations VALUES ({', '.join('?' * columns)})",
-        (declaration_row(d, 0) for d in decls),  # organisation set when regrouping
+    specialities = [
+        (d.nda, rank, code or label, label)
+        for d in decls
+        for rank, (code, label) in enumerate(d.specialites, start=1)
+    ]
+    writer.replace_declarations(
+        [declaration_row(d, 0) for d in decls],  # the organisation is set when regrouping
+        [(d.nda, raw_fingerprint(d.raw), d.nom_comparaison) for d in decls],
+        sorted({(p, d.nda) for d in decls for p in d.ndas_precedents}),
+        specialities,
     )
-    conn.executemany(
-        "INSERT INTO empreintes VALUES (?, ?, ?)",
-        ((d.nda, raw_fingerprint(d.raw), d.nom_comparaison) for d in decls),
-    )
-    conn.executemany(
-        "INSERT INTO ndas_precedents VALUES (?, ?)", ((p, d.nda) for d in decls for p in d.ndas_precedents)
-    )
-    links = []
-    for d in decls:
-        for rank, (code, label) in enumerate(d.specialites, start=1):
-            key = code or label
-            conn.execute("INSERT OR IGNORE INTO specialites VALUES (?, ?)", (key, label))
-            links.append((d.nda, rank, key))
-    conn.executemany("INSERT INTO declaration_specialites VALUES (?, ?, ?)", links)
 
 
 def _locate(
-    conn: sqlite3.Connection,
+    writer: UpdateWriter,
     decls: list[Declaration],
     reference: Reference,
     geocoding: GeocodeSettings | None,
@@ -301,114 +249,108 @@ def _locate(
     rows = [loc.row() for loc in found] + [
         sirene_locations[d.nda] for d in decls if d.nda in sirene_locations
     ]
-    conn.executemany("INSERT OR REPLACE INTO localisations VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    writer.write_locations(rows)
     return report
 
 
-def _regroup(conn: sqlite3.Connection, changed: set[str], today: str) -> set[int]:
-    """Regroup the active declarations into organisations; rewrite the organisations whose members or
-    displayed declaration changed. Returns the ids of the organisations rewritten or removed."""
-    members = [
-        Member(*row)
-        for row in conn.execute(
-            """SELECT d.nda, d.siret, d.siren, e.nom_comparaison, d.code_postal, d.date_derniere_declaration,
-                      d.type_adresse, d.code_commune_insee, d.origine_lieu
-               FROM declarations d JOIN empreintes e ON e.nda = d.nda
-               WHERE d.statut = 'actif' ORDER BY d.nda"""
-        )
-    ]
+def _keys(values: Iterable[tuple[str | None, str | None, str | None]]) -> tuple[set[str], set[tuple]]:
+    """The de-duplication keys of declarations given as (siret, comparison name, postal code): their
+    SIRETs, and their (name, postal code) pairs (only a pair with both can join a group)."""
+    sirets, pairs = set(), set()
+    for siret, name, postcode in values:
+        if siret:
+            sirets.add(siret)
+        if name and postcode:
+            pairs.add((name, postcode))
+    return sirets, pairs
+
+
+def affected_members(writer: UpdateWriter, sirets: set[str], pairs: set[tuple]) -> list[Member]:
+    """The active declarations whose organisation may change: every one sharing a SIRET or a
+    (comparison name, postal code) pair with the declarations that changed, then with those, and so
+    on until nothing new comes (pipeline/dedup.py groups by nothing else). Grouped alone, they give
+    the groups a regrouping of the whole directory gives them."""
+    members: dict[str, Member] = {}
+    seen_sirets: set[str] = set()
+    seen_pairs: set[tuple] = set()
+    while sirets or pairs:
+        seen_sirets |= sirets
+        seen_pairs |= pairs
+        found = writer.members(sirets, {name for name, _ in pairs})
+        sirets, pairs = set(), set()
+        for m in found:
+            pair = (m.nom_comparaison, m.code_postal)
+            if m.nda in members or not (m.siret in seen_sirets or pair in seen_pairs):
+                continue  # the same name elsewhere: not a key of theirs
+            members[m.nda] = m
+            if m.siret and m.siret not in seen_sirets:
+                sirets.add(m.siret)
+            if m.nom_comparaison and m.code_postal and pair not in seen_pairs:
+                pairs.add(pair)
+    return [members[nda] for nda in sorted(members)]
+
+
+def _regroup(
+    writer: UpdateWriter,
+    changed: set[str],
+    keys: tuple[set[str], set[tuple]],
+    previous_owners: set[int],
+    today: str,
+) -> set[int]:
+    """Regroup the active declarations that changed (`changed`: NDAs; `keys`: their de-duplication
+    keys before and after) with every declaration whose group may follow; rewrite the organisations
+    whose members or displayed declaration changed. `previous_owners`: the organisations the changed
+    declarations belonged to. Returns the ids of the organisations rewritten or removed."""
+    members = affected_members(writer, *keys)
     groups = group_declarations(members)
-    old = {
-        identifiant: (oid, nda_principal, set(ndas.split(" ")) if ndas else set(), statut)
-        for oid, identifiant, nda_principal, statut, ndas in conn.execute(
-            """SELECT o.id, o.identifiant, o.nda_principal, o.statut,
-                      (SELECT group_concat(d.nda, ' ') FROM declarations d
-                        WHERE d.organisme_id = o.id AND d.statut = 'actif')
-               FROM organismes o"""
-        )
-    }
-    next_id = (conn.execute("SELECT max(id) FROM organismes").fetchone()[0] or 0) + 1
+    considered = set(previous_owners) | set(writer.organisation_of(m.nda for m in members).values())
+    keyed = [(organisation_identifier(group, members), group) for group in groups]
+    old = {o.identifiant: o for o in writer.organisations(considered, [k for k, _ in keyed])}
+    next_id = writer.next_organisation_id()
     touched: set[int] = set()
     seen: set[str] = set()
     owner: dict[str, int] = {}  # NDA → organisation it now belongs to
     rows = []
-    for group in groups:
+    for identifiant, group in keyed:
         ndas = [members[i].nda for i in group.members]
-        identifiant = organisation_identifier(group, members)
         seen.add(identifiant)
         previous = old.get(identifiant)
         if (
             previous is not None
-            and previous[3] == "actif"
-            and previous[1] == ndas[0]
-            and previous[2] == set(ndas)
+            and previous.statut == "actif"
+            and previous.nda_principal == ndas[0]
+            and previous.ndas == set(ndas)
             and not changed.intersection(ndas)
         ):
             continue
         if previous is None:
             oid, next_id = next_id, next_id + 1
         else:
-            oid = previous[0]
+            oid = previous.id
         touched.add(oid)
         for nda in ndas:
             owner[nda] = oid
         siren = group.siret[:9] if group.siret else members[group.members[0]].siren
         rows.append((oid, identifiant, group.siret, siren, len(ndas), group.how, ndas[0]))
-    conn.executemany("DELETE FROM organismes WHERE id = ?", ((r[0],) for r in rows))
-    conn.executemany(
-        """INSERT INTO organismes
-           SELECT ?, ?, ?, ?, d.denomination, e.nom_comparaison, d.nda, d.voie, d.code_postal, d.ville,
-                  d.code_commune_insee, d.commune, d.code_departement, d.code_region, d.type_adresse,
-                  d.date_derniere_declaration, ?, ?, 'actif'
-           FROM declarations d JOIN empreintes e ON e.nda = d.nda WHERE d.nda = ?""",
-        rows,
-    )
+    writer.write_organisations(rows)
     if owner:
-        conn.executemany(
-            "UPDATE declarations SET organisme_id = ? WHERE nda = ?", ((o, n) for n, o in owner.items())
-        )
+        writer.set_owners(owner)
     # Organisations no group carries any more: gone (every declaration removed) or merged into another.
-    for identifiant, (oid, _, ndas, statut) in old.items():
-        if identifiant in seen or statut != "actif":
+    for identifiant, held in sorted(old.items()):
+        if identifiant in seen or held.statut != "actif" or held.id not in considered:
             continue
-        touched.add(oid)
-        conn.execute("UPDATE organismes SET statut = 'supprime' WHERE id = ?", (oid,))
-        moved = sorted({owner[n] for n in ndas if n in owner})
+        touched.add(held.id)
+        writer.retire_organisation(held.id)
+        moved = sorted({owner[n] for n in held.ndas if n in owner})
         if moved:
-            target = [
-                r[0] for r in conn.execute("SELECT identifiant FROM organismes WHERE id = ?", (moved[0],))
-            ]
-            event, fields = "organisme_regroupe", json.dumps({"avec": target[0] if target else None})
+            event, fields = "organisme_regroupe", json.dumps({"avec": writer.identifiant(moved[0])})
         else:
             event, fields = "organisme_supprime", None
-        conn.execute(
-            "INSERT INTO historique (date, organisme_id, nda, evenement, champs) VALUES (?, ?, NULL, ?, ?)",
-            (today, oid, event, fields),
-        )
-    if touched:
-        chosen = json.dumps(sorted(touched))
-        conn.execute(
-            "DELETE FROM certifications WHERE organisme_id IN (SELECT value FROM json_each(?))", (chosen,)
-        )
-        for code in SCOPE_CODES:
-            conn.execute(
-                f"""INSERT INTO certifications
-                    SELECT organisme_id, ?, nda FROM declarations
-                    WHERE certification_{code} = 1 AND statut = 'actif'
-                      AND organisme_id IN (SELECT value FROM json_each(?))""",
-                (code, chosen),
-            )
-        conn.execute(
-            """UPDATE organismes SET nb_declarations =
-                 (SELECT count(*) FROM declarations d
-                   WHERE d.organisme_id = organismes.id AND d.statut = 'actif')
-               WHERE id IN (SELECT value FROM json_each(?)) AND statut = 'actif'""",
-            (chosen,),
-        )
+        writer.log_organisation(today, held.id, event, fields)
     return touched
 
 
-def _log_changes(conn: sqlite3.Connection, diff: Diff, today: str) -> None:
+def _log_changes(writer: UpdateWriter, diff: Diff, today: str) -> None:
     rows = [(today, nda, "ajout", None) for nda in diff.added]
     # A modification's fields: the groups changed, then the scopes gained (+vae) or lost (-vae).
     rows += [
@@ -416,19 +358,11 @@ def _log_changes(conn: sqlite3.Connection, diff: Diff, today: str) -> None:
         for nda, groups in diff.modified.items()
     ]
     rows += [(today, nda, "suppression", None) for nda in diff.removed]
-    conn.executemany(
-        """INSERT INTO historique (date, organisme_id, nda, evenement, champs)
-           SELECT ?, organisme_id, nda, ?, ? FROM declarations WHERE nda = ?""",
-        ((date, event, fields, nda) for date, nda, event, fields in rows),
-    )
+    writer.log(rows)
 
 
-def _write_quarantine(conn: sqlite3.Connection, rejected: list[Rejected]) -> None:
-    conn.execute("DELETE FROM quarantaine")
-    conn.executemany(
-        "INSERT INTO quarantaine VALUES (?, ?, ?, ?, ?, ?)",
-        ((r.enregistrement, r.ligne, r.nda or None, r.motif, r.detail, r.raw_json()) for r in rejected),
-    )
+def quarantine_rows(rejected: list[Rejected]) -> list[tuple]:
+    return [(r.enregistrement, r.ligne, r.nda or None, r.motif, r.detail, r.raw_json()) for r in rejected]
 
 
 # -- secondary sources ----------------------------------------------------------------------------
@@ -436,32 +370,24 @@ def _write_quarantine(conn: sqlite3.Connection, rejected: list[Rejected]) -> Non
 SECONDARY_TABLES = ("provenance", "correspondances", "sources_secondaires")
 
 
-def directory_index(conn: sqlite3.Connection) -> Index:
-    """The reconciliation index of a directory's active organisations, read from its database."""
+def directory_index(rows: tuple[list[tuple], list[tuple]]) -> Index:
+    """The reconciliation index of a directory's active organisations, from its rows
+    (UpdateSession.reconciliation_rows)."""
+    previous_rows, declaration_rows = rows
     previous: dict[str, list[str]] = defaultdict(list)
-    for nda, before in conn.execute("SELECT nda, nda_precedent FROM ndas_precedents ORDER BY 1, 2"):
+    for nda, before in previous_rows:
         previous[nda].append(before)
-    flags = ", ".join(f"d.certification_{code}" for code in SCOPE_CODES)
     held, organisme_of = [], []
-    for row in conn.execute(
-        f"""SELECT d.organisme_id, d.nda, d.siret, d.denomination, d.date_derniere_declaration,
-                   e.nom_comparaison, d.code_postal, d.type_adresse, d.code_commune_insee,
-                   d.origine_lieu, {flags}
-            FROM declarations d JOIN empreintes e ON e.nda = d.nda
-            JOIN organismes o ON o.id = d.organisme_id
-            WHERE d.statut = 'actif' AND o.statut = 'actif' ORDER BY d.nda"""
-    ):
+    for row in declaration_rows:
         oid, nda, siret, denomination, date, comparison, postcode, kind, insee, origin, *scopes = tuple(row)
-        flags_held = tuple(bool(f) for f in scopes)
-        before = tuple(previous.get(nda, ()))
         held.append(
             Held(
                 nda,
                 siret,
                 denomination,
                 date,
-                flags_held,
-                before,
+                tuple(bool(f) for f in scopes),
+                tuple(previous.get(nda, ())),
                 comparison or "",
                 postcode,
                 kind,
@@ -473,14 +399,6 @@ def directory_index(conn: sqlite3.Connection) -> Index:
     return index_directory(held, organisme_of)
 
 
-def _stored_sources(conn: sqlite3.Connection) -> dict[str, tuple]:
-    """What the directory holds of its secondary sources: name → (sha256, status, location)."""
-    return {
-        row[0]: tuple(row[1:])
-        for row in conn.execute("SELECT nom, sha256, statut, emplacement FROM sources_secondaires")
-    }
-
-
 class _Discard:
     """A writer that keeps nothing: the report of a reconciliation whose rows are already stored."""
 
@@ -488,12 +406,11 @@ class _Discard:
         return sum(1 for _ in rows)
 
 
-def _reconcile(conn: sqlite3.Connection, sources: Sequence[LoadedSource]) -> dict:
-    """Replace the directory's secondary data by these sources' reconciled with it (in the caller's
-    transaction)."""
+def _reconcile(writer: UpdateWriter, sources: Sequence[LoadedSource]) -> dict:
+    """Replace the directory's secondary data by these sources' reconciled with it."""
     for table in SECONDARY_TABLES:
-        conn.execute(f"DELETE FROM {table}")
-    return reconcile_index(SQLiteBuildWriter(conn), directory_index(conn), sources)
+        writer.clear(table)
+    return reconcile_index(writer, directory_index(writer.reconciliation_rows()), sources)
 
 
 # -- SIRENE -----------------------------------------------------------------------------------------
@@ -506,17 +423,14 @@ class SireneAnswers:
     report: dict
 
 
-def _sirene_answers(conn: sqlite3.Connection, reading: Reading, stock: Path | None) -> SireneAnswers:
+def _sirene_answers(session: UpdateSession, reading: Reading, stock: Path | None) -> SireneAnswers:
     """SIRENE's answers for the update: the directory's own (`sirene` table), or a stock file's for
     every active or new establishment."""
-    held = {}
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sirene'").fetchone():
-        held = {row[0]: row_answer(row) for row in conn.execute("SELECT * FROM sirene")}
+    held = {row[0]: row_answer(row) for row in session.sirene_rows()}
     if stock is None:
         return SireneAnswers(held, False, {"from_directory": len(held)})
-    sirets = {row[0] for row in conn.execute("SELECT siret FROM declarations WHERE statut = 'actif'")}
-    sirets |= {d.siret for d in reading.cleaned.values()}
-    answers, report = answers_for({s for s in sirets if s}, stock)
+    sirets = session.active_sirets() | {d.siret for d in reading.cleaned.values() if d.siret}
+    answers, report = answers_for(sirets, stock)
     changed = sorted(answer_row(*a) for a in answers.values()) != sorted(
         answer_row(*a) for a in held.values()
     )
@@ -528,7 +442,7 @@ def _sirene_answers(conn: sqlite3.Connection, reading: Reading, stock: Path | No
 
 def update(
     source: str,
-    db: str,
+    store: Store,
     reference: Reference,
     *,
     geocoding: GeocodeSettings | None = None,
@@ -539,7 +453,8 @@ def update(
     guard: Guard | None = None,
     sirene_stock: Path | None = None,
 ) -> dict:
-    """Apply the snapshot `source` (a path or URL) to the directory `db`. Returns the update report.
+    """Apply the snapshot `source` (a path or URL) to the directory in `store`. Returns the update
+    report.
 
     `guard` (default: 5 % removed at most, 90 % of the last accepted rows at least) refuses a snapshot
     that looks partial, raising PartialSource before anything is written (pipeline/guard.py).
@@ -550,21 +465,11 @@ def update(
     SIRENE's answers place the declarations whose own address gives no commune (clean/places.py):
     those the directory holds, or the stock file `sirene_stock` (INSEE's, streamed), which replaces
     them and places every declaration again.
-    `pause(stage)` is called between stages (tests use it to kill the process at chosen points).
-    A PostgreSQL directory is updated through a SQLite copy (pipeline/transfer.py)."""
+    `pause(stage)` is called between stages (tests use it to kill the process at chosen points)."""
     check_names(extra_sources)
-    if is_postgres(db):
-        from .transfer import update_postgres
-
-        return update_postgres(
-            source, db, reference, geocoding=geocoding, on_geocode_progress=on_geocode_progress,
-            today=today, pause=pause, extra_sources=extra_sources, guard=guard,
-            sirene_stock=sirene_stock,
-        )  # fmt: skip
-    path = Path(resolved(db))  # a link's target: updated there, the link stays a link
-    if not path.is_file():
-        raise DirectoryMissing(db)
-    check_writable(path)  # a read-only file, or a folder that cannot be written: refused now
+    if not store.exists():
+        raise DirectoryMissing(store.location)
+    store.check_writable()  # a read-only file, or a folder that cannot be written: refused now
     started = time.perf_counter()
     today = today or _today()
     pause = pause or (lambda stage: None)
@@ -572,52 +477,44 @@ def update(
         from ..sources.sirene_stock import check_stock
 
         check_stock(sirene_stock)  # a file that is not a stock fails before anything else
-    with run_lock(path), gc_paused():  # the lock removes what killed runs left beside the file
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
+    # The lock removes what killed runs left beside a SQLite file.
+    with store.lock(), gc_paused(), store.updating() as session:
+        if not session.has_fingerprints():
+            raise UpdateError(
+                f"{store.shown}: built by an older version without fingerprints: run `annuaire build` once"
+            )
+        active = session.active()
+        known = session.fingerprints()
+        local = download(source) if is_url(source) else Path(source)
         try:
-            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'empreintes'").fetchone():
-                raise UpdateError(
-                    f"{db}: built by an older version without fingerprints: run `annuaire build` once"
-                )
-            active = dict(
-                conn.execute("SELECT nda, date_derniere_declaration FROM declarations WHERE statut = 'actif'")
-            )
-            known = dict(
-                conn.execute(
-                    """SELECT e.brute, e.nda FROM empreintes e JOIN declarations d ON d.nda = e.nda
-                       WHERE d.statut = 'actif'"""
-                )
-            )
-            local = download(source) if is_url(source) else Path(source)
-            try:
-                reader = ListePubliqueReader(local, display_name=source)
-                reading = read_changes(reader, reference, known, active)
-            finally:
-                if local != Path(source):
-                    local.unlink(missing_ok=True)
-            timings = {"read_and_clean": time.perf_counter() - started}
-            mark = time.perf_counter()
-            sirene = _sirene_answers(conn, reading, sirene_stock)
-            placement = place_declarations(
-                reading.cleaned.values(),
-                {siret: answer[:2] for siret, answer in sirene.answers.items()},
-                PlaceBook.from_resolver(reference.communes),
-            )
-            timings["sirene"] = time.perf_counter() - mark
-            diff = compare(conn, reading, active)
-            last_rows = _last_accepted_rows(conn)
-            old_quarantine = conn.execute("SELECT count(*) FROM quarantaine").fetchone()[0]
-            secondary: list[LoadedSource] | None = None
-            sources_unchanged = True
-            if extra_sources:
-                mark = time.perf_counter()
-                secondary = load_sources(list(extra_sources))  # a source that fails falls back, never raises
-                loaded = {s.name: (s.sha256, s.status, s.location) for s in secondary}
-                sources_unchanged = loaded == _stored_sources(conn)
-                timings["secondary_sources"] = time.perf_counter() - mark
+            reader = ListePubliqueReader(local, display_name=source)
+            reading = read_changes(reader, reference, known, active)
         finally:
-            conn.close()
+            if local != Path(source):
+                local.unlink(missing_ok=True)
+        del known
+        timings = {"read_and_clean": time.perf_counter() - started}
+        mark = time.perf_counter()
+        sirene = _sirene_answers(session, reading, sirene_stock)
+        placement = place_declarations(
+            reading.cleaned.values(),
+            {siret: answer[:2] for siret, answer in sirene.answers.items()},
+            PlaceBook.from_resolver(reference.communes),
+        )
+        timings["sirene"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        diff = compare(session.declaration_values(n for n in reading.cleaned if n in active), reading, active)
+        last_rows = last_accepted_rows(session.meta())
+        old_quarantine = session.quarantined()
+        timings["compare"] = time.perf_counter() - mark
+        secondary: list[LoadedSource] | None = None
+        sources_unchanged = True
+        if extra_sources:
+            mark = time.perf_counter()
+            secondary = load_sources(list(extra_sources))  # a source that fails falls back, never raises
+            loaded = {s.name: (s.sha256, s.status, s.location) for s in secondary}
+            sources_unchanged = loaded == session.secondary_sources()
+            timings["secondary_sources"] = time.perf_counter() - mark
         decision = (guard or Guard()).decide(
             active=len(active), removed=len(diff.removed), rows=reading.records, last_rows=last_rows
         )
@@ -626,7 +523,7 @@ def update(
         rewritten = [d for n, d in reading.cleaned.items() if n not in listed]
         report: dict = {
             "source": {"location": source, "records": reading.records, "lines": reading.lines},
-            "database": str(path),
+            "database": store.shown,
             "date": today,
             **diff.as_report(),
             "rows": {
@@ -642,7 +539,7 @@ def update(
         if decision["decision"] == "refused":
             report["changed"] = False
             log.warning("update refused: the snapshot looks partial", extra=decision)
-            raise PartialSource(refusal_message(str(db), decision), report)
+            raise PartialSource(refusal_message(store.shown, decision), report)
         log.info("update guard: %s", decision["decision"], extra=decision)
         if report["rows"]["accounted_for"] != reading.records:  # pragma: no cover - an invariant
             raise AssertionError(
@@ -660,17 +557,13 @@ def update(
             report["changed"] = False
             report["geocoding"] = {"distinct_addresses_sent": 0}
             if secondary is not None:  # what the directory already holds, reported as a build would
-                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-                try:
-                    report["sources_secondaires"] = reconcile_index(
-                        _Discard(), directory_index(conn), secondary
-                    )
-                finally:
-                    conn.close()
+                report["sources_secondaires"] = reconcile_index(
+                    _Discard(), directory_index(session.reconciliation_rows()), secondary
+                )
         else:
             report["changed"] = True
             timings |= _apply(
-                path,
+                session,
                 reading,
                 diff,
                 rewritten,
@@ -691,7 +584,7 @@ def update(
 
 
 def _apply(
-    path: Path,
+    session: UpdateSession,
     reading: Reading,
     diff: Diff,
     rewritten: list[Declaration],
@@ -705,86 +598,64 @@ def _apply(
     sirene_locations: dict[str, tuple] | None = None,
     sirene: SireneAnswers | None = None,
 ) -> dict[str, float]:
-    """Apply the changes to a copy of the database, then swap it in (with the secondary sources
-    reconciled again, when given, and SIRENE's new answers recorded and applied, when a stock file
-    brought them)."""
+    """Write the changes through the store (with the secondary sources reconciled again, when given,
+    and SIRENE's new answers recorded and applied, when a stock file brought them)."""
     timings: dict[str, float] = {}
+    changed = set(diff.added) | set(diff.modified) | set(diff.corrected)
+    decls = [d for n, d in reading.cleaned.items() if n in changed]
+    # Where the declarations that change or go were: their organisations and de-duplication keys.
+    before = session.declaration_values(changed.union(diff.removed) - set(diff.added))
+    keys = _keys(
+        [(row["siret"], row["nom_comparaison"], row["code_postal"]) for row in before.values()]
+        + [(d.siret, d.nom_comparaison, d.code_postal) for d in decls]
+    )
+    previous_owners = {row["organisme_id"] for row in before.values()}
     mark = time.perf_counter()
-    temp = aside_path(path, "updating")
-    try:
-        shutil.copyfile(path, temp)
-        timings["copy"] = time.perf_counter() - mark
-        pause("copied")
-        conn = sqlite3.connect(temp, isolation_level=None)
-        try:
-            conn.executescript(
-                "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;"
-            )
-            conn.execute("BEGIN")
-            mark = time.perf_counter()
-            # Declarations whose record changed but whose cleaned values did not keep their row: only
-            # the fingerprint is refreshed.
-            changed = set(diff.added) | set(diff.modified) | set(diff.corrected)
-            decls = [d for n, d in reading.cleaned.items() if n in changed]
-            _write_declarations(conn, decls)
-            conn.executemany(
-                "UPDATE empreintes SET brute = ? WHERE nda = ?",
-                ((raw_fingerprint(d.raw), d.nda) for d in rewritten),
-            )
-            if diff.removed:
-                conn.execute(
-                    f"UPDATE declarations SET statut = 'supprime' WHERE nda {IN_JSON}",
-                    (json.dumps(diff.removed),),
-                )
-            added = set(diff.added)
-            relocate = [
-                d
-                for d in decls
-                if d.nda in added
-                or ADDRESS_GROUP in diff.modified.get(d.nda, ())
-                or "code_commune_insee" in diff.corrected.get(d.nda, ())
-            ]
-            report["geocoding"] = _locate(
-                conn, relocate, reference, geocoding, on_geocode_progress, sirene_locations or {}
-            )
-            report["geocoding"]["declarations_relocated"] = len(relocate)
-            timings["declarations"] = time.perf_counter() - mark
-            pause("declarations")
-            mark = time.perf_counter()
-            touched = _regroup(conn, changed | set(diff.removed), today)
-            _log_changes(conn, diff, today)
-            _write_quarantine(conn, reading.rejected)
-            refresh_organisations(conn, sorted(touched))
-            if sirene is not None:  # a stock file: its answers replace the directory's, and place again
-                conn.execute("DELETE FROM sirene")
-                conn.executemany(
-                    f"INSERT INTO sirene VALUES ({', '.join('?' * 14)})",
-                    (answer_row(*sirene.answers[s]) for s in sorted(sirene.answers)),
-                )
-                report["sirene"]["directory"] = apply_sirene_places(conn, sirene.answers)
-            report["organisations_rewritten"] = len(touched)
-            if secondary is not None:
-                report["sources_secondaires"] = _reconcile(conn, secondary)
-            conn.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('updated_at', ?), ('update_report', ?)",
-                (
-                    time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    json.dumps(
-                        {k: report[k] for k in ("date", "counts")} | {"source_records": reading.records}
-                    ),
-                ),
-            )
-            timings["organisations"] = time.perf_counter() - mark
-            pause("organisations")
-            conn.execute("COMMIT")
-            conn.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            conn.close()
-        pause("committed")
+    with session.apply(pause) as writer:
+        report_copy = getattr(session, "copy_seconds", None)
+        if report_copy is not None:
+            timings["copy"] = report_copy
         mark = time.perf_counter()
-        keep_attributes(path, temp)  # the mode, owner and group the operator gave the file
-        os.replace(temp, path)  # atomic: readers see the old directory or the new one
-        timings["swap"] = time.perf_counter() - mark
-    finally:
-        temp.unlink(missing_ok=True)
+        # Declarations whose record changed but whose cleaned values did not keep their row: only
+        # the fingerprint is refreshed.
+        _write_declarations(writer, decls)
+        writer.refresh_fingerprints([(raw_fingerprint(d.raw), d.nda) for d in rewritten])
+        writer.mark_removed(diff.removed)
+        added = set(diff.added)
+        relocate = [
+            d
+            for d in decls
+            if d.nda in added
+            or ADDRESS_GROUP in diff.modified.get(d.nda, ())
+            or "code_commune_insee" in diff.corrected.get(d.nda, ())
+        ]
+        report["geocoding"] = _locate(
+            writer, relocate, reference, geocoding, on_geocode_progress, sirene_locations or {}
+        )
+        report["geocoding"]["declarations_relocated"] = len(relocate)
+        timings["declarations"] = time.perf_counter() - mark
+        pause("declarations")
+        mark = time.perf_counter()
+        touched = _regroup(writer, changed | set(diff.removed), keys, previous_owners, today)
+        _log_changes(writer, diff, today)
+        writer.replace_quarantine(quarantine_rows(reading.rejected))
+        writer.refresh_organisations(sorted(touched))
+        if sirene is not None:  # a stock file: its answers replace the directory's, and place again
+            report["sirene"]["directory"] = writer.replace_sirene(
+                [answer_row(*sirene.answers[s]) for s in sorted(sirene.answers)], sirene.answers
+            )
+        report["organisations_rewritten"] = len(touched)
+        if secondary is not None:
+            report["sources_secondaires"] = _reconcile(writer, secondary)
+        writer.write_meta(
+            {
+                "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "update_report": {k: report[k] for k in ("date", "counts")}
+                | {"source_records": reading.records},
+            }
+        )
+        timings["organisations"] = time.perf_counter() - mark
+        pause("organisations")
+        mark = time.perf_counter()
+    timings["commit_and_swap"] = time.perf_counter() - mark
     return timings

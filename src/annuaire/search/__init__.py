@@ -9,7 +9,34 @@
 from .base import DirectoryUnavailable, Searcher
 from .params import ClusterQuery, QueryError, SearchQuery
 
-__all__ = ["ClusterQuery", "DirectoryUnavailable", "QueryError", "SearchQuery", "Searcher", "open_searcher"]
+__all__ = [
+    "ClusterQuery",
+    "DirectoryUnavailable",
+    "QueryError",
+    "SearchQuery",
+    "Searcher",
+    "open_searcher",
+    "server_errors",
+    "unavailable_errors",
+]
+
+
+def unavailable_errors() -> tuple[type[BaseException], ...]:
+    """Errors a read may raise when the directory's database is gone or not (yet) a directory: then
+    `Searcher.available()` tells a vanished directory from a bug."""
+    import sqlite3
+
+    return (sqlite3.DatabaseError, OSError)
+
+
+def server_errors() -> tuple[type[BaseException], ...]:
+    """A database server that cannot be reached, or a pool without a free connection."""
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError:  # pragma: no cover - the PostgreSQL driver is a dependency
+        return ()
+    return (psycopg.OperationalError, psycopg_pool.PoolTimeout)
 
 
 def open_searcher(location: str) -> Searcher:

@@ -1,6 +1,11 @@
 """The store interface: what the pipeline writes, and what the exports, the quality report and the
 sidecar files read. Search does not read through it: `search/` opens the same tables read-only
-itself (its `base.Searcher`, one implementation per backend), for speed.
+itself (one searcher, a small query class per backend), for speed.
+
+Every difference between the backends lives behind this interface: how a whole directory is
+written and swapped in (`build`), how an update is applied (`updating`: the same algorithm,
+pipeline/update.py, on both), the lock a run holds, where the files that go with a directory live,
+migrations, SIRENE's answers and locations.
 
 Tables and their columns are those of `schema.sql`; rows travel as tuples in the schema's column
 order (`columns(table)`), which keeps bulk loads fast on every backend.
@@ -9,8 +14,10 @@ order (`columns(table)`), which keeps bulk loads fast on every backend.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 Rows = Callable[[], Iterable[tuple]]
@@ -49,8 +56,193 @@ class BuildWriter(ABC):
         `centroide_commune`), or no location at all (method `aucun`)."""
 
 
+@dataclass(slots=True)
+class Member:
+    """What de-duplication needs of an active declaration read back from the directory."""
+
+    nda: str
+    siret: str | None
+    siren: str | None
+    nom_comparaison: str
+    code_postal: str | None
+    date_derniere_declaration: str | None
+    type_adresse: str
+    code_commune_insee: str | None
+    origine_lieu: str
+
+
+@dataclass(slots=True)
+class HeldOrganisation:
+    """An organisation as the directory holds it, for regrouping: its id, key, displayed declaration,
+    active declarations and status."""
+
+    id: int
+    identifiant: str
+    nda_principal: str
+    ndas: frozenset[str]
+    statut: str
+
+
+class UpdateWriter(ABC):
+    """Applies an update's changes. Nothing is visible to readers until the block that gave it ends
+    well (one transaction, or a copy swapped in); if the block raises, the directory stays as it was.
+    Reads through it see the changes already written."""
+
+    # -- like a build's writer: tables replaced whole (secondary sources) -------------------------
+
+    @abstractmethod
+    def columns(self, table: str) -> list[str]: ...
+
+    @abstractmethod
+    def write(self, table: str, rows: Iterable[tuple]) -> int: ...
+
+    @abstractmethod
+    def clear(self, table: str) -> None:
+        """Delete every row of a table."""
+
+    @abstractmethod
+    def write_meta(self, values: dict[str, Any]) -> None: ...
+
+    # -- declarations ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def replace_declarations(
+        self,
+        rows: Sequence[tuple],
+        fingerprints: Sequence[tuple],
+        previous: Sequence[tuple],
+        specialities: Sequence[tuple],
+    ) -> None:
+        """Replace (or add) declarations: their rows (`declarations` order, organisation 0 until
+        regrouped), fingerprints (`empreintes`), previous NDAs (previous, nda) and specialities
+        (nda, rank, code, label)."""
+
+    @abstractmethod
+    def refresh_fingerprints(self, rows: Sequence[tuple[str, str]]) -> None:
+        """(fingerprint, nda): records read anew whose declaration did not change."""
+
+    @abstractmethod
+    def mark_removed(self, ndas: Sequence[str]) -> None:
+        """Declarations gone from the snapshot: kept, with status `supprime`."""
+
+    @abstractmethod
+    def write_locations(self, rows: Sequence[tuple]) -> None:
+        """Insert or replace `localisations` rows."""
+
+    # -- organisations -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def members(self, sirets: Iterable[str], names: Iterable[str]) -> list[Member]:
+        """The active declarations whose SIRET is one of `sirets` or whose comparison name is one of
+        `names`, in NDA order."""
+
+    @abstractmethod
+    def organisations(self, ids: Iterable[int], identifiants: Iterable[str]) -> list[HeldOrganisation]:
+        """The organisations with these ids or these identifiers (with their active declarations)."""
+
+    @abstractmethod
+    def organisation_of(self, ndas: Iterable[str]) -> dict[str, int]:
+        """The organisation each of these declarations belongs to now."""
+
+    @abstractmethod
+    def next_organisation_id(self) -> int: ...
+
+    @abstractmethod
+    def write_organisations(self, rows: Sequence[tuple]) -> None:
+        """(id, identifiant, siret, siren, nb_declarations, regroupement, nda_principal): each
+        organisation rewritten, shown as its displayed declaration, active; its declarations
+        (`owners`) set apart."""
+
+    @abstractmethod
+    def set_owners(self, owners: dict[str, int]) -> None:
+        """NDA → the organisation it now belongs to."""
+
+    @abstractmethod
+    def retire_organisation(self, oid: int) -> None:
+        """An organisation no group carries any more: status `supprime`."""
+
+    @abstractmethod
+    def identifiant(self, oid: int) -> str | None: ...
+
+    @abstractmethod
+    def refresh_organisations(self, ids: Sequence[int]) -> None:
+        """Re-derive these organisations' scopes, declaration counts and search rows (full text,
+        map, filters)."""
+
+    # -- the rest --------------------------------------------------------------------------------
+
+    @abstractmethod
+    def log(self, rows: Sequence[tuple]) -> None:
+        """Change log entries (date, nda, event, fields): each declaration's organisation is the
+        one it belongs to now."""
+
+    @abstractmethod
+    def log_organisation(self, date: str, oid: int, event: str, fields: str | None) -> None: ...
+
+    @abstractmethod
+    def replace_quarantine(self, rows: Sequence[tuple]) -> None: ...
+
+    @abstractmethod
+    def reconciliation_rows(self) -> tuple[list[tuple], list[tuple]]:
+        """As UpdateSession.reconciliation_rows, for the directory as updated so far."""
+
+    @abstractmethod
+    def replace_sirene(self, rows: Sequence[tuple], answers: dict) -> dict:
+        """Replace SIRENE's answers and place the declarations again (see Store.replace_sirene)."""
+
+
+class UpdateSession(ABC):
+    """An update under way (the run's lock held): what the directory holds now, read before
+    anything is written, and `apply()` to write the changes."""
+
+    @abstractmethod
+    def has_fingerprints(self) -> bool: ...
+
+    @abstractmethod
+    def active(self) -> dict[str, str | None]:
+        """Active declarations: NDA → date of last declaration."""
+
+    @abstractmethod
+    def fingerprints(self) -> dict[str, str]:
+        """Fingerprint of the record as read → NDA, for the active declarations."""
+
+    @abstractmethod
+    def declaration_values(self, ndas: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Declarations' rows as dicts, with their `nom_comparaison`, and `ndas_precedents` and
+        `specialites` (lists, in order)."""
+
+    @abstractmethod
+    def quarantined(self) -> int: ...
+
+    @abstractmethod
+    def secondary_sources(self) -> dict[str, tuple]:
+        """name → (sha256, status, location) of the secondary sources the directory holds."""
+
+    @abstractmethod
+    def sirene_rows(self) -> list[tuple]:
+        """The `sirene` table's rows (none in a directory without it)."""
+
+    @abstractmethod
+    def active_sirets(self) -> set[str]: ...
+
+    @abstractmethod
+    def reconciliation_rows(self) -> tuple[list[tuple], list[tuple]]:
+        """(nda, previous NDA) pairs, and the active declarations of active organisations:
+        (organisme_id, nda, siret, denomination, date, nom_comparaison, code_postal, type_adresse,
+        code_commune_insee, origine_lieu, *the four certification flags), in NDA order."""
+
+    @abstractmethod
+    def meta(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def apply(self, on_stage: Callable[[str], None]) -> AbstractContextManager[UpdateWriter]:
+        """A writer whose changes become visible together when the block ends well. `on_stage` is
+        called at the backend's own stages (`copied`, `committed`)."""
+
+
 class Store(ABC):
     location: str
+    kind: str  # "sqlite" or "postgresql"
 
     @abstractmethod
     def build(self) -> AbstractContextManager[BuildWriter]:
@@ -102,3 +294,54 @@ class Store(ABC):
     def replace_locations(self, rows: Iterable[tuple]) -> int:
         """Replace the locations of the declarations given (rows in `localisations` column order) and
         refresh the spatial index, in one transaction: readers see the old locations or the new."""
+
+    # -- runs, side files, versions --------------------------------------------------------------
+
+    @property
+    def shown(self) -> str:
+        """The location for messages: a URL without its password."""
+        from ..errors import shown
+
+        return shown(self.location)
+
+    @abstractmethod
+    def lock(self) -> AbstractContextManager[None]:
+        """Held by a build, an update, a migration or a copy for its whole run: a second one fails at
+        once with BusyError (exit code 5). Released when the process ends, even killed."""
+
+    def check_writable(self) -> None:  # noqa: B027 - a server checks rights itself
+        """Refuse, before any work, a directory that cannot be replaced (NotWritable, exit code 2)."""
+
+    @abstractmethod
+    def report_path(self, suffix: str) -> Path:
+        """Where a run writes its JSON report (`.report.json`, `.update.json`)."""
+
+    @abstractmethod
+    def sidecar_path(self, suffix: str) -> Path:
+        """Where a file that goes with the directory lives (profiles, quality report, exports)."""
+
+    @abstractmethod
+    def corrections_file(self) -> Path:
+        """The corrections side file (corrections, moderators, sessions, audit log)."""
+
+    @abstractmethod
+    def stamp(self) -> str:
+        """Changes whenever the directory is rebuilt or updated."""
+
+    @abstractmethod
+    def migrate(self) -> list:
+        """Apply the missing migrations (store/migrations); returns those applied."""
+
+    @abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abstractmethod
+    def latest_version(self) -> int: ...
+
+    @abstractmethod
+    def read_table(self, table: str, columns: list[str]) -> Iterator[tuple]:
+        """Every row of a table (nothing when the directory predates it), for a copy."""
+
+    @abstractmethod
+    def updating(self) -> AbstractContextManager[UpdateSession]:
+        """An update of this directory (the run's lock must be held)."""

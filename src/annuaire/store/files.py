@@ -30,14 +30,10 @@ class NotWritable(AnnuaireError):
     exit_code = EXIT_INPUT
 
 
-def is_url(location: str | os.PathLike) -> bool:
-    return "://" in str(location)
-
-
 def resolved(location: str) -> str:
     """A SQLite location with its symbolic links resolved (the target of a link, even one whose target
-    does not exist yet); a database URL as it is."""
-    return location if is_url(location) else os.path.realpath(location)
+    does not exist yet)."""
+    return os.path.realpath(location)
 
 
 def aside_path(path: Path, kind: str) -> Path:

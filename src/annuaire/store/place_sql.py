@@ -1,5 +1,5 @@
 """The SQL of places (clean/places.py) over the directory's tables, shared by both backends and the
-search: `?` placeholders (PostgreSQL's store turns them into its own), portable SQL only."""
+search: portable SQL, each statement with parameters written in both backends' forms."""
 
 # The declarations SIRENE may place, read back from a directory (`stored_situation`'s fields).
 PLACEABLE_SQL = """SELECT nda, siret, methode_commune, code_postal, code_region_declare, code_commune_insee,
@@ -12,15 +12,19 @@ BOOK_SQL = (
     "SELECT code, code_region FROM departements",
 )
 # UPDATE of a declaration's place (parameters in `changes` order).
-PLACE_UPDATE = """UPDATE declarations SET code_commune_insee = ?, commune = ?, code_departement = ?,
-       code_region = ?, origine_lieu = ?, date_origine_lieu = ? WHERE nda = ?"""
+_PLACE_UPDATE = """UPDATE declarations SET code_commune_insee = {p}, commune = {p}, code_departement = {p},
+       code_region = {p}, origine_lieu = {p}, date_origine_lieu = {p} WHERE nda = {p}"""
+PLACE_UPDATE = _PLACE_UPDATE.format(p="?")
+PLACE_UPDATE_PG = _PLACE_UPDATE.format(p="%s")
 # The organisations shown by a declaration take its place again.
-SHOWN_PLACE_UPDATE = """UPDATE organismes SET
-       code_commune_insee = (SELECT d.code_commune_insee FROM declarations d WHERE d.nda = ?1),
-       commune = (SELECT d.commune FROM declarations d WHERE d.nda = ?1),
-       code_departement = (SELECT d.code_departement FROM declarations d WHERE d.nda = ?1),
-       code_region = (SELECT d.code_region FROM declarations d WHERE d.nda = ?1)
-WHERE nda_principal = ?1"""
+_SHOWN_PLACE_UPDATE = """UPDATE organismes SET
+       code_commune_insee = (SELECT d.code_commune_insee FROM declarations d WHERE d.nda = {nda}),
+       commune = (SELECT d.commune FROM declarations d WHERE d.nda = {nda}),
+       code_departement = (SELECT d.code_departement FROM declarations d WHERE d.nda = {nda}),
+       code_region = (SELECT d.code_region FROM declarations d WHERE d.nda = {nda})
+WHERE nda_principal = {nda}"""
+SHOWN_PLACE_UPDATE = _SHOWN_PLACE_UPDATE.format(nda="?1")
+SHOWN_PLACE_UPDATE_PG = _SHOWN_PLACE_UPDATE.format(nda="%(nda)s")
 
 
 # What the directory says of places in provenance (provenance.csv, the API, the page), derived from the

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
@@ -26,9 +24,9 @@ from psycopg.adapt import Dumper
 from psycopg.rows import dict_row
 
 from ..clean.names import fold, place_words
-from ..errors import DatabaseUnavailable, DirectoryMissing
-from . import shown
-from .base import BuildWriter, Store
+from ..errors import DatabaseUnavailable, shown
+from .base import BuildWriter
+from .migrations import latest_version
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +87,7 @@ def schema_exists(conn: psycopg.Connection, schema: str = SCHEMA) -> bool:
 # `noms` is a temporary table of (id, folded name) computed in Python with the `fold` SQLite uses.
 ORGANISATION_SPECIALITIES = """INSERT INTO organisme_specialites
     SELECT DISTINCT d.organisme_id, s.code FROM declaration_specialites s JOIN declarations d ON d.nda = s.nda
-    WHERE d.statut = 'actif' ORDER BY 1, 2"""
+    WHERE d.statut = 'actif' {where} ORDER BY 1, 2"""
 
 SEARCH_ROWS = """INSERT INTO recherche
     SELECT o.id,
@@ -137,7 +135,7 @@ def refresh_search_tables(conn: psycopg.Connection) -> None:
     with conn.cursor() as cur, cur.copy("COPY noms (id, nom) FROM STDIN") as copy:
         for oid, name in names:
             copy.write_row((oid, fold(name)))
-    conn.execute(ORGANISATION_SPECIALITIES)
+    conn.execute(ORGANISATION_SPECIALITIES.format(where=""))
     conn.execute(SEARCH_ROWS)
     conn.execute(POSTAL_CODES)
     conn.execute("DROP TABLE noms")
@@ -238,227 +236,50 @@ class PostgresBuildWriter(BuildWriter):
             """SELECT setval(pg_get_serial_sequence('historique', 'id'), coalesce(max(id), 0) + 1, false)
                FROM historique"""
         )
-        from .migrations import latest_version
-
         self.conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (latest_version("postgresql"),))
         new_version(self.conn)
         self.conn.execute("ANALYZE")
 
 
-class PostgresStore(Store):
-    def __init__(self, location: str, schema: str = SCHEMA):
-        self.location = location
-        self.url = location
-        self.schema = schema
+def apply_sirene(conn: psycopg.Connection, rows: Iterable[tuple], answers: dict | None) -> dict:
+    """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers`, place the
+    declarations SIRENE places (see SQLiteStore.replace_sirene), inside the caller's transaction."""
+    from ..clean.places import PlaceBook, replacements
+    from .place_sql import BOOK_SQL, PLACE_UPDATE_PG, PLACEABLE_SQL, SHOWN_PLACE_UPDATE_PG
 
-    def connect(self, *, autocommit: bool = True) -> psycopg.Connection:
-        return connect(self.url, autocommit=autocommit, schema=self.schema)
-
-    def exists(self) -> bool:
-        with open_connection(self.url, autocommit=True) as conn:
-            return schema_exists(conn, self.schema)
-
-    @contextmanager
-    def build(self) -> Iterator[PostgresBuildWriter]:
-        building = f"{self.schema}_building_{os.getpid()}"
-        retired = f"{self.schema}_retired_{os.getpid()}"
-        with self.connect(autocommit=True) as conn:
-            ensure_extensions(conn)
-            self.drop_retired(conn)  # none, unless a schema was renamed by hand
-        conn = connect(self.url, schema=building)
-        try:
-            with conn.transaction():
-                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(building)))
-                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(building)))
-                conn.execute(sql.SQL("SET LOCAL search_path = {}, public").format(sql.Identifier(building)))
-                conn.execute(TABLES)
-                writer = PostgresBuildWriter(conn, building)
-                yield writer
-                writer.finish()
-                # The swap. First every table of the live directory is locked, all at once or not at
-                # all (NOWAIT, retried): readers then wait at their first table holding nothing, so
-                # no reader can deadlock with the drop. The renames and the drop commit together;
-                # waiting readers resume on the new tables, whose names they look up again.
-                if schema_exists(conn, self.schema):
-                    lock_tables(conn, self.schema)
-                    conn.execute(
-                        sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
-                            sql.Identifier(self.schema), sql.Identifier(retired)
-                        )
-                    )
-                conn.execute(
-                    sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
-                        sql.Identifier(building), sql.Identifier(self.schema)
-                    )
-                )
-                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(retired)))
-        finally:
-            conn.close()
-
-    def drop_retired(self, conn: psycopg.Connection, attempts: int = 5) -> None:
-        """Drop the schemas of directories swapped out (autocommit connection). A drop waiting more
-        than a few seconds for a reader is retried, then left to the next build."""
-        names = [
-            row[0]
-            for row in conn.execute(
-                "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (f"{self.schema}\\_retired\\_%",)
-            )
-        ]
-        for name in names:
-            for attempt in range(attempts):
-                try:
-                    with conn.transaction():
-                        conn.execute("SET LOCAL lock_timeout = '5s'")
-                        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-                    break
-                except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
-                    if attempt == attempts - 1:
-                        log.warning("schema %s not dropped yet (readers): the next build drops it", name)
-
-    def _rows(self, query: str) -> Iterator[dict[str, Any]]:
-        if not self.exists():
-            raise DirectoryMissing(self.url, f"no directory in schema {self.schema!r}")
-        with self.connect() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-            # One snapshot for the whole read, streamed (a server-side cursor would need a name).
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            yield from cur.stream(query)
-
-    def meta(self) -> dict[str, Any]:
-        out = {}
-        for row in self._rows("SELECT key, value FROM meta"):
-            try:
-                out[row["key"]] = json.loads(row["value"])
-            except (TypeError, ValueError):
-                out[row["key"]] = row["value"]
-        return out
-
-    def declarations(self) -> Iterator[dict[str, Any]]:
-        return self._rows(
-            """SELECT d.*, o.identifiant AS id_organisme,
-                  (SELECT string_agg(p.nda_precedent, ' ' ORDER BY p.nda_precedent) FROM ndas_precedents p
-                    WHERE p.nda = d.nda) AS ndas_precedents,
-                  (SELECT string_agg(s.code, ' ' ORDER BY s.rang) FROM declaration_specialites s
-                    WHERE s.nda = d.nda) AS specialites,
-                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode
-               FROM declarations d
-               JOIN organismes o ON o.id = d.organisme_id
-               LEFT JOIN localisations l ON l.nda = d.nda
-               ORDER BY d.nda COLLATE "C\""""
+    conn.execute("DELETE FROM sirene")
+    with conn.cursor() as cur:
+        cur.executemany(f"INSERT INTO sirene VALUES ({', '.join(['%s'] * 14)})", list(rows))
+    if answers is None:
+        return {}
+    book = PlaceBook.from_rows(*(conn.execute(query).fetchall() for query in BOOK_SQL))
+    with conn.cursor(row_factory=dict_row) as cur:
+        placeable = cur.execute(PLACEABLE_SQL).fetchall()
+    changes, locations, placement = replacements(placeable, answers, book)
+    with conn.cursor() as cur:
+        cur.executemany(PLACE_UPDATE_PG, changes)
+        cur.executemany(
+            """INSERT INTO localisations VALUES (%s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (nda) DO UPDATE SET latitude = excluded.latitude,
+                 longitude = excluded.longitude, geo_score = excluded.geo_score,
+                 geo_type = excluded.geo_type, geo_label = excluded.geo_label,
+                 geo_methode = excluded.geo_methode""",
+            locations,
         )
-
-    def organisations(self) -> Iterator[dict[str, Any]]:
-        return self._rows(
-            """SELECT o.*,
-                  (SELECT string_agg(d.nda, ' ' ORDER BY d.nda COLLATE "C") FROM declarations d
-                    WHERE d.organisme_id = o.id) AS ndas,
-                  (SELECT string_agg(DISTINCT c.portee, ',') FROM certifications c
-                    WHERE c.organisme_id = o.id) AS portees,
-                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode,
-                  p.debut_exercice, p.fin_exercice, p.nb_stagiaires, p.nb_stagiaires_confies,
-                  p.effectif_formateurs, p.origine_lieu, p.date_origine_lieu
-               FROM organismes o
-               LEFT JOIN localisations l ON l.nda = o.nda_principal
-               LEFT JOIN declarations p ON p.nda = o.nda_principal
-               ORDER BY o.identifiant COLLATE "C\""""
+        cur.executemany(SHOWN_PLACE_UPDATE_PG, [{"nda": c[-1]} for c in changes])
+    shown_places = conn.execute(
+        """SELECT o.id, coalesce(o.commune, o.ville, '') FROM organismes o
+           WHERE o.nda_principal = ANY(%s)""",
+        ([c[-1] for c in changes],),
+    ).fetchall()
+    with conn.cursor() as cur:  # the full-text entries name the commune
+        cur.executemany(
+            "UPDATE organismes_fts SET commune = %s WHERE rowid = %s",
+            [(place_words(name), oid) for oid, name in shown_places],
         )
-
-    def quarantine(self) -> Iterator[dict[str, Any]]:
-        return self._rows("SELECT * FROM quarantaine ORDER BY enregistrement")
-
-    def provenance(self) -> Iterator[dict[str, Any]]:
-        from .place_sql import PLACE_PROVENANCE
-
-        return self._rows(
-            f"""SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
-                      p.date_observation, p.conflit, p.ligne
-               FROM (SELECT * FROM provenance UNION ALL {PLACE_PROVENANCE}) p
-               JOIN organismes o ON o.id = p.organisme_id
-               ORDER BY o.identifiant COLLATE "C", p.source COLLATE "C", p.champ COLLATE "C",
-                        coalesce(p.ligne, 0), p.valeur COLLATE "C\""""
-        )
-
-    def addresses(self) -> Iterator[dict[str, Any]]:
-        return self._rows(
-            """SELECT nda, voie, code_postal, ville, code_commune_insee, commune, type_adresse
-               FROM declarations WHERE origine_lieu <> 'sirene' ORDER BY nda COLLATE "C\""""
-        )
-
-    def replace_locations(self, rows: Iterable[tuple]) -> int:
-        with self.connect(autocommit=False) as conn, conn.transaction():
-            with conn.cursor() as cur:
-                cur.executemany(
-                    """INSERT INTO localisations VALUES (%s, %s, %s, %s, %s, %s, %s)
-                       ON CONFLICT (nda) DO UPDATE SET latitude = excluded.latitude,
-                         longitude = excluded.longitude, geo_score = excluded.geo_score,
-                         geo_type = excluded.geo_type, geo_label = excluded.geo_label,
-                         geo_methode = excluded.geo_methode""",
-                    list(rows),
-                )
-                count = cur.rowcount
-            refresh_search_tables(conn)
-            new_version(conn)
-            conn.execute("ANALYZE localisations")
-            conn.execute("ANALYZE recherche")
-        return count
-
-    # -- SIRENE (annuaire sirene) -------------------------------------------------------------------
-
-    def establishment_sirets(self) -> list[str]:
-        """The valid SIRETs of the active organisations, in identifier order."""
-        with self.connect() as conn:
-            return [
-                row[0]
-                for row in conn.execute(
-                    """SELECT siret FROM organismes WHERE siret IS NOT NULL AND statut = 'actif'
-                       ORDER BY identifiant"""
-                )
-            ]
-
-    def replace_sirene(self, rows: Iterable[tuple], answers: dict | None = None) -> dict:
-        """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers`, place the
-        declarations SIRENE places (see SQLiteStore.replace_sirene), in one transaction."""
-        from ..clean.places import PlaceBook, replacements
-        from .place_sql import BOOK_SQL, PLACE_UPDATE, PLACEABLE_SQL, SHOWN_PLACE_UPDATE
-
-        rows = list(rows)
-        report: dict = {}
-        with self.connect(autocommit=False) as conn, conn.transaction():
-            conn.execute("DELETE FROM sirene")
-            with conn.cursor() as cur:
-                cur.executemany(f"INSERT INTO sirene VALUES ({', '.join(['%s'] * 14)})", rows)
-            if answers is not None:
-                book = PlaceBook.from_rows(*(conn.execute(query).fetchall() for query in BOOK_SQL))
-                with conn.cursor(row_factory=dict_row) as cur:
-                    placeable = cur.execute(PLACEABLE_SQL).fetchall()
-                changes, locations, placement = replacements(placeable, answers, book)
-                with conn.cursor() as cur:
-                    cur.executemany(PLACE_UPDATE.replace("?", "%s"), changes)
-                    cur.executemany(
-                        """INSERT INTO localisations VALUES (%s, %s, %s, %s, %s, %s, %s)
-                           ON CONFLICT (nda) DO UPDATE SET latitude = excluded.latitude,
-                             longitude = excluded.longitude, geo_score = excluded.geo_score,
-                             geo_type = excluded.geo_type, geo_label = excluded.geo_label,
-                             geo_methode = excluded.geo_methode""",
-                        locations,
-                    )
-                    cur.executemany(
-                        SHOWN_PLACE_UPDATE.replace("?1", "%(nda)s"), [{"nda": c[-1]} for c in changes]
-                    )
-                shown = conn.execute(
-                    """SELECT o.id, coalesce(o.commune, o.ville, '') FROM organismes o
-                       WHERE o.nda_principal = ANY(%s)""",
-                    ([c[-1] for c in changes],),
-                ).fetchall()
-                with conn.cursor() as cur:  # the full-text entries name the commune
-                    cur.executemany(
-                        "UPDATE organismes_fts SET commune = %s WHERE rowid = %s",
-                        [(place_words(name), oid) for oid, name in shown],
-                    )
-                if changes:
-                    refresh_search_tables(conn)
-                report = placement.report() | {
-                    "declarations_changed": len(changes),
-                    "organisations_changed": len(shown),
-                }
-            new_version(conn)
-        return report
+    if changes:
+        refresh_search_tables(conn)
+    return placement.report() | {
+        "declarations_changed": len(changes),
+        "organisations_changed": len(shown_places),
+    }

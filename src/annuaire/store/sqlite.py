@@ -7,20 +7,19 @@ import math
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ..clean.names import fold, place_words
-from ..errors import AnnuaireError, DirectoryMissing
-from .base import BuildWriter, Rows, Store
-from .files import aside_path, keep_attributes, resolved
+from ..sources.liste_publique import SCOPES
+from .base import BuildWriter, Rows
 from .side_index import FULL_TEXT, OPTIMIZE, SPATIAL, SideTables, can_fork, fill
 
 SCHEMA = resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
 INDEXES = resources.files(__package__).joinpath("indexes.sql").read_text(encoding="utf-8")
 SEARCH_TABLES = resources.files(__package__).joinpath("search.sql").read_text(encoding="utf-8")
+SCOPE_CODES = [code for code, _, _ in SCOPES]
 
 
 # A build's connection: a file of its own, swapped in whole, so no journal and no syncing.
@@ -265,177 +264,3 @@ class SQLiteBuildWriter(BuildWriter):
             conn.execute(FILL_SPATIAL_INDEX)
         refresh_search_tables(conn)
         conn.execute("ANALYZE")
-
-
-class SQLiteStore(Store):
-    def __init__(self, location: str | os.PathLike):
-        self.location = resolved(str(location))  # a link's target: replaced there, the link stays
-        self.path = Path(self.location)
-
-    def exists(self) -> bool:
-        return self.path.is_file()
-
-    def connect(self, *, readonly: bool = True) -> sqlite3.Connection:
-        if readonly:
-            if not self.exists():
-                raise DirectoryMissing(self.location)
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        else:
-            conn = sqlite3.connect(self.path)
-        conn.row_factory = sqlite3.Row
-        return conn
-
-    @contextmanager
-    def build(self) -> Iterator[SQLiteBuildWriter]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temp = aside_path(self.path, "building")
-        temp.unlink(missing_ok=True)
-        conn = sqlite3.connect(temp, isolation_level=None)
-        writer: SQLiteBuildWriter | None = None
-        try:
-            conn.executescript(BUILD_PRAGMAS)
-            conn.executescript(SCHEMA)
-            conn.execute("BEGIN")
-            writer = SQLiteBuildWriter(conn, temp)
-            yield writer
-            writer.finish()
-            conn.execute("COMMIT")
-            conn.execute("PRAGMA journal_mode = DELETE")
-            conn.close()
-            if writer.side:
-                writer.side.merge_into(temp)
-            keep_attributes(self.path, temp)  # the mode, owner and group the operator gave the file
-            os.replace(temp, self.path)  # atomic: readers see the old file or the new one
-        except BaseException:
-            conn.close()
-            if writer and writer.side:
-                writer.side.abandon()
-            temp.unlink(missing_ok=True)
-            raise
-
-    def meta(self) -> dict[str, Any]:
-        with self.connect() as conn:
-            out = {}
-            for key, value in conn.execute("SELECT key, value FROM meta"):
-                try:
-                    out[key] = json.loads(value)
-                except (TypeError, ValueError):
-                    out[key] = value
-            return out
-
-    def declarations(self) -> Iterator[dict[str, Any]]:
-        return self._dicts(
-            """SELECT d.*, o.identifiant AS id_organisme,
-                  (SELECT group_concat(p.nda_precedent, ' ') FROM ndas_precedents p
-                    WHERE p.nda = d.nda) AS ndas_precedents,
-                  (SELECT group_concat(s.code, ' ') FROM declaration_specialites s
-                    WHERE s.nda = d.nda ORDER BY s.rang) AS specialites,
-                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode
-           FROM declarations d
-           JOIN organismes o ON o.id = d.organisme_id
-           LEFT JOIN localisations l ON l.nda = d.nda
-           ORDER BY d.nda"""
-        )
-
-    def organisations(self) -> Iterator[dict[str, Any]]:
-        return self._dicts(
-            """SELECT o.*,
-                  (SELECT group_concat(d.nda, ' ') FROM
-                     (SELECT nda FROM declarations WHERE organisme_id = o.id ORDER BY nda) d) AS ndas,
-                  (SELECT group_concat(DISTINCT c.portee) FROM certifications c
-                    WHERE c.organisme_id = o.id) AS portees,
-                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode,
-                  p.debut_exercice, p.fin_exercice, p.nb_stagiaires, p.nb_stagiaires_confies,
-                  p.effectif_formateurs, p.origine_lieu, p.date_origine_lieu
-           FROM organismes o
-           LEFT JOIN localisations l ON l.nda = o.nda_principal
-           LEFT JOIN declarations p ON p.nda = o.nda_principal
-           ORDER BY o.identifiant"""
-        )
-
-    def quarantine(self) -> Iterator[dict[str, Any]]:
-        return self._dicts("SELECT * FROM quarantaine ORDER BY enregistrement")
-
-    def _dicts(self, query: str) -> Iterator[dict[str, Any]]:
-        """The query's rows as dicts, read lazily through a connection closed at the end."""
-        conn = self.connect()
-        try:
-            yield from map(dict, conn.execute(query))
-        finally:
-            conn.close()
-
-    def provenance(self) -> Iterator[dict[str, Any]]:
-        from .place_sql import PLACE_PROVENANCE
-
-        return self._dicts(
-            f"""SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
-                      p.date_observation, p.conflit, p.ligne
-               FROM (SELECT * FROM provenance UNION ALL {PLACE_PROVENANCE}) p
-               JOIN organismes o ON o.id = p.organisme_id
-               ORDER BY o.identifiant, p.source, p.champ, coalesce(p.ligne, 0), p.valeur"""
-        )
-
-    def addresses(self) -> Iterator[dict[str, Any]]:
-        return self._dicts(
-            """SELECT nda, voie, code_postal, ville, code_commune_insee, commune, type_adresse
-           FROM declarations WHERE origine_lieu <> 'sirene' ORDER BY nda"""
-        )
-
-    @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        """A connection in an immediate transaction on the directory, committed when the block ends
-        well, rolled back otherwise: readers see the state before or after, never between."""
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        finally:
-            conn.close()
-
-    def replace_locations(self, rows: Iterable[tuple]) -> int:
-        with self._writing() as conn:
-            count = conn.executemany(
-                "INSERT OR REPLACE INTO localisations VALUES (?, ?, ?, ?, ?, ?, ?)", rows
-            ).rowcount
-            conn.execute("DELETE FROM organismes_geo")
-            conn.execute(FILL_SPATIAL_INDEX)
-            refresh_search_tables(conn)
-            conn.execute("ANALYZE")
-        return count
-
-    # -- SIRENE (annuaire sirene) -------------------------------------------------------------------------
-
-    def establishment_sirets(self) -> list[str]:
-        """The valid SIRETs of the active organisations, in identifier order."""
-        conn = self.connect()
-        try:
-            return [
-                row[0]
-                for row in conn.execute(
-                    """SELECT siret FROM organismes WHERE siret IS NOT NULL AND statut = 'actif'
-                       ORDER BY identifiant"""
-                )
-            ]
-        finally:
-            conn.close()
-
-    def replace_sirene(self, rows: Iterable[tuple], answers: dict | None = None) -> dict:
-        """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers` (SIRET →
-        (answer, date, api)), place the declarations SIRENE places (clean/places.py), in one
-        transaction. Returns what placing did."""
-        from .migrations import latest_version
-
-        with self._writing() as conn:
-            (version,) = conn.execute("PRAGMA user_version").fetchone()
-            if version < latest_version("sqlite"):
-                raise AnnuaireError(
-                    f"{self.path}: built by an older version: run `annuaire migrate --db {self.path}` first"
-                )
-            conn.execute("DELETE FROM sirene")
-            conn.executemany(f"INSERT INTO sirene VALUES ({', '.join('?' * 14)})", rows)
-            return apply_sirene_places(conn, answers) if answers is not None else {}

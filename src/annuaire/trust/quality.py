@@ -19,7 +19,7 @@ from typing import Any
 
 from ..exports import schema
 from ..exports.csv_files import declaration_rows, organisation_rows
-from ..sidecar import is_file, sidecar_path
+from ..sidecar import canonical, sidecar_path
 from ..sidecar import stamp as database_stamp
 from ..store.base import Store
 
@@ -194,7 +194,7 @@ def cached_quality_report(store: Store, path: str | Path) -> dict[str, Any]:
     database it describes), so that other workers and restarts find it; `annuaire profile` writes it
     too. Reading a 150,000-declaration directory takes tens of seconds: done once per database."""
     stamp = database_stamp(path, store)
-    key = str(Path(path).resolve()) if is_file(path) else str(path)
+    key = canonical(path)
     hit = _cache.get(key)
     if hit and hit[0] == stamp:
         return hit[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = (
@@ -49,7 +50,7 @@ class Publisher:
 
     @property
     def contact_is_email(self) -> bool:
-        return bool(self.contact) and "@" in self.contact and "://" not in self.contact
+        return bool(self.contact) and "@" in self.contact and not urlsplit(self.contact).netloc
 
 
 @dataclass(frozen=True)

@@ -6,34 +6,18 @@ database again is answered as usual."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from ..search import DirectoryUnavailable
+from ..search import DirectoryUnavailable, server_errors, unavailable_errors
 from .errors import error_page
 
 log = logging.getLogger("annuaire.web")
 RETRY_AFTER = 30  # seconds: about what a build or an update takes to swap a file in
 LOG_EVERY = 60.0  # seconds between two log lines of a worker while the directory stays unavailable
 MESSAGE = "L'annuaire est momentanément indisponible : réessayez dans quelques instants."
-
-
-def _unavailable_errors() -> tuple[type[BaseException], ...]:
-    """Errors that may mean the database is gone: decided by `Searcher.available()`."""
-    return (sqlite3.DatabaseError, OSError)
-
-
-def _server_errors() -> tuple[type[BaseException], ...]:
-    """A PostgreSQL server that cannot be reached, or a pool without a free connection."""
-    try:
-        import psycopg
-        import psycopg_pool
-    except ImportError:  # pragma: no cover - the PostgreSQL driver is a dependency
-        return ()
-    return (psycopg.OperationalError, psycopg_pool.PoolTimeout)
 
 
 def install(app: FastAPI) -> None:
@@ -58,11 +42,11 @@ def install(app: FastAPI) -> None:
             raise exc  # the database is there: a bug, answered 500 with its traceback in the log
         return answer(request, exc)
 
-    for error in _unavailable_errors():
+    for error in unavailable_errors():
         app.add_exception_handler(error, maybe_unavailable)
 
     async def server_unavailable(request: Request, exc: Exception):
         return answer(request, exc)
 
-    for error in _server_errors():
+    for error in server_errors():
         app.add_exception_handler(error, server_unavailable)

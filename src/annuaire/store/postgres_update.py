@@ -1,0 +1,359 @@
+"""An update of a PostgreSQL directory (the SQL side of pipeline/update.py's algorithm), in place.
+
+The changes are written in one transaction on the live schema: only the declarations added, changed
+or removed, their fingerprints, locations, specialities and previous NDAs, the organisations they
+touch with their scopes and search rows (full text, map, filters), the change log, the quarantine and
+the `meta` version that tells the servers to reload. Readers keep the old state until the commit
+(MVCC) and the new one after it; an update killed at any point is rolled back by the server, leaving
+the previous state. The advisory lock (Store.lock) keeps other builds and updates out meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from ..clean.names import fold, place_words
+from .base import HeldOrganisation, Member, UpdateSession, UpdateWriter
+from .postgres import (
+    ORGANISATION_SPECIALITIES,
+    SEARCH_ROWS,
+    PostgresBuildWriter,
+    apply_sirene,
+    new_version,
+)
+from .sqlite import SCOPE_CODES
+
+NAME_INDEX = "CREATE INDEX IF NOT EXISTS empreintes_nom ON empreintes(nom_comparaison)"
+MEMBER = """SELECT d.nda, d.siret, d.siren, e.nom_comparaison, d.code_postal, d.date_derniere_declaration,
+                   d.type_adresse, d.code_commune_insee, d.origine_lieu
+            FROM declarations d JOIN empreintes e ON e.nda = d.nda WHERE d.statut = 'actif' AND """
+LOCATION = """INSERT INTO localisations VALUES (%s, %s, %s, %s, %s, %s, %s)
+              ON CONFLICT (nda) DO UPDATE SET latitude = excluded.latitude, longitude = excluded.longitude,
+                geo_score = excluded.geo_score, geo_type = excluded.geo_type, geo_label = excluded.geo_label,
+                geo_methode = excluded.geo_methode"""
+# An organisation's full-text entry, as the build writes it (pipeline/load.py's search_row): the
+# folded name and commune come from Python (`noms`), the identifiers from its declarations.
+FULL_TEXT_ROWS = """INSERT INTO organismes_fts (rowid, denomination, commune, identifiants)
+    SELECT o.id, n.nom, n.commune,
+           coalesce(o.siret, '') || ' ' || coalesce(o.siren, '') || ' ' ||
+           coalesce((SELECT string_agg(d.nda, ' ' ORDER BY d.nda) FROM declarations d
+                     WHERE d.organisme_id = o.id), '') || ' ' ||
+           coalesce((SELECT string_agg(p.nda_precedent, ' ' ORDER BY p.nda, p.nda_precedent)
+                     FROM declarations d JOIN ndas_precedents p ON p.nda = d.nda
+                     WHERE d.organisme_id = o.id), '')
+    FROM organismes o JOIN noms n ON n.id = o.id"""
+
+
+def reconciliation_rows(conn: psycopg.Connection) -> tuple[list[tuple], list[tuple]]:
+    """See UpdateSession.reconciliation_rows."""
+    previous = conn.execute(
+        'SELECT nda, nda_precedent FROM ndas_precedents ORDER BY nda COLLATE "C", nda_precedent COLLATE "C"'
+    ).fetchall()
+    flags = ", ".join(f"d.certification_{code}" for code in SCOPE_CODES)
+    held = conn.execute(
+        f"""SELECT d.organisme_id, d.nda, d.siret, d.denomination, d.date_derniere_declaration,
+                   e.nom_comparaison, d.code_postal, d.type_adresse, d.code_commune_insee,
+                   d.origine_lieu, {flags}
+            FROM declarations d JOIN empreintes e ON e.nda = d.nda
+            JOIN organismes o ON o.id = d.organisme_id
+            WHERE d.statut = 'actif' AND o.statut = 'actif' ORDER BY d.nda COLLATE "C\""""
+    ).fetchall()
+    return previous, held
+
+
+class PostgresUpdateWriter(UpdateWriter):
+    def __init__(self, conn: psycopg.Connection, schema: str):
+        self.conn = conn
+        self.tables = PostgresBuildWriter(conn, schema)
+
+    def columns(self, table: str) -> list[str]:
+        return self.tables.columns(table)
+
+    def write(self, table: str, rows: Iterable[tuple]) -> int:
+        return self.tables.write(table, rows)
+
+    def clear(self, table: str) -> None:
+        self.columns(table)  # a known table
+        self.conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
+
+    def write_meta(self, values: dict[str, Any]) -> None:
+        self.tables.write_meta(values)
+
+    def replace_declarations(self, rows, fingerprints, previous, specialities) -> None:
+        conn = self.conn
+        chosen = [row[0] for row in rows]
+        for table in ("declaration_specialites", "ndas_precedents", "empreintes", "declarations"):
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE nda = ANY(%s)").format(sql.Identifier(table)), (chosen,)
+            )
+        self.write("declarations", rows)
+        self.write("empreintes", fingerprints)
+        self.write("ndas_precedents", previous)
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO specialites VALUES (%s, %s) ON CONFLICT (code) DO NOTHING",
+                sorted({(code, label) for _, _, code, label in specialities}),
+            )
+        self.write("declaration_specialites", (s[:3] for s in specialities))
+
+    def refresh_fingerprints(self, rows: Sequence[tuple[str, str]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany("UPDATE empreintes SET brute = %s WHERE nda = %s", rows)
+
+    def mark_removed(self, ndas: Sequence[str]) -> None:
+        if ndas:
+            self.conn.execute(
+                "UPDATE declarations SET statut = 'supprime' WHERE nda = ANY(%s)", (list(ndas),)
+            )
+
+    def write_locations(self, rows: Sequence[tuple]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(LOCATION, rows)
+
+    def members(self, sirets: Iterable[str], names: Iterable[str]) -> list[Member]:
+        found: dict[str, Member] = {}
+        for column, values in (("d.siret", sirets), ("e.nom_comparaison", names)):
+            values = sorted(set(values))
+            if values:
+                for row in self.conn.execute(f"{MEMBER}{column} = ANY(%s)", (values,)):
+                    found[row[0]] = Member(*row)
+        return [found[nda] for nda in sorted(found)]
+
+    def organisations(self, ids: Iterable[int], identifiants: Iterable[str]) -> list[HeldOrganisation]:
+        rows = self.conn.execute(
+            """SELECT o.id, o.identifiant, o.nda_principal, o.statut,
+                      (SELECT string_agg(d.nda, ' ') FROM declarations d
+                        WHERE d.organisme_id = o.id AND d.statut = 'actif')
+               FROM organismes o WHERE o.id = ANY(%s) OR o.identifiant = ANY(%s)""",
+            (sorted(set(ids)), sorted(set(identifiants))),
+        )
+        return [
+            HeldOrganisation(oid, key, shown, frozenset(ndas.split(" ")) if ndas else frozenset(), statut)
+            for oid, key, shown, statut, ndas in rows
+        ]
+
+    def organisation_of(self, ndas: Iterable[str]) -> dict[str, int]:
+        return dict(
+            self.conn.execute(
+                "SELECT nda, organisme_id FROM declarations WHERE nda = ANY(%s)", (sorted(set(ndas)),)
+            ).fetchall()
+        )
+
+    def next_organisation_id(self) -> int:
+        return (self.conn.execute("SELECT max(id) FROM organismes").fetchone()[0] or 0) + 1
+
+    def write_organisations(self, rows: Sequence[tuple]) -> None:
+        if not rows:
+            return
+        self.conn.execute("DELETE FROM organismes WHERE id = ANY(%s)", ([r[0] for r in rows],))
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO organismes
+                   SELECT %s, %s, %s, %s, d.denomination, e.nom_comparaison, d.nda, d.voie, d.code_postal,
+                          d.ville, d.code_commune_insee, d.commune, d.code_departement, d.code_region,
+                          d.type_adresse, d.date_derniere_declaration, %s, %s, 'actif'
+                   FROM declarations d JOIN empreintes e ON e.nda = d.nda WHERE d.nda = %s""",
+                rows,
+            )
+
+    def set_owners(self, owners: dict[str, int]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE declarations SET organisme_id = %s WHERE nda = %s",
+                [(o, n) for n, o in owners.items()],
+            )
+
+    def retire_organisation(self, oid: int) -> None:
+        self.conn.execute("UPDATE organismes SET statut = 'supprime' WHERE id = %s", (oid,))
+
+    def identifiant(self, oid: int) -> str | None:
+        row = self.conn.execute("SELECT identifiant FROM organismes WHERE id = %s", (oid,)).fetchone()
+        return row[0] if row else None
+
+    def refresh_organisations(self, ids: Sequence[int]) -> None:
+        ids = sorted(set(ids))
+        if not ids:
+            return
+        conn = self.conn
+        conn.execute("DELETE FROM certifications WHERE organisme_id = ANY(%s)", (ids,))
+        for code in SCOPE_CODES:
+            conn.execute(
+                sql.SQL(
+                    """INSERT INTO certifications
+                       SELECT organisme_id, %s, nda FROM declarations
+                       WHERE {} = 1 AND statut = 'actif' AND organisme_id = ANY(%s)"""
+                ).format(sql.Identifier(f"certification_{code}")),
+                (code, ids),
+            )
+        conn.execute(
+            """UPDATE organismes SET nb_declarations =
+                 (SELECT count(*) FROM declarations d
+                  WHERE d.organisme_id = organismes.id AND d.statut = 'actif')
+               WHERE id = ANY(%s) AND statut = 'actif'""",
+            (ids,),
+        )
+        refresh_search_rows(conn, ids)
+
+    def log(self, rows: Sequence[tuple]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO historique (date, organisme_id, nda, evenement, champs)
+                   SELECT %s, organisme_id, nda, %s, %s FROM declarations WHERE nda = %s""",
+                [(date, event, fields, nda) for date, nda, event, fields in rows],
+            )
+
+    def log_organisation(self, date: str, oid: int, event: str, fields: str | None) -> None:
+        self.conn.execute(
+            """INSERT INTO historique (date, organisme_id, nda, evenement, champs)
+               VALUES (%s, %s, NULL, %s, %s)""",
+            (date, oid, event, fields),
+        )
+
+    def replace_quarantine(self, rows: Sequence[tuple]) -> None:
+        self.conn.execute("DELETE FROM quarantaine")
+        self.write("quarantaine", rows)
+
+    def reconciliation_rows(self) -> tuple[list[tuple], list[tuple]]:
+        return reconciliation_rows(self.conn)
+
+    def replace_sirene(self, rows: Sequence[tuple], answers: dict) -> dict:
+        return apply_sirene(self.conn, rows, answers)
+
+
+def refresh_search_rows(conn: psycopg.Connection, ids: list[int]) -> None:
+    """Re-derive the full-text, speciality and search rows of some organisations (after an update),
+    inside the caller's transaction."""
+    for table, column in (
+        ("organismes_fts", "rowid"),
+        ("recherche", "id"),
+        ("organisme_specialites", "organisme_id"),
+    ):
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+                sql.Identifier(table), sql.Identifier(column)
+            ),
+            (ids,),
+        )
+    conn.execute(
+        """CREATE TEMPORARY TABLE IF NOT EXISTS noms (id BIGINT PRIMARY KEY, nom TEXT, commune TEXT)
+           ON COMMIT DROP"""
+    )
+    conn.execute("DELETE FROM noms")
+    shown = conn.execute(
+        "SELECT id, denomination, coalesce(commune, ville, '') FROM organismes WHERE id = ANY(%s)", (ids,)
+    ).fetchall()
+    with conn.cursor() as cur, cur.copy("COPY noms (id, nom, commune) FROM STDIN") as copy:
+        for oid, name, commune in shown:
+            copy.write_row((oid, fold(name), place_words(commune)))
+    conn.execute(FULL_TEXT_ROWS)
+    conn.execute(ORGANISATION_SPECIALITIES.format(where="AND d.organisme_id = ANY(%s)"), (ids,))
+    conn.execute(SEARCH_ROWS)  # `noms` holds these organisations only: their rows alone
+    conn.execute("DROP TABLE noms")
+
+
+class PostgresUpdateSession(UpdateSession):
+    def __init__(self, store):
+        self.store = store
+        self.conn = store.connect(autocommit=True)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _exists(self, table: str) -> bool:
+        return self.conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]
+
+    def has_fingerprints(self) -> bool:
+        return self._exists("empreintes")
+
+    def active(self) -> dict[str, str | None]:
+        return dict(
+            self.conn.execute(
+                "SELECT nda, date_derniere_declaration FROM declarations WHERE statut = 'actif'"
+            )
+        )
+
+    def fingerprints(self) -> dict[str, str]:
+        return dict(
+            self.conn.execute(
+                """SELECT e.brute, e.nda FROM empreintes e JOIN declarations d ON d.nda = e.nda
+                   WHERE d.statut = 'actif'"""
+            )
+        )
+
+    def declaration_values(self, ndas: Iterable[str]) -> dict[str, dict[str, Any]]:
+        chosen = sorted(set(ndas))
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            rows = {
+                row["nda"]: row
+                for row in cur.execute(
+                    """SELECT d.*, e.nom_comparaison FROM declarations d
+                       LEFT JOIN empreintes e ON e.nda = d.nda WHERE d.nda = ANY(%s)""",
+                    (chosen,),
+                )
+            }
+        for row in rows.values():
+            row["ndas_precedents"], row["specialites"] = [], []
+        for nda, previous in self.conn.execute(
+            "SELECT nda, nda_precedent FROM ndas_precedents WHERE nda = ANY(%s) ORDER BY 2", (chosen,)
+        ):
+            rows[nda]["ndas_precedents"].append(previous)
+        for nda, code in self.conn.execute(
+            "SELECT nda, code FROM declaration_specialites WHERE nda = ANY(%s) ORDER BY nda, rang", (chosen,)
+        ):
+            rows[nda]["specialites"].append(code)
+        return rows
+
+    def quarantined(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM quarantaine").fetchone()[0]
+
+    def secondary_sources(self) -> dict[str, tuple]:
+        if not self._exists("sources_secondaires"):
+            return {}
+        return {
+            row[0]: tuple(row[1:])
+            for row in self.conn.execute("SELECT nom, sha256, statut, emplacement FROM sources_secondaires")
+        }
+
+    def sirene_rows(self) -> list[tuple]:
+        if not self._exists("sirene"):
+            return []
+        return self.conn.execute("SELECT * FROM sirene").fetchall()
+
+    def active_sirets(self) -> set[str]:
+        return {
+            row[0]
+            for row in self.conn.execute(
+                "SELECT DISTINCT siret FROM declarations WHERE statut = 'actif' AND siret IS NOT NULL"
+            )
+        }
+
+    def reconciliation_rows(self) -> tuple[list[tuple], list[tuple]]:
+        return reconciliation_rows(self.conn)
+
+    def meta(self) -> dict[str, Any]:
+        out = {}
+        for key, value in self.conn.execute("SELECT key, value FROM meta"):
+            try:
+                out[key] = json.loads(value)
+            except (TypeError, ValueError):
+                out[key] = value
+        return out
+
+    @contextmanager
+    def apply(self, on_stage: Callable[[str], None]) -> Iterator[PostgresUpdateWriter]:
+        conn = self.store.connect(autocommit=False)
+        try:
+            with conn.transaction():
+                conn.execute(NAME_INDEX)
+                yield PostgresUpdateWriter(conn, self.store.schema)
+                new_version(conn)  # the servers see the new directory once this commits
+            on_stage("committed")
+        finally:
+            conn.close()
