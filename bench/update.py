@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Time `annuaire update` (M → M+1) against a full build of M+1, in the same run.
+"""Time `annuaire update` (M → M+1) against a full build of M+1, in the same run, on each store.
 
-    python bench/update.py [--no-geocode]
+    python bench/update.py [--no-geocode] [--store sqlite|postgresql|both]
 
+For each store (SQLite by default; `--store postgresql` starts a private PostgreSQL,
+tests/postgres_server.py, or takes ANNUAIRE_TEST_POSTGRES_URL):
 1. builds M (the starting directory; not timed);
 2. updates it with M+1 — timed;
-3. builds M+1 from scratch — timed;
-and prints both, their ratio (target: the update takes at most 15% of the full build) and the
-number of addresses the update sent to the geocoder, next to the number of distinct street
-addresses among the added declarations and the changed addresses (they should be equal).
+3. builds M+1 from scratch — timed, into the same store (another database on PostgreSQL);
+and prints both, their ratio (target: the update takes at most 15% of the full build), the rows
+the update wrote (organisations rewritten, next to the changes) and the number of addresses the
+update sent to the geocoder, next to the number of distinct street addresses among the added
+declarations and the changed addresses (they should be equal).
 
 With geocoding (the default), a local Addok loaded with the snapshot's BAN file is started (Redis
 and Addok as in the tests); neither the update nor the full build of M+1 has a warm cache, so both
@@ -21,17 +24,16 @@ import argparse
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ANNUAIRE_SHARED_DIR", ROOT.parent / "shared"))
-sys.path.insert(0, str(ROOT / "tests"))  # the local Addok the tests use
+sys.path.insert(0, str(ROOT / "tests"))  # the local Addok and PostgreSQL the tests use
 
 
 def run(args: list[str]) -> float:
@@ -43,105 +45,118 @@ def run(args: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def measure(store: str, locations, m: Path, m1: Path, reference: Path, addok, tmp: Path) -> dict:
+    """Build M, update it to M+1 (timed), build M+1 afresh (timed) on one store."""
+    from annuaire.store import open_store
+
+    def geo(cache: str) -> list[str]:
+        if addok is None:
+            return ["--no-geocode"]
+        return ["--geocode", "--geocoder-url", addok.url, "--geocode-cache", str(tmp / f"{store}-{cache}")]
+
+    common = ["--reference", str(reference)]
+    db, full = locations
+    print(f"[{store}] building M (the starting directory) …", flush=True)
+    run(["build", "--no-progress", "--source", str(m), "--db", db, *common, *geo("build-m.sqlite")])
+    report_file = tmp / f"{store}-update.json"
+    print(f"[{store}] updating with M+1 …", flush=True)
+    update_seconds = run(
+        [
+            "update",
+            "--source",
+            str(m1),
+            "--db",
+            db,
+            "--report",
+            str(report_file),
+            *common,
+            *geo("update.sqlite"),
+        ]
+    )
+    print(f"[{store}] building M+1 from scratch …", flush=True)
+    build_seconds = run(
+        ["build", "--no-progress", "--source", str(m1), "--db", full, *common, *geo("m1.sqlite")]
+    )
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    relocated = set(report["added"]) | {n for n, g in report["modified"].items() if "adresse" in g}
+    relocated |= {n for n, f in report["corrected"].items() if "code_commune_insee" in f}
+    streets = {
+        (d["voie"].upper(), d["code_postal"], d["code_commune_insee"])
+        for d in open_store(db).declarations()
+        if d["type_adresse"] == "voie" and d["nda"] in relocated
+    }
+    return {
+        "update": update_seconds,
+        "build": build_seconds,
+        "report": report,
+        "relocated": relocated,
+        "streets": len(streets),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--of", type=Path, default=SHARED / "data/of", help="folder of the snapshot pair")
     ap.add_argument("--reference", type=Path, default=SHARED / "data/reference")
     ap.add_argument("--no-geocode", action="store_true")
+    ap.add_argument("--store", choices=("sqlite", "postgresql", "both"), default="sqlite")
     args = ap.parse_args()
     m, m1 = args.of / "liste-publique-of-M.csv.gz", args.of / "liste-publique-of-M+1.csv.gz"
     ban = args.of / "liste-publique-of-ban.ndjson.gz"
     for f in (m, m1) + (() if args.no_geocode else (ban,)):
         if not f.exists():
             sys.exit(f"{f}: not found (set ANNUAIRE_SHARED_DIR)")
-    with tempfile.TemporaryDirectory(prefix="annuaire-bench-update-") as tmp:
+    stores = ("sqlite", "postgresql") if args.store == "both" else (args.store,)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="annuaire-bench-update-") as tmp, ExitStack() as stack:
         tmp = Path(tmp)
-        if args.no_geocode:
-            server = nullcontext(None)
-        else:
+        addok = None
+        if not args.no_geocode:
             from addok_server import AddokServer
 
             print(f"starting a local Addok loaded with {ban.name} …", flush=True)
-            server = AddokServer(ban, workers=2)
-        with server as addok:
-
-            def geo(cache: str) -> list[str]:
-                if addok is None:
-                    return ["--no-geocode"]
-                return ["--geocode", "--geocoder-url", addok.url, "--geocode-cache", str(tmp / cache)]
-
-            common = ["--reference", str(args.reference)]
-            db = tmp / "annuaire.db"
-            print("building M (the starting directory) …", flush=True)
-            run(
-                [
-                    "build",
-                    "--no-progress",
-                    "--source",
-                    str(m),
-                    "--db",
-                    str(db),
-                    *common,
-                    *geo("build-m.sqlite"),
-                ]
-            )
-            report_file = tmp / "update.json"
-            print("updating with M+1 …", flush=True)
-            update_seconds = run(
-                [
-                    "update",
-                    "--source",
-                    str(m1),
-                    "--db",
-                    str(db),
-                    "--report",
-                    str(report_file),
-                    *common,
-                    *geo("update.sqlite"),
-                ]
-            )
-            print("building M+1 from scratch …", flush=True)
-            build_seconds = run(
-                [
-                    "build",
-                    "--no-progress",
-                    "--source",
-                    str(m1),
-                    "--db",
-                    str(tmp / "full.db"),
-                    *common,
-                    *geo("build-m1.sqlite"),
-                ]
-            )
-            report = json.loads(report_file.read_text(encoding="utf-8"))
-            relocated = set(report["added"]) | {n for n, g in report["modified"].items() if "adresse" in g}
-            relocated |= {n for n, f in report["corrected"].items() if "code_commune_insee" in f}
-            conn = sqlite3.connect(db)
-            streets = conn.execute(
-                """SELECT count(*) FROM (SELECT DISTINCT upper(voie), code_postal, code_commune_insee
-                   FROM declarations WHERE type_adresse = 'voie'
-                     AND nda IN (SELECT value FROM json_each(?)))""",
-                (json.dumps(sorted(relocated)),),
-            ).fetchone()[0]
-            conn.close()
-    sent = report["geocoding"]["distinct_addresses_sent"]
-    print()
-    print(f"changes: {json.dumps(report['counts'])}")
-    print(f"update M → M+1: {update_seconds:.2f} s (phases: {report['timings_seconds']})")
-    print(f"full build of M+1: {build_seconds:.2f} s")
-    ratio = update_seconds / build_seconds
-    print(f"update / full build: {ratio:.1%} (target ≤ 15%): {'OK' if ratio <= 0.15 else 'MISSED'}")
+            addok = stack.enter_context(AddokServer(ban, workers=2))
+        for store in stores:
+            if store == "sqlite":
+                locations = (str(tmp / "annuaire.db"), str(tmp / "full.db"))
+            else:
+                pg = stack.enter_context(postgres())
+                locations = (pg.create_database("bench_update"), pg.create_database("bench_full"))
+            results[store] = measure(store, locations, m, m1, args.reference, addok, tmp)
     mode = "geocoding through a local Addok" if not args.no_geocode else "without geocoding"
-    print(f"({mode}; process start-up and reference loading included in both)")
-    print(
-        f"addresses sent to the geocoder by the update: {sent:,}; declarations relocated: "
-        f"{report['geocoding'].get('declarations_relocated', 0):,} (added {len(report['added']):,}, address "
-        f"changed or moved to another commune {len(relocated) - len(report['added']):,})"
-    )
-    print(
-        f"distinct street addresses among them: {streets:,} (sent once each; PO boxes and city-only addresses"
-        " are never sent)"
-    )
+    for store, r in results.items():
+        report = r["report"]
+        sent = report["geocoding"]["distinct_addresses_sent"]
+        print()
+        print(f"== {store} ({mode}; process start-up and reference loading included in both)")
+        print(f"changes: {json.dumps(report['counts'])}")
+        print(f"update M → M+1: {r['update']:.2f} s (phases: {report['timings_seconds']})")
+        print(f"full build of M+1: {r['build']:.2f} s")
+        ratio = r["update"] / r["build"]
+        print(f"update / full build: {ratio:.1%} (target ≤ 15%): {'OK' if ratio <= 0.15 else 'MISSED'}")
+        changed = sum(report["counts"][k] for k in ("added", "removed", "modified", "corrected"))
+        print(
+            f"rows written: {changed:,} declarations changed, {report['rows']['fingerprints_refreshed']:,} "
+            f"fingerprints refreshed, {report.get('organisations_rewritten', 0):,} organisations rewritten "
+            f"(of {report['rows']['declarations']:,} declarations)"
+        )
+        print(
+            f"addresses sent to the geocoder by the update: {sent:,}; declarations relocated: "
+            f"{report['geocoding'].get('declarations_relocated', 0):,} (added {len(report['added']):,}, "
+            f"address changed or moved to another commune {len(r['relocated']) - len(report['added']):,})"
+        )
+        print(
+            f"distinct street addresses among them: {r['streets']:,} (sent once each; PO boxes and city-only "
+            "addresses are never sent)"
+        )
+
+
+def postgres():
+    """A PostgreSQL server: ANNUAIRE_TEST_POSTGRES_URL's, or a private one (tests/postgres_server.py)."""
+    from postgres_server import ExistingPostgres, PostgresServer
+
+    url = os.environ.get("ANNUAIRE_TEST_POSTGRES_URL")
+    return nullcontext(ExistingPostgres(url)) if url else PostgresServer()
 
 
 if __name__ == "__main__":

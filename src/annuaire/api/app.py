@@ -14,9 +14,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
-from ..corrections import CorrectionSettings, CorrectionStore
+from ..corrections import CorrectionSettings
 from ..corrections.overlay import CorrectedSearcher
 from ..search import DirectoryUnavailable, QueryError, open_searcher, unavailable_errors
+from ..store import open_store
 from ..web import WebSettings, mount_website
 from ..web.errors import error_page
 from ..web.security import Guard
@@ -63,7 +64,7 @@ class ApiSettings:
 def create_app(settings: ApiSettings) -> FastAPI:
     # Approved corrections are applied over what the directory says (pages, API, search results).
     correction_settings = settings.corrections or CorrectionSettings.for_directory(settings.db)
-    corrections = CorrectionStore(correction_settings.path)
+    corrections = open_store(settings.db).open_corrections(correction_settings.path)
     searcher = CorrectedSearcher(open_searcher(settings.db), corrections)
 
     @asynccontextmanager
@@ -145,7 +146,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     # Added last = outermost: CORS headers also go on 429 answers.
     if settings.rate_limit_per_minute > 0:
-        app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
+        app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute, shared=corrections)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),

@@ -1,7 +1,8 @@
 """A per-client-IP rate limit (token bucket) as plain ASGI middleware, answering 429 with Retry-After.
 
-Each worker process keeps its own buckets: with N workers a client gets at most N times the rate.
-Put a shared limiter (the reverse proxy's) in front when that matters.
+With a directory in PostgreSQL the buckets are shared by every worker and server (limits.py); with a
+SQLite directory each worker process keeps its own: with N workers a client gets at most N times the
+rate.
 """
 
 from __future__ import annotations
@@ -9,23 +10,30 @@ from __future__ import annotations
 import math
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 
-from ..limits import TokenBuckets
+from ..limits import buckets
 
 
 class RateLimitMiddleware:
-    def __init__(self, app, *, per_minute: int, burst: int | None = None, prefix: str = "/api/v1/"):
+    def __init__(
+        self, app, *, per_minute: int, burst: int | None = None, prefix: str = "/api/v1/", shared=None
+    ):
         self.app = app
         self.rate = per_minute / 60.0
         self.prefix = prefix
-        self.limiter = TokenBuckets(self.rate, float(burst if burst is not None else per_minute))
+        capacity = float(burst if burst is not None else per_minute)
+        self.limiter = buckets(shared, "api", self.rate, capacity)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or self.rate <= 0 or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
         client = (scope.get("client") or ("unknown", 0))[0]
-        wait = self.limiter.take(client)
+        if getattr(self.limiter, "blocking", False):
+            wait = await run_in_threadpool(self.limiter.take, client)
+        else:
+            wait = self.limiter.take(client)
         if not wait:
             await self.app(scope, receive, send)
             return

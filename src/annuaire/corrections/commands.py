@@ -12,7 +12,6 @@ import typer
 from ..errors import EXIT_INPUT, AnnuaireError
 from .passwords import password_problem
 from .settings import CorrectionSettings
-from .store import CorrectionStore
 
 NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 admin = typer.Typer(help="Moderators of the corrections (the admin area at /admin/).", no_args_is_help=True)
@@ -22,8 +21,14 @@ class AdminInputError(AnnuaireError):
     exit_code = EXIT_INPUT
 
 
-def corrections_path(db: str, corrections: Path | None) -> Path:
-    return corrections or Path(CorrectionSettings.for_directory(str(db)).path)
+def open_shared(db: str, corrections: Path | None):
+    """The directory's corrections (its side file, or its PostgreSQL database), and where they are."""
+    from ..errors import shown
+    from ..store import open_store
+
+    path = corrections or CorrectionSettings.for_directory(str(db)).path
+    store = open_store(str(db)).open_corrections(path)
+    return store, str(path) if path else f"{shown(db)} (schema annuaire_partage)"
 
 
 CorrectionsOption = Annotated[
@@ -56,8 +61,7 @@ def add_user(
     problem = password_problem(password)
     if problem:
         raise AdminInputError(problem)
-    path = corrections_path(db, corrections)
-    store = CorrectionStore(path)
+    store, path = open_shared(db, corrections)
     created = store.add_moderator(name, password)
     store.log(None, "moderateur_cree" if created else "mot_de_passe_change", {"nom": name})
     store.close()
@@ -67,12 +71,11 @@ def add_user(
 @admin.command("list-users")
 def list_users(db: DbOption, corrections: CorrectionsOption = None) -> None:
     """List the moderators."""
-    path = corrections_path(db, corrections)
-    if not path.is_file():
+    store, path = open_shared(db, corrections)
+    if not store.exists():
         raise AdminInputError(
             f"{path}: no corrections file (create a moderator with `annuaire admin add-user`)"
         )
-    store = CorrectionStore(path)
     for row in store.moderators():
         typer.echo(f"{row['nom']}\tcreated {row['cree_le']}")
     store.close()
@@ -85,8 +88,7 @@ def remove_user(
     corrections: CorrectionsOption = None,
 ) -> None:
     """Remove a moderator and end their sessions (their past decisions keep their name)."""
-    path = corrections_path(db, corrections)
-    store = CorrectionStore(path)
+    store, path = open_shared(db, corrections)
     removed = store.remove_moderator(name)
     if removed:
         store.log(None, "moderateur_supprime", {"nom": name})
@@ -104,10 +106,9 @@ def forget_email(
 ) -> None:
     """Erase an e-mail address from the corrections that hold it (a sender's request, as the
     website's personal-data page promises); the corrections themselves stay."""
-    path = corrections_path(db, corrections)
-    if not path.is_file():
+    store, path = open_shared(db, corrections)
+    if not store.exists():
         raise AdminInputError(f"{path}: no corrections file")
-    store = CorrectionStore(path)
     erased = store.forget_email(address)
     store.close()
     typer.echo(f"{address}: erased from {erased} correction{'s' if erased != 1 else ''} in {path}")

@@ -8,17 +8,19 @@ from dataclasses import dataclass
 SUFFIX = ".corrections.sqlite"
 
 
-def default_path(db: str) -> str:
+def default_path(db: str) -> str | None:
     """The directory's side file (`<directory file>.corrections.sqlite` beside a SQLite directory, a
-    link's target: where `serve` looks for it); see Store.corrections_file."""
+    link's target: where `serve` looks for it), or None when its database keeps the corrections
+    (PostgreSQL); see Store.corrections_file."""
     from ..store import open_store
 
-    return str(open_store(db).corrections_file())
+    found = open_store(db).corrections_file()
+    return None if found is None else str(found)
 
 
 @dataclass(frozen=True)
 class CorrectionSettings:
-    path: str  # the corrections file (SQLite, WAL)
+    path: str | None  # the corrections file (SQLite, WAL); None: in the directory's PostgreSQL database
     secret_key: str | None = None  # signs cookies and CSRF tokens; None: generated once, kept in the file
     secure_cookies: bool = False  # `Secure` cookies: set it when the site is served over HTTPS
     corrections_per_hour: int = 10  # per client IP and worker; 0: no limit

@@ -483,8 +483,7 @@ def update(
             raise UpdateError(
                 f"{store.shown}: built by an older version without fingerprints: run `annuaire build` once"
             )
-        active = session.active()
-        known = session.fingerprints()
+        active, known = session.active()
         local = download(source) if is_url(source) else Path(source)
         try:
             reader = ListePubliqueReader(local, display_name=source)

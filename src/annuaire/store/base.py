@@ -199,12 +199,9 @@ class UpdateSession(ABC):
     def has_fingerprints(self) -> bool: ...
 
     @abstractmethod
-    def active(self) -> dict[str, str | None]:
-        """Active declarations: NDA → date of last declaration."""
-
-    @abstractmethod
-    def fingerprints(self) -> dict[str, str]:
-        """Fingerprint of the record as read → NDA, for the active declarations."""
+    def active(self) -> tuple[dict[str, str | None], dict[str, str]]:
+        """The active declarations, read at once: NDA → date of last declaration, and fingerprint of
+        the record as read → NDA."""
 
     @abstractmethod
     def declaration_values(self, ndas: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -321,8 +318,14 @@ class Store(ABC):
         """Where a file that goes with the directory lives (profiles, quality report, exports)."""
 
     @abstractmethod
-    def corrections_file(self) -> Path:
-        """The corrections side file (corrections, moderators, sessions, audit log)."""
+    def corrections_file(self) -> Path | None:
+        """The default corrections side file (corrections, moderators, sessions, audit log), or None
+        when the directory's database keeps them itself (PostgreSQL: `open_corrections`)."""
+
+    @abstractmethod
+    def open_corrections(self, file: str | Path | None = None):
+        """The directory's shared state (corrections, moderators, sessions, audit log, signing secret,
+        and on a server the rate-limit counters): the side file `file`, or the store's default."""
 
     @abstractmethod
     def stamp(self) -> str:

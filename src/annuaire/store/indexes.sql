@@ -11,3 +11,5 @@ CREATE INDEX declarations_siren ON declarations(siren);
 CREATE INDEX ndas_precedents_nda ON ndas_precedents(nda);
 CREATE INDEX certifications_portee ON certifications(portee, organisme_id);
 CREATE INDEX declaration_specialites_code ON declaration_specialites(code);
+-- An update regroups the declarations sharing a comparison name with those that changed.
+CREATE INDEX empreintes_nom ON empreintes(nom_comparaison);

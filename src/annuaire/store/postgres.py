@@ -114,7 +114,7 @@ SEARCH_ROWS = """INSERT INTO recherche
                max((portee = 'bilans_competences')::int) AS bc,
                max((portee = 'vae')::int) AS vae, max((portee = 'apprentissage')::int) AS app,
                count(*) AS portees
-        FROM certifications GROUP BY organisme_id
+        FROM certifications {where} GROUP BY organisme_id
     ) s ON s.organisme_id = o.id
     ORDER BY o.id"""
 
@@ -136,7 +136,7 @@ def refresh_search_tables(conn: psycopg.Connection) -> None:
         for oid, name in names:
             copy.write_row((oid, fold(name)))
     conn.execute(ORGANISATION_SPECIALITIES.format(where=""))
-    conn.execute(SEARCH_ROWS)
+    conn.execute(SEARCH_ROWS.format(where=""))
     conn.execute(POSTAL_CODES)
     conn.execute("DROP TABLE noms")
 

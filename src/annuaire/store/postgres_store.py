@@ -112,9 +112,20 @@ class PostgresStore(Store):
         digest = hashlib.sha256(str(self.url).encode()).hexdigest()[:16]
         return cache_dir() / "bases" / f"{digest}{suffix}"
 
-    def corrections_file(self) -> Path:
-        """`annuaire.corrections.sqlite` in the current folder."""
-        return Path.cwd() / "annuaire.corrections.sqlite"
+    def corrections_file(self) -> None:
+        """None: the shared state lives in the database (schema `annuaire_partage`)."""
+        return None
+
+    def open_corrections(self, file: str | Path | None = None):
+        """The shared state in the database, schema `annuaire_partage` (corrections/postgres.py); a
+        side file only when one is named (`--corrections`, ANNUAIRE_CORRECTIONS_DB)."""
+        if file:
+            from ..corrections.store import CorrectionStore
+
+            return CorrectionStore(file)
+        from ..corrections.postgres import PostgresCorrectionStore
+
+        return PostgresCorrectionStore(self.url)
 
     def stamp(self) -> str:
         meta = self.meta()

@@ -34,10 +34,12 @@ NAME_INDEX = "CREATE INDEX IF NOT EXISTS empreintes_nom ON empreintes(nom_compar
 MEMBER = """SELECT d.nda, d.siret, d.siren, e.nom_comparaison, d.code_postal, d.date_derniere_declaration,
                    d.type_adresse, d.code_commune_insee, d.origine_lieu
             FROM declarations d JOIN empreintes e ON e.nda = d.nda WHERE d.statut = 'actif' AND """
-LOCATION = """INSERT INTO localisations VALUES (%s, %s, %s, %s, %s, %s, %s)
-              ON CONFLICT (nda) DO UPDATE SET latitude = excluded.latitude, longitude = excluded.longitude,
-                geo_score = excluded.geo_score, geo_type = excluded.geo_type, geo_label = excluded.geo_label,
-                geo_methode = excluded.geo_methode"""
+LOCATIONS = """INSERT INTO localisations
+    SELECT * FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::float8[], %s::text[], %s::text[],
+                         %s::text[])
+    ON CONFLICT (nda) DO UPDATE SET latitude = excluded.latitude, longitude = excluded.longitude,
+      geo_score = excluded.geo_score, geo_type = excluded.geo_type, geo_label = excluded.geo_label,
+      geo_methode = excluded.geo_methode"""
 # An organisation's full-text entry, as the build writes it (pipeline/load.py's search_row): the
 # folded name and commune come from Python (`noms`), the identifiers from its declarations.
 FULL_TEXT_ROWS = """INSERT INTO organismes_fts (rowid, denomination, commune, identifiants)
@@ -49,6 +51,11 @@ FULL_TEXT_ROWS = """INSERT INTO organismes_fts (rowid, denomination, commune, id
                      FROM declarations d JOIN ndas_precedents p ON p.nda = d.nda
                      WHERE d.organisme_id = o.id), '')
     FROM organismes o JOIN noms n ON n.id = o.id"""
+
+
+def _columns(rows: Sequence[tuple], width: int) -> list[list]:
+    """Rows as one list per column: arrays that `unnest` turns back into rows, in one statement."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 def reconciliation_rows(conn: psycopg.Connection) -> tuple[list[tuple], list[tuple]]:
@@ -104,8 +111,12 @@ class PostgresUpdateWriter(UpdateWriter):
         self.write("declaration_specialites", (s[:3] for s in specialities))
 
     def refresh_fingerprints(self, rows: Sequence[tuple[str, str]]) -> None:
-        with self.conn.cursor() as cur:
-            cur.executemany("UPDATE empreintes SET brute = %s WHERE nda = %s", rows)
+        if rows:
+            self.conn.execute(
+                """UPDATE empreintes e SET brute = v.brute
+                   FROM unnest(%s::text[], %s::text[]) AS v(brute, nda) WHERE e.nda = v.nda""",
+                _columns(rows, 2),
+            )
 
     def mark_removed(self, ndas: Sequence[str]) -> None:
         if ndas:
@@ -114,8 +125,8 @@ class PostgresUpdateWriter(UpdateWriter):
             )
 
     def write_locations(self, rows: Sequence[tuple]) -> None:
-        with self.conn.cursor() as cur:
-            cur.executemany(LOCATION, rows)
+        if rows:
+            self.conn.execute(LOCATIONS, _columns(rows, 7))
 
     def members(self, sirets: Iterable[str], names: Iterable[str]) -> list[Member]:
         found: dict[str, Member] = {}
@@ -153,15 +164,19 @@ class PostgresUpdateWriter(UpdateWriter):
         if not rows:
             return
         self.conn.execute("DELETE FROM organismes WHERE id = ANY(%s)", ([r[0] for r in rows],))
-        with self.conn.cursor() as cur:
-            cur.executemany(
-                """INSERT INTO organismes
-                   SELECT %s, %s, %s, %s, d.denomination, e.nom_comparaison, d.nda, d.voie, d.code_postal,
-                          d.ville, d.code_commune_insee, d.commune, d.code_departement, d.code_region,
-                          d.type_adresse, d.date_derniere_declaration, %s, %s, 'actif'
-                   FROM declarations d JOIN empreintes e ON e.nda = d.nda WHERE d.nda = %s""",
-                rows,
-            )
+        self.conn.execute(
+            """INSERT INTO organismes
+               SELECT v.id, v.identifiant, v.siret, v.siren, d.denomination, e.nom_comparaison, d.nda,
+                      d.voie, d.code_postal, d.ville, d.code_commune_insee, d.commune, d.code_departement,
+                      d.code_region, d.type_adresse, d.date_derniere_declaration, v.nb, v.regroupement,
+                      'actif'
+               FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[],
+                           %s::text[])
+                    AS v(id, identifiant, siret, siren, nb, regroupement, nda)
+               JOIN declarations d ON d.nda = v.nda JOIN empreintes e ON e.nda = d.nda
+               ORDER BY v.id""",
+            _columns(rows, 7),
+        )
 
     def set_owners(self, owners: dict[str, int]) -> None:
         with self.conn.cursor() as cur:
@@ -202,11 +217,14 @@ class PostgresUpdateWriter(UpdateWriter):
         refresh_search_rows(conn, ids)
 
     def log(self, rows: Sequence[tuple]) -> None:
-        with self.conn.cursor() as cur:
-            cur.executemany(
+        if rows:  # in the order given: the entries' ids follow it
+            self.conn.execute(
                 """INSERT INTO historique (date, organisme_id, nda, evenement, champs)
-                   SELECT %s, organisme_id, nda, %s, %s FROM declarations WHERE nda = %s""",
-                [(date, event, fields, nda) for date, nda, event, fields in rows],
+                   SELECT v.date, d.organisme_id, d.nda, v.evenement, v.champs
+                   FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) WITH ORDINALITY
+                        AS v(date, nda, evenement, champs, rang)
+                   JOIN declarations d ON d.nda = v.nda ORDER BY v.rang""",
+                _columns(rows, 4),
             )
 
     def log_organisation(self, date: str, oid: int, event: str, fields: str | None) -> None:
@@ -254,7 +272,8 @@ def refresh_search_rows(conn: psycopg.Connection, ids: list[int]) -> None:
             copy.write_row((oid, fold(name), place_words(commune)))
     conn.execute(FULL_TEXT_ROWS)
     conn.execute(ORGANISATION_SPECIALITIES.format(where="AND d.organisme_id = ANY(%s)"), (ids,))
-    conn.execute(SEARCH_ROWS)  # `noms` holds these organisations only: their rows alone
+    # `noms` holds these organisations only: their rows alone, their scopes alone.
+    conn.execute(SEARCH_ROWS.format(where="WHERE organisme_id IN (SELECT id FROM noms)"))
     conn.execute("DROP TABLE noms")
 
 
@@ -272,20 +291,17 @@ class PostgresUpdateSession(UpdateSession):
     def has_fingerprints(self) -> bool:
         return self._exists("empreintes")
 
-    def active(self) -> dict[str, str | None]:
-        return dict(
-            self.conn.execute(
-                "SELECT nda, date_derniere_declaration FROM declarations WHERE statut = 'actif'"
-            )
-        )
-
-    def fingerprints(self) -> dict[str, str]:
-        return dict(
-            self.conn.execute(
-                """SELECT e.brute, e.nda FROM empreintes e JOIN declarations d ON d.nda = e.nda
-                   WHERE d.statut = 'actif'"""
-            )
-        )
+    def active(self) -> tuple[dict[str, str | None], dict[str, str]]:
+        dates: dict[str, str | None] = {}
+        fingerprints: dict[str, str] = {}
+        for nda, date, fingerprint in self.conn.execute(
+            """SELECT d.nda, d.date_derniere_declaration, e.brute
+               FROM declarations d LEFT JOIN empreintes e ON e.nda = d.nda WHERE d.statut = 'actif'"""
+        ):
+            dates[nda] = date
+            if fingerprint is not None:
+                fingerprints[fingerprint] = nda
+        return dates, fingerprints
 
     def declaration_values(self, ndas: Iterable[str]) -> dict[str, dict[str, Any]]:
         chosen = sorted(set(ndas))

@@ -79,6 +79,11 @@ class SQLiteStore(Store):
     def corrections_file(self) -> Path:
         return self.sidecar_path(".corrections.sqlite")
 
+    def open_corrections(self, file: str | Path | None = None):
+        from ..corrections.store import CorrectionStore
+
+        return CorrectionStore(file or self.corrections_file())
+
     def stamp(self) -> str:
         stat = self.path.stat()
         return f"{stat.st_size}:{stat.st_mtime_ns}"

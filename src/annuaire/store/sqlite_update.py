@@ -241,20 +241,17 @@ class SQLiteUpdateSession(UpdateSession):
     def has_fingerprints(self) -> bool:
         return _has_table(self.conn, "empreintes")
 
-    def active(self) -> dict[str, str | None]:
-        return dict(
-            self.conn.execute(
-                "SELECT nda, date_derniere_declaration FROM declarations WHERE statut = 'actif'"
-            )
-        )
-
-    def fingerprints(self) -> dict[str, str]:
-        return dict(
-            self.conn.execute(
-                """SELECT e.brute, e.nda FROM empreintes e JOIN declarations d ON d.nda = e.nda
-                   WHERE d.statut = 'actif'"""
-            )
-        )
+    def active(self) -> tuple[dict[str, str | None], dict[str, str]]:
+        dates: dict[str, str | None] = {}
+        fingerprints: dict[str, str] = {}
+        for nda, date, fingerprint in self.conn.execute(
+            """SELECT d.nda, d.date_derniere_declaration, e.brute
+               FROM declarations d LEFT JOIN empreintes e ON e.nda = d.nda WHERE d.statut = 'actif'"""
+        ):
+            dates[nda] = date
+            if fingerprint is not None:
+                fingerprints[fingerprint] = nda
+        return dates, fingerprints
 
     def declaration_values(self, ndas: Iterable[str]) -> dict[str, dict[str, Any]]:
         return old_values(self.conn, ndas)

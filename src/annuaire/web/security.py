@@ -20,7 +20,7 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ..corrections import CorrectionSettings, CorrectionStore
-from ..limits import TokenBuckets
+from ..limits import SharedBuckets, TokenBuckets, buckets
 
 CSRF_COOKIE = "annuaire_csrf"
 CSRF_FIELD = "csrf"
@@ -52,9 +52,9 @@ class Guard:
         self.store = store
         self._serializer: URLSafeTimedSerializer | None = None
         per_hour = settings.corrections_per_hour
-        self.corrections = TokenBuckets(per_hour / 3600, per_hour) if per_hour > 0 else None
+        self.corrections = buckets(store, "corrections", per_hour / 3600, per_hour) if per_hour > 0 else None
         logins = settings.logins_per_quarter
-        self.logins = TokenBuckets(logins / 900, logins) if logins > 0 else None
+        self.logins = buckets(store, "logins", logins / 900, logins) if logins > 0 else None
 
     @property
     def serializer(self) -> URLSafeTimedSerializer:
@@ -132,7 +132,7 @@ class Guard:
     # -- rate limits ----------------------------------------------------------------------------------
 
     @staticmethod
-    def wait(buckets: TokenBuckets | None, request: Request) -> int:
+    def wait(buckets: TokenBuckets | SharedBuckets | None, request: Request) -> int:
         """0 when the request may go on, else the seconds to wait (for Retry-After)."""
         if buckets is None:
             return 0

@@ -2,4 +2,3 @@
 -- the full-text words and the spatial index.
 CREATE INDEX organismes_fts_mots ON organismes_fts USING gin (mots);
 CREATE INDEX recherche_lieu ON recherche USING gist (lieu);
-CREATE INDEX empreintes_nom ON empreintes(nom_comparaison);
