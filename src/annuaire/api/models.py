@@ -3,7 +3,13 @@ tests check that they match these models). Field names are those of the CSV expo
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
+
+from .. import fields
+from ..fields import SCOPE_CODES, scope_flag
+from ..fields import Field as RecordField
 
 
 class Erreur(BaseModel):
@@ -47,10 +53,7 @@ class OrganismeResume(BaseModel):
     code_departement: str | None
     code_region: str | None
     type_adresse: str
-    certification_actions_formation: bool
-    certification_bilans_competences: bool
-    certification_vae: bool
-    certification_apprentissage: bool
+    __annotations__.update({scope_flag(code): bool for code in SCOPE_CODES})  # the scopes it holds
     date_derniere_declaration: str | None
     latitude: float | None
     longitude: float | None
@@ -180,34 +183,23 @@ class Specialite(BaseModel):
     libelle: str | None
 
 
+_TYPES: dict[str, type] = {"string": str, "date": str, "integer": int, "number": float, "boolean": bool}
+
+
+def _annotation(f: RecordField) -> Any:
+    """A published field's type in the API."""
+    if f.name == "specialites":  # their codes with their labels
+        return list[Specialite]
+    base = _TYPES[f.type]
+    if f.many:
+        return list[base]  # type: ignore[valid-type]
+    return base if f.constraints.get("required") or f.default is not None else base | None
+
+
 class Declaration(BaseModel):
-    numero_declaration_activite: str
-    numeros_declaration_activite_precedents: list[str]
-    denomination: str
-    siret: str | None
-    siret_brut: str | None
-    siret_statut: str
-    siren: str | None
-    adresse: str | None
-    code_postal: str | None
-    ville_declaree: str | None
-    commune: str | None
-    code_commune_insee: str | None
-    type_adresse: str
-    certification_actions_formation: bool | None
-    certification_bilans_competences: bool | None
-    certification_vae: bool | None
-    certification_apprentissage: bool | None
-    date_derniere_declaration: str | None
-    debut_exercice: str | None
-    fin_exercice: str | None
-    nb_stagiaires: int | None
-    nb_stagiaires_confies: int | None
-    effectif_formateurs: int | None
-    specialites: list[Specialite]
-    statut: str
-    origine_lieu: str | None = None  # liste_publique, sirene, region_declaree, aucune
-    date_origine_lieu: str | None = None  # sirene: the date of SIRENE's answer
+    """A declaration (NDA) as the API gives it: the fields of the record (fields.py) it publishes."""
+
+    __annotations__ = {f.export_name: _annotation(f) for f in fields.api_fields()}
 
 
 class Evenement(BaseModel):

@@ -24,10 +24,10 @@ from ..clean.record import (
     declaration_fields,
     settle_twice,
 )
+from ..fields import SCOPE_CODES
 from ..memory import gc_paused
 from ..sources.download import download, is_url
 from ..sources.extra import ExtraSource, check_names, load_sources
-from ..sources.liste_publique import SCOPES
 from ..sources.reader import ListePubliqueReader, Record
 from ..sources.reference import Reference
 from ..store import open_store, report_path
@@ -144,7 +144,7 @@ def _cleaned_in_parallel(
             pending: deque = deque()
             for records in _record_chunks(reader, on_progress):
                 if sum(1 for entry in pending if not _ready(entry)) >= backlog:  # the workers are busy
-                    pending.append([_clean_record(cleaner, record) for record in records])
+                    pending.append([cleaner.clean_record(record) for record in records])
                 else:
                     pending.append((records, pool.apply_async(_clean_chunk, (_for_worker(records),))))
                 # Hand on what is ready; wait only when enough is in flight to keep the workers busy.
@@ -174,24 +174,11 @@ def _settle(entry: list | tuple, counts: Counter) -> Iterator[Declaration | Reje
         yield out
 
 
-def _clean_record(cleaner: RecordCleaner, record: Record) -> Declaration | Rejected:
-    return cleaner.clean(
-        record.number,
-        record.line,
-        record.values,
-        record.raw,
-        record.extras,
-        record.width_ok,
-        record.overflow,
-        record.defect,
-    )
-
-
 def _cleaned_here(
     reader: ListePubliqueReader, cleaner: RecordCleaner, on_progress: ProgressCallback | None
 ) -> Iterator[Declaration | Rejected]:
     for record in reader:
-        yield _clean_record(cleaner, record)
+        yield cleaner.clean_record(record)
         if on_progress and record.number % 4096 == 0:
             on_progress(reader.progress(), reader.size)
 
@@ -354,7 +341,7 @@ def _build(
     ):
         for value, n in Counter(getattr(d, attribute) for d in declarations).items():
             counts[f"{prefix}.{value}"] = n
-    scopes = {code: counts.pop(f"scope.{code}", 0) for code, _, _ in SCOPES}
+    scopes = {code: counts.pop(f"scope.{code}", 0) for code in SCOPE_CODES}
     merged_groups = [g for g in groups if len(g.members) > 1]
     report |= {
         "rows": {

@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..clean.record import Declaration
+from ..fields import SCOPE_CODES
 from ..sources.extra import LoadedSource
-from ..sources.liste_publique import SCOPES
 from ..sources.secondary import SecondaryRecord
 from ..store.base import BuildWriter
 from .dedup import _display_order as display_order
 
 LISTE_PUBLIQUE = "liste_publique"
-SCOPE_CODES = [code for code, _, _ in SCOPES]
 BY_SIRET, BY_NDA, BY_NAME, NONE = "siret", "nda", "nom_code_postal", "aucune"
 
 

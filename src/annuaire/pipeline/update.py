@@ -32,10 +32,10 @@ from typing import Any
 from ..clean.places import PlaceBook, place_declarations
 from ..clean.record import EXACT_DUPLICATE, NDA_DUPLICATE, Declaration, RecordCleaner, Rejected, settle_twice
 from ..errors import AnnuaireError, DirectoryMissing
+from ..fields import SCOPE_CODES
 from ..memory import gc_paused
 from ..sources.download import download, is_url
 from ..sources.extra import ExtraSource, LoadedSource, check_names, load_sources
-from ..sources.liste_publique import SCOPES
 from ..sources.reader import ListePubliqueReader
 from ..sources.reference import Reference
 from ..store import is_postgres
@@ -60,7 +60,6 @@ from .reconcile import Held, Index, index_directory, reconcile_index
 from .sirene import Answers, answer_row, answers_for, row_answer
 
 log = logging.getLogger("annuaire.update")
-SCOPE_CODES = [code for code, _, _ in SCOPES]
 IN_JSON = "IN (SELECT value FROM json_each(?))"  # one parameter: a JSON list of values
 
 
@@ -131,16 +130,7 @@ def read_changes(
             else:
                 unchanged[nda] = (record.number, record.line, record.raw)
             continue
-        out = cleaner.clean(
-            record.number,
-            record.line,
-            record.values,
-            record.raw,
-            record.extras,
-            record.width_ok,
-            record.overflow,
-            record.defect,
-        )
+        out = cleaner.clean_record(record)
         if isinstance(out, Rejected):
             rejected.append(out)
             continue
@@ -195,13 +185,6 @@ def _old_values(conn: sqlite3.Connection, ndas: Iterable[str]) -> dict[str, dict
     }
     for row in rows.values():
         row["ndas_precedents"], row["specialites"] = [], []
-        row["etranger"] = [
-            row["etranger_denomination"],
-            row["etranger_voie"],
-            row["etranger_code_postal"],
-            row["etranger_ville"],
-            row["etranger_pays"],
-        ]
     for nda, previous in conn.execute(
         f"SELECT nda, nda_precedent FROM ndas_precedents WHERE nda {IN_JSON} ORDER BY 2",
         (chosen,),
@@ -259,10 +242,10 @@ def _write_declarations(conn: sqlite3.Connection, decls: list[Declaration]) -> N
     chosen = json.dumps([d.nda for d in decls])
     for table in ("declaration_specialites", "ndas_precedents", "empreintes", "declarations"):
         conn.execute(f"DELETE FROM {table} WHERE nda IN (SELECT value FROM json_each(?))", (chosen,))
-    columns = len(conn.execute("SELECT * FROM declarations LIMIT 0").description)
+    columns = [c[0] for c in conn.execute("SELECT * FROM declarations LIMIT 0").description]
     conn.executemany(
-        f"INSERT INTO declarations VALUES ({', '.join('?' * columns)})",
-        (declaration_row(d, 0) for d in decls),  # organisation set when regrouping
+        f"INSERT INTO declarations VALUES ({', '.join('?' * len(columns))})",
+        (declaration_row(d, 0, columns) for d in decls),  # organisation set when regrouping
     )
     conn.executemany(
         "INSERT INTO empreintes VALUES (?, ?, ?)",

@@ -6,7 +6,9 @@ import math
 import re
 from dataclasses import dataclass, field
 
-SCOPES = ("actions_formation", "bilans_competences", "vae", "apprentissage")
+from ..fields import SCOPE_CODES
+
+SCOPES = SCOPE_CODES  # the Qualiopi scopes (fields.py)
 SORTS = ("pertinence", "distance", "nom", "date")
 STATUSES = ("actif", "supprime", "tous")
 MAX_PAGE_SIZE = 100

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DirectoryMissing
+from ..fields import api_reader
 from ..gazetteer import CENTRE_KINDS, CITY, Gazetteer, centre_error
 from ..sources.naf import naf_label
 from ..store.place_sql import PLACE_PROVENANCE
@@ -35,10 +36,11 @@ from .lexicon import default_lexicon
 from .params import SCOPES, ClusterQuery, Filters, QueryError, SearchQuery
 from .spelling import Speller
 
-SUMMARY = """SELECT o.id, o.identifiant, o.siret, o.siren, o.denomination, o.nda_principal, o.nb_declarations,
-       o.voie, o.code_postal, coalesce(o.commune, o.ville) AS commune, o.code_commune_insee,
-       o.code_departement, o.code_region, o.type_adresse, o.date_derniere_declaration, o.statut,
-       r.actions_formation, r.bilans_competences, r.vae, r.apprentissage,
+SUMMARY = f"""SELECT o.id, o.identifiant, o.siret, o.siren, o.denomination, o.nda_principal,
+       o.nb_declarations, o.voie, o.code_postal, coalesce(o.commune, o.ville) AS commune,
+       o.code_commune_insee, o.code_departement, o.code_region, o.type_adresse,
+       o.date_derniere_declaration, o.statut,
+       {", ".join(f"r.{scope}" for scope in SCOPES)},
        r.latitude, r.longitude, l.geo_methode
 FROM organismes o JOIN recherche r ON r.id = o.id LEFT JOIN localisations l ON l.nda = o.nda_principal
 WHERE o.id IN (SELECT value FROM json_each(?))"""
@@ -57,10 +59,8 @@ IDENTIFIER_MATCHES = {
 }
 
 
-def _flag(value) -> bool | None:
-    return None if value is None else bool(value)
-
-
+# A declaration as the API gives it (api/models.py), from its row with its lists (fields.py).
+_DECLARATION = api_reader()
 ACTIVITY_FIELDS = (
     "debut_exercice",
     "fin_exercice",
@@ -584,32 +584,7 @@ class SQLiteSearcher(Searcher):
                 )
             ]
             declarations.append(
-                {
-                    "numero_declaration_activite": d["nda"],
-                    "numeros_declaration_activite_precedents": previous,
-                    "denomination": d["denomination"],
-                    "siret": d["siret"],
-                    "siret_brut": d["siret_brut"],
-                    "siret_statut": d["siret_statut"],
-                    "siren": d["siren"],
-                    "adresse": d["voie"],
-                    "code_postal": d["code_postal"],
-                    "ville_declaree": d["ville"],
-                    "commune": d["commune"],
-                    "code_commune_insee": d["code_commune_insee"],
-                    "type_adresse": d["type_adresse"],
-                    **{f"certification_{s}": _flag(d[f"certification_{s}"]) for s in SCOPES},
-                    "date_derniere_declaration": d["date_derniere_declaration"],
-                    "debut_exercice": d["debut_exercice"],
-                    "fin_exercice": d["fin_exercice"],
-                    "nb_stagiaires": d["nb_stagiaires"],
-                    "nb_stagiaires_confies": d["nb_stagiaires_confies"],
-                    "effectif_formateurs": d["effectif_formateurs"],
-                    "specialites": specialities,
-                    "statut": d["statut"],
-                    "origine_lieu": _column(d, "origine_lieu"),
-                    "date_origine_lieu": _column(d, "date_origine_lieu"),
-                }
+                _DECLARATION({**dict(d), "ndas_precedents": previous, "specialites": specialities})
             )
         history = [
             {
