@@ -12,7 +12,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from . import config
+from .settings import current as current_settings
 
 
 def is_file(location: str | Path) -> bool:
@@ -24,7 +24,7 @@ def sidecar_path(location: str | Path, suffix: str) -> Path:
         path = Path(os.path.realpath(location))  # beside a link's target, whoever names it
         return path.with_name(path.name + suffix)
     digest = hashlib.sha256(str(location).encode()).hexdigest()[:16]
-    return config.cache_dir() / "bases" / f"{digest}{suffix}"
+    return current_settings().cache_dir / "bases" / f"{digest}{suffix}"
 
 
 def stamp(location: str | Path, store=None) -> str:

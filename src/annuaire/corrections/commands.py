@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from ..errors import EXIT_INPUT, AnnuaireError
+from ..options import CorrectionsOption, DirectoryOption
 from .passwords import password_problem
 from .settings import CorrectionSettings
 from .store import CorrectionStore
@@ -26,21 +27,10 @@ def corrections_path(db: str, corrections: Path | None) -> Path:
     return corrections or Path(CorrectionSettings.for_directory(str(db)).path)
 
 
-CorrectionsOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--corrections",
-        help="The corrections file (env ANNUAIRE_CORRECTIONS_DB; default: <db>.corrections.sqlite)",
-        dir_okay=False,
-    ),
-]
-DbOption = Annotated[str, typer.Option("--db", help="The directory: a SQLite file or a postgresql:// URL.")]
-
-
 @admin.command("add-user")
 def add_user(
     name: Annotated[str, typer.Argument(help="The moderator's login name (letters, digits, . _ @ -).")],
-    db: DbOption,
+    db: DirectoryOption,
     corrections: CorrectionsOption = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input's first line.")
@@ -65,7 +55,7 @@ def add_user(
 
 
 @admin.command("list-users")
-def list_users(db: DbOption, corrections: CorrectionsOption = None) -> None:
+def list_users(db: DirectoryOption, corrections: CorrectionsOption = None) -> None:
     """List the moderators."""
     path = corrections_path(db, corrections)
     if not path.is_file():
@@ -81,7 +71,7 @@ def list_users(db: DbOption, corrections: CorrectionsOption = None) -> None:
 @admin.command("remove-user")
 def remove_user(
     name: Annotated[str, typer.Argument(help="The moderator's login name.")],
-    db: DbOption,
+    db: DirectoryOption,
     corrections: CorrectionsOption = None,
 ) -> None:
     """Remove a moderator and end their sessions (their past decisions keep their name)."""
@@ -99,7 +89,7 @@ def remove_user(
 @admin.command("forget-email")
 def forget_email(
     address: Annotated[str, typer.Argument(help="The e-mail address to erase from every correction.")],
-    db: DbOption,
+    db: DirectoryOption,
     corrections: CorrectionsOption = None,
 ) -> None:
     """Erase an e-mail address from the corrections that hold it (a sender's request, as the

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 
-from .. import config
 from ..errors import DirectoryMissing
+from ..settings import current as current_settings
 from ..sources.sirene import Etablissement, SireneCache, SireneClient, check
 from ..store import open_store
 
@@ -121,7 +121,7 @@ def answers_for(
 
 
 def default_cache_path() -> Path:
-    return config.cache_dir() / "sirene.sqlite"
+    return current_settings().cache_dir / "sirene.sqlite"
 
 
 def answer_row(e: Etablissement, when: str, api: str) -> tuple:

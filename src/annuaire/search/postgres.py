@@ -17,7 +17,6 @@ same directory). A worker sees a new directory within a second of its swap.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -30,6 +29,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from ..errors import DirectoryMissing
+from ..settings import current as current_settings
 from ..store.postgres import SCHEMA, open_connection
 from . import text
 from .columns import ROW_FIELDS, Columns, Lookups
@@ -49,7 +49,6 @@ IDENTIFIER_MATCHES = {
 WITHIN = (
     "public.ST_DWithin(r.lieu, public.ST_MakePoint(%(lon)s, %(lat)s)::public.geography, %(metres)s, false)"
 )
-POOL_SIZE = int(os.environ.get("ANNUAIRE_PG_POOL_SIZE", "8"))
 
 
 def tsquery(words: list[str], prefix: bool = True) -> str:
@@ -140,7 +139,7 @@ class PooledConnection:
 
 class PostgresSearcher(SQLiteSearcher):
     def __init__(
-        self, url: str, *, schema: str = SCHEMA, version_ttl: float = 1.0, pool_size: int = POOL_SIZE
+        self, url: str, *, schema: str = SCHEMA, version_ttl: float = 1.0, pool_size: int | None = None
     ):
         self.url = url
         self.schema = schema
@@ -161,7 +160,7 @@ class PostgresSearcher(SQLiteSearcher):
         self.pool = ConnectionPool(
             url,
             min_size=1,
-            max_size=max(1, pool_size),
+            max_size=max(1, pool_size if pool_size is not None else current_settings().pg_pool_size),
             kwargs={"autocommit": True},
             configure=configure,
             open=True,

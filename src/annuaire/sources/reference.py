@@ -25,10 +25,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import config
 from ..clean.commune import CommuneResolver
 from ..errors import ReferenceError_
 from ..memory import gc_paused
+from ..settings import current as current_settings
 
 log = logging.getLogger("annuaire.reference")
 
@@ -246,12 +246,12 @@ def _cache_file(folder: Path) -> Path:
             digest.update(path.name.encode() + b"\0")
             with path.open("rb") as fh:
                 digest.update(hashlib.file_digest(fh, "blake2b").digest())
-    return config.cache_dir() / "reference-index" / f"{digest.hexdigest()}.marshal"
+    return current_settings().cache_dir / "reference-index" / f"{digest.hexdigest()}.marshal"
 
 
 def _from_mirror(folder: Path) -> bool:
     """A mirror serves offline runs that leave the cache alone: its reference is not cached."""
-    mirror = config.mirror_dir()
+    mirror = current_settings().mirror
     return bool(mirror) and folder.resolve().is_relative_to(mirror.resolve())
 
 

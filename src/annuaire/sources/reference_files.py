@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from .. import config
 from ..errors import DownloadError, ReferenceError_
+from ..settings import current as current_settings
 from . import snapshots
 from .download import failure, fetch, http_client
 from .reference import (
@@ -50,7 +50,7 @@ def has_communes(folder: Path) -> bool:
 
 def cache_folder() -> Path:
     """The reference cache: `$ANNUAIRE_CACHE_DIR/reference`, by default `~/.cache/annuaire/reference`."""
-    return config.cache_dir() / "reference"
+    return current_settings().cache_dir / "reference"
 
 
 def reference_folder(explicit: Path | None) -> Path:
@@ -60,12 +60,12 @@ def reference_folder(explicit: Path | None) -> Path:
     2. `ANNUAIRE_MIRROR`: its `reference/` subfolder, if complete;
     3. the cache (`cache_folder()`), filled from data.gouv.fr (`ANNUAIRE_PORTAL_URL`) on first use.
     """
-    folder = explicit or config.reference_dir()
+    folder = explicit or current_settings().reference_dir
     if folder:
         if not Path(folder).is_dir():
             raise ReferenceError_(f"{folder}: reference folder not found")
         return Path(folder)
-    mirror = config.mirror_dir()
+    mirror = current_settings().mirror
     if mirror:
         if _complete(mirror / "reference"):
             return mirror / "reference"
@@ -80,7 +80,7 @@ def reference_folder(explicit: Path | None) -> Path:
 
 def _dataset_resources(client: httpx.Client, dataset: str, described: list[dict] | None = None) -> list[dict]:
     """The dataset's resources; its whole description is appended to `described` when given."""
-    url = f"{config.portal_url()}/api/1/datasets/{dataset}/"
+    url = f"{current_settings().portal_url}/api/1/datasets/{dataset}/"
     try:
         response = client.get(url)
         response.raise_for_status()
@@ -129,7 +129,9 @@ def download_reference(folder: Path) -> None:
             f"{folder}: cannot create the reference cache ({exc.strerror}); set ANNUAIRE_CACHE_DIR "
             "or give a folder with --reference"
         ) from None
-    log.info("downloading reference data", extra={"portal": config.portal_url(), "folder": str(folder)})
+    log.info(
+        "downloading reference data", extra={"portal": current_settings().portal_url, "folder": str(folder)}
+    )
     try:
         with http_client() as client:
             described: list[dict] = []
@@ -194,7 +196,10 @@ def download_contours(folder: Path, client: httpx.Client | None = None) -> bool:
 
 def download_communes(folder: Path) -> None:
     """Add INSEE's COG communes (`v_commune_YYYY.csv`) to a reference folder that lacks them."""
-    log.info("downloading the COG's communes", extra={"portal": config.portal_url(), "folder": str(folder)})
+    log.info(
+        "downloading the COG's communes",
+        extra={"portal": current_settings().portal_url, "folder": str(folder)},
+    )
     try:
         with http_client() as client:
             resource, name = _cog_resource(_dataset_resources(client, COG_DATASET), COMMUNES_PREFIX)

@@ -27,14 +27,14 @@ def report_path(location: str, suffix: str) -> Path:
     file; for PostgreSQL, in the cache's `reports/` folder, named after the server and the database
     (`reports/db.example.org-5432-annuaire.report.json`)."""
     if is_postgres(location):
-        from ..config import cache_dir
+        from ..settings import current
 
         parts = urlsplit(str(location))
         name = "-".join(
             str(p)
             for p in (parts.hostname or "local", parts.port or 5432, parts.path.strip("/") or "postgres")
         )
-        folder = cache_dir() / "reports"
+        folder = current().cache_dir / "reports"
         folder.mkdir(parents=True, exist_ok=True)
         return folder / (name.replace("/", "_") + suffix)
     path = Path(os.path.realpath(location))  # beside a link's target

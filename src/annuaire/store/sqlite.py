@@ -14,6 +14,7 @@ from typing import Any
 
 from ..clean.names import fold, place_words
 from ..errors import AnnuaireError, DirectoryMissing
+from ..settings import current as current_settings
 from .base import BuildWriter, Rows, Store
 from .files import aside_path, keep_attributes, resolved
 from .side_index import FULL_TEXT, OPTIMIZE, SPATIAL, SideTables, can_fork, fill
@@ -222,7 +223,7 @@ class SQLiteBuildWriter(BuildWriter):
             self.path is None
             or self.side is not None
             or not can_fork()
-            or os.environ.get("ANNUAIRE_BUILD_SIDE_PROCESS") == "0"
+            or not current_settings().build_side_process
         ):
             fill(self.conn, tables, self._sql.__getitem__)
             return
