@@ -219,15 +219,9 @@ class PostgresBuildWriter(BuildWriter):
             )
 
     def locate_at_commune_centroids(self) -> None:
-        self.conn.execute(
-            """INSERT INTO localisations
-               SELECT d.nda, c.latitude, c.longitude, NULL,
-                      CASE WHEN c.latitude IS NULL THEN NULL ELSE 'municipality' END,
-                      CASE WHEN c.latitude IS NULL THEN NULL ELSE c.nom END,
-                      CASE WHEN c.latitude IS NULL THEN 'aucun' ELSE 'centroide_commune' END
-               FROM declarations d LEFT JOIN communes c ON c.code_insee = d.code_commune_insee
-               WHERE NOT EXISTS (SELECT 1 FROM localisations l WHERE l.nda = d.nda)"""
-        )
+        from .place_sql import COMMUNE_CENTROIDS
+
+        self.conn.execute(COMMUNE_CENTROIDS)
 
     def finish(self) -> None:
         """Search tables, indexes and the planner's statistics, after the bulk load."""

@@ -244,15 +244,9 @@ class SQLiteBuildWriter(BuildWriter):
         )
 
     def locate_at_commune_centroids(self) -> None:
-        self.conn.execute(
-            """INSERT INTO localisations
-               SELECT d.nda, c.latitude, c.longitude, NULL,
-                      CASE WHEN c.latitude IS NULL THEN NULL ELSE 'municipality' END,
-                      CASE WHEN c.latitude IS NULL THEN NULL ELSE c.nom END,
-                      CASE WHEN c.latitude IS NULL THEN 'aucun' ELSE 'centroide_commune' END
-               FROM declarations d LEFT JOIN communes c ON c.code_insee = d.code_commune_insee
-               WHERE d.nda NOT IN (SELECT nda FROM localisations)"""
-        )
+        from .place_sql import COMMUNE_CENTROIDS
+
+        self.conn.execute(COMMUNE_CENTROIDS)
 
     def finish(self) -> None:
         """Indexes, the full-text index and the planner's statistics, after the bulk load."""
