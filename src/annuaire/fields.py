@@ -149,53 +149,45 @@ def _enum(values: list[str], *, required: bool = True) -> dict[str, Any]:
 
 
 COUNT = {"minimum": 0}
+
+
+def _computed(name: str, type_: str, description: str, **more: Any) -> Field:
+    """A published field the store computes when read, not the cleaner, and the API leaves out."""
+    return Field(name, type_, description, stored=False, cleaned=False, api=False, **more)
+
+
 # The fields of the location the geocoding stage gives (`localisations`), published with the record.
 LOCATION = (
-    Field(
+    _computed(
         "latitude",
         "number",
         "Latitude WGS 84 (degrés décimaux) de l'adresse, ou du centre de la commune (voir geo_methode).",
-        stored=False,
-        cleaned=False,
-        api=False,
         constraints={"minimum": -90, "maximum": 90},
     ),
-    Field(
+    _computed(
         "longitude",
         "number",
         "Longitude WGS 84 (degrés décimaux) de l'adresse, ou du centre de la commune (voir geo_methode).",
-        stored=False,
-        cleaned=False,
-        api=False,
         constraints={"minimum": -180, "maximum": 180},
     ),
-    Field(
+    _computed(
         "geo_score",
         "number",
         "Score du géocodeur BAN (0 à 1) ; vide pour un centre de commune.",
-        stored=False,
-        cleaned=False,
-        api=False,
         constraints={"minimum": 0, "maximum": 1},
     ),
-    Field(
+    _computed(
         "geo_type",
         "string",
         "Précision de la position : housenumber (numéro), street (voie), locality (lieu-dit), "
         "municipality (commune).",
-        stored=False,
-        cleaned=False,
-        api=False,
         constraints={"enum": GEO_TYPES},
     ),
-    Field(
+    _computed(
         "geo_methode",
         "string",
         "Origine de la position : ban (géocodage de l'adresse), sirene (position de l'établissement dans "
         "le répertoire SIRENE), centroide_commune (centre de la commune), aucun (pas de position).",
-        stored=False,
-        cleaned=False,
-        api=False,
         constraints=_enum(GEO_METHODS),
     ),
 )
@@ -210,14 +202,11 @@ FIELDS: list[Field] = [
         title="Numéro de déclaration d'activité",
         constraints=_code("nda", required=True),
     ),
-    Field(
+    _computed(
         "id_organisme",
         "string",
         "Identifiant de l'organisme (établissement) regroupant la déclaration : son SIRET, ou « NDA » "
         "suivi du NDA quand le SIRET manque.",
-        stored=False,
-        cleaned=False,
-        api=False,
         constraints=_code("id_organisme", required=True),
     ),
     Field(
