@@ -36,9 +36,11 @@ demo: install
 	$(BIN)/python scripts/demo.py --source $(SOURCE) --reference $(REFERENCE) --ban $(BAN) --out $(OUT) \
 		--port $(PORT) $(if $(filter 0,$(GEOCODE)),--no-geocode,) $(if $(wildcard $(METADATA)),--metadata $(METADATA),)
 
+# Ruff, then mypy over src/ (its configuration, strict parts included, in pyproject.toml).
 lint: install
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
 
 # Tests run in WORKERS processes (pytest-xdist; WORKERS=0: in pytest's own), a module's tests in one,
 # modules handed out in their order (the 150,000-row snapshot's first: it runs beside all the rest).

@@ -445,9 +445,11 @@ def fetch(
         "not_modified": "not modified (304)",
         "same_content": "same content",
     }
+    assert result.snapshot is not None  # a fetch that fails raises
     out.print(f"Liste publique: {words[result.reason]}: {result.snapshot.path}")
     if laposte:
         poste = fetch_resource(LAPOSTE_DATASET, None, folder=folder)
+        assert poste.snapshot is not None
         out.print(f"La Poste: {words[poste.reason]}: {poste.snapshot.path}")
         target = cache_folder() / LAPOSTE_FILE
         if poste.changed or not target.exists():

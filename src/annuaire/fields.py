@@ -492,10 +492,11 @@ def _expression(f: Field, *, api: bool) -> str:
 def _compiled(source: str) -> Callable[[Mapping[str, Any]], Any]:
     # One expression for a whole row, as `dataclasses` generates `__init__`: an export reads 150,000
     # rows, and a list of small functions per field would take twice as long.
-    return eval(source, {"_flag": _flag, "_joined": _joined})  # the table's own names, quoted by repr
+    reader: Callable[[Mapping[str, Any]], Any] = eval(source, {"_flag": _flag, "_joined": _joined})
+    return reader  # (the table's own names, quoted by repr)
 
 
-def csv_reader(fields: list[Field] | None = None) -> Callable[[Mapping[str, Any]], list]:
+def csv_reader(fields: list[Field] | None = None) -> Callable[[Mapping[str, Any]], list[Any]]:
     """Reads a row of `Store.declarations()` as declarations.csv's typed values, in its column order."""
     chosen = fields if fields is not None else published()
     return _compiled(f"lambda r: [{', '.join(_expression(f, api=False) for f in chosen)}]")

@@ -162,7 +162,7 @@ def option_group(
         # type the command's module may import only when it runs).
         run.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in run.__signature__.parameters.values()}  # type: ignore[attr-defined]
-        del run.__wrapped__  # type: ignore[attr-defined]
+        del run.__wrapped__
         return run  # type: ignore[return-value]
 
     return decorate

@@ -115,9 +115,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        headers = dict(exc.headers) if exc.headers else None
         if not request.url.path.startswith("/api/"):
-            return error_page(request, exc.status_code, headers=exc.headers)
-        return error_response(exc.status_code, http_detail(exc.status_code, exc.detail), exc.headers)
+            return error_page(request, exc.status_code, headers=headers)
+        return error_response(exc.status_code, http_detail(exc.status_code, exc.detail), headers)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):

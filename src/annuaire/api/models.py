@@ -199,7 +199,7 @@ def _annotation(f: RecordField) -> Any:
 class Declaration(BaseModel):
     """A declaration (NDA) as the API gives it: the fields of the record (fields.py) it publishes."""
 
-    __annotations__ = {f.export_name: _annotation(f) for f in fields.api_fields()}
+    __annotations__ = {str(f.export_name): _annotation(f) for f in fields.api_fields()}
 
 
 class Evenement(BaseModel):

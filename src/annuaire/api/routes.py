@@ -5,7 +5,7 @@ CPU, less than a hop to the thread pool and back costs; workers (processes) give
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
@@ -14,7 +14,7 @@ from . import models
 from .parameters import Carte, Recherche, openapi_parameters, query_model, searcher
 from .responses import error_response, json_response
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": models.Erreur, "description": "Introuvable"},
     422: {"description": "Paramètre invalide"},
     410: {"model": models.Organisme, "description": "Retiré de la Liste publique (données conservées)"},

@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
+from typing import TypeVar
 
 from ..fields import SCOPES
 from ..sources.liste_publique import FIELDS, INDEX
@@ -162,7 +163,11 @@ def parse_count(raw: str) -> tuple[int | None, bool]:
     return (number, False) if 0 <= number <= MAX_COUNT else (None, True)
 
 
-class _Memo(dict):
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Memo(dict[K, V]):
     """A bounded memo table: the same few thousand values come back on most rows, and a wild file
     must not grow it without end."""
 
@@ -172,7 +177,7 @@ class _Memo(dict):
         super().__init__()
         self.limit = limit
 
-    def keep(self, key, value):
+    def keep(self, key: K, value: V) -> V:
         if len(self) < self.limit:
             self[key] = value
         return value
@@ -210,14 +215,14 @@ class RecordCleaner:
     city and région; the four scope flags; head counts) are resolved once per distinct value and
     remembered, with the repairs they count: a tenth of the rows carry a value not seen before."""
 
-    def __init__(self, communes: CommuneResolver, counts: Counter):
+    def __init__(self, communes: CommuneResolver, counts: Counter[str]):
         self.communes = communes
         self.counts = counts
         self.text = TextCleaner()
         self.regions = frozenset(communes.departement_region.values())
-        self._places = _Memo()
-        self._flags = _Memo(10_000)
-        self._counts = _Memo(50_000)
+        self._places: _Memo[tuple[str, str, str], _Place] = _Memo()
+        self._flags: _Memo[tuple[str, ...], tuple[tuple[bool | None, ...], tuple[str, ...]]] = _Memo(10_000)
+        self._counts: _Memo[str, tuple[int | None, bool]] = _Memo(50_000)
 
     def _place(self, postcode_raw: str, ville: str, region_raw: str) -> _Place:
         key = (postcode_raw, ville, region_raw)
@@ -260,7 +265,7 @@ class RecordCleaner:
         )
         return self._places.keep(key, place)
 
-    def _scope_flags(self, raws: tuple[str, ...]) -> tuple[tuple, tuple[str, ...]]:
+    def _scope_flags(self, raws: tuple[str, ...]) -> tuple[tuple[bool | None, ...], tuple[str, ...]]:
         hit = self._flags.get(raws)
         if hit is not None:
             return hit
@@ -287,7 +292,7 @@ class RecordCleaner:
         line: int,
         values: list[str],
         raw: list[str],
-        extras: dict | None,
+        extras: dict[str, str] | None,
         width_ok: bool,
         overflow: bool = False,
         defect: str | None = None,

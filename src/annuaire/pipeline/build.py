@@ -15,6 +15,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..clean.places import PlaceBook, place_declarations
 from ..clean.record import (
@@ -77,14 +78,16 @@ def _clean_chunk(chunk: list[tuple]) -> tuple[list[tuple | Rejected], Counter]:
     """In a worker: clean a chunk of records. Declarations go back as tuples of their fields, and
     without their raw fields: the parent has them."""
     cleaner = _worker_cleaner
-    cleaner.counts = counts = Counter()
+    assert cleaner is not None  # set before the workers were forked
+    counts: Counter[str] = Counter()
+    cleaner.counts = counts
     out: list[tuple | Rejected] = []
     for number, line, joined, values, extras, width_ok, overflow, defect in chunk:
         raw = joined.split(_SEPARATOR)
         values = raw if values is None else values
         cleaned = cleaner.clean(number, line, values, raw, extras, width_ok, overflow, defect)
-        cleaned.raw = None
-        out.append(declaration_fields(cleaned) if type(cleaned) is Declaration else cleaned)
+        cleaned.raw = []  # the parent has it
+        out.append(declaration_fields(cleaned) if isinstance(cleaned, Declaration) else cleaned)
     return out, counts
 
 
@@ -316,7 +319,7 @@ def _build(
         timings["sirene"] = time.perf_counter() - mark
         groups = group_declarations(declarations)
         timings["deduplicate"] = time.perf_counter() - started - sum(timings.values())
-        report = {
+        report: dict[str, Any] = {
             "source": {
                 "location": source,
                 "bytes": reader.size,

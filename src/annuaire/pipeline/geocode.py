@@ -36,7 +36,7 @@ class GeocodeSettings:
         """From the settings (settings.py: the geocoder, on or off, the cache), then the options given
         (None: not given)."""
         s = settings or current_settings()
-        values = {
+        values: dict[str, Any] = {
             "enabled": s.geocode,
             "url": s.geocoder_url or DEFAULT_URL,
             "cache_path": s.cache_dir / "geocode.sqlite",
@@ -66,7 +66,9 @@ def addresses_from(rows: Iterable[dict], communes: CommuneResolver) -> list[Addr
     for r in rows:
         commune = communes.communes.get(r["code_commune_insee"]) if r["code_commune_insee"] else None
         centroid = (
-            (commune.latitude, commune.longitude, commune.name) if commune and commune.latitude else None
+            (commune.latitude, commune.longitude, commune.name)
+            if commune and commune.latitude is not None and commune.longitude is not None
+            else None
         )
         out.append(
             Address(

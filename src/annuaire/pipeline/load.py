@@ -12,7 +12,7 @@ from ..fields import SCOPE_CODES, SCOPES
 from ..fields import stored as stored_fields
 from ..sources.reference import Reference
 from ..store.base import BuildWriter
-from .dedup import Group
+from .dedup import Declared, Group
 from .diff import raw_fingerprint
 
 ORGANISMES = [
@@ -59,7 +59,7 @@ def declaration_row_getter(columns: Sequence[str]) -> Callable[[Declaration], tu
     stored as they are: SQLite's driver binds True/False as 1/0, None as NULL."""
     by_column = {f.column_name: f for f in stored_fields()}
     unknown = [c for c in columns if c not in by_column]
-    missing = sorted(set(by_column) - set(columns))
+    missing = sorted(str(c) for c in set(by_column) - set(columns))
     if unknown or missing:
         raise RuntimeError(
             f"table declarations: columns {unknown} are no field's, fields {missing} have no column "
@@ -90,7 +90,7 @@ def declaration_row(d: Declaration, organisme_id: int, columns: Sequence[str]) -
 _SHOWN = attrgetter(*("nda" if c == "nda_principal" else c for c in ORGANISMES[4:-3]))
 
 
-def organisation_identifier(group: Group, decls: Sequence[Declaration]) -> str:
+def organisation_identifier(group: Group, decls: Sequence[Declared]) -> str:
     """A stable pivot identifier: the SIRET, or "NDA" + the lowest NDA for those without one."""
     if group.siret:
         return group.siret
@@ -221,7 +221,7 @@ def load_directory(
 
     organisme_of: list[int] = [0] * len(decls)
     organisations = []
-    certifications = []
+    certifications: list[tuple[int, str, str]] = []
     keyed = sorted((organisation_identifier(g, decls), g) for g in groups)
     # Rows go in key order: SQLite appends to its b-trees instead of splitting pages all over.
     order = sorted(range(len(decls)), key=[d.nda for d in decls].__getitem__)

@@ -32,8 +32,8 @@ def _postgres_lock(url: str) -> Iterator[None]:
     from ..store.postgres import open_connection
 
     with open_connection(url, autocommit=True) as conn:
-        (taken,) = conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)).fetchone()
-        if not taken:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)).fetchone()
+        if not (row and row[0]):
             raise BusyError(f"{shown(url)}: another build or update is running (PostgreSQL advisory lock)")
         try:
             yield

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..clean.record import Declaration
 from ..fields import SCOPE_CODES
@@ -188,7 +188,7 @@ def reconcile_index(writer: Writer, index: Index, sources: Sequence[LoadedSource
     described = []
     for source in sources:
         links = []
-        provenance = []
+        provenance: list[tuple[Any, ...]] = []
         methods: Counter = Counter()
         reasons: Counter = Counter()
         conflict_counts: Counter = Counter()

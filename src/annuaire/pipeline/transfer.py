@@ -65,7 +65,8 @@ def _postgres_rows(url: str, table: str, columns: list[str]) -> Iterator[tuple]:
     from ..store.postgres import connect
 
     with connect(url) as conn, conn.cursor() as cur:
-        if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]:
+        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+        if exists and exists[0]:
             yield from cur.stream(f"SELECT {', '.join(columns)} FROM {table}")
 
 

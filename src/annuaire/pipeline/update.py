@@ -155,8 +155,8 @@ def read_changes(
             cleaned[out.nda], quarantined = settle_twice(kept, out)
             rejected.append(quarantined)
     counts.update(reader.repairs)
-    kept = [entry[0] for entry in unchanged.values()] + [d.enregistrement for d in cleaned.values()]
-    lines = line_accounts(reader, kept, rejected)
+    numbers = [entry[0] for entry in unchanged.values()] + [d.enregistrement for d in cleaned.values()]
+    lines = line_accounts(reader, numbers, rejected)
     return Reading(set(unchanged), cleaned, rejected, reader.records_read, counts, lines)
 
 
@@ -351,12 +351,12 @@ def _regroup(conn: sqlite3.Connection, changed: set[str], today: str) -> set[int
             "UPDATE declarations SET organisme_id = ? WHERE nda = ?", ((o, n) for n, o in owner.items())
         )
     # Organisations no group carries any more: gone (every declaration removed) or merged into another.
-    for identifiant, (oid, _, ndas, statut) in old.items():
+    for identifiant, (oid, _, held, statut) in old.items():
         if identifiant in seen or statut != "actif":
             continue
         touched.add(oid)
         conn.execute("UPDATE organismes SET statut = 'supprime' WHERE id = ?", (oid,))
-        moved = sorted({owner[n] for n in ndas if n in owner})
+        moved = sorted({owner[n] for n in held if n in owner})
         if moved:
             target = [
                 r[0] for r in conn.execute("SELECT identifiant FROM organismes WHERE id = ?", (moved[0],))
@@ -392,7 +392,7 @@ def _regroup(conn: sqlite3.Connection, changed: set[str], today: str) -> set[int
 
 
 def _log_changes(conn: sqlite3.Connection, diff: Diff, today: str) -> None:
-    rows = [(today, nda, "ajout", None) for nda in diff.added]
+    rows: list[tuple[str, str, str, str | None]] = [(today, nda, "ajout", None) for nda in diff.added]
     # A modification's fields: the groups changed, then the scopes gained (+vae) or lost (-vae).
     rows += [
         (today, nda, "modification", json.dumps(groups + diff.scopes.get(nda, [])))

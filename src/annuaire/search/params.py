@@ -35,7 +35,7 @@ class QueryError(ValueError):
         self.message = message
 
 
-def _code(value: str | None, pattern: re.Pattern, param: str, expected: str) -> str | None:
+def _code(value: str | None, pattern: re.Pattern[str], param: str, expected: str) -> str | None:
     if value is None or value == "":
         return None
     value = value.strip().upper()

@@ -63,7 +63,7 @@ class Row(tuple):
 
     _index: dict[str, int] = {}
 
-    def __getitem__(self, key):  # type: ignore[override]
+    def __getitem__(self, key):
         if isinstance(key, str):
             return tuple.__getitem__(self, self._index[key])
         return tuple.__getitem__(self, key)
@@ -177,7 +177,7 @@ class PostgresSearcher(SQLiteSearcher):
 
     def _read_version(self) -> str:
         with self.pool.connection() as conn:
-            exists = conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]
+            exists = (conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone() or (False,))[0]
             if not exists:
                 raise DirectoryMissing(self.url, f"no directory in schema {self.schema!r}")
             row = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
@@ -228,7 +228,7 @@ class PostgresSearcher(SQLiteSearcher):
 
         return self._cached("columns", load, pinned=True)
 
-    def _words_matching(self, words: list[str], prefix: bool = True) -> np.ndarray:  # type: ignore[override]
+    def _words_matching(self, words: list[str], prefix: bool = True) -> np.ndarray:
         """Ids of the organisations whose name or commune holds every word (each a prefix, or whole),
         as SQLite's full-text index gives them; recent answers kept, as there."""
         expression = tsquery(words, prefix)
@@ -243,7 +243,7 @@ class PostgresSearcher(SQLiteSearcher):
                 """SELECT string_agg(rowid::text, ','), (SELECT value FROM meta WHERE key = 'version')
                    FROM organismes_fts WHERE mots @@ %(q)s::tsquery""",
                 {"q": expression},
-            ).fetchone()
+            ).fetchone() or (None, None)  # an aggregate: always one row
         self._observe(version)
         found = np.fromstring(found_ids or "", dtype=np.int64, sep=",")
         found.flags.writeable = False
@@ -271,7 +271,7 @@ class PostgresSearcher(SQLiteSearcher):
                     f"""SELECT string_agg(r.id::text, ','), (SELECT value FROM meta WHERE key = 'version')
                         FROM recherche r WHERE {WITHIN}""",
                     {"lat": centre[0], "lon": centre[1], "metres": f.rayon_km * 1000.0},
-                ).fetchone()
+                ).fetchone() or (None, None)
                 self._observe(version)
                 # One string parsed in C, as for SQLite: cheaper than a Python int per match.
                 matches = np.fromstring(found_ids or "", dtype=np.int64, sep=",")
@@ -292,7 +292,7 @@ class PostgresSearcher(SQLiteSearcher):
             understood=understood,
         )
 
-    def _organisation_id(self, conn, key: str) -> int | None:  # type: ignore[override]
+    def _organisation_id(self, conn, key: str) -> int | None:
         compact = no_nul("".join(key.split()).replace(".", "").upper())
         if not compact or len(compact) > 40:
             return None

@@ -83,11 +83,12 @@ def _column(row, name: str):
     return row[name] if name in row.keys() else None  # noqa: SIM118 (sqlite3.Row)
 
 
-def _place_of(shown: dict, sirene: dict | None) -> dict[str, Any]:
+def _place_of(shown: dict[str, Any], sirene: dict[str, Any] | None) -> dict[str, Any]:
     """Where the organisation's place comes from (its displayed declaration's): `liste_publique`,
     `sirene` (with SIRENE's address and the date of its answer), `region_declaree`, `aucune`."""
     origin = shown.get("origine_lieu") or "liste_publique"
     from_sirene = origin == "sirene" and sirene is not None
+    sirene = sirene or {}
     return {
         "origine": origin,
         "date": shown.get("date_origine_lieu"),
@@ -290,7 +291,7 @@ class SQLiteSearcher(Searcher):
         """The search's centre and the place it is: a position given, or the place `autour` names
         (gazetteer.py: a name, a postal code, an INSEE code). QueryError when the place is unknown or
         ambiguous: the message names the candidates."""
-        if f.lat is not None:
+        if f.lat is not None and f.lon is not None:
             return (f.lat, f.lon), {
                 "type": "position",
                 "code": None,
@@ -305,8 +306,8 @@ class SQLiteSearcher(Searcher):
             return None, None
         found = self.gazetteer().resolve(f.autour, CENTRE_KINDS)
         problem = centre_error(found)
-        if problem:
-            raise QueryError("autour", problem)
+        if problem or found.place is None or found.place.latitude is None or found.place.longitude is None:
+            raise QueryError("autour", problem or f.autour)  # centre_error names what is missing
         return (found.place.latitude, found.place.longitude), found.place.as_dict()
 
     def _communes_meant(self, f: Filters) -> tuple[str, ...]:
@@ -387,8 +388,8 @@ class SQLiteSearcher(Searcher):
             found = text.identifier(f.q)
             if found:
                 kind, digits = found
-                matches = [row[0] for row in conn.execute(IDENTIFIER_MATCHES[kind], (digits,))]
-                matches = np.array(matches, dtype=np.int64)
+                ids = [row[0] for row in conn.execute(IDENTIFIER_MATCHES[kind], (digits,))]
+                matches = np.array(ids, dtype=np.int64)
             else:
                 understood = self._understand(f)
         postal = ()
@@ -725,7 +726,9 @@ class SQLiteSearcher(Searcher):
             for row in rows
             if row[0] > 1
         ]
-        singles = [(int(columns.ids[row[7]]), None) for row in rows if row[0] == 1]
+        singles: list[tuple[int, float | None]] = [
+            (int(columns.ids[row[7]]), None) for row in rows if row[0] == 1
+        ]
         points = [
             {k: s[k] for k in ("id_organisme", "denomination", "commune", "latitude", "longitude")}
             for s in self._summaries(conn, singles)
@@ -760,7 +763,7 @@ class SQLiteSearcher(Searcher):
             lambda: dict(self._conn().execute("SELECT code, libelle FROM specialites").fetchall()),
         )
 
-    def _area(self, **filters: str) -> dict[str, Any]:
+    def _area(self, **filters: Any) -> dict[str, Any]:
         """Counts over the active organisations of one area (`departement=`, `commune=`…), or all."""
         columns = self.columns()
         f = Filters(**filters)

@@ -78,7 +78,7 @@ def read_laposte(path: Path) -> list[tuple[str, str, str, str, str, float | None
     libelle = _pick(header, "Libellé_d_acheminement", "Libelle_d_acheminement")
     gps = _pick(header, "coordonnees_gps", "coordonnees_geographiques")
     lat_col, lon_col = _pick(header, "latitude"), _pick(header, "longitude")
-    if None in (insee, name, cp):
+    if insee is None or name is None or cp is None:
         raise ReferenceError_(
             f"{path}: not La Poste's postal-code base (expected columns Code_commune_INSEE, "
             f"Nom_commune, Code_postal; found {';'.join(header)[:200]})"
@@ -252,7 +252,7 @@ def _cache_file(folder: Path) -> Path:
 def _from_mirror(folder: Path) -> bool:
     """A mirror serves offline runs that leave the cache alone: its reference is not cached."""
     mirror = current_settings().mirror
-    return bool(mirror) and folder.resolve().is_relative_to(mirror.resolve())
+    return mirror is not None and folder.resolve().is_relative_to(mirror.resolve())
 
 
 def _read_cached(cache: Path, folder: Path) -> Reference | None:

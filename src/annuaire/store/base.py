@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
-Rows = Callable[[], Iterable[tuple]]
+Rows = Callable[[], Iterable[tuple[Any, ...]]]
 
 
 class BuildWriter(ABC):
@@ -24,7 +24,7 @@ class BuildWriter(ABC):
         """The columns of a table, in the order `write` expects them."""
 
     @abstractmethod
-    def write(self, table: str, rows: Iterable[tuple]) -> int:
+    def write(self, table: str, rows: Iterable[tuple[Any, ...]]) -> int:
         """Append rows to a table; returns how many were written."""
 
     def write_aside(self, tables: dict[str, Rows]) -> None:
@@ -93,12 +93,14 @@ class Store(ABC):
         """The valid SIRETs of the active organisations, in identifier order."""
 
     @abstractmethod
-    def replace_sirene(self, rows: Iterable[tuple], answers: dict | None = None) -> dict:
+    def replace_sirene(
+        self, rows: Iterable[tuple[Any, ...]], answers: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers` (SIRET →
         (answer, date, api)), place the declarations whose own address gives no commune at SIRENE's
         address (clean/places.py), in one transaction. Returns what placing changed."""
 
     @abstractmethod
-    def replace_locations(self, rows: Iterable[tuple]) -> int:
+    def replace_locations(self, rows: Iterable[tuple[Any, ...]]) -> int:
         """Replace the locations of the declarations given (rows in `localisations` column order) and
         refresh the spatial index, in one transaction: readers see the old locations or the new."""

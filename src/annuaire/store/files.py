@@ -30,7 +30,7 @@ class NotWritable(AnnuaireError):
     exit_code = EXIT_INPUT
 
 
-def is_url(location: str | os.PathLike) -> bool:
+def is_url(location: str | os.PathLike[str]) -> bool:
     return "://" in str(location)
 
 

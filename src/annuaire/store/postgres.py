@@ -196,7 +196,7 @@ class PostgresBuildWriter(BuildWriter):
             self._columns[table] = cols
         return self._columns[table]
 
-    def write(self, table: str, rows: Iterable[tuple]) -> int:
+    def write(self, table: str, rows: Iterable[tuple[Any, ...]]) -> int:
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, self.columns(table)))
         )
@@ -377,7 +377,7 @@ class PostgresStore(Store):
                FROM declarations WHERE origine_lieu <> 'sirene' ORDER BY nda COLLATE "C\""""
         )
 
-    def replace_locations(self, rows: Iterable[tuple]) -> int:
+    def replace_locations(self, rows: Iterable[tuple[Any, ...]]) -> int:
         with self.connect(autocommit=False) as conn, conn.transaction():
             with conn.cursor() as cur:
                 cur.executemany(
@@ -408,14 +408,16 @@ class PostgresStore(Store):
                 )
             ]
 
-    def replace_sirene(self, rows: Iterable[tuple], answers: dict | None = None) -> dict:
+    def replace_sirene(
+        self, rows: Iterable[tuple[Any, ...]], answers: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers`, place the
         declarations SIRENE places (see SQLiteStore.replace_sirene), in one transaction."""
         from ..clean.places import PlaceBook, replacements
         from .place_sql import BOOK_SQL, PLACE_UPDATE, PLACEABLE_SQL, SHOWN_PLACE_UPDATE
 
         rows = list(rows)
-        report: dict = {}
+        report: dict[str, Any] = {}
         with self.connect(autocommit=False) as conn, conn.transaction():
             conn.execute("DELETE FROM sirene")
             with conn.cursor() as cur:

@@ -45,7 +45,7 @@ def statements(script: str) -> Iterator[str]:
         yield pending
 
 
-MATH_FUNCTIONS = {
+MATH_FUNCTIONS: dict[str, tuple[int, Any]] = {
     "ln": (1, math.log),
     "tan": (1, math.tan),
     "cos": (1, math.cos),
@@ -157,7 +157,7 @@ def refresh_organisations(conn: sqlite3.Connection, ids: list[int]) -> None:
     )
 
 
-def apply_sirene_places(conn: sqlite3.Connection, answers: dict) -> dict:
+def apply_sirene_places(conn: sqlite3.Connection, answers: dict[str, Any]) -> dict[str, Any]:
     """Place the directory's declarations whose own address gives no commune at SIRENE's address
     (`answers`: SIRET → (answer, date, api)), inside the caller's transaction: declarations,
     locations, the organisations they show and their search rows. Returns what changed."""
@@ -207,7 +207,7 @@ class SQLiteBuildWriter(BuildWriter):
             self._sql[table] = f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
         return self._columns[table]
 
-    def write(self, table: str, rows: Iterable[tuple]) -> int:
+    def write(self, table: str, rows: Iterable[tuple[Any, ...]]) -> int:
         self.columns(table)
         cur = self.conn.executemany(self._sql[table], rows)
         return cur.rowcount
@@ -263,7 +263,7 @@ class SQLiteBuildWriter(BuildWriter):
 
 
 class SQLiteStore(Store):
-    def __init__(self, location: str | os.PathLike):
+    def __init__(self, location: str | os.PathLike[str]):
         self.location = resolved(str(location))  # a link's target: replaced there, the link stays
         self.path = Path(self.location)
 
@@ -392,7 +392,7 @@ class SQLiteStore(Store):
         finally:
             conn.close()
 
-    def replace_locations(self, rows: Iterable[tuple]) -> int:
+    def replace_locations(self, rows: Iterable[tuple[Any, ...]]) -> int:
         with self._writing() as conn:
             count = conn.executemany(
                 "INSERT OR REPLACE INTO localisations VALUES (?, ?, ?, ?, ?, ?, ?)", rows
@@ -419,7 +419,9 @@ class SQLiteStore(Store):
         finally:
             conn.close()
 
-    def replace_sirene(self, rows: Iterable[tuple], answers: dict | None = None) -> dict:
+    def replace_sirene(
+        self, rows: Iterable[tuple[Any, ...]], answers: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers` (SIRET →
         (answer, date, api)), place the declarations SIRENE places (clean/places.py), in one
         transaction. Returns what placing did."""

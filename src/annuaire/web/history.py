@@ -64,6 +64,8 @@ def event_sentence(event: dict[str, Any]) -> str:
             f"déclarations regroupées sous l'établissement {target}" if target else "déclarations regroupées"
         )
     if kind == "correction_verifiee":
-        fields = [CORRECTED_WORDS.get(c, c) for c in champs or []] if isinstance(champs, list) else []
+        fields = (
+            [CORRECTED_WORDS.get(str(c), str(c)) for c in champs if c] if isinstance(champs, list) else []
+        )
         return f"correction vérifiée ({', '.join(fields)})" if fields else "correction vérifiée"
     return "organisme retiré de la Liste publique"

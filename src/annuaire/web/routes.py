@@ -94,7 +94,7 @@ def search_form(request: Request, searcher: Searcher) -> tuple[dict[str, Any], F
     `autour` takes what the gazetteer resolves (a commune's name, "Paris 11e", a postal code, an INSEE
     code); a name several communes bear gives the candidates to choose from (`form["choix"]`)."""
     qp = request.query_params
-    form = {
+    form: dict[str, Any] = {
         "q": qp.get("q", "").strip(),
         "portee": [p for p in qp.getlist("portee") if p],
         "departement": qp.get("departement", "").strip(),
@@ -113,7 +113,7 @@ def search_form(request: Request, searcher: Searcher) -> tuple[dict[str, Any], F
     form["choix"] = []
     if form["autour"]:
         found = searcher.gazetteer().resolve(form["autour"], CENTRE_KINDS)
-        if centre_error(found) is None:
+        if centre_error(found) is None and found.place is not None:
             autour, place = form["autour"], found.place.label()
         elif found.ambiguous:
             error = f"Plusieurs lieux s'appellent « {form['autour']} » : lequel ?"
@@ -276,7 +276,8 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
     async def search(request: Request):
         s = searcher(request)
         form, filters, error = search_form(request, s)
-        results, status, error_links = None, 200, []
+        results: dict[str, Any] | None = None
+        status, error_links = 200, []
         tri = form["tri"] or ("distance" if filters.has_centre else "pertinence")
         page = page_number(request)
         if error is None:
@@ -290,15 +291,17 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
                 error = exc.message
         if error:
             status = 422
-        elif gone := past_the_end(
-            "/recherche",
-            dict(request.query_params.multi_items()) | {"portee": form["portee"]},
-            page,
-            results["pages"],
+        elif results is not None and (
+            gone := past_the_end(
+                "/recherche",
+                dict(request.query_params.multi_items()) | {"portee": form["portee"]},
+                page,
+                results["pages"],
+            )
         ):
             # Past the last page: 404, the form kept, and a link to the last page.
             error, error_links, status, results = gone.message, gone.links, 404, None
-        context = {
+        context: dict[str, Any] = {
             "form": form,
             "error": error,
             "error_links": error_links,
@@ -557,8 +560,8 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
             1 <= int(number) <= file_count(len(paths), size)
         ):
             raise NotFound(number)
-        number = int(number)
-        chunk = paths[(number - 1) * size : number * size]
+        index = int(number)
+        chunk = paths[(index - 1) * size : index * size]
         return Response(urlset_xml(renderer.base_url(request), chunk), media_type="application/xml")
 
     return router

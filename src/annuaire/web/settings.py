@@ -43,7 +43,7 @@ class Publisher:
 
     @property
     def contact_is_email(self) -> bool:
-        return bool(self.contact) and "@" in self.contact and "://" not in self.contact
+        return self.contact is not None and "@" in self.contact and "://" not in self.contact
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ def site_paths(searcher: Searcher) -> list[tuple[str, str | None]]:
     places = searcher.gazetteer()
     for insee in list(communes):  # Paris, Lyon and Marseille: the city's page beside its arrondissements'
         city = places.commune(places.city_of(insee))
-        if city is not None:
+        if city is not None and city.code_departement:
             communes.setdefault(city.code, (city.code_departement, city.nom))
     paths += [(commune_path(dep, name, insee), None) for insee, (dep, name) in sorted(communes.items())]
     return paths + organisations

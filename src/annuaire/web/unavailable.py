@@ -21,12 +21,12 @@ LOG_EVERY = 60.0  # seconds between two log lines of a worker while the director
 MESSAGE = "L'annuaire est momentanément indisponible : réessayez dans quelques instants."
 
 
-def _unavailable_errors() -> tuple[type[BaseException], ...]:
+def _unavailable_errors() -> tuple[type[Exception], ...]:
     """Errors that may mean the database is gone: decided by `Searcher.available()`."""
     return (sqlite3.DatabaseError, OSError)
 
 
-def _server_errors() -> tuple[type[BaseException], ...]:
+def _server_errors() -> tuple[type[Exception], ...]:
     """A PostgreSQL server that cannot be reached, or a pool without a free connection."""
     try:
         import psycopg

@@ -14,6 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
+from typing import Any
 
 from ...errors import AnnuaireError, DirectoryMissing
 
@@ -91,14 +92,18 @@ def migrate_postgres(
             with conn.transaction():
                 # One migrator at a time: the others wait here, then find the version applied.
                 conn.execute("LOCK TABLE schema_version IN EXCLUSIVE MODE")
-                (version,) = conn.execute("SELECT coalesce(max(version), 1) FROM schema_version").fetchone()
-                if migration.version <= version:
+                if migration.version <= _postgres_version(conn):
                     continue
                 conn.execute(migration.sql)
                 conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (migration.version,))
                 new_version(conn)
             applied.append(migration)
         return applied
+
+
+def _postgres_version(conn: Any) -> int:
+    row = conn.execute("SELECT coalesce(max(version), 1) FROM schema_version").fetchone()
+    return int(row[0]) if row else 1
 
 
 def current_version(location: str) -> int:
@@ -108,13 +113,12 @@ def current_version(location: str) -> int:
         from ..postgres import connect
 
         with connect(location) as conn:
-            (version,) = conn.execute("SELECT coalesce(max(version), 1) FROM schema_version").fetchone()
-            return version
-    conn = sqlite3.connect(f"file:{location}?mode=ro", uri=True)
+            return _postgres_version(conn)
+    lite = sqlite3.connect(f"file:{location}?mode=ro", uri=True)
     try:
-        return conn.execute("PRAGMA user_version").fetchone()[0]
+        return int(lite.execute("PRAGMA user_version").fetchone()[0])
     finally:
-        conn.close()
+        lite.close()
 
 
 def migrate(location: str) -> list[Migration]:
