@@ -366,7 +366,7 @@ def test_a_directory_without_populations_says_so_and_draws_no_map(sample_build, 
     assert page.status_code == 200
     tree = html.fromstring(page.text)
     assert not tree.xpath("//svg[@class='choroplethe']")
-    assert "populations des communes ne sont pas connues" in page.text
+    assert "populations des départements ne sont pas connues" in page.text
     assert figures["classes"] == [] and figures["france"]["certifies_pour_10000"] is None
     assert all(d["certifies_pour_10000"] is None for d in figures["departements"])
     assert len(tree.xpath("//table[@id='tableau-departements-chiffres']/tbody/tr")) == 109
