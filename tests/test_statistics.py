@@ -42,6 +42,11 @@ def test_rate_is_per_ten_thousand_inhabitants_to_two_decimals():
     assert stats.rate(1, 20_000) == 0.5
 
 
+def test_figures_are_written_the_french_way():
+    assert [text.decimal(v) for v in (0.16, 12.0, 1234.5, None)] == ["0,16", "12,00", "1\u202f234,50", "–"]
+    assert [text.signed(v) for v in (12, -3, 0, 1500)] == ["+12", "\u22123", "0", "+1\u202f500"]
+
+
 @given(st.lists(st.integers(0, 3000).map(lambda n: n / 100), max_size=120))
 def test_quantile_classes_order_the_values_and_cover_them(values):
     breaks = stats.quantile_breaks(values)

@@ -1042,7 +1042,9 @@ class SQLiteSearcher(Searcher):
             area = self._area()
             flags = ", ".join(f"coalesce(sum(certification_{c}), 0)" for c in statistics.SCOPE_CODES)
             held = conn.execute(f"SELECT {flags} FROM declarations WHERE statut = 'actif'").fetchone()
-            meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('built_at', 'updated_at')"))
+            meta = dict(
+                conn.execute("SELECT key, value FROM meta WHERE key IN ('built_at', 'updated_at')").fetchall()
+            )
             last, previous, changes = None, None, None
             if self._has_table("historique"):
                 events = ", ".join(f"'{e}'" for e in statistics.EVENTS)

@@ -26,7 +26,7 @@ TOLERANCE = 0.01  # degrees: about 1 km, as Etalab's 1000 m files
 DECIMALS = 4
 
 _cache: dict[tuple[str, int, int], tuple[bytes, str]] = {}
-_found: dict[tuple[str, str], Path | None] = {}  # (directory, its version) → the outlines file
+_found: dict[tuple, Path | None] = {}  # (directory, its version, folder set) → the outlines file
 
 
 def contours_file(explicit: Path | None, build_report: dict | None) -> Path | None:
@@ -44,7 +44,7 @@ def contours_file(explicit: Path | None, build_report: dict | None) -> Path | No
 def directory_contours(db: str, version: str, explicit: Path | None) -> Path | None:
     """The outlines file of a directory (`contours_file`, with the folder its build report names),
     looked up once per version of the directory."""
-    key = (db, version)
+    key = (db, version, explicit)
     if key not in _found:
         report = open_store(db).meta().get("build_report")
         _found.clear()
