@@ -102,6 +102,10 @@ class Settings:
     )
     mirror: Path | None = setting(None, "a local mirror of data.gouv.fr files (offline)", _path)
     portal_url: str = setting(DATAGOUV_URL, "base URL of the data.gouv.fr API", _url)
+    cog_package_url: str | None = setting(
+        None, "the COG's communes package (npm tarball URL; `off`: INSEE's file only)", _text
+    )
+    cog_package_integrity: str | None = setting(None, "the integrity the communes package must have", _text)
     cache_dir: Path = setting(
         Path(".cache/annuaire"), "where downloads and caches are kept", _path, computed=default_cache_dir
     )

@@ -393,3 +393,74 @@ class Statistiques(BaseModel):
     nb_quarantaine: int
     localisation: dict[str, int]
     date_construction: str | None
+
+
+# /api/v1/statistiques: the statistics page's figures (search/statistics.py).
+
+
+class ClasseCarte(BaseModel):
+    classe: int = Field(description="1 : la classe des taux les plus faibles")
+    minimum: float = Field(description="Plus petit taux de la classe (organismes pour 10 000 habitants)")
+    maximum: float = Field(description="Plus grand taux de la classe")
+    nb_departements: int
+
+
+class StatistiquesDepartement(BaseModel):
+    code: str
+    nom: str
+    type_liaison: int | None = None
+    code_region: str | None
+    population: int | None = Field(
+        description="Population du Code officiel géographique (somme de ses communes) ; null si inconnue"
+    )
+    nb_organismes: int = Field(description="Organismes actifs établis dans le département")
+    nb_certifies: int = Field(description="Dont certifiés Qualiopi pour au moins une portée")
+    certifies_pour_10000: float | None = Field(
+        description="Organismes certifiés Qualiopi pour 10 000 habitants, à deux décimales"
+    )
+    classe: int | None = Field(
+        description="Classe sur la carte (des classes d'autant de départements) ; null sans population"
+    )
+
+
+class EvolutionPortee(BaseModel):
+    declarations_ajoutees: int = Field(description="Déclarations ajoutées à la Liste publique avec la portée")
+    portee_obtenue: int = Field(description="Déclarations déjà publiées qui ont obtenu la portée")
+    declarations_retirees: int = Field(description="Déclarations retirées de la Liste publique qui l'avaient")
+    portee_retiree: int = Field(description="Déclarations toujours publiées qui l'ont perdue")
+    solde: int = Field(description="Déclarations actives avec la portée : après moins avant la mise à jour")
+
+
+class StatistiquesPortee(BaseModel):
+    portee: str = Field(description="actions_formation, bilans_competences, vae, apprentissage")
+    libelle: str
+    nb_organismes: int = Field(description="Organismes actifs certifiés pour cette portée")
+    nb_declarations: int = Field(description="Déclarations (NDA) actives certifiées pour cette portée")
+    evolution: EvolutionPortee | None = Field(
+        description="Ce qu'a changé la dernière mise à jour ; null avant la première"
+    )
+
+
+class PeriodeEvolution(BaseModel):
+    date: str = Field(description="Date de la dernière mise à jour ayant changé des déclarations")
+    date_precedente: str | None = Field(
+        description="Date de l'état comparé : la mise à jour précédente, ou la construction"
+    )
+
+
+class StatistiquesFrance(BaseModel):
+    population: int | None
+    nb_organismes: int
+    nb_certifies: int
+    nb_certifies_sans_departement: int = Field(description="Certifiés dont le département est inconnu")
+    certifies_pour_10000: float | None
+
+
+class StatistiquesQualiopi(BaseModel):
+    date_construction: str | None
+    date_mise_a_jour: str | None
+    evolution: PeriodeEvolution | None
+    france: StatistiquesFrance
+    classes: list[ClasseCarte]
+    departements: list[StatistiquesDepartement]
+    portees: list[StatistiquesPortee]

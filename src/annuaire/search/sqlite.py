@@ -28,7 +28,7 @@ from ..gazetteer import CENTRE_KINDS, CITY, Gazetteer, centre_error
 from ..sources.naf import naf_label
 from ..store.place_sql import PLACE_PROVENANCE
 from ..store.sqlite import ensure_math_functions
-from . import text, understanding
+from . import statistics, text, understanding
 from .base import DirectoryUnavailable, Searcher
 from .columns import ROW_FIELDS, Columns, Lookups
 from .interpret import WORD
@@ -1002,3 +1002,65 @@ class SQLiteSearcher(Searcher):
             }
 
         return self._cached("stats", compute)
+
+    def statistiques(self) -> dict[str, Any]:
+        """The statistics page's figures (statistics.py): per département, the certified organisations
+        per 10,000 inhabitants (the COG's populations of its communes); per scope, the organisations
+        and declarations holding it and what the last update changed (from `historique`)."""
+
+        def compute():
+            conn = self._conn()
+            populations = dict(
+                conn.execute(
+                    """SELECT code_departement, sum(population) FROM communes
+                       WHERE type IN ('commune', 'ville') GROUP BY code_departement"""
+                ).fetchall()
+            )
+            rows, classes = statistics.departement_figures(self.departements(), populations)
+            area = self._area()
+            flags = ", ".join(f"coalesce(sum(certification_{c}), 0)" for c in statistics.SCOPE_CODES)
+            held = conn.execute(f"SELECT {flags} FROM declarations WHERE statut = 'actif'").fetchone()
+            meta = dict(
+                conn.execute("SELECT key, value FROM meta WHERE key IN ('built_at', 'updated_at')").fetchall()
+            )
+            last, previous, changes = None, None, None
+            if self._has_table("historique"):
+                events = ", ".join(f"'{e}'" for e in statistics.EVENTS)
+                dates = [
+                    d
+                    for (d,) in conn.execute(
+                        f"""SELECT DISTINCT date FROM historique WHERE evenement IN ({events})
+                            ORDER BY date DESC LIMIT 2"""
+                    ).fetchall()
+                ]
+                if dates:
+                    last = dates[0]
+                    previous = dates[1] if len(dates) > 1 else (meta.get("built_at") or "")[:10] or None
+                    found = conn.execute(
+                        f"""SELECT h.nda, h.evenement, h.champs, d.statut,
+                                   {", ".join(f"d.certification_{c}" for c in statistics.SCOPE_CODES)}
+                            FROM historique h JOIN declarations d ON d.nda = h.nda
+                            WHERE h.date = ? AND h.evenement IN ({events}) ORDER BY h.id""",
+                        (last,),
+                    ).fetchall()
+                    state = {
+                        row[0]: (
+                            row[3] == "actif",
+                            frozenset(c for c, f in zip(statistics.SCOPE_CODES, row[4:], strict=True) if f),
+                        )
+                        for row in found
+                    }
+                    changes = statistics.scope_changes(((r[0], r[1], r[2]) for r in found), state)
+            return {
+                "date_construction": meta.get("built_at"),
+                "date_mise_a_jour": meta.get("updated_at"),
+                "evolution": {"date": last, "date_precedente": previous} if last else None,
+                "france": statistics.national(rows, area["nb_organismes"], area["nb_certifies"]),
+                "classes": classes,
+                "departements": rows,
+                "portees": statistics.scope_figures(
+                    area["portees"], dict(zip(statistics.SCOPE_CODES, held, strict=True)), changes
+                ),
+            }
+
+        return self._cached("statistiques", compute)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,9 +16,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from ..gazetteer import CENTRE_KINDS, centre_error
 from ..search import QueryError, Searcher, SearchQuery
 from ..search.params import SCOPES, Filters
-from ..store import open_store
 from . import slugs, text
-from .contours import contours_file, simplified_contours
+from .contours import directory_contours, simplified_contours
 from .errors import PageError
 from .jsonld import organisation_jsonld, script_json
 from .pages import Renderer
@@ -513,22 +511,15 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
 
     # -- map background -----------------------------------------------------------------------------
 
-    contours_paths: dict[str, Path | None] = {}
-
     @router.get("/carte/departements.geojson")
     async def departement_outlines(request: Request):
         """The départements' outlines drawn under the maps (contours.py); 404 when there are none."""
-        s = searcher(request)
-        version = s.version()
-        if version not in contours_paths:
-            report = await run_in_threadpool(
-                lambda: open_store(request.app.state.db).meta().get("build_report")
-            )
-            contours_paths.clear()
-            contours_paths[version] = contours_file(
-                renderer.settings.reference_dir, report if isinstance(report, dict) else None
-            )
-        path = contours_paths[version]
+        path = await run_in_threadpool(
+            directory_contours,
+            request.app.state.db,
+            searcher(request).version(),
+            renderer.settings.reference_dir,
+        )
         found = await run_in_threadpool(simplified_contours, path) if path else None
         if found is None:
             raise NotFound("contours")

@@ -18,6 +18,7 @@ def site_paths(searcher: Searcher) -> list[tuple[str, str | None]]:
     """(path, last modification date or None) of every page worth indexing, territories first."""
     paths: list[tuple[str, str | None]] = [("/", None)]
     paths += [("/donnees/", None), ("/sources", None), ("/qualite", None)]  # the data about the data
+    paths += [("/statistiques", None)]
     paths += [("/mentions-legales", None), ("/accessibilite", None), ("/donnees-personnelles", None)]
     paths += [(region_path(r["nom"]), None) for r in searcher.regions() if r["nb_organismes"]]
     paths += [(departement_path(d["code"]), None) for d in searcher.departements() if d["nb_organismes"]]

@@ -71,6 +71,18 @@ def number(value: int | float | None) -> str:
     return f"{value:,}".replace(",", "\u202f")
 
 
+def decimal(value: float | None, places: int = 2) -> str:
+    """A figure with a decimal comma and French thousands: 1234.5 → "1 234,50"; "–" when unknown."""
+    if value is None:
+        return "–"
+    return f"{value:,.{places}f}".replace(",", "\u202f").replace(".", ",")
+
+
+def signed(value: int) -> str:
+    """A change with its sign: "+12", "−3" (a true minus sign), "0"."""
+    return f"+{number(value)}" if value > 0 else f"\u2212{number(-value)}" if value < 0 else "0"
+
+
 def is_stale(value: str | None, today: date) -> bool:
     """True when the last declaration is older than about six months, or unknown."""
     if not value:
