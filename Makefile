@@ -13,7 +13,7 @@ METADATA ?= $(SHARED)/data/datagouv/dataset-liste-publique-of.json
 OUT    ?= out
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install system-packages demo test test-fast lint bench clean
 
 $(BIN)/annuaire: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 install: $(BIN)/annuaire node_modules/.package-lock.json
 
+# Debian packages the full test suite needs (Chromium, PostgreSQL with PostGIS, wrk, sqlite3),
+# installed when missing (as root, or through sudo without a password; otherwise it says what to install).
+system-packages:
+	scripts/system-packages.sh
+
 # Builds the directory through a local BAN geocoder (Redis + Addok, started and stopped by the script),
 # exports it, then serves it on PORT until Ctrl-C. GEOCODE=0 skips geocoding (commune centroids only);
 # PORT=0 does not serve.
@@ -36,9 +41,11 @@ demo: install
 	$(BIN)/python scripts/demo.py --source $(SOURCE) --reference $(REFERENCE) --ban $(BAN) --out $(OUT) \
 		--port $(PORT) $(if $(filter 0,$(GEOCODE)),--no-geocode,) $(if $(wildcard $(METADATA)),--metadata $(METADATA),)
 
+# Ruff, then mypy over src/ (its configuration, strict parts included, in pyproject.toml).
 lint: install
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
 
 # Tests run in WORKERS processes (pytest-xdist; WORKERS=0: in pytest's own), a module's tests in one,
 # modules handed out in their order (the 150,000-row snapshot's first: it runs beside all the rest).
@@ -46,7 +53,7 @@ WORKERS ?= 2
 PYTEST  := ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Everything, as CI runs it (.ci/run).
-test: install lint
+test: install system-packages lint
 	$(PYTEST)
 
 # Unit tests, the sample's builds, the API and the website without a browser: no 150,000-row

@@ -37,7 +37,7 @@ def street_addresses(source: Path, reference, rows: int):
     cleaner = RecordCleaner(reference.communes, Counter())
     picked = []
     for r in ListePubliqueReader(source):
-        d = cleaner.clean(r.number, r.line, r.values, r.raw, r.extras, r.width_ok, r.overflow)
+        d = cleaner.clean_record(r)
         if isinstance(d, Declaration) and d.type_adresse == "voie":
             picked.append(d)
             if len(picked) >= rows:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import annuaire.pipeline.build as build_module
+from annuaire.clean.record import RecordCleaner
 from annuaire.sources import reference as reference_module
 from annuaire.sources.reader import ListePubliqueReader
 from annuaire.sources.reference import load_reference
@@ -41,13 +42,13 @@ def test_parallel_cleaning_gives_the_same_result(sample_with_duplicates, referen
     monkeypatch.setattr(build_module, "CHUNK_RECORDS", 37)  # many chunks, several in flight
     alone = _clean(sample_with_duplicates, reference, jobs=1)
     here = []
-    clean_here = build_module._clean_record
+    clean_here = RecordCleaner.clean_record  # this process's; the workers clean through `clean`
 
     def counted(cleaner, record):
         here.append(record.number)
         return clean_here(cleaner, record)
 
-    monkeypatch.setattr(build_module, "_clean_record", counted)
+    monkeypatch.setattr(RecordCleaner, "clean_record", counted)
     parallel = _clean(sample_with_duplicates, reference, jobs=2)
     # Both cleaned some: the worker, and this process while the worker had chunks waiting.
     assert 0 < len(here) < len(alone[0]) + len(alone[1])

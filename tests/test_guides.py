@@ -197,7 +197,7 @@ def guides_site(sample_build, sample_searcher, tmp_path_factory):
         f"Dans le département {dep['nom']}, l'organisme {org['numero_declaration_activite']} et "
         f"[celui-ci](organisme:{org['id_organisme']}).\n\n<script>alert('guide')</script>\n",
     )
-    web = replace(WebSettings.from_environment(), guides_dir=folder)
+    web = replace(WebSettings.from_settings(), guides_dir=folder)
     app = create_app(ApiSettings(db=str(sample_build.db), rate_limit_per_minute=0, web=web))
     with TestClient(app) as client:
         yield client, dep, org

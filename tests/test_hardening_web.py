@@ -32,7 +32,7 @@ def client_for(
             db=str(db),
             rate_limit_per_minute=rate_limit,
             corrections=settings,
-            web=web or WebSettings.from_environment(),
+            web=web or WebSettings.from_settings(),
             **extra,
         )
     )
@@ -104,14 +104,17 @@ def test_a_trusted_proxy_names_the_client(sample_build, tmp_path):
     assert ("connexion_refusee", "198.51.100.7") in logged and ("connexion", "198.51.100.8") in logged
 
 
-def test_trusted_proxies_are_checked(monkeypatch):
-    from annuaire.api.proxies import parse_trusted_proxies, trusted_proxies_from_environment
+def test_trusted_proxies_are_checked():
+    from annuaire import settings
+    from annuaire.api.proxies import parse_trusted_proxies
+    from annuaire.errors import InputError
 
     assert parse_trusted_proxies(" 10.0.0.1, 192.168.0.0/16 ,::1") == ("10.0.0.1", "192.168.0.0/16", "::1")
-    monkeypatch.delenv("ANNUAIRE_TRUSTED_PROXIES", raising=False)
-    assert trusted_proxies_from_environment() == ()
+    assert settings.read({}).trusted_proxies == ()
     with pytest.raises(ValueError, match="proxy.example"):
         parse_trusted_proxies("10.0.0.1, proxy.example")
+    with pytest.raises(InputError, match="ANNUAIRE_TRUSTED_PROXIES: .*proxy.example"):
+        settings.read({"ANNUAIRE_TRUSTED_PROXIES": "10.0.0.1, proxy.example"})
 
 
 # --- item 4: no 500 for a visitor ----------------------------------------------------------------
@@ -282,7 +285,7 @@ def test_an_unknown_host_is_refused(site):
 
 
 def test_links_use_an_allowed_host_or_the_site_url(sample_build, tmp_path):
-    base = WebSettings.from_environment()
+    base = WebSettings.from_settings()
     web = replace(base, allowed_hosts=("annuaire.example.org", "*.annuaire.example.org"))
     with client_for(sample_build.db, tmp_path, web=web) as client:
         robots = client.get("/robots.txt", headers={"Host": "annuaire.example.org"})

@@ -296,6 +296,7 @@ PAGE_TYPES = [
     ("/guides/qualiopi", "guide"),
     ("/sources", "sources"),
     ("/qualite", "qualite"),
+    ("/statistiques", "statistiques"),
     ("/donnees/", "donnees"),
     ("/mentions-legales", "mentions-legales"),
     ("/accessibilite", "accessibilite"),
@@ -340,6 +341,44 @@ def test_no_serious_accessibility_violation_on_any_page_type(browser, server, de
     assert found == {}
     # the browser reports the error pages' own status (404, 422) as failed loads: expected here
     assert [e for e in console.errors if not re.search(r"status of (404|422)", e)] == []
+
+
+@pytest.mark.parametrize("device", VIEWPORTS)
+def test_the_statistics_map_is_drawn_without_script_nor_tiles(browser, server, device):
+    """The map of France on the statistics page, at a computer's width and a phone's: drawn by the
+    server (JavaScript off, nothing asked of another host), filled with the stylesheet's tints, its
+    legend and table beside it, nothing scrolling sideways but the table's own region."""
+    viewport = VIEWPORTS[device]["viewport"]
+    context = browser.new_context(
+        base_url=server, locale="fr-FR", java_script_enabled=False, **VIEWPORTS[device]
+    )
+    tab = context.new_page()
+    hosts = set()
+    tab.on("request", lambda r: hosts.add(re.match(r"^[a-z]+://[^/]+", r.url).group(0)))
+    tab.goto("/statistiques")
+    assert hosts == {server}
+    figure = tab.locator("svg.choroplethe")
+    assert figure.get_attribute("role") == "img"
+    box = figure.bounding_box()
+    assert box["width"] >= min(viewport["width"] - 60, 700), box
+    assert tab.locator("svg.choroplethe path").count() == 101
+    tints = tab.evaluate(
+        """() => {
+            const found = {};
+            for (const p of document.querySelectorAll('svg.choroplethe path'))
+                found[p.getAttribute('class')] = getComputedStyle(p).fill;
+            return found;
+        }"""
+    )
+    assert len(tints) >= 2 and len(set(tints.values())) == len(tints), tints  # one fill per tint
+    assert "rgb(0, 0, 0)" not in tints.values()  # the stylesheet's, not SVG's default black
+    assert tab.locator("ul.legende li").count() >= len(tints)
+    assert tab.locator("ul.legende li").first.is_visible()
+    rows = tab.locator("#tableau-departements-chiffres tbody tr")
+    assert rows.count() == 109
+    assert tab.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    tab.screenshot(path=str(ARTIFACTS / f"{device}-statistiques-sans-script.png"), full_page=True)
+    context.close()
 
 
 def test_a_correction_is_sent_from_an_organisation_page(browser, server):

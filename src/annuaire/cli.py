@@ -11,7 +11,7 @@ import contextlib
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -29,6 +30,23 @@ from rich.table import Table
 from . import logs
 from .corrections.commands import admin as admin_commands
 from .errors import EXIT_FAILURE, AnnuaireError, DirectoryMissing
+from .options import (
+    GEOCODING,
+    SECONDARY_SOURCES,
+    CorrectionsOption,
+    DirectoryOption,
+    NewDirectoryOption,
+    ProgressOption,
+    ReferenceOption,
+    SireneStockOption,
+    option_group,
+)
+from .settings import current as current_settings
+from .settings import read as read_settings
+from .settings import use as use_settings
+
+if TYPE_CHECKING:
+    from .store.base import Store
 
 app = typer.Typer(
     name="annuaire",
@@ -42,67 +60,52 @@ err = Console(stderr=True)
 out = Console()
 log = logging.getLogger("annuaire")
 
-ReferenceOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--reference",
-        help="Folder with laposte_hexasmal.csv, departements.json, regions.json "
-        "(env ANNUAIRE_REFERENCE_DIR; default: downloaded from data.gouv.fr and cached)",
-        file_okay=False,
-    ),
-]
 
-
-GeocodeOption = Annotated[
-    bool | None,
-    typer.Option(
-        "--geocode/--no-geocode",
-        help="Geocode street addresses with the BAN geocoder (env ANNUAIRE_GEOCODE=0: off; default on)",
-        show_default=False,
-    ),
-]
-GeocoderUrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--geocoder-url",
-        help="BAN geocoder (Addok + CSV plugin) base URL "
-        "(env ANNUAIRE_GEOCODER_URL; default: the public service)",
-    ),
-]
-GeocodeCacheOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--geocode-cache",
-        help="Geocoding cache file (default: ~/.cache/annuaire/geocode.sqlite)",
-        dir_okay=False,
-    ),
-]
-BatchSizeOption = Annotated[
-    int | None,
-    typer.Option(
-        "--geocode-batch-size", min=1, max=50_000, help="Rows per geocoding request (default: 5000)."
-    ),
-]
-ConcurrencyOption = Annotated[
-    int | None,
-    typer.Option("--geocode-concurrency", min=1, max=16, help="Geocoding requests in flight (default: 2)."),
-]
-
-
-def _geocode_settings(enabled, url, cache, batch_size, concurrency):
+def _geocoding(
+    geocode: bool | None = True,
+    geocoder_url: str | None = None,
+    geocode_cache: Path | None = None,
+    geocode_batch_size: int | None = None,
+    geocode_concurrency: int | None = None,
+):
+    """The geocoding options over the settings (settings.py), as the pipeline takes them."""
     from .pipeline.geocode import GeocodeSettings
 
-    return GeocodeSettings.from_environment(
-        enabled=enabled, url=url, cache_path=cache, batch_size=batch_size, concurrency=concurrency
+    settings = current_settings().but(geocode=geocode, geocoder_url=geocoder_url)
+    return GeocodeSettings.from_settings(
+        settings, cache_path=geocode_cache, batch_size=geocode_batch_size, concurrency=geocode_concurrency
     )
 
 
-def _rows_progress(enabled: bool) -> Progress:
+def _secondary_sources(extra_source: list[str] | None, sources_config: Path | None) -> list:
+    """The secondary sources given by `--sources-config` (or ANNUAIRE_SOURCES_CONFIG) and `--extra-source`."""
+    from .sources.extra import parse_extra_source, parse_sources_config
+
+    config_file = current_settings().but(sources_config=sources_config).sources_config
+    extras = parse_sources_config(config_file) if config_file else []
+    return extras + [parse_extra_source(option) for option in extra_source or []]
+
+
+with_geocoding = option_group("geocoding", GEOCODING, _geocoding)
+with_secondary_sources = option_group("extra_sources", SECONDARY_SOURCES, _secondary_sources)
+
+
+def _existing(db: str) -> Store:
+    """The directory at `db`; DirectoryMissing (exit code 7) when there is none."""
+    from .store import open_store
+
+    store = open_store(db)
+    if not store.exists():
+        raise DirectoryMissing(db)
+    return store
+
+
+def _progress(enabled: bool, title: str, *counts: ProgressColumn) -> Progress:
+    """A progress bar on stderr: the title, the bar, `counts`, the time elapsed and remaining."""
     return Progress(
-        TextColumn("[bold]geocoding[/bold]"),
+        TextColumn(title),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("rows"),
+        *counts,
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
@@ -113,7 +116,9 @@ def _rows_progress(enabled: bool) -> Progress:
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False) -> None:
-    logs.setup(verbose)
+    settings = read_settings()  # once; a command's options go over them (settings.py)
+    use_settings(settings)
+    logs.setup(verbose, json_format=settings.log_format == "json")
 
 
 def _geocode_table(report: dict) -> Table:
@@ -179,59 +184,16 @@ def _sources_table(report: dict) -> Table:
     return table
 
 
-ExtraSourceOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--extra-source",
-        help="A secondary source, NAME=PATH_OR_URL (repeatable); NAME: a built-in mapping "
-        "(datadock, cfa-reseaux, certificateur) or a mapping file (.toml).",
-    ),
-]
-SourcesConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--sources-config",
-        help="A TOML file listing secondary sources ([[source]] mapping = …, location = …); "
-        "env ANNUAIRE_SOURCES_CONFIG.",
-        dir_okay=False,
-    ),
-]
-
-SireneStockOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--sirene-stock",
-        help="INSEE's stock file of establishments (StockEtablissement_utf8.csv, .zip or .gz): places "
-        "the declarations whose own address gives no commune at their establishment's address.",
-        dir_okay=False,
-    ),
-]
-
-
-def _extra_sources(options: list[str] | None, config_file: Path | None) -> list:
-    """The secondary sources given by `--sources-config` (or ANNUAIRE_SOURCES_CONFIG) and `--extra-source`."""
-    import os
-
-    from .sources.extra import parse_extra_source, parse_sources_config
-
-    config_file = config_file or os.environ.get("ANNUAIRE_SOURCES_CONFIG") or None
-    extras = parse_sources_config(config_file) if config_file else []
-    return extras + [parse_extra_source(option) for option in options or []]
-
-
 @app.command()
+@with_geocoding
+@with_secondary_sources
 def build(
     source: Annotated[str, typer.Option("--source", help="Liste publique CSV (path or URL, plain or .gz).")],
-    db: Annotated[str, typer.Option("--db", help="SQLite file or postgresql:// URL to create or replace.")],
+    db: NewDirectoryOption,
+    geocoding: Any,
+    extra_sources: list,
     reference: ReferenceOption = None,
-    geocode: GeocodeOption = None,
-    geocoder_url: GeocoderUrlOption = None,
-    geocode_cache: GeocodeCacheOption = None,
-    geocode_batch_size: BatchSizeOption = None,
-    geocode_concurrency: ConcurrencyOption = None,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
-    extra_source: ExtraSourceOption = None,
-    sources_config: SourcesConfigOption = None,
+    progress: ProgressOption = True,
     sirene_stock: SireneStockOption = None,
 ) -> None:
     """Build the directory from the Liste publique des organismes de formation."""
@@ -242,27 +204,15 @@ def build(
     from .sources.reference_files import reference_folder
 
     store = _target(db)  # before any work: a file or folder that cannot be written is refused now
-    extras = _extra_sources(extra_source, sources_config)
     ref = load_reference(reference_folder(reference))
-    settings = _geocode_settings(
-        geocode, geocoder_url, geocode_cache, geocode_batch_size, geocode_concurrency
-    )
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[detail]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=not progress,
-        transient=True,
+    bar = _progress(
+        progress, "[bold]{task.description}", TaskProgressColumn(), TextColumn("{task.fields[detail]}")
     )
     with bar:
         reading = bar.add_task(
             f"reading {source if is_url(source) else Path(source).name}", total=None, detail=""
         )
-        geocoding = None
+        geocode_task = None
 
         def on_progress(done: int, total: int) -> None:
             bar.update(
@@ -270,12 +220,12 @@ def build(
             )
 
         def on_geocode_progress(done: int, total: int) -> None:
-            nonlocal geocoding
-            if geocoding is None:
-                geocoding = bar.add_task("geocoding", total=total, detail="")
-            elapsed = bar.tasks[geocoding].elapsed or 0
+            nonlocal geocode_task
+            if geocode_task is None:
+                geocode_task = bar.add_task("geocoding", total=total, detail="")
+            elapsed = bar.tasks[geocode_task].elapsed or 0
             rate = f", {done / elapsed:,.0f} rows/s" if elapsed else ""
-            bar.update(geocoding, completed=done, total=total, detail=f"{done:,}/{total:,} rows{rate}")
+            bar.update(geocode_task, completed=done, total=total, detail=f"{done:,}/{total:,} rows{rate}")
 
         with store.lock():
             report = run_build(
@@ -283,9 +233,9 @@ def build(
                 store,
                 ref,
                 on_progress=on_progress,
-                geocoding=settings if settings.enabled else None,
+                geocoding=geocoding if geocoding.enabled else None,
                 on_geocode_progress=on_geocode_progress,
-                extra_sources=extras,
+                extra_sources=extra_sources,
                 sirene_stock=sirene_stock,
             )
     out.print(_report_table(report))
@@ -299,31 +249,29 @@ def build(
 
 
 @app.command("geocode")
+@option_group(
+    "geocoding",
+    {name: option for name, option in GEOCODING.items() if name != "geocode"},
+    lambda **options: _geocoding(True, **options),
+)
 def geocode_(
-    db: Annotated[str, typer.Option("--db", help="The directory: a SQLite file or a postgresql:// URL.")],
+    db: DirectoryOption,
+    geocoding: Any,
     reference: ReferenceOption = None,
-    geocoder_url: GeocoderUrlOption = None,
-    geocode_cache: GeocodeCacheOption = None,
-    geocode_batch_size: BatchSizeOption = None,
-    geocode_concurrency: ConcurrencyOption = None,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: ProgressOption = True,
 ) -> None:
     """Geocode an existing directory's addresses again (only those the cache has never seen are sent)."""
     from .pipeline.geocode import addresses_from, geocode
     from .sources.reference import load_reference
     from .sources.reference_files import reference_folder
-    from .store import open_store
 
-    store = open_store(db)
-    if not store.exists():
-        raise DirectoryMissing(db)
+    store = _existing(db)
     ref = load_reference(reference_folder(reference))
-    settings = _geocode_settings(True, geocoder_url, geocode_cache, geocode_batch_size, geocode_concurrency)
     addresses = addresses_from(store.addresses(), ref.communes)
-    with _rows_progress(progress) as bar:
+    with _progress(progress, "[bold]geocoding[/bold]", MofNCompleteColumn(), TextColumn("rows")) as bar:
         task = bar.add_task("geocoding", total=None)
         locations, report = geocode(
-            addresses, settings, lambda done, total: bar.update(task, completed=done, total=total)
+            addresses, geocoding, lambda done, total: bar.update(task, completed=done, total=total)
         )
     store.replace_locations(loc.row() for loc in locations)
     out.print(_geocode_table(report))
@@ -331,7 +279,7 @@ def geocode_(
 
 @app.command("export")
 def export_(
-    db: Annotated[str, typer.Option("--db", help="The directory: a SQLite file or a postgresql:// URL.")],
+    db: DirectoryOption,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the files into.", file_okay=False)],
     formats: Annotated[
         str,
@@ -344,11 +292,8 @@ def export_(
     Schemas (schema.json…) and publishing metadata (datapackage.json), following data.gouv.fr conventions."""
     from .errors import InputError
     from .exports.files import ALL_FORMATS, export_all
-    from .store import open_store
 
-    store = open_store(db)
-    if not store.exists():
-        raise DirectoryMissing(db)
+    store = _existing(db)
     chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
     unknown = [f for f in chosen if f not in ALL_FORMATS]
     if unknown:
@@ -400,13 +345,7 @@ def validate(
 
 @app.command()
 def profile(
-    db: Annotated[
-        str,
-        typer.Option(
-            "--db",
-            help="The directory: a SQLite file (profiles beside it) or a postgresql:// URL (in the cache).",
-        ),
-    ],
+    db: DirectoryOption,
     source: Annotated[
         Path | None,
         typer.Option(
@@ -444,17 +383,15 @@ def profile(
 ) -> None:
     """Profile the source datasets (columns, formats, volume, freshness, licence, metadata, availability)
     and score their trust (DB.sources.json); compute the quality report of the directory
-    (DB.quality.json). The website and the API read both."""
+    (DB.quality.json). The website and the API read both. They are written beside a SQLite
+    directory, in the cache for a PostgreSQL one."""
     import json
 
     from .errors import InputError
-    from .store import open_store
     from .trust.quality import cached_quality_report
     from .trust.sources import default_files, profile_all, write_profiles
 
-    store = open_store(db)
-    if not store.exists():
-        raise DirectoryMissing(db)
+    store = _existing(db)
     given = []
     for path in metadata or []:
         try:
@@ -508,9 +445,11 @@ def fetch(
         "not_modified": "not modified (304)",
         "same_content": "same content",
     }
+    assert result.snapshot is not None  # a fetch that fails raises
     out.print(f"Liste publique: {words[result.reason]}: {result.snapshot.path}")
     if laposte:
         poste = fetch_resource(LAPOSTE_DATASET, None, folder=folder)
+        assert poste.snapshot is not None
         out.print(f"La Poste: {words[poste.reason]}: {poste.snapshot.path}")
         target = cache_folder() / LAPOSTE_FILE
         if poste.changed or not target.exists():
@@ -519,10 +458,12 @@ def fetch(
 
 
 @app.command()
+@with_geocoding
+@with_secondary_sources
 def update(
-    db: Annotated[
-        str, typer.Option("--db", help="The directory to update: SQLite file or postgresql:// URL.")
-    ],
+    db: DirectoryOption,
+    geocoding: Any,
+    extra_sources: list,
     source: Annotated[
         str | None,
         typer.Option("--source", help="The new snapshot (path or URL; default: the latest fetched)."),
@@ -531,13 +472,6 @@ def update(
         Path | None, typer.Option("--report", help="Where to write the JSON report (default: beside the db).")
     ] = None,
     reference: ReferenceOption = None,
-    geocode: GeocodeOption = None,
-    geocoder_url: GeocoderUrlOption = None,
-    geocode_cache: GeocodeCacheOption = None,
-    geocode_batch_size: BatchSizeOption = None,
-    geocode_concurrency: ConcurrencyOption = None,
-    extra_source: ExtraSourceOption = None,
-    sources_config: SourcesConfigOption = None,
     max_removed: Annotated[
         str,
         typer.Option(
@@ -564,7 +498,6 @@ def update(
     are read again and reconciled with the updated directory in the same swap. A snapshot that looks
     partial (--max-removed, --min-rows) is refused, the directory untouched (exit code 2)."""
     import json
-    import os
     import time
 
     from .pipeline.guard import Guard, PartialSource
@@ -575,17 +508,13 @@ def update(
 
     store = _target(db, must_exist=True)  # before any work, as for a build
     guard = Guard.from_options(max_removed, min_rows, force)
-    extras = _extra_sources(extra_source, sources_config)
     if source is None:
         snapshot = latest(LISTE_PUBLIQUE_RESOURCE)
         if snapshot is None:
             raise AnnuaireError("no snapshot fetched yet: run `annuaire fetch` or give --source")
         source = snapshot.path
     ref = load_reference(reference_folder(reference))
-    settings = _geocode_settings(
-        geocode, geocoder_url, geocode_cache, geocode_batch_size, geocode_concurrency
-    )
-    pause_at = os.environ.get("ANNUAIRE_UPDATE_PAUSE_AT")  # fault-injection hook for tests
+    pause_at = current_settings().update_pause_at  # fault-injection hook for tests
 
     def pause(stage: str) -> None:
         if stage == pause_at:
@@ -598,9 +527,9 @@ def update(
             source,
             store,
             ref,
-            geocoding=settings if settings.enabled else None,
+            geocoding=geocoding if geocoding.enabled else None,
             pause=pause,
-            extra_sources=extras,
+            extra_sources=extra_sources,
             guard=guard,
             sirene_stock=sirene_stock,
         )
@@ -628,7 +557,7 @@ def update(
 
 @app.command()
 def sirene(
-    db: Annotated[str, typer.Option("--db", help="The directory: a SQLite file or a postgresql:// URL.")],
+    db: DirectoryOption,
     api: Annotated[
         str,
         typer.Option(
@@ -674,24 +603,23 @@ def sirene(
             dir_okay=False,
         ),
     ] = None,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: ProgressOption = True,
 ) -> None:
     """Check the directory's establishments against SIRENE (open or closed, legal name, NAF code).
 
     Throttled, retried, and resumable: answers are cached by SIRET, a run asks only what it lacks.
     With --stock, INSEE's monthly stock files are read instead (streamed), for a whole directory at once."""
-    import os
-
-    from . import config
     from .errors import InputError
     from .pipeline.sirene import check_directory, import_stock
     from .sources.sirene import SireneCache, SireneClient
     from .store import open_store
 
+    settings = current_settings().but(sirene_url=url)
+    cache = cache or settings.cache_dir / "sirene.sqlite"
     if stock_unites is not None and stock is None:
         raise InputError("--stock-unites", "needs --stock (the establishments' stock file)")
     if stock is not None:
-        answers = SireneCache(cache or config.cache_dir() / "sirene.sqlite")
+        answers = SireneCache(cache)
         try:
             status = err.status("[bold]SIRENE[/bold] reading the stock files…")
             with status if progress else contextlib.nullcontext():
@@ -700,23 +628,14 @@ def sirene(
             answers.close()
         _print_sirene_report(report)
         return
-    token = os.environ.get("ANNUAIRE_INSEE_TOKEN") or None
+    token = settings.insee_token
     if api not in ("recherche-entreprises", "insee"):
         raise InputError("--api", f"{api!r}: expected recherche-entreprises or insee")
     if api == "insee" and not token:
         raise InputError("--api insee", "needs a token in ANNUAIRE_INSEE_TOKEN")
-    client = SireneClient(api, url or os.environ.get("ANNUAIRE_SIRENE_URL") or None, token, rate)
-    answers = SireneCache(cache or config.cache_dir() / "sirene.sqlite")
-    bar = Progress(
-        TextColumn("[bold]SIRENE[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=not progress,
-        transient=True,
-    )
+    client = SireneClient(api, settings.sirene_url, token, rate)
+    answers = SireneCache(cache)
+    bar = _progress(progress, "[bold]SIRENE[/bold]", MofNCompleteColumn())
     try:
         with bar:
             task = bar.add_task("sirene", total=None)
@@ -753,43 +672,33 @@ def _print_sirene_report(report: dict) -> None:
 
 @app.command()
 def serve(
-    db: Annotated[str, typer.Option("--db", help="The directory: a SQLite file or a postgresql:// URL.")],
+    db: DirectoryOption,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (one per core is a good start).")] = 1,
     rate_limit: Annotated[
-        int, typer.Option(help="Requests per minute per client IP and worker on /api/ (0: no limit).")
-    ] = 600,
-    corrections: Annotated[
-        Path | None,
+        int | None,
         typer.Option(
-            "--corrections",
-            help="The corrections file (env ANNUAIRE_CORRECTIONS_DB; default: <db>.corrections.sqlite).",
-            dir_okay=False,
+            help="Requests per minute per client IP and worker on /api/ (0: no limit; "
+            "env ANNUAIRE_RATE_LIMIT; default 600).",
+            show_default=False,
         ),
     ] = None,
+    corrections: CorrectionsOption = None,
 ) -> None:
     """Serve the website (/) and the JSON API (/api/v1/, OpenAPI at /api/openapi.json, docs at /api/docs)."""
     import os
 
     import uvicorn
 
-    from .api.proxies import trusted_proxies_from_environment
-    from .errors import InputError
-    from .store import open_store
-
-    store = open_store(db)
-    if not store.exists():
-        raise DirectoryMissing(db)
-    try:
-        trusted_proxies_from_environment()  # a mistake there stops here, not in every worker
-    except ValueError as exc:
-        raise InputError("ANNUAIRE_TRUSTED_PROXIES", str(exc)) from None
-    # Workers are separate processes: they read their settings from the environment.
-    os.environ["ANNUAIRE_DB"] = store.location  # a file's absolute path (a link's target), or the URL
-    os.environ["ANNUAIRE_RATE_LIMIT"] = str(rate_limit)
-    if corrections is not None:
-        os.environ["ANNUAIRE_CORRECTIONS_DB"] = str(corrections.resolve())
+    store = _existing(db)
+    settings = current_settings().but(
+        db=store.location,  # a file's absolute path (a link's target), or the URL
+        rate_limit=rate_limit,
+        corrections_db=corrections.resolve() if corrections else None,
+    )
+    # Workers are separate processes: they read the settings again, from the environment.
+    os.environ.update(settings.environment("db", "rate_limit", "corrections_db"))
     log.info("serving %s on http://%s:%d/ with %d worker(s)", _shown(db), host, port, workers)
     uvicorn.run(
         "annuaire.api.app:app_from_environment",
@@ -816,7 +725,7 @@ def _shown(location: str) -> str:
     return shown(location)
 
 
-def _target(db: str, *, must_exist: bool = False):
+def _target(db: str, *, must_exist: bool = False) -> Store:
     """The directory a run replaces (its store): a link resolved once (the run works on its target),
     and a file or folder that cannot be written refused at once (exit code 2)."""
     from .store import open_store
@@ -829,15 +738,9 @@ def _target(db: str, *, must_exist: bool = False):
 
 
 @app.command()
-def migrate(
-    db: Annotated[str, typer.Option("--db", help="The directory: a SQLite file or a postgresql:// URL.")],
-) -> None:
+def migrate(db: DirectoryOption) -> None:
     """Bring a directory built by an older version to the current schema (numbered migrations)."""
-    from .store import open_store
-
-    store = open_store(db)
-    if not store.exists():
-        raise DirectoryMissing(db)
+    store = _existing(db)
     with store.lock():
         applied = store.migrate()
     for migration in applied:

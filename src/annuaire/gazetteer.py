@@ -240,8 +240,8 @@ class Gazetteer:
             ", ".join(c.nom for c in communes),
             communes[0].code if len(communes) == 1 else None,
             communes[0].departement,
-            sum(c.latitude for c in placed) / len(placed) if placed else None,
-            sum(c.longitude for c in placed) / len(placed) if placed else None,
+            sum(c.latitude or 0.0 for c in placed) / len(placed) if placed else None,
+            sum(c.longitude or 0.0 for c in placed) / len(placed) if placed else None,
             tuple(c.code for c in communes),
             sum(c.population or 0 for c in communes) or None,
         )
@@ -267,7 +267,7 @@ class Gazetteer:
 
     def arrondissements(self, code: str) -> list[Place]:
         c = self._communes.get(code)
-        return [self.commune(m) for m in sorted(c.members)] if c else []
+        return [p for m in sorted(c.members) if (p := self.commune(m)) is not None] if c else []
 
     # -- resolving -----------------------------------------------------------------------------------
 
@@ -331,8 +331,12 @@ class Gazetteer:
         if DEPARTEMENT in kinds:
             code = self._departement_by_key.get(key) or self._departement_by_key.get(loose_key(key))
             # A département named as a commune of its own (Paris) is that commune.
-            if code and not any(p.code_departement == code and place_key(p.nom) == key for p in places):
-                places.append(self.departement(code))
+            if (
+                code
+                and not any(p.code_departement == code and place_key(p.nom) == key for p in places)
+                and (departement := self.departement(code)) is not None
+            ):
+                places.append(departement)
                 how = how if len(places) > 1 else DEPARTEMENT
         places.sort(key=lambda p: (-(p.population or 0), p.kind == DEPARTEMENT, p.code))
         return tuple(places), how
@@ -403,7 +407,7 @@ class Gazetteer:
                 continue
             found.append(c)
         found.sort(key=lambda c: (-(weights or {}).get(c.code, 0), -(c.population or 0), c.nom))
-        return [self.commune(c.code) for c in found[:limit]]
+        return [p for c in found[:limit] if (p := self.commune(c.code)) is not None]
 
 
 def centre_error(resolution: Resolution) -> str | None:

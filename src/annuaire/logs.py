@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 
@@ -44,9 +43,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
-def setup(verbose: bool = False) -> None:
+def setup(verbose: bool = False, json_format: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    json_format = os.environ.get("ANNUAIRE_LOG_FORMAT", "").lower() == "json"
     handler.setFormatter(JsonFormatter() if json_format else KeyValueFormatter())
     root = logging.getLogger("annuaire")
     root.handlers[:] = [handler]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -17,6 +16,9 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from ..corrections import CorrectionSettings
 from ..corrections.overlay import CorrectedSearcher
 from ..search import DirectoryUnavailable, QueryError, open_searcher, unavailable_errors
+from ..settings import Settings
+from ..settings import read as read_settings
+from ..settings import use as use_settings
 from ..store import open_store
 from ..web import WebSettings, mount_website
 from ..web.errors import error_page
@@ -31,7 +33,7 @@ from .middleware import (
     content_security_policy,
 )
 from .parameters import Carte, Recherche
-from .proxies import ProxyHeadersMiddleware, trusted_proxies_from_environment
+from .proxies import ProxyHeadersMiddleware
 from .ratelimit import RateLimitMiddleware
 from .responses import error_response
 from .routes import router
@@ -44,20 +46,21 @@ class ApiSettings:
     db: str
     rate_limit_per_minute: int = 600  # per client IP and worker; 0 turns the limit off
     cors_origins: tuple[str, ...] = ("*",)
-    web: WebSettings = field(default_factory=WebSettings.from_environment)
-    corrections: CorrectionSettings | None = None  # None: beside the directory, from the environment
+    web: WebSettings = field(default_factory=WebSettings.from_settings)
+    corrections: CorrectionSettings | None = None  # None: beside the directory, from the settings
     trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For names the client (api/proxies.py)
 
     @classmethod
-    def from_environment(cls) -> ApiSettings:
-        db = os.environ.get("ANNUAIRE_DB")
-        if not db:
+    def from_settings(cls, s: Settings) -> ApiSettings:
+        if not s.db:
             raise RuntimeError("ANNUAIRE_DB is not set: the path of the directory database to serve")
         return cls(
-            db=db,
-            rate_limit_per_minute=int(os.environ.get("ANNUAIRE_RATE_LIMIT", "600")),
-            cors_origins=tuple(o for o in os.environ.get("ANNUAIRE_CORS_ORIGINS", "*").split(",") if o),
-            trusted_proxies=trusted_proxies_from_environment(),
+            db=s.db,
+            rate_limit_per_minute=s.rate_limit,
+            cors_origins=s.cors_origins,
+            web=WebSettings.from_settings(s),
+            corrections=CorrectionSettings.for_directory(s.db, s),
+            trusted_proxies=s.trusted_proxies,
         )
 
 
@@ -69,9 +72,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        unavailable: tuple[type[Exception], ...] = (DirectoryUnavailable, *unavailable_errors())
         try:
             searcher.warm_up()  # load the search columns before the first request, not during it
-        except (DirectoryUnavailable, *unavailable_errors()) as exc:  # answered 503 until it is back
+        except unavailable as exc:  # answered 503 until it is back
             log.error("directory unavailable at start: %s", exc)
         yield
         searcher.close()
@@ -112,9 +116,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        headers = dict(exc.headers) if exc.headers else None
         if not request.url.path.startswith("/api/"):
-            return error_page(request, exc.status_code, headers=exc.headers)
-        return error_response(exc.status_code, http_detail(exc.status_code, exc.detail), exc.headers)
+            return error_page(request, exc.status_code, headers=headers)
+        return error_response(exc.status_code, http_detail(exc.status_code, exc.detail), headers)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):
@@ -169,5 +174,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
 
 def app_from_environment() -> FastAPI:
-    """Factory for `uvicorn --factory` and `annuaire serve` workers (settings from the environment)."""
-    return create_app(ApiSettings.from_environment())
+    """Factory for `uvicorn --factory` and `annuaire serve` workers: the settings read once, from the
+    environment `annuaire serve` gave them."""
+    settings = read_settings()
+    use_settings(settings)
+    return create_app(ApiSettings.from_settings(settings))

@@ -3,7 +3,7 @@ and the open-data files to download."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -95,7 +95,9 @@ async def get_quality(request: Request) -> Response:
     return json_response(request, report)
 
 
-PREPARING = {503: {"description": "Fichiers en préparation (après une construction ou une mise à jour)"}}
+PREPARING: dict[int | str, dict[str, Any]] = {
+    503: {"description": "Fichiers en préparation (après une construction ou une mise à jour)"}
+}
 
 
 def preparing() -> Response:

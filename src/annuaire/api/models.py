@@ -3,7 +3,13 @@ tests check that they match these models). Field names are those of the CSV expo
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
+
+from .. import fields
+from ..fields import SCOPE_CODES, scope_flag
+from ..fields import Field as RecordField
 
 
 class Erreur(BaseModel):
@@ -47,10 +53,7 @@ class OrganismeResume(BaseModel):
     code_departement: str | None
     code_region: str | None
     type_adresse: str
-    certification_actions_formation: bool
-    certification_bilans_competences: bool
-    certification_vae: bool
-    certification_apprentissage: bool
+    __annotations__.update({scope_flag(code): bool for code in SCOPE_CODES})  # the scopes it holds
     date_derniere_declaration: str | None
     latitude: float | None
     longitude: float | None
@@ -180,34 +183,23 @@ class Specialite(BaseModel):
     libelle: str | None
 
 
+_TYPES: dict[str, type] = {"string": str, "date": str, "integer": int, "number": float, "boolean": bool}
+
+
+def _annotation(f: RecordField) -> Any:
+    """A published field's type in the API."""
+    if f.name == "specialites":  # their codes with their labels
+        return list[Specialite]
+    base = _TYPES[f.type]
+    if f.many:
+        return list[base]  # type: ignore[valid-type]
+    return base if f.constraints.get("required") or f.default is not None else base | None
+
+
 class Declaration(BaseModel):
-    numero_declaration_activite: str
-    numeros_declaration_activite_precedents: list[str]
-    denomination: str
-    siret: str | None
-    siret_brut: str | None
-    siret_statut: str
-    siren: str | None
-    adresse: str | None
-    code_postal: str | None
-    ville_declaree: str | None
-    commune: str | None
-    code_commune_insee: str | None
-    type_adresse: str
-    certification_actions_formation: bool | None
-    certification_bilans_competences: bool | None
-    certification_vae: bool | None
-    certification_apprentissage: bool | None
-    date_derniere_declaration: str | None
-    debut_exercice: str | None
-    fin_exercice: str | None
-    nb_stagiaires: int | None
-    nb_stagiaires_confies: int | None
-    effectif_formateurs: int | None
-    specialites: list[Specialite]
-    statut: str
-    origine_lieu: str | None = None  # liste_publique, sirene, region_declaree, aucune
-    date_origine_lieu: str | None = None  # sirene: the date of SIRENE's answer
+    """A declaration (NDA) as the API gives it: the fields of the record (fields.py) it publishes."""
+
+    __annotations__ = {str(f.export_name): _annotation(f) for f in fields.api_fields()}
 
 
 class Evenement(BaseModel):
@@ -401,3 +393,74 @@ class Statistiques(BaseModel):
     nb_quarantaine: int
     localisation: dict[str, int]
     date_construction: str | None
+
+
+# /api/v1/statistiques: the statistics page's figures (search/statistics.py).
+
+
+class ClasseCarte(BaseModel):
+    classe: int = Field(description="1 : la classe des taux les plus faibles")
+    minimum: float = Field(description="Plus petit taux de la classe (organismes pour 10 000 habitants)")
+    maximum: float = Field(description="Plus grand taux de la classe")
+    nb_departements: int
+
+
+class StatistiquesDepartement(BaseModel):
+    code: str
+    nom: str
+    type_liaison: int | None = None
+    code_region: str | None
+    population: int | None = Field(
+        description="Population du Code officiel géographique (somme de ses communes) ; null si inconnue"
+    )
+    nb_organismes: int = Field(description="Organismes actifs établis dans le département")
+    nb_certifies: int = Field(description="Dont certifiés Qualiopi pour au moins une portée")
+    certifies_pour_10000: float | None = Field(
+        description="Organismes certifiés Qualiopi pour 10 000 habitants, à deux décimales"
+    )
+    classe: int | None = Field(
+        description="Classe sur la carte (des classes d'autant de départements) ; null sans population"
+    )
+
+
+class EvolutionPortee(BaseModel):
+    declarations_ajoutees: int = Field(description="Déclarations ajoutées à la Liste publique avec la portée")
+    portee_obtenue: int = Field(description="Déclarations déjà publiées qui ont obtenu la portée")
+    declarations_retirees: int = Field(description="Déclarations retirées de la Liste publique qui l'avaient")
+    portee_retiree: int = Field(description="Déclarations toujours publiées qui l'ont perdue")
+    solde: int = Field(description="Déclarations actives avec la portée : après moins avant la mise à jour")
+
+
+class StatistiquesPortee(BaseModel):
+    portee: str = Field(description="actions_formation, bilans_competences, vae, apprentissage")
+    libelle: str
+    nb_organismes: int = Field(description="Organismes actifs certifiés pour cette portée")
+    nb_declarations: int = Field(description="Déclarations (NDA) actives certifiées pour cette portée")
+    evolution: EvolutionPortee | None = Field(
+        description="Ce qu'a changé la dernière mise à jour ; null avant la première"
+    )
+
+
+class PeriodeEvolution(BaseModel):
+    date: str = Field(description="Date de la dernière mise à jour ayant changé des déclarations")
+    date_precedente: str | None = Field(
+        description="Date de l'état comparé : la mise à jour précédente, ou la construction"
+    )
+
+
+class StatistiquesFrance(BaseModel):
+    population: int | None
+    nb_organismes: int
+    nb_certifies: int
+    nb_certifies_sans_departement: int = Field(description="Certifiés dont le département est inconnu")
+    certifies_pour_10000: float | None
+
+
+class StatistiquesQualiopi(BaseModel):
+    date_construction: str | None
+    date_mise_a_jour: str | None
+    evolution: PeriodeEvolution | None
+    france: StatistiquesFrance
+    classes: list[ClasseCarte]
+    departements: list[StatistiquesDepartement]
+    portees: list[StatistiquesPortee]

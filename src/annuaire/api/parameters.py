@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..fields import SCOPE_CODES
 from ..search import Searcher
 from ..search.params import MAX_PAGE, MAX_PAGE_SIZE, MAX_PLACE_TEXT, MAX_RADIUS_KM, MAX_TEXT, Filters
 
@@ -26,7 +27,7 @@ SPECIALITE = r"^[0-9A-Za-z]{1,10}$"
 
 M = TypeVar("M", bound=BaseModel)
 
-Portee = Literal["actions_formation", "bilans_competences", "vae", "apprentissage"]
+Portee = Literal[SCOPE_CODES]  # type: ignore[valid-type]  # the Qualiopi scopes (fields.py)
 
 
 async def searcher(request: Request) -> Searcher:

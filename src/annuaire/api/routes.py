@@ -5,16 +5,17 @@ CPU, less than a hop to the thread pool and back costs; workers (processes) give
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from ..search import ClusterQuery, QueryError, Searcher, SearchQuery
+from ..search.statistics import csv_tables
 from . import models
 from .parameters import Carte, Recherche, openapi_parameters, query_model, searcher
-from .responses import error_response, json_response
+from .responses import csv_response, error_response, json_response
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": models.Erreur, "description": "Introuvable"},
     422: {"description": "Paramètre invalide"},
     410: {"model": models.Organisme, "description": "Retiré de la Liste publique (données conservées)"},
@@ -122,3 +123,39 @@ async def get_clusters(
 async def get_stats(request: Request, s: Search) -> Response:
     """Chiffres clés de l'annuaire."""
     return json_response(request, s.stats())
+
+
+CSV_FILE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "Fichier CSV (UTF-8, séparateur virgule, vide pour une valeur inconnue)",
+    }
+}
+
+
+@router.get("/statistiques", response_model=models.StatistiquesQualiopi, tags=["statistiques"])
+async def get_statistics(request: Request, s: Search) -> Response:
+    """Les chiffres de la page Statistiques : par département, la population (Code officiel
+    géographique), les organismes actifs et certifiés Qualiopi et leur nombre pour 10 000 habitants,
+    avec la classe de la carte ; par portée Qualiopi, les organismes et déclarations certifiés et ce
+    qu'a changé la dernière mise à jour (d'après l'historique des déclarations)."""
+    return json_response(request, s.statistiques())
+
+
+@router.get(
+    "/statistiques/departements.csv", tags=["statistiques"], response_class=Response, responses=CSV_FILE
+)
+async def get_statistics_departements_csv(request: Request, s: Search) -> Response:
+    """Les chiffres par département, en CSV (colonnes : code_departement, nom, code_region, population,
+    nb_organismes, nb_certifies, certifies_pour_10000, classe)."""
+    columns, rows = csv_tables(s.statistiques())["departements"]
+    return csv_response(request, columns, rows, "statistiques-departements.csv")
+
+
+@router.get("/statistiques/portees.csv", tags=["statistiques"], response_class=Response, responses=CSV_FILE)
+async def get_statistics_portees_csv(request: Request, s: Search) -> Response:
+    """Les chiffres par portée Qualiopi et les changements de la dernière mise à jour, en CSV (colonnes :
+    portee, libelle, nb_organismes, nb_declarations, declarations_ajoutees, portee_obtenue,
+    declarations_retirees, portee_retiree, solde, date_mise_a_jour, date_precedente)."""
+    columns, rows = csv_tables(s.statistiques())["portees"]
+    return csv_response(request, columns, rows, "statistiques-portees.csv")

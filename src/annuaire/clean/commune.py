@@ -16,6 +16,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .names import fold
 from .postal import departement_of_commune, departement_of_postcode
@@ -26,7 +27,7 @@ _ARTICLES = frozenset({"LE", "LA", "LES", "L"})
 # Paris, Lyon and Marseille: the commune and its arrondissements.
 CITIES_WITH_ARRONDISSEMENTS = {"PARIS": "75056", "LYON": "69123", "MARSEILLE": "13055"}
 _CITY_NAMES = {"75056": "Paris", "69123": "Lyon", "13055": "Marseille"}
-_NOTHING: dict = {}
+_NOTHING: dict[str, frozenset[str]] = {}
 
 
 def city_key(name: str) -> str:
@@ -47,7 +48,9 @@ CITY = "ville"  # Paris, Lyon or Marseille: a commune made of arrondissements
 # A COG commune, as sources/reference.py reads it: (code, official name, kind — commune,
 # arrondissement, deleguee, associee —, parent — an arrondissement's city, a delegated or associated
 # commune's commune —, département, région, postal codes, former codes, population).
-CogCommune = tuple[str, str, str, str | None, str | None, str | None, tuple, tuple, int | None]
+CogCommune = tuple[
+    str, str, str, str | None, str | None, str | None, tuple[str, ...], tuple[str, ...], int | None
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +174,13 @@ class CommuneResolver:
         self._by_loose = dict(self._by_loose)
         self._memo: dict[tuple[str | None, str, str | None], Resolution] = {}
 
-    def _add_communes(self, postcodes: dict, coords: dict, names: dict, current: dict) -> None:
+    def _add_communes(
+        self,
+        postcodes: dict[str, list[str]],
+        coords: dict[str, tuple[float | None, float | None]],
+        names: dict[str, str],
+        current: dict[str, CogCommune],
+    ) -> None:
         """Communes under their official names, with their kind; the COG's communes La Poste lacks
         (Paris, Lyon and Marseille as cities; communes created since its vintage) too."""
         cities: dict[str, list[str]] = defaultdict(list)
@@ -204,8 +213,8 @@ class CommuneResolver:
                 city,
                 cog[1] if cog else (known.name if known else _CITY_NAMES[city]),
                 tuple(dict.fromkeys(cp for m in found for cp in m.postcodes)),
-                sum(m.latitude for m in placed) / len(placed) if placed else None,
-                sum(m.longitude for m in placed) / len(placed) if placed else None,
+                sum(m.latitude or 0.0 for m in placed) / len(placed) if placed else None,
+                sum(m.longitude or 0.0 for m in placed) / len(placed) if placed else None,
                 CITY,
                 None,
                 cog[8] if cog else None,
@@ -223,11 +232,13 @@ class CommuneResolver:
     # La Poste's base (sources/reference.py caches them).
     _INDEXES = ("_by_cp_name", "_by_cp_loose", "_by_cp_other", "_by_name", "_by_loose", "_cp_main")
 
-    def to_state(self) -> dict:
-        def frozen(table: dict) -> dict:
+    def to_state(self) -> dict[str, Any]:
+        def frozen(table: dict[str, Any]) -> dict[str, Any]:
             return {k: frozen(v) if isinstance(v, dict) else frozenset(v) for k, v in table.items()}
 
-        state = {name: frozen(getattr(self, name)) for name in self._INDEXES if name != "_cp_main"}
+        state: dict[str, Any] = {
+            name: frozen(getattr(self, name)) for name in self._INDEXES if name != "_cp_main"
+        }
         state["_cp_main"] = self._cp_main
         state["_cp_communes"] = {cp: tuple(ids) for cp, ids in self._cp_communes.items()}
         state["communes"] = tuple(
@@ -240,7 +251,7 @@ class CommuneResolver:
         return state
 
     @classmethod
-    def from_state(cls, state: dict) -> CommuneResolver:
+    def from_state(cls, state: dict[str, Any]) -> CommuneResolver:
         self = cls.__new__(cls)
         for name in cls._INDEXES:
             setattr(self, name, state[name])
@@ -325,5 +336,5 @@ class CommuneResolver:
         if not departement:
             return None
         ids = self._by_name.get(key) or self._by_loose.get(loose_key(key)) or set()
-        ids = sorted(i for i in ids if departement_of_commune(i) == departement)
-        return ids[0] if len(ids) == 1 else None
+        found = sorted(i for i in ids if departement_of_commune(i) == departement)
+        return found[0] if len(found) == 1 else None

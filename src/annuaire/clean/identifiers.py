@@ -89,6 +89,7 @@ def check_identifiers(siret_raw: str, siren_raw: str) -> Identifiers:
     siret_raw = (siret_raw or "").strip()
     siren_raw = (siren_raw or "").strip()
     siret, status = check_siret(siret_raw)
+    siren: str | None
     if siret:
         siren = siret[:9]
         published = compact(siren_raw)

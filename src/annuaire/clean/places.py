@@ -23,12 +23,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..geocoding.strategy import CENTROID
 from ..geocoding.strategy import NOWHERE as NOT_LOCATED
 from ..sources.sirene import Etablissement
+from .commune import CommuneResolver
 from .postal import departement_of_postcode
-from .record import FROM_DECLARED_REGION, FROM_LISTE_PUBLIQUE, FROM_SIRENE, NOWHERE
+from .record import FROM_DECLARED_REGION, FROM_LISTE_PUBLIQUE, FROM_SIRENE, NOWHERE, Declaration
+
+# A `localisations` row: nda, latitude, longitude, geo_score, geo_type, geo_label, geo_methode.
+LocationRow = tuple[str, float | None, float | None, float | None, str | None, str | None, str]
 
 SIRENE_POSITION = "sirene"  # geo_methode of a position given by SIRENE
 
@@ -49,7 +54,7 @@ class PlaceBook:
         return frozenset(r for r in self.departements.values() if r)
 
     @classmethod
-    def from_resolver(cls, resolver) -> PlaceBook:
+    def from_resolver(cls, resolver: CommuneResolver) -> PlaceBook:
         return cls(
             {
                 c.insee: (c.name, c.departement, resolver.region_of(c.departement), c.latitude, c.longitude)
@@ -61,7 +66,10 @@ class PlaceBook:
 
     @classmethod
     def from_rows(
-        cls, communes: Iterable[tuple], former: Iterable[tuple], departements: Iterable[tuple]
+        cls,
+        communes: Iterable[tuple[Any, ...]],
+        former: Iterable[tuple[str, str]],
+        departements: Iterable[tuple[str, str | None]],
     ) -> PlaceBook:
         """`communes`: (code, name, département, région, lat, lon); `former`: (former code, code);
         `departements`: (code, région)."""
@@ -101,7 +109,7 @@ class Situation:
     code_region_declare: str | None
 
 
-def stored_situation(row: Mapping, book: PlaceBook) -> Situation:
+def stored_situation(row: Mapping[str, Any], book: PlaceBook) -> Situation:
     """The situation of a declaration read back from the directory (`nda`, `siret`,
     `methode_commune`, `code_postal`, `code_region_declare`, the place columns and `origine_lieu`):
     its own place is the one stored, unless SIRENE placed it, in which case it is what its own
@@ -114,8 +122,10 @@ def stored_situation(row: Mapping, book: PlaceBook) -> Situation:
             row["code_region"],
             FROM_LISTE_PUBLIQUE,
         )
-    elif row["methode_commune"] == "departement_seul" and (
-        (departement := departement_of_postcode(row["code_postal"] or "")) in book.departements
+    elif (
+        row["methode_commune"] == "departement_seul"
+        and (departement := departement_of_postcode(row["code_postal"] or "")) is not None
+        and departement in book.departements
     ):
         own = Place(None, None, departement, book.departements[departement], FROM_LISTE_PUBLIQUE)
     elif row["code_region_declare"] in book.regions:
@@ -145,14 +155,14 @@ def decide(
     return Place(code, name, departement, region, FROM_SIRENE, when), FROM_SIRENE
 
 
-def location(nda: str, answer: Etablissement, place: Place, book: PlaceBook) -> tuple:
+def location(nda: str, answer: Etablissement, place: Place, book: PlaceBook) -> LocationRow:
     """The `localisations` row of a declaration placed by SIRENE: its position, or its commune's
     centroid when SIRENE masks or lacks it."""
     if answer.latitude is not None and answer.longitude is not None and answer.adresse:
         precise = "housenumber" if answer.adresse[:1].isdigit() else "street"
         label = " ".join(p for p in (answer.adresse, answer.code_postal, place.commune) if p)
         return (nda, answer.latitude, answer.longitude, None, precise, label, SIRENE_POSITION)
-    _, _, _, lat, lon = book.communes[place.code_commune_insee]
+    _, _, _, lat, lon = book.communes[place.code_commune_insee or ""]  # SIRENE's places have one
     if lat is None or lon is None:
         return (nda, None, None, None, None, None, NOT_LOCATED)
     return (nda, lat, lon, None, "municipality", place.commune, CENTROID)
@@ -163,10 +173,10 @@ class Placement:
     """The outcome over many declarations: each one's place, the positions SIRENE gives, counts."""
 
     places: dict[str, Place]  # NDA → place, for every declaration seen
-    locations: dict[str, tuple]  # NDA → `localisations` row, for those placed by SIRENE
-    counts: Counter
+    locations: dict[str, LocationRow]  # NDA → `localisations` row, for those placed by SIRENE
+    counts: Counter[str]
 
-    def report(self) -> dict:
+    def report(self) -> dict[str, Any]:
         c = self.counts
         return {
             "placed_by_sirene": c[FROM_SIRENE],
@@ -193,7 +203,7 @@ def place_all(
         place, why = decide(s, answer, when, book)
         placement.places[s.nda] = place
         counts[why] += 1
-        if place.origine_lieu == FROM_SIRENE:
+        if place.origine_lieu == FROM_SIRENE and answer is not None:  # SIRENE's place: its answer
             row = location(s.nda, answer, place, book)
             placement.locations[s.nda] = row
             counts["position_sirene" if row[-1] == SIRENE_POSITION else "centroide_commune"] += 1
@@ -202,14 +212,14 @@ def place_all(
     return placement
 
 
-def situation_of(d) -> Situation:
+def situation_of(d: Declaration) -> Situation:
     """A cleaned declaration's situation (clean/record.py's Declaration, before any placing)."""
     own = Place(d.code_commune_insee, d.commune, d.code_departement, d.code_region, d.origine_lieu)
     return Situation(d.nda, d.siret, d.methode_commune, own, d.code_region_declare)
 
 
 def place_declarations(
-    declarations: Iterable, answers: Mapping[str, tuple[Etablissement, str]], book: PlaceBook
+    declarations: Iterable[Declaration], answers: Mapping[str, tuple[Etablissement, str]], book: PlaceBook
 ) -> Placement:
     """Place cleaned declarations (clean/record.py's, as cleaned: their own place) in memory."""
     declarations = list(declarations)
@@ -226,8 +236,8 @@ def place_declarations(
 
 
 def replacements(
-    rows: Iterable[Mapping], answers: Mapping[str, tuple], book: PlaceBook
-) -> tuple[list[tuple], list[tuple], Placement]:
+    rows: Iterable[Mapping[str, Any]], answers: Mapping[str, tuple[Any, ...]], book: PlaceBook
+) -> tuple[list[tuple[Any, ...]], list[LocationRow], Placement]:
     """For declarations read back from a directory (store/place_sql.py's PLACEABLE rows) and SIRENE's answers
     (SIRET → (answer, date, …)): the places that change, as PLACE_UPDATE parameters, their
     `localisations` rows, and the placement (for its report)."""

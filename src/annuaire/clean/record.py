@@ -10,8 +10,11 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
+from typing import TypeVar
 
-from ..sources.liste_publique import FIELDS, INDEX, SCOPES
+from ..fields import SCOPES
+from ..sources.liste_publique import FIELDS, INDEX
+from ..sources.reader import Record
 from .address import address_kind
 from .commune import CommuneResolver
 from .dates import parse_date
@@ -84,8 +87,12 @@ class Declaration:
     code_region_declare: str | None
     methode_commune: str
     type_adresse: str
-    certifications: tuple[bool | None, bool | None, bool | None, bool | None]
-    etranger: tuple[str, str, str, str, str]
+    certifications: tuple[bool | None, ...]  # the Qualiopi scopes' flags, in fields.SCOPES order
+    etranger_denomination: str  # a foreign body it represents
+    etranger_voie: str
+    etranger_code_postal: str
+    etranger_ville: str
+    etranger_pays: str
     date_derniere_declaration: str | None
     debut_exercice: str | None
     fin_exercice: str | None
@@ -96,11 +103,13 @@ class Declaration:
     extras: str | None
     origine_lieu: str  # where the place comes from: see PLACE_ORIGINS
     date_origine_lieu: str | None  # SIRENE's: the date of its answer
+    organisme_id: int = 0  # the organisation it belongs to, once declarations are grouped
+    statut: str = "actif"
     raw: list[str] = field(default_factory=list, repr=False)  # as read: tells exact duplicates apart
 
     @property
     def scopes(self) -> list[str]:
-        return [code for (code, _, _), flag in zip(SCOPES, self.certifications, strict=True) if flag]
+        return [s.code for s, flag in zip(SCOPES, self.certifications, strict=True) if flag]
 
 
 @dataclass(slots=True)
@@ -154,7 +163,11 @@ def parse_count(raw: str) -> tuple[int | None, bool]:
     return (number, False) if 0 <= number <= MAX_COUNT else (None, True)
 
 
-class _Memo(dict):
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Memo(dict[K, V]):
     """A bounded memo table: the same few thousand values come back on most rows, and a wild file
     must not grow it without end."""
 
@@ -164,7 +177,7 @@ class _Memo(dict):
         super().__init__()
         self.limit = limit
 
-    def keep(self, key, value):
+    def keep(self, key: K, value: V) -> V:
         if len(self) < self.limit:
             self[key] = value
         return value
@@ -172,7 +185,7 @@ class _Memo(dict):
 
 _NO_COUNTS: tuple[str, ...] = ()
 _CP, _REGION, _VILLE = INDEX["code_postal"], INDEX["code_region"], INDEX["ville"]
-_FLAG_INDEXES = tuple(INDEX[column] for _, column, _ in SCOPES)
+_FLAG_INDEXES = tuple(INDEX[s.column] for s in SCOPES)
 _DATE_INDEXES = tuple(INDEX[f] for f in ("date_derniere_declaration", "debut_exercice", "fin_exercice"))
 _COUNT_INDEXES = tuple(INDEX[f] for f in ("nb_stagiaires", "nb_stagiaires_confies", "effectif_formateurs"))
 _SPECIALITES = tuple(
@@ -202,14 +215,14 @@ class RecordCleaner:
     city and région; the four scope flags; head counts) are resolved once per distinct value and
     remembered, with the repairs they count: a tenth of the rows carry a value not seen before."""
 
-    def __init__(self, communes: CommuneResolver, counts: Counter):
+    def __init__(self, communes: CommuneResolver, counts: Counter[str]):
         self.communes = communes
         self.counts = counts
         self.text = TextCleaner()
         self.regions = frozenset(communes.departement_region.values())
-        self._places = _Memo()
-        self._flags = _Memo(10_000)
-        self._counts = _Memo(50_000)
+        self._places: _Memo[tuple[str, str, str], _Place] = _Memo()
+        self._flags: _Memo[tuple[str, ...], tuple[tuple[bool | None, ...], tuple[str, ...]]] = _Memo(10_000)
+        self._counts: _Memo[str, tuple[int | None, bool]] = _Memo(50_000)
 
     def _place(self, postcode_raw: str, ville: str, region_raw: str) -> _Place:
         key = (postcode_raw, ville, region_raw)
@@ -240,30 +253,30 @@ class RecordCleaner:
             if region_declared:
                 counts.append("region_declared_unknown")
         place = _Place(
-            postcode,
-            region_declared,
-            resolution.insee,
-            commune.name if commune else None,
-            resolution.departement,
-            region,
-            resolution.method,
-            origin,
-            tuple(counts),
+            postcode=postcode,
+            region_declared=region_declared,
+            insee=resolution.insee,
+            commune=commune.name if commune else None,
+            departement=resolution.departement,
+            region=region,
+            method=resolution.method,
+            origin=origin,
+            counts=tuple(counts),
         )
         return self._places.keep(key, place)
 
-    def _scope_flags(self, raws: tuple[str, ...]) -> tuple[tuple, tuple[str, ...]]:
+    def _scope_flags(self, raws: tuple[str, ...]) -> tuple[tuple[bool | None, ...], tuple[str, ...]]:
         hit = self._flags.get(raws)
         if hit is not None:
             return hit
         flags = []
         counts = []
-        for (code, _, _), raw in zip(SCOPES, raws, strict=True):
+        for scope, raw in zip(SCOPES, raws, strict=True):
             flag, bad = parse_flag(raw)
             if bad:
                 counts.append("certification_unreadable")
             elif flag:
-                counts.append(f"scope.{code}")
+                counts.append(f"scope.{scope.code}")
             flags.append(flag)
         return self._flags.keep(raws, (tuple(flags), tuple(counts)))
 
@@ -279,7 +292,7 @@ class RecordCleaner:
         line: int,
         values: list[str],
         raw: list[str],
-        extras: dict | None,
+        extras: dict[str, str] | None,
         width_ok: bool,
         overflow: bool = False,
         defect: str | None = None,
@@ -389,41 +402,58 @@ class RecordCleaner:
 
         previous = v[_NDAS_PRECEDENTS]
         return Declaration(
-            number,
-            line,
-            nda,
-            [n for n in split_ndas(previous) if n != nda] if previous else [],
-            denomination,
-            comparison_name(denomination),
-            ids.siret,
-            ids.siret_raw,
-            ids.siret_status,
-            ids.siren,
-            ids.siren_raw,
-            ids.siren_mismatch,
-            voie,
-            place.postcode,
-            ville,
-            place.insee,
-            place.commune,
-            place.departement,
-            place.region,
-            place.region_declared,
-            place.method,
-            address_kind(voie, ville, place.postcode),
-            flags,
-            (text[3], text[4], v[_ETRANGER_CP].strip(), text[5], text[6]),
-            dates[0],
-            dates[1],
-            dates[2],
-            specialites,
-            numbers[0],
-            numbers[1],
-            numbers[2],
-            json.dumps(extras, ensure_ascii=False) if extras else None,
-            place.origin,
-            None,
-            raw,
+            enregistrement=number,
+            ligne=line,
+            nda=nda,
+            ndas_precedents=[n for n in split_ndas(previous) if n != nda] if previous else [],
+            denomination=denomination,
+            nom_comparaison=comparison_name(denomination),
+            siret=ids.siret,
+            siret_brut=ids.siret_raw,
+            siret_statut=ids.siret_status,
+            siren=ids.siren,
+            siren_brut=ids.siren_raw,
+            siren_incoherent=ids.siren_mismatch,
+            voie=voie,
+            code_postal=place.postcode,
+            ville=ville,
+            code_commune_insee=place.insee,
+            commune=place.commune,
+            code_departement=place.departement,
+            code_region=place.region,
+            code_region_declare=place.region_declared,
+            methode_commune=place.method,
+            type_adresse=address_kind(voie, ville, place.postcode),
+            certifications=flags,
+            etranger_denomination=text[3],
+            etranger_voie=text[4],
+            etranger_code_postal=v[_ETRANGER_CP].strip(),
+            etranger_ville=text[5],
+            etranger_pays=text[6],
+            date_derniere_declaration=dates[0],
+            debut_exercice=dates[1],
+            fin_exercice=dates[2],
+            specialites=specialites,
+            nb_stagiaires=numbers[0],
+            nb_stagiaires_confies=numbers[1],
+            effectif_formateurs=numbers[2],
+            extras=json.dumps(extras, ensure_ascii=False) if extras else None,
+            origine_lieu=place.origin,
+            date_origine_lieu=None,
+            raw=raw,
+        )
+
+    def clean_record(self, record: Record) -> Declaration | Rejected:
+        """`clean` for a record as the reader gives it."""
+        return self.clean(
+            record.number,
+            record.line,
+            record.values,
+            record.raw,
+            record.extras,
+            record.width_ok,
+            record.overflow,
+            record.defect,
         )
 
 

@@ -40,7 +40,7 @@ _CONTINUATION = "".join(
 _LOWER_MOJIBAKE = re.compile("ã[" + re.escape(_CONTINUATION) + "]")
 
 
-def _repair_lowered(match: re.Match) -> str:
+def _repair_lowered(match: re.Match[str]) -> str:
     pair = match.group(0)
     fixed = ftfy.fix_encoding(pair.upper())
     return fixed.lower() if fixed != pair.upper() else pair

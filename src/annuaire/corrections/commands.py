@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from ..errors import EXIT_INPUT, AnnuaireError
+from ..options import CorrectionsOption, DirectoryOption
 from .passwords import password_problem
 from .settings import CorrectionSettings
 
@@ -31,21 +32,10 @@ def open_shared(db: str, corrections: Path | None):
     return store, str(path) if path else f"{shown(db)} (schema annuaire_partage)"
 
 
-CorrectionsOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--corrections",
-        help="The corrections file (env ANNUAIRE_CORRECTIONS_DB; default: <db>.corrections.sqlite)",
-        dir_okay=False,
-    ),
-]
-DbOption = Annotated[str, typer.Option("--db", help="The directory: a SQLite file or a postgresql:// URL.")]
-
-
 @admin.command("add-user")
 def add_user(
     name: Annotated[str, typer.Argument(help="The moderator's login name (letters, digits, . _ @ -).")],
-    db: DbOption,
+    db: DirectoryOption,
     corrections: CorrectionsOption = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input's first line.")
@@ -69,7 +59,7 @@ def add_user(
 
 
 @admin.command("list-users")
-def list_users(db: DbOption, corrections: CorrectionsOption = None) -> None:
+def list_users(db: DirectoryOption, corrections: CorrectionsOption = None) -> None:
     """List the moderators."""
     store, path = open_shared(db, corrections)
     if not store.exists():
@@ -84,7 +74,7 @@ def list_users(db: DbOption, corrections: CorrectionsOption = None) -> None:
 @admin.command("remove-user")
 def remove_user(
     name: Annotated[str, typer.Argument(help="The moderator's login name.")],
-    db: DbOption,
+    db: DirectoryOption,
     corrections: CorrectionsOption = None,
 ) -> None:
     """Remove a moderator and end their sessions (their past decisions keep their name)."""
@@ -101,7 +91,7 @@ def remove_user(
 @admin.command("forget-email")
 def forget_email(
     address: Annotated[str, typer.Argument(help="The e-mail address to erase from every correction.")],
-    db: DbOption,
+    db: DirectoryOption,
     corrections: CorrectionsOption = None,
 ) -> None:
     """Erase an e-mail address from the corrections that hold it (a sender's request, as the

@@ -99,7 +99,6 @@ class PostgresCorrectionStore(CorrectionStore):
 
     def __init__(self, url: str, *, schema: str = SCHEMA, pool_size: int = 4):
         self.url = url
-        self.path = None
         self.schema = schema
         self._ready = False
         self._lock = threading.Lock()
@@ -152,6 +151,13 @@ class PostgresCorrectionStore(CorrectionStore):
         rows = self._all(query, params)
         return rows[0] if rows else None
 
+    def _first(self, query: str, params: Any = None) -> dict[str, Any]:
+        """The first row of a query that always returns one (an aggregate, RETURNING)."""
+        row = self._one(query, params)
+        if row is None:  # pragma: no cover - the queries given here always return a row
+            raise LookupError(query)
+        return row
+
     def _count(self, query: str, params: Any = None) -> int:
         with self._connection() as conn:
             cur = conn.execute(query, params)
@@ -172,7 +178,7 @@ class PostgresCorrectionStore(CorrectionStore):
             "INSERT INTO reglages (cle, valeur) VALUES ('secret_key', %s) ON CONFLICT (cle) DO NOTHING",
             (secrets.token_hex(32),),
         )
-        return self._one("SELECT valeur FROM reglages WHERE cle = 'secret_key'")["valeur"]
+        return str(self._first("SELECT valeur FROM reglages WHERE cle = 'secret_key'")["valeur"])
 
     # -- rate limits --------------------------------------------------------------------------------
 
@@ -194,7 +200,7 @@ class PostgresCorrectionStore(CorrectionStore):
     # -- corrections --------------------------------------------------------------------------------
 
     def add(self, org: dict[str, Any], submission: Submission) -> int:
-        row = self._one(
+        row = self._first(
             """INSERT INTO corrections (organisme, nda, denomination, champ, valeur_actuelle, valeur,
                                         message, email, cree_le)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
@@ -254,7 +260,7 @@ class PostgresCorrectionStore(CorrectionStore):
             params += [organisme, organisme]
         where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         order = "cree_le, id" if statut == "en_attente" else "cree_le DESC, id DESC"
-        total = self._one(f"SELECT count(*) AS n FROM corrections {where}", params)["n"]
+        total = int(self._first(f"SELECT count(*) AS n FROM corrections {where}", params)["n"])
         rows = self._all(
             f"SELECT * FROM corrections {where} ORDER BY {order} LIMIT %s OFFSET %s",
             [*params, PAGE, (max(page, 1) - 1) * PAGE],
@@ -390,7 +396,7 @@ class PostgresCorrectionStore(CorrectionStore):
             self._log(conn, moderateur, action, None, detail)
 
     def journal(self, page: int = 1) -> tuple[list[dict[str, Any]], int]:
-        total = self._one("SELECT count(*) AS n FROM journal")["n"]
+        total = int(self._first("SELECT count(*) AS n FROM journal")["n"])
         rows = self._all(
             "SELECT * FROM journal ORDER BY id DESC LIMIT %s OFFSET %s", (PAGE, (max(page, 1) - 1) * PAGE)
         )

@@ -1,9 +1,11 @@
-"""Where corrections live and how the forms and the admin area are protected (from the environment)."""
+"""Where corrections live and how the forms and the admin area are protected (from settings.py's)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+
+from ..settings import Settings
+from ..settings import current as current_settings
 
 SUFFIX = ".corrections.sqlite"
 
@@ -29,14 +31,14 @@ class CorrectionSettings:
     email_days: int = 365  # a decided correction's e-mail address is erased after this many days; 0: kept
 
     @classmethod
-    def for_directory(cls, db: str) -> CorrectionSettings:
-        """Defaults for a directory, then the environment's settings."""
-        env = os.environ
+    def for_directory(cls, db: str, settings: Settings | None = None) -> CorrectionSettings:
+        """Defaults for a directory, then the settings' (settings.py)."""
+        s = settings or current_settings()
         return cls(
-            path=env.get("ANNUAIRE_CORRECTIONS_DB") or default_path(db),
-            secret_key=env.get("ANNUAIRE_SECRET_KEY") or None,
-            secure_cookies=env.get("ANNUAIRE_SECURE_COOKIES", "0") not in ("", "0", "false", "non"),
-            corrections_per_hour=int(env.get("ANNUAIRE_CORRECTIONS_PER_HOUR", "10")),
-            logins_per_quarter=int(env.get("ANNUAIRE_LOGINS_PER_QUARTER", "10")),
-            email_days=int(env.get("ANNUAIRE_CORRECTIONS_EMAIL_DAYS", "365")),
+            path=str(s.corrections_db) if s.corrections_db else default_path(db),
+            secret_key=s.secret_key,
+            secure_cookies=s.secure_cookies,
+            corrections_per_hour=s.corrections_per_hour,
+            logins_per_quarter=s.logins_per_quarter,
+            email_days=s.corrections_email_days,
         )

@@ -106,7 +106,7 @@ class CorrectionStore:
                 iso(now()),
             ),
         )
-        return int(cursor.lastrowid)
+        return int(cursor.lastrowid or 0)  # an INSERT's: never None
 
     def forget_old_emails(self, days: int) -> int:
         """Erase the e-mail address of the corrections decided more than `days` days ago (0: never):

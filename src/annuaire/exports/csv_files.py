@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..fields import SCOPE_CODES, csv_reader
 from ..store.base import Store
 from . import schema
 
 DECLARATION_COLUMNS = schema.columns("declarations")
+_DECLARATION_ROW = csv_reader()
 ORGANISATION_COLUMNS = schema.columns("organismes")
 QUARANTINE_COLUMNS = schema.columns("quarantaine")
 PROVENANCE_COLUMNS = schema.columns("provenance")
@@ -49,48 +51,8 @@ def csv_cell(value: Any) -> Any:
 
 
 def declaration_rows(store: Store) -> Iterator[list]:
-    """Rows of typed values (str, int, float, bool, None) in DECLARATION_COLUMNS order."""
-    for d in store.declarations():
-        yield [
-            d["nda"],
-            d["id_organisme"],
-            (d["ndas_precedents"] or "").replace(" ", ", ") or None,
-            d["siret"],
-            d["siret_brut"],
-            d["siret_statut"],
-            d["siren"],
-            _bool(d["siren_incoherent"]),
-            d["denomination"],
-            d["voie"],
-            d["code_postal"],
-            d["ville"],
-            d["commune"] or d["ville"],
-            d["code_commune_insee"],
-            d["code_departement"],
-            d["code_region"],
-            d["code_region_declare"],
-            d.get("origine_lieu") or "liste_publique",
-            d.get("date_origine_lieu"),
-            d["type_adresse"],
-            _bool(d["certification_actions_formation"]),
-            _bool(d["certification_bilans_competences"]),
-            _bool(d["certification_vae"]),
-            _bool(d["certification_apprentissage"]),
-            d["date_derniere_declaration"],
-            d["debut_exercice"],
-            d["fin_exercice"],
-            (d["specialites"] or "").replace(" ", ", ") or None,
-            d["nb_stagiaires"],
-            d["nb_stagiaires_confies"],
-            d["effectif_formateurs"],
-            d["latitude"],
-            d["longitude"],
-            d["geo_score"],
-            d["geo_type"],
-            d["geo_methode"],
-            d["statut"],
-            d["enregistrement"],
-        ]
+    """Rows of typed values (str, int, float, bool, None) in DECLARATION_COLUMNS order (fields.py)."""
+    return map(_DECLARATION_ROW, store.declarations())
 
 
 def organisation_rows(store: Store) -> Iterator[list]:
@@ -114,10 +76,7 @@ def organisation_rows(store: Store) -> Iterator[list]:
             o.get("origine_lieu") or "liste_publique",
             o.get("date_origine_lieu"),
             o["type_adresse"],
-            *(
-                _bool(code in scopes)
-                for code in ("actions_formation", "bilans_competences", "vae", "apprentissage")
-            ),
+            *(_bool(code in scopes) for code in SCOPE_CODES),
             o["date_derniere_declaration"],
             o["debut_exercice"],
             o["fin_exercice"],

@@ -9,25 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-NDA = r"[0-9]{11,12}"
-PATTERNS = {
-    "nda": f"^{NDA}$",
-    "nda_list": f"^{NDA}(, {NDA})*$",
-    "siret": r"^[0-9]{14}$",
-    "siren": r"^[0-9]{9}$",
-    "id_organisme": rf"^([0-9]{{14}}|NDA{NDA})$",
-    "code_postal": r"^[0-9]{5}$",
-    "code_commune_insee": r"^([0-9]{5}|2[AB][0-9]{3})$",
-    "code_departement": r"^([0-9]{2}|2[AB]|9[78][0-9])$",
-    "code_region": r"^[0-9]{2,3}$",
-    "specialites": r"^[0-9A-Za-z]{1,10}(, [0-9A-Za-z]{1,10})*$",
-}
-SIRET_STATUTS = ["valide", "zero_restaure", "invalide", "absent"]
-ADDRESS_KINDS = ["voie", "commune_seule", "boite_postale", "aucune"]
-GEO_TYPES = ["housenumber", "street", "locality", "municipality"]
-GEO_METHODS = ["ban", "sirene", "centroide_commune", "aucun"]
-PLACE_ORIGINS = ["liste_publique", "sirene", "region_declaree", "aucune"]
-STATUTS = ["actif", "supprime"]
+from .. import fields
+from ..fields import ADDRESS_KINDS, PATTERNS, STATUTS, Field
+
 GROUPINGS = ["siret", "nom_code_postal", "seul"]
 QUARANTINE_REASONS = [
     "ligne_vide",
@@ -71,173 +55,26 @@ def _count(name: str, description: str) -> dict:
     return _f(name, "integer", description, constraints={"minimum": 0})
 
 
-SCOPE_FIELDS = [
-    _f(
-        "certification_actions_formation",
-        "boolean",
-        "Certifié Qualiopi pour les actions de formation (vide : non renseigné).",
-    ),
-    _f(
-        "certification_bilans_competences",
-        "boolean",
-        "Certifié Qualiopi pour les bilans de compétences (vide : non renseigné).",
-    ),
-    _f(
-        "certification_vae",
-        "boolean",
-        "Certifié Qualiopi pour les actions de validation des acquis de l'expérience (vide : non renseigné).",
-    ),
-    _f(
-        "certification_apprentissage",
-        "boolean",
-        "Certifié Qualiopi pour les actions de formation par apprentissage (vide : non renseigné).",
-    ),
-]
-LOCATION_FIELDS = [
-    _f(
-        "latitude",
-        "number",
-        "Latitude WGS 84 (degrés décimaux) de l'adresse, ou du centre de la commune (voir geo_methode).",
-        constraints={"minimum": -90, "maximum": 90},
-    ),
-    _f(
-        "longitude",
-        "number",
-        "Longitude WGS 84 (degrés décimaux) de l'adresse, ou du centre de la commune (voir geo_methode).",
-        constraints={"minimum": -180, "maximum": 180},
-    ),
-    _f(
-        "geo_score",
-        "number",
-        "Score du géocodeur BAN (0 à 1) ; vide pour un centre de commune.",
-        constraints={"minimum": 0, "maximum": 1},
-    ),
-    _f(
-        "geo_type",
-        "string",
-        "Précision de la position : housenumber (numéro), street (voie), locality (lieu-dit), "
-        "municipality (commune).",
-        constraints={"enum": GEO_TYPES},
-    ),
-    _enum(
-        "geo_methode",
-        GEO_METHODS,
-        "Origine de la position : ban (géocodage de l'adresse), sirene (position de l'établissement dans "
-        "le répertoire SIRENE), centroide_commune (centre de la commune), aucun (pas de position).",
-    ),
-]
-ADDRESS_FIELDS = [
-    _f("adresse", "string", "Voie de l'adresse physique (numéro, type et nom de voie), telle que déclarée."),
-    _code("code_postal", "code_postal", "Code postal sur 5 chiffres (zéro initial conservé)."),
-]
-TERRITORY_FIELDS = [
-    _code(
-        "code_commune_insee",
-        "code_commune_insee",
-        "Code officiel géographique (INSEE) de la commune, trouvé avec la base officielle des codes postaux, "
-        "ou, quand l'adresse déclarée n'en donne pas, celui de l'établissement dans le répertoire SIRENE "
-        "(voir origine_lieu).",
-    ),
-    _code("code_departement", "code_departement", "Code du département (01…95, 2A, 2B, 971…976)."),
-    _code(
-        "code_region",
-        "code_region",
-        "Code de la région (COG), déduit de la commune ; sans commune, la région déclarée (voir "
-        "origine_lieu).",
-    ),
-]
-PLACE_FIELDS = [
-    _enum(
-        "origine_lieu",
-        PLACE_ORIGINS,
-        "D'où viennent la commune, le département et la région : liste_publique (l'adresse déclarée), "
-        "sirene (l'adresse de l'établissement dans le répertoire SIRENE, l'adresse déclarée n'en donnant "
-        "pas), region_declaree (seule la région déclarée est connue), aucune.",
-    ),
-    _f(
-        "date_origine_lieu",
-        "date",
-        "Pour origine_lieu = sirene : date de la réponse du répertoire SIRENE (celle du fichier stock).",
-    ),
-]
+def field_schema(f: Field) -> dict:
+    """A field of the fields table (fields.py) as a Table Schema field."""
+    assert f.export_name is not None and f.description is not None, f"{f.name} is not published"
+    return _f(f.export_name, f.type, f.description, title=f.title, constraints=dict(f.constraints))
 
-DECLARATION_FIELDS = [
-    _code(
-        "numero_declaration_activite",
-        "nda",
-        "Numéro de déclaration d'activité (NDA) : 11 chiffres, 12 outre-mer. Identifiant de la ligne.",
-        required=True,
-        title="Numéro de déclaration d'activité",
-    ),
-    _code(
-        "id_organisme",
-        "id_organisme",
-        "Identifiant de l'organisme (établissement) regroupant la déclaration : son SIRET, ou « NDA » "
-        "suivi du NDA quand le SIRET manque.",
-        required=True,
-    ),
-    _code(
-        "numeros_declaration_activite_precedents",
-        "nda_list",
-        "Anciens numéros de déclaration d'activité, séparés par « , ».",
-    ),
-    _code("siret", "siret", "SIRET de l'établissement déclarant, s'il est valide (clé de Luhn), sinon vide."),
-    _f("siret_brut", "string", "SIRET tel que publié dans la Liste publique (avant contrôle)."),
-    _enum(
-        "siret_statut",
-        SIRET_STATUTS,
-        "Contrôle du SIRET : valide, zero_restaure (zéro initial perdu restitué), invalide, absent.",
-    ),
-    _code("siren", "siren", "SIREN de l'entreprise (9 chiffres), déduit du SIRET valide ou publié."),
-    _f("siren_incoherent", "boolean", "Vrai quand le SIREN publié ne correspond pas au SIRET."),
-    _f(
-        "denomination",
-        "string",
-        "Dénomination de l'organisme telle que déclarée (encodage réparé).",
-        constraints={"required": True},
-    ),
-    *ADDRESS_FIELDS,
-    _f("ville_declaree", "string", "Ville telle que déclarée."),
-    _f(
-        "commune",
-        "string",
-        "Nom officiel de la commune (Code officiel géographique : accents, traits d'union), sinon la ville "
-        "déclarée.",
-    ),
-    *TERRITORY_FIELDS,
-    _f("code_region_declare", "string", "Code de région tel que déclaré dans la Liste publique."),
-    *PLACE_FIELDS,
-    _enum(
-        "type_adresse",
-        ADDRESS_KINDS,
-        "Nature de l'adresse : voie, commune_seule (ville sans voie), boite_postale (BP, CS, TSA, CEDEX), "
-        "aucune (ni voie ni ville).",
-    ),
-    *SCOPE_FIELDS,
-    _f("date_derniere_declaration", "date", "Date de la dernière déclaration (AAAA-MM-JJ)."),
-    _f("debut_exercice", "date", "Début de l'exercice déclaré dans le bilan pédagogique et financier."),
-    _f("fin_exercice", "date", "Fin de l'exercice déclaré dans le bilan pédagogique et financier."),
-    _code(
-        "specialites",
-        "specialites",
-        "Codes NSF des spécialités de formation déclarées (trois au plus), séparés par « , ».",
-    ),
-    _count("nb_stagiaires", "Nombre de stagiaires déclaré pour l'exercice."),
-    _count("nb_stagiaires_confies", "Nombre de stagiaires confiés par un autre organisme de formation."),
-    _count("effectif_formateurs", "Effectif des formateurs déclaré."),
-    *LOCATION_FIELDS,
-    _enum(
-        "statut",
-        STATUTS,
-        "Statut : actif, ou supprime (retiré de la Liste publique, conservé pour l'historique).",
-    ),
-    _f(
-        "enregistrement_source",
-        "integer",
-        "Numéro de l'enregistrement dans le fichier source (1 pour le premier après l'en-tête).",
-        constraints={"required": True, "minimum": 1},
-    ),
-]
+
+DECLARATION_FIELDS = [field_schema(f) for f in fields.published()]
+_DECLARED = {f["name"]: f for f in DECLARATION_FIELDS}
+
+
+def _declared(*names: str) -> list[dict]:
+    """Fields an organisation shares with its declarations, described as theirs."""
+    return [_DECLARED[name] for name in names]
+
+
+SCOPE_FIELDS = _declared(*(fields.scope_flag(code) for code in fields.SCOPE_CODES))
+LOCATION_FIELDS = _declared(*(f.name for f in fields.LOCATION))
+ADDRESS_FIELDS = _declared("adresse", "code_postal")
+TERRITORY_FIELDS = _declared("code_commune_insee", "code_departement", "code_region")
+PLACE_FIELDS = _declared("origine_lieu", "date_origine_lieu")
 
 ORGANISATION_FIELDS = [
     _code(

@@ -10,11 +10,11 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
+from ..settings import current as current_settings
 from ..sidecar import sidecar_path
 from ..sidecar import stamp as database_stamp
 from . import schema
@@ -32,8 +32,7 @@ log = logging.getLogger("annuaire.exports")
 
 
 def configured_folder() -> Path | None:
-    value = os.environ.get("ANNUAIRE_EXPORT_DIR")
-    return Path(value) if value else None
+    return current_settings().export_dir
 
 
 def export_folder(db: str | Path, *, generate: bool = True) -> Path:

@@ -130,10 +130,10 @@ def _problem(error, fields: dict[str, dict]) -> Problem:
     if kind == "constraint-error":
         found = re.search(r'constraint "(\w+)"', note)
         name = found.group(1) if found else "contrainte"
-        constraint = (fields.get(column) or {}).get("constraints", {}).get(name)
+        constraint = (fields.get(column or "") or {}).get("constraints", {}).get(name)
         return Problem(row, column, value, name, _constraint_message(name, constraint))
     if kind == "type-error":
-        field = fields.get(column) or {}
+        field = fields.get(column or "") or {}
         expected = TYPE_WORDS.get(field.get("type", ""), field.get("type", "?"))
         fmt = field.get("format")
         if fmt and fmt != "default":

@@ -111,7 +111,7 @@ def locate(
     failures: dict[str, str] = {}
     if todo and client is None:
         failures = dict.fromkeys(todo, "geocoding_disabled")
-    elif todo:
+    elif todo and client is not None:
         first = {k: a for k, a in todo.items() if a.citycode}
         outcomes: dict[str, Outcome] = {}
         progress = _Progress(on_progress, len(todo))
@@ -138,17 +138,17 @@ def locate(
 
     locations = []
     for i, a in enumerate(addresses):
-        key = keys.get(i)
-        if key is None:
+        asked = keys.get(i)
+        if asked is None:
             locations.append(_fallback(a))
             continue
-        if key in failures:
-            reasons[f"fallback.{failures[key]}"] += 1
+        if asked in failures:
+            reasons[f"fallback.{failures[asked]}"] += 1
             locations.append(_fallback(a))
             continue
-        answer = known.get(key)
+        answer = known.get(asked)
         why = "not_found" if answer is None else acceptable(answer, a.citycode, min_score)
-        if why:
+        if why or answer is None:
             reasons[f"fallback.{why}"] += 1
             locations.append(_fallback(a))
         else:

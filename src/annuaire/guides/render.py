@@ -35,7 +35,7 @@ def _linked_children(children: list[Token], pattern, names, resolve: Resolver) -
     for token in children:
         if token.type == "link_open":
             depth += 1
-            href = token.attrGet("href") or ""
+            href = str(token.attrGet("href") or "")
             kind, _, key = href.partition(":")
             if kind in ("organisme", "departement") and key:
                 target = resolve(kind, key)

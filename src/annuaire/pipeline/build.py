@@ -15,7 +15,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..clean.places import PlaceBook, place_declarations
 from ..clean.record import (
@@ -25,10 +25,10 @@ from ..clean.record import (
     declaration_fields,
     settle_twice,
 )
+from ..fields import SCOPE_CODES
 from ..memory import gc_paused
 from ..sources.download import download, is_url
 from ..sources.extra import ExtraSource, check_names, load_sources
-from ..sources.liste_publique import SCOPES
 from ..sources.reader import ListePubliqueReader, Record
 from ..sources.reference import Reference
 from .dedup import group_declarations
@@ -80,14 +80,16 @@ def _clean_chunk(chunk: list[tuple]) -> tuple[list[tuple | Rejected], Counter]:
     """In a worker: clean a chunk of records. Declarations go back as tuples of their fields, and
     without their raw fields: the parent has them."""
     cleaner = _worker_cleaner
-    cleaner.counts = counts = Counter()
+    assert cleaner is not None  # set before the workers were forked
+    counts: Counter[str] = Counter()
+    cleaner.counts = counts
     out: list[tuple | Rejected] = []
     for number, line, joined, values, extras, width_ok, overflow, defect in chunk:
         raw = joined.split(_SEPARATOR)
         values = raw if values is None else values
         cleaned = cleaner.clean(number, line, values, raw, extras, width_ok, overflow, defect)
-        cleaned.raw = None
-        out.append(declaration_fields(cleaned) if type(cleaned) is Declaration else cleaned)
+        cleaned.raw = []  # the parent has it
+        out.append(declaration_fields(cleaned) if isinstance(cleaned, Declaration) else cleaned)
     return out, counts
 
 
@@ -147,7 +149,7 @@ def _cleaned_in_parallel(
             pending: deque = deque()
             for records in _record_chunks(reader, on_progress):
                 if sum(1 for entry in pending if not _ready(entry)) >= backlog:  # the workers are busy
-                    pending.append([_clean_record(cleaner, record) for record in records])
+                    pending.append([cleaner.clean_record(record) for record in records])
                 else:
                     pending.append((records, pool.apply_async(_clean_chunk, (_for_worker(records),))))
                 # Hand on what is ready; wait only when enough is in flight to keep the workers busy.
@@ -177,24 +179,11 @@ def _settle(entry: list | tuple, counts: Counter) -> Iterator[Declaration | Reje
         yield out
 
 
-def _clean_record(cleaner: RecordCleaner, record: Record) -> Declaration | Rejected:
-    return cleaner.clean(
-        record.number,
-        record.line,
-        record.values,
-        record.raw,
-        record.extras,
-        record.width_ok,
-        record.overflow,
-        record.defect,
-    )
-
-
 def _cleaned_here(
     reader: ListePubliqueReader, cleaner: RecordCleaner, on_progress: ProgressCallback | None
 ) -> Iterator[Declaration | Rejected]:
     for record in reader:
-        yield _clean_record(cleaner, record)
+        yield cleaner.clean_record(record)
         if on_progress and record.number % 4096 == 0:
             on_progress(reader.progress(), reader.size)
 
@@ -332,7 +321,7 @@ def _build(
         timings["sirene"] = time.perf_counter() - mark
         groups = group_declarations(declarations)
         timings["deduplicate"] = time.perf_counter() - started - sum(timings.values())
-        report = {
+        report: dict[str, Any] = {
             "source": {
                 "location": source,
                 "bytes": reader.size,
@@ -357,7 +346,7 @@ def _build(
     ):
         for value, n in Counter(getattr(d, attribute) for d in declarations).items():
             counts[f"{prefix}.{value}"] = n
-    scopes = {code: counts.pop(f"scope.{code}", 0) for code, _, _ in SCOPES}
+    scopes = {code: counts.pop(f"scope.{code}", 0) for code in SCOPE_CODES}
     merged_groups = [g for g in groups if len(g.members) > 1]
     report |= {
         "rows": {

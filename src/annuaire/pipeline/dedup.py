@@ -14,8 +14,37 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from ..clean.record import Declaration
+
+class Displayed(Protocol):
+    """What choosing the declaration an organisation is shown from reads of one."""
+
+    @property
+    def nda(self) -> str: ...
+    @property
+    def date_derniere_declaration(self) -> str | None: ...
+    @property
+    def type_adresse(self) -> str: ...
+    @property
+    def code_commune_insee(self) -> str | None: ...
+    @property
+    def origine_lieu(self) -> str: ...
+
+
+class Declared(Displayed, Protocol):
+    """What de-duplication reads of a declaration: a cleaned one (clean/record.py's Declaration), or
+    one read back from a directory (an update's)."""
+
+    @property
+    def siret(self) -> str | None: ...
+    @property
+    def siren(self) -> str | None: ...
+    @property
+    def nom_comparaison(self) -> str: ...
+    @property
+    def code_postal(self) -> str | None: ...
+
 
 BY_SIRET = "siret"
 BY_NAME_POSTCODE = "nom_code_postal"
@@ -29,7 +58,7 @@ class Group:
     how: str  # siret, nom_code_postal or seul
 
 
-def _display_order(d: Declaration) -> tuple:
+def _display_order(d: Displayed) -> tuple[str, bool, bool, int]:
     """Most recent declaration first; then the most complete (its own address gives a commune: a
     place SIRENE gives does not count, so that the order does not depend on SIRENE's answers); then
     the lowest NDA."""
@@ -41,7 +70,7 @@ def _display_order(d: Declaration) -> tuple:
     )
 
 
-def group_declarations(decls: Sequence[Declaration]) -> list[Group]:
+def group_declarations(decls: Sequence[Declared]) -> list[Group]:
     by_siret: dict[str, list[int]] = defaultdict(list)
     orphans: list[int] = []
     for i, d in enumerate(decls):

@@ -22,43 +22,18 @@ from typing import Any
 
 from ..clean.names import fold
 from ..clean.record import Declaration
+from ..fields import FIELDS, SCOPE_CODES, groups
 
-# Group → the declaration fields it holds (names of the `declarations` table's columns).
-GROUPS: dict[str, tuple[str, ...]] = {
-    "denomination": ("denomination",),
-    "adresse": ("voie", "code_postal", "etranger"),
-    "certifications": (
-        "certification_actions_formation",
-        "certification_bilans_competences",
-        "certification_vae",
-        "certification_apprentissage",
-    ),
-    "declaration": (
-        "date_derniere_declaration",
-        "debut_exercice",
-        "fin_exercice",
-        "nb_stagiaires",
-        "nb_stagiaires_confies",
-        "effectif_formateurs",
-        "specialites",
-    ),
-}
+# Group → the declaration fields it holds (names of the `declarations` table's columns), and how each
+# is compared: from the fields table (fields.py).
+GROUPS: dict[str, tuple[str, ...]] = groups()
 ADDRESS_GROUP = "adresse"
-FOLDED = frozenset(["denomination", "voie", "etranger"])
-COMPLETED = frozenset(GROUPS["declaration"])  # unknown → known is a completion
+FOLDED = frozenset(f.name for f in FIELDS if f.compare == "folded")
+COMPLETED = frozenset(f.name for f in FIELDS if f.compare == "completed")  # unknown → known: a completion
 # Compared exactly to tell a correction from no change at all.
-EXACT = (
-    "denomination",
-    "siret",
-    "siret_brut",
-    "siren",
-    "ndas_precedents",
-    "voie",
-    "ville",
-    "code_postal",
-    "code_commune_insee",
-    *GROUPS["declaration"],
-)
+EXACT = tuple(f.name for f in FIELDS if f.correction)
+_COMPARED = [f for f in FIELDS if f.group is not None or f.correction]
+_SCOPE_INDEX = {code: i for i, code in enumerate(SCOPE_CODES)}
 
 
 def raw_fingerprint(raw: Iterable[str]) -> str:
@@ -67,31 +42,21 @@ def raw_fingerprint(raw: Iterable[str]) -> str:
 
 
 def declaration_values(d: Declaration) -> dict[str, Any]:
-    """A cleaned declaration's significant fields, keyed like the `declarations` table."""
-    c = d.certifications
-    return {
-        "denomination": d.denomination,
-        "siret": d.siret,
-        "siret_brut": d.siret_brut,
-        "siren": d.siren,
-        "ndas_precedents": sorted(d.ndas_precedents),
-        "voie": d.voie,
-        "code_postal": d.code_postal,
-        "ville": d.ville,
-        "code_commune_insee": d.code_commune_insee,
-        "etranger": list(d.etranger),
-        "certification_actions_formation": None if c[0] is None else int(c[0]),
-        "certification_bilans_competences": None if c[1] is None else int(c[1]),
-        "certification_vae": None if c[2] is None else int(c[2]),
-        "certification_apprentissage": None if c[3] is None else int(c[3]),
-        "date_derniere_declaration": d.date_derniere_declaration,
-        "debut_exercice": d.debut_exercice,
-        "fin_exercice": d.fin_exercice,
-        "nb_stagiaires": d.nb_stagiaires,
-        "nb_stagiaires_confies": d.nb_stagiaires_confies,
-        "effectif_formateurs": d.effectif_formateurs,
-        "specialites": [code or label for code, label in d.specialites],
-    }
+    """A cleaned declaration's significant fields, keyed and valued like the `declarations` table
+    (flags as 0/1), its previous NDAs and specialities as lists (as `ndas_precedents` and
+    `declaration_specialites` hold them)."""
+    out: dict[str, Any] = {}
+    for f in _COMPARED:
+        if f.scope is not None:
+            flag = d.certifications[_SCOPE_INDEX[f.scope]]
+            out[f.name] = None if flag is None else int(flag)
+        elif f.name == "ndas_precedents":
+            out[f.name] = sorted(d.ndas_precedents)
+        elif f.name == "specialites":
+            out[f.name] = [code or label for code, label in d.specialites]
+        else:
+            out[f.name] = getattr(d, f.name)
+    return out
 
 
 def _normal(value: Any) -> Any:

@@ -7,12 +7,14 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .. import config
 from ..clean.commune import CommuneResolver
 from ..geocoding.ban import DEFAULT_URL, BanClient
 from ..geocoding.cache import GeocodeCache
 from ..geocoding.strategy import MIN_SCORE, Address, Location, locate
+from ..settings import Settings
+from ..settings import current as current_settings
 
 log = logging.getLogger("annuaire.geocode")
 
@@ -30,11 +32,14 @@ class GeocodeSettings:
     min_score: float = MIN_SCORE
 
     @classmethod
-    def from_environment(cls, **overrides) -> GeocodeSettings:
-        values = {
-            "enabled": config.env_flag("ANNUAIRE_GEOCODE", True),
-            "url": config.geocoder_url() or DEFAULT_URL,
-            "cache_path": config.cache_dir() / "geocode.sqlite",
+    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> GeocodeSettings:
+        """From the settings (settings.py: the geocoder, on or off, the cache), then the options given
+        (None: not given)."""
+        s = settings or current_settings()
+        values: dict[str, Any] = {
+            "enabled": s.geocode,
+            "url": s.geocoder_url or DEFAULT_URL,
+            "cache_path": s.cache_dir / "geocode.sqlite",
         }
         values |= {k: v for k, v in overrides.items() if v is not None}
         return cls(**values)
@@ -61,7 +66,9 @@ def addresses_from(rows: Iterable[dict], communes: CommuneResolver) -> list[Addr
     for r in rows:
         commune = communes.communes.get(r["code_commune_insee"]) if r["code_commune_insee"] else None
         centroid = (
-            (commune.latitude, commune.longitude, commune.name) if commune and commune.latitude else None
+            (commune.latitude, commune.longitude, commune.name)
+            if commune and commune.latitude is not None and commune.longitude is not None
+            else None
         )
         out.append(
             Address(

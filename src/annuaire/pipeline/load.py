@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from functools import partial
+from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache, partial
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from ..clean.names import fold, place_words
 from ..clean.record import Declaration, Rejected
-from ..sources.liste_publique import SCOPES
+from ..fields import SCOPE_CODES, SCOPES
+from ..fields import stored as stored_fields
 from ..sources.reference import Reference
-from .dedup import Group
+from .dedup import Declared, Group
 from .diff import raw_fingerprint
 
 if TYPE_CHECKING:
@@ -40,81 +41,59 @@ ORGANISMES = [
 ]
 
 
-SCOPE_CODES = [code for code, _, _ in SCOPES]
-
-
 def _check(writer: BuildWriter, table: str, expected: list[str]) -> None:
     actual = writer.columns(table)
     if actual[: len(expected)] != expected:  # pragma: no cover - a schema edit without this file
         raise RuntimeError(f"table {table}: schema columns {actual} differ from the loader's {expected}")
 
 
-# A declaration's row is built from slices of its attributes, fetched in C (operator.attrgetter):
-# a quarter of the cost of naming 38 attributes one by one. Booleans (siren_incoherent, the four
-# certification flags) are stored as they are: SQLite's driver binds True/False as 1/0, None as NULL.
-_ROW_HEAD = attrgetter(
-    "enregistrement",
-    "ligne",
-    "denomination",
-    "siret",
-    "siret_brut",
-    "siret_statut",
-    "siren",
-    "siren_brut",
-    "siren_incoherent",
-    "voie",
-    "code_postal",
-    "ville",
-    "code_commune_insee",
-    "commune",
-    "code_departement",
-    "code_region",
-    "code_region_declare",
-    "methode_commune",
-    "type_adresse",
-)
-_ROW_TAIL = attrgetter(
-    "date_derniere_declaration",
-    "debut_exercice",
-    "fin_exercice",
-    "nb_stagiaires",
-    "nb_stagiaires_confies",
-    "effectif_formateurs",
-    "extras",
-)
-_ROW_PLACE = attrgetter("origine_lieu", "date_origine_lieu")
-_ACTIVE = ("actif",)
-# An organisation is shown as its displayed declaration: these columns of `organismes` are its.
-_SHOWN = attrgetter(
-    "denomination",
-    "nom_comparaison",
-    "nda",
-    "voie",
-    "code_postal",
-    "ville",
-    "code_commune_insee",
-    "commune",
-    "code_departement",
-    "code_region",
-    "type_adresse",
-    "date_derniere_declaration",
-)
+_SCOPE_INDEX = {code: i for i, code in enumerate(SCOPE_CODES)}
 
 
-def declaration_row(d: Declaration, organisme_id: int) -> tuple:
-    """The `declarations` row, in the schema's column order."""
-    return (
-        (d.nda, organisme_id)
-        + _ROW_HEAD(d)
-        + d.certifications
-        + d.etranger
-        + _ROW_TAIL(d)
-        + _ACTIVE
-        + _ROW_PLACE(d)
-    )
+def declaration_row_getter(columns: Sequence[str]) -> Callable[[Declaration], tuple]:
+    """A function giving a declaration's row for a `declarations` table with these columns, in their
+    order, from the fields table (fields.py): each column is a field's, a scope's flag is the
+    declaration's `certifications[i]`. A column no field names, or a field no column holds, is an
+    error now rather than a misaligned row later.
+
+    The function is generated as one tuple expression (as `dataclasses` generates `__init__`): the
+    build calls it 150,000 times, and it costs less than slicing the attributes through
+    `attrgetter`s and concatenating the slices. Booleans (siren_incoherent, the scopes' flags) are
+    stored as they are: SQLite's driver binds True/False as 1/0, None as NULL."""
+    by_column = {f.column_name: f for f in stored_fields()}
+    unknown = [c for c in columns if c not in by_column]
+    missing = sorted(str(c) for c in set(by_column) - set(columns))
+    if unknown or missing:
+        raise RuntimeError(
+            f"table declarations: columns {unknown} are no field's, fields {missing} have no column "
+            "(fields.py and store/schema.sql disagree)"
+        )
+    values = []
+    for column in columns:
+        f = by_column[column]
+        if not f.name.isidentifier():  # pragma: no cover - the table's names are ours
+            raise ValueError(f"field name {f.name!r}")
+        values.append(f"d.certifications[{_SCOPE_INDEX[f.scope]}]" if f.scope else f"d.{f.name}")
+    return eval(f"lambda d: ({', '.join(values)},)")  # our own field names, checked above
 
 
-def organisation_identifier(group: Group, decls: Sequence[Declaration]) -> str:
+@lru_cache(maxsize=8)
+def _row_getter(columns: tuple[str, ...]) -> Callable[[Declaration], tuple]:
+    return declaration_row_getter(columns)
+
+
+def declaration_row(d: Declaration, organisme_id: int, columns: Sequence[str]) -> tuple:
+    """The row of a declaration of this organisation, for a `declarations` table with these columns."""
+    d.organisme_id = organisme_id
+    return _row_getter(tuple(columns))(d)
+
+
+# An organisation is shown as its displayed declaration: these columns of `organismes` (after its
+# identifiers, before its grouping) are its declaration's, `nda_principal` its NDA.
+_SHOWN = attrgetter(*("nda" if c == "nda_principal" else c for c in ORGANISMES[4:-3]))
+
+
+def organisation_identifier(group: Group, decls: Sequence[Declared]) -> str:
     """A stable pivot identifier: the SIRET, or "NDA" + the lowest NDA for those without one."""
     if group.siret:
         return group.siret
@@ -241,11 +220,11 @@ def load_directory(
     """Write the directory; returns each declaration's organisation id (for later stages)."""
     _check(writer, "organismes", ORGANISMES)
     write_geography(writer, reference)
-    writer.write("portees", [(code, label) for code, _, label in SCOPES])
+    writer.write("portees", [(s.code, s.label) for s in SCOPES])
 
     organisme_of: list[int] = [0] * len(decls)
     organisations = []
-    certifications = []
+    certifications: list[tuple[int, str, str]] = []
     keyed = sorted((organisation_identifier(g, decls), g) for g in groups)
     # Rows go in key order: SQLite appends to its b-trees instead of splitting pages all over.
     order = sorted(range(len(decls)), key=[d.nda for d in decls].__getitem__)
@@ -257,13 +236,15 @@ def load_directory(
             "empreintes": partial(fingerprint_rows, decls, order),
         }
     )
+    row = declaration_row_getter(writer.columns("declarations"))
     for number, (identifier, group) in enumerate(keyed, start=1):
         shown = decls[group.members[0]]
         for i in group.members:
             organisme_of[i] = number
             d = decls[i]
+            d.organisme_id = number
             c = d.certifications
-            if c[0] or c[1] or c[2] or c[3]:
+            if any(c):
                 certifications.extend(
                     (number, code, d.nda) for code, f in zip(SCOPE_CODES, c, strict=True) if f
                 )
@@ -274,7 +255,7 @@ def load_directory(
         )
     writer.write("organismes", organisations)
     del organisations, keyed  # the peak of memory is near: let them go
-    writer.write("declarations", (declaration_row(decls[i], organisme_of[i]) for i in order))
+    writer.write("declarations", (row(decls[i]) for i in order))
     writer.write("certifications", certifications)
     writer.write("ndas_precedents", sorted({(p, d.nda) for d in decls for p in d.ndas_precedents}))
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..clean.record import Declaration
+from ..fields import SCOPE_CODES
 from ..sources.extra import LoadedSource
-from ..sources.liste_publique import SCOPES
 from ..sources.secondary import SecondaryRecord
 from .dedup import _display_order as display_order
 
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from ..store.base import BuildWriter
 
 LISTE_PUBLIQUE = "liste_publique"
-SCOPE_CODES = [code for code, _, _ in SCOPES]
 BY_SIRET, BY_NDA, BY_NAME, NONE = "siret", "nda", "nom_code_postal", "aucune"
 
 
@@ -191,7 +190,7 @@ def reconcile_index(writer: Writer, index: Index, sources: Sequence[LoadedSource
     described = []
     for source in sources:
         links = []
-        provenance = []
+        provenance: list[tuple[Any, ...]] = []
         methods: Counter = Counter()
         reasons: Counter = Counter()
         conflict_counts: Counter = Counter()

@@ -19,8 +19,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import config
 from ..errors import DirectoryMissing
+from ..settings import current as current_settings
 from ..sources.sirene import Etablissement, SireneCache, SireneClient, check
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def answers_for(
 
 
 def default_cache_path() -> Path:
-    return config.cache_dir() / "sirene.sqlite"
+    return current_settings().cache_dir / "sirene.sqlite"
 
 
 def answer_row(e: Etablissement, when: str, api: str) -> tuple:

@@ -34,7 +34,6 @@ from ..errors import AnnuaireError, DirectoryMissing
 from ..memory import gc_paused
 from ..sources.download import download, is_url
 from ..sources.extra import ExtraSource, LoadedSource, check_names, load_sources
-from ..sources.liste_publique import SCOPES
 from ..sources.reader import ListePubliqueReader
 from ..sources.reference import Reference
 from .build import line_accounts
@@ -58,7 +57,6 @@ if TYPE_CHECKING:
     from ..store.base import Member, Store, UpdateSession, UpdateWriter
 
 log = logging.getLogger("annuaire.update")
-SCOPE_CODES = [code for code, _, _ in SCOPES]
 
 
 class UpdateError(AnnuaireError):
@@ -113,16 +111,7 @@ def read_changes(
             else:
                 unchanged[nda] = (record.number, record.line, record.raw)
             continue
-        out = cleaner.clean(
-            record.number,
-            record.line,
-            record.values,
-            record.raw,
-            record.extras,
-            record.width_ok,
-            record.overflow,
-            record.defect,
-        )
+        out = cleaner.clean_record(record)
         if isinstance(out, Rejected):
             rejected.append(out)
             continue
@@ -147,8 +136,8 @@ def read_changes(
             cleaned[out.nda], quarantined = settle_twice(kept, out)
             rejected.append(quarantined)
     counts.update(reader.repairs)
-    kept = [entry[0] for entry in unchanged.values()] + [d.enregistrement for d in cleaned.values()]
-    lines = line_accounts(reader, kept, rejected)
+    numbers = [entry[0] for entry in unchanged.values()] + [d.enregistrement for d in cleaned.values()]
+    lines = line_accounts(reader, numbers, rejected)
     return Reading(set(unchanged), cleaned, rejected, reader.records_read, counts, lines)
 
 
@@ -189,15 +178,7 @@ def compare(old: dict[str, dict], reading: Reading, active: dict[str, str | None
         if nda not in active:
             diff.added.append(nda)
             continue
-        before = old[nda] | {
-            "etranger": [
-                old[nda]["etranger_denomination"],
-                old[nda]["etranger_voie"],
-                old[nda]["etranger_code_postal"],
-                old[nda]["etranger_ville"],
-                old[nda]["etranger_pays"],
-            ]
-        }
+        before = old[nda]
         new = declaration_values(d)
         groups = changed_groups(before, new)
         if groups:
@@ -220,8 +201,9 @@ def _write_declarations(writer: UpdateWriter, decls: list[Declaration]) -> None:
         for d in decls
         for rank, (code, label) in enumerate(d.specialites, start=1)
     ]
+    columns = writer.columns("declarations")
     writer.replace_declarations(
-        [declaration_row(d, 0) for d in decls],  # the organisation is set when regrouping
+        [declaration_row(d, 0, columns) for d in decls],  # the organisation is set when regrouping
         [(d.nda, raw_fingerprint(d.raw), d.nom_comparaison) for d in decls],
         sorted({(p, d.nda) for d in decls for p in d.ndas_precedents}),
         specialities,
@@ -351,7 +333,7 @@ def _regroup(
 
 
 def _log_changes(writer: UpdateWriter, diff: Diff, today: str) -> None:
-    rows = [(today, nda, "ajout", None) for nda in diff.added]
+    rows: list[tuple[str, str, str, str | None]] = [(today, nda, "ajout", None) for nda in diff.added]
     # A modification's fields: the groups changed, then the scopes gained (+vae) or lost (-vae).
     rows += [
         (today, nda, "modification", json.dumps(groups + diff.scopes.get(nda, [])))

@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 
-def unavailable_errors() -> tuple[type[BaseException], ...]:
+def unavailable_errors() -> tuple[type[Exception], ...]:
     """Errors a read may raise when the directory's database is gone or not (yet) a directory: then
     `Searcher.available()` tells a vanished directory from a bug."""
     import sqlite3
@@ -29,7 +29,7 @@ def unavailable_errors() -> tuple[type[BaseException], ...]:
     return (sqlite3.DatabaseError, OSError)
 
 
-def server_errors() -> tuple[type[BaseException], ...]:
+def server_errors() -> tuple[type[Exception], ...]:
     """A database server that cannot be reached, or a pool without a free connection."""
     try:
         import psycopg

@@ -72,6 +72,12 @@ class Searcher(ABC):
     @abstractmethod
     def stats(self) -> dict[str, Any]: ...
 
+    @abstractmethod
+    def statistiques(self) -> dict[str, Any]:
+        """The statistics page's figures (statistics.py): `departements` (population, certified
+        organisations per 10,000 inhabitants, map class), `classes`, `france`, `portees` (counts and
+        the last update's changes), `evolution` (the dates compared)."""
+
     def available(self) -> bool:
         """Whether the directory can be read now (after an error: was it the database's absence, or
         a bug?)."""

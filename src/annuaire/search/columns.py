@@ -43,7 +43,7 @@ class Vocabulary:
 
     def __init__(self, values: Sequence[str | None]):
         self.values = sorted({v for v in values if v is not None})
-        self.code = {v: i for i, v in enumerate(self.values)}
+        self.code: dict[str | None, int] = {v: i for i, v in enumerate(self.values)}
         self.code[None] = -1
         self.codes = np.array([self.code[v] for v in values], dtype=np.int32)
 

@@ -89,6 +89,18 @@ class Part:
     place: Place | None = None
     others: tuple[Place, ...] = ()  # a place's namesakes (the name was ambiguous)
 
+    @property
+    def term(self) -> Entry:
+        """A lexicon part's entry (a need, a scope, the certification)."""
+        assert self.entry is not None, self.kind
+        return self.entry
+
+    @property
+    def where(self) -> Place:
+        """A place part's place."""
+        assert self.place is not None, self.kind
+        return self.place
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -153,7 +165,8 @@ class Reading:
         part's chip links to. What separates two words stays ("Saint-Denis"), unless one of them
         goes."""
         skip = set(without.positions) if without is not None else set()
-        out, end, dropped = [], 0, True
+        out: list[str] = []
+        end, dropped = 0, True
         for i, w in enumerate(self.words):
             start, stop = w.span
             if stop <= start and start == end:  # the second word of a split one: nothing of its own

@@ -186,7 +186,7 @@ class Lexicon:
             while j < len(words) and len(content) < self.longest:
                 if keys[j] is not None:
                     content.append(j)
-                    entry = self.by_key.get(tuple(keys[p] for p in content))
+                    entry = self.by_key.get(tuple(keys[p] or "" for p in content))  # none is None
                     if entry is not None:
                         best = (j + 1, entry)
                 j += 1

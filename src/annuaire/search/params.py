@@ -6,7 +6,9 @@ import math
 import re
 from dataclasses import dataclass, field
 
-SCOPES = ("actions_formation", "bilans_competences", "vae", "apprentissage")
+from ..fields import SCOPE_CODES
+
+SCOPES = SCOPE_CODES  # the Qualiopi scopes (fields.py)
 SORTS = ("pertinence", "distance", "nom", "date")
 STATUSES = ("actif", "supprime", "tous")
 MAX_PAGE_SIZE = 100
@@ -33,7 +35,7 @@ class QueryError(ValueError):
         self.message = message
 
 
-def _code(value: str | None, pattern: re.Pattern, param: str, expected: str) -> str | None:
+def _code(value: str | None, pattern: re.Pattern[str], param: str, expected: str) -> str | None:
     if value is None or value == "":
         return None
     value = value.strip().upper()

@@ -17,7 +17,6 @@ same directory). A worker sees a new directory within a second of its swap.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -30,6 +29,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from ..errors import DirectoryMissing
+from ..settings import current as current_settings
 from ..store.postgres import SCHEMA, open_connection
 from . import text
 from .columns import ROW_FIELDS, Columns, Lookups
@@ -49,7 +49,6 @@ IDENTIFIER_MATCHES = {
 WITHIN = (
     "public.ST_DWithin(r.lieu, public.ST_MakePoint(%(lon)s, %(lat)s)::public.geography, %(metres)s, false)"
 )
-POOL_SIZE = int(os.environ.get("ANNUAIRE_PG_POOL_SIZE", "8"))
 
 
 def tsquery(words: list[str], prefix: bool = True) -> str:
@@ -64,7 +63,7 @@ class Row(tuple):
 
     _index: dict[str, int] = {}
 
-    def __getitem__(self, key):  # type: ignore[override]
+    def __getitem__(self, key):
         if isinstance(key, str):
             return tuple.__getitem__(self, self._index[key])
         return tuple.__getitem__(self, key)
@@ -140,7 +139,7 @@ class PooledConnection:
 
 class PostgresSearcher(SQLiteSearcher):
     def __init__(
-        self, url: str, *, schema: str = SCHEMA, version_ttl: float = 1.0, pool_size: int = POOL_SIZE
+        self, url: str, *, schema: str = SCHEMA, version_ttl: float = 1.0, pool_size: int | None = None
     ):
         self.url = url
         self.schema = schema
@@ -161,7 +160,7 @@ class PostgresSearcher(SQLiteSearcher):
         self.pool = ConnectionPool(
             url,
             min_size=1,
-            max_size=max(1, pool_size),
+            max_size=max(1, pool_size if pool_size is not None else current_settings().pg_pool_size),
             kwargs={"autocommit": True},
             configure=configure,
             open=True,
@@ -178,7 +177,7 @@ class PostgresSearcher(SQLiteSearcher):
 
     def _read_version(self) -> str:
         with self.pool.connection() as conn:
-            exists = conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]
+            exists = (conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone() or (False,))[0]
             if not exists:
                 raise DirectoryMissing(self.url, f"no directory in schema {self.schema!r}")
             row = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
@@ -229,7 +228,7 @@ class PostgresSearcher(SQLiteSearcher):
 
         return self._cached("columns", load, pinned=True)
 
-    def _words_matching(self, words: list[str], prefix: bool = True) -> np.ndarray:  # type: ignore[override]
+    def _words_matching(self, words: list[str], prefix: bool = True) -> np.ndarray:
         """Ids of the organisations whose name or commune holds every word (each a prefix, or whole),
         as SQLite's full-text index gives them; recent answers kept, as there."""
         expression = tsquery(words, prefix)
@@ -244,7 +243,7 @@ class PostgresSearcher(SQLiteSearcher):
                 """SELECT string_agg(rowid::text, ','), (SELECT value FROM meta WHERE key = 'version')
                    FROM organismes_fts WHERE mots @@ %(q)s::tsquery""",
                 {"q": expression},
-            ).fetchone()
+            ).fetchone() or (None, None)  # an aggregate: always one row
         self._observe(version)
         found = np.fromstring(found_ids or "", dtype=np.int64, sep=",")
         found.flags.writeable = False
@@ -272,7 +271,7 @@ class PostgresSearcher(SQLiteSearcher):
                     f"""SELECT string_agg(r.id::text, ','), (SELECT value FROM meta WHERE key = 'version')
                         FROM recherche r WHERE {WITHIN}""",
                     {"lat": centre[0], "lon": centre[1], "metres": f.rayon_km * 1000.0},
-                ).fetchone()
+                ).fetchone() or (None, None)
                 self._observe(version)
                 # One string parsed in C, as for SQLite: cheaper than a Python int per match.
                 matches = np.fromstring(found_ids or "", dtype=np.int64, sep=",")
@@ -293,7 +292,7 @@ class PostgresSearcher(SQLiteSearcher):
             understood=understood,
         )
 
-    def _organisation_id(self, conn, key: str) -> int | None:  # type: ignore[override]
+    def _organisation_id(self, conn, key: str) -> int | None:
         compact = no_nul("".join(key.split()).replace(".", "").upper())
         if not compact or len(compact) > 40:
             return None

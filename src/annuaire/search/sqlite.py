@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import DirectoryMissing
+from ..fields import api_reader
 from ..gazetteer import CENTRE_KINDS, CITY, Gazetteer, centre_error
 from ..sources.naf import naf_label
 from ..store.place_sql import PLACE_PROVENANCE
 from ..store.sqlite import ensure_math_functions
-from . import text, understanding
+from . import statistics, text, understanding
 from .base import DirectoryUnavailable, Searcher
 from .columns import ROW_FIELDS, Columns, Lookups
 from .interpret import WORD
@@ -35,10 +36,11 @@ from .lexicon import default_lexicon
 from .params import SCOPES, ClusterQuery, Filters, QueryError, SearchQuery
 from .spelling import Speller
 
-SUMMARY = """SELECT o.id, o.identifiant, o.siret, o.siren, o.denomination, o.nda_principal, o.nb_declarations,
-       o.voie, o.code_postal, coalesce(o.commune, o.ville) AS commune, o.code_commune_insee,
-       o.code_departement, o.code_region, o.type_adresse, o.date_derniere_declaration, o.statut,
-       r.actions_formation, r.bilans_competences, r.vae, r.apprentissage,
+SUMMARY = f"""SELECT o.id, o.identifiant, o.siret, o.siren, o.denomination, o.nda_principal,
+       o.nb_declarations, o.voie, o.code_postal, coalesce(o.commune, o.ville) AS commune,
+       o.code_commune_insee, o.code_departement, o.code_region, o.type_adresse,
+       o.date_derniere_declaration, o.statut,
+       {", ".join(f"r.{scope}" for scope in SCOPES)},
        r.latitude, r.longitude, l.geo_methode
 FROM organismes o JOIN recherche r ON r.id = o.id LEFT JOIN localisations l ON l.nda = o.nda_principal
 WHERE o.id IN (SELECT value FROM json_each(?))"""
@@ -57,10 +59,8 @@ IDENTIFIER_MATCHES = {
 }
 
 
-def _flag(value) -> bool | None:
-    return None if value is None else bool(value)
-
-
+# A declaration as the API gives it (api/models.py), from its row with its lists (fields.py).
+_DECLARATION = api_reader()
 ACTIVITY_FIELDS = (
     "debut_exercice",
     "fin_exercice",
@@ -83,11 +83,12 @@ def _column(row, name: str):
     return row[name] if name in row.keys() else None  # noqa: SIM118 (sqlite3.Row)
 
 
-def _place_of(shown: dict, sirene: dict | None) -> dict[str, Any]:
+def _place_of(shown: dict[str, Any], sirene: dict[str, Any] | None) -> dict[str, Any]:
     """Where the organisation's place comes from (its displayed declaration's): `liste_publique`,
     `sirene` (with SIRENE's address and the date of its answer), `region_declaree`, `aucune`."""
     origin = shown.get("origine_lieu") or "liste_publique"
     from_sirene = origin == "sirene" and sirene is not None
+    sirene = sirene or {}
     return {
         "origine": origin,
         "date": shown.get("date_origine_lieu"),
@@ -290,7 +291,7 @@ class SQLiteSearcher(Searcher):
         """The search's centre and the place it is: a position given, or the place `autour` names
         (gazetteer.py: a name, a postal code, an INSEE code). QueryError when the place is unknown or
         ambiguous: the message names the candidates."""
-        if f.lat is not None:
+        if f.lat is not None and f.lon is not None:
             return (f.lat, f.lon), {
                 "type": "position",
                 "code": None,
@@ -305,8 +306,8 @@ class SQLiteSearcher(Searcher):
             return None, None
         found = self.gazetteer().resolve(f.autour, CENTRE_KINDS)
         problem = centre_error(found)
-        if problem:
-            raise QueryError("autour", problem)
+        if problem or found.place is None or found.place.latitude is None or found.place.longitude is None:
+            raise QueryError("autour", problem or f.autour)  # centre_error names what is missing
         return (found.place.latitude, found.place.longitude), found.place.as_dict()
 
     def _communes_meant(self, f: Filters) -> tuple[str, ...]:
@@ -387,8 +388,8 @@ class SQLiteSearcher(Searcher):
             found = text.identifier(f.q)
             if found:
                 kind, digits = found
-                matches = [row[0] for row in conn.execute(IDENTIFIER_MATCHES[kind], (digits,))]
-                matches = np.array(matches, dtype=np.int64)
+                ids = [row[0] for row in conn.execute(IDENTIFIER_MATCHES[kind], (digits,))]
+                matches = np.array(ids, dtype=np.int64)
             else:
                 understood = self._understand(f)
         postal = ()
@@ -584,32 +585,7 @@ class SQLiteSearcher(Searcher):
                 )
             ]
             declarations.append(
-                {
-                    "numero_declaration_activite": d["nda"],
-                    "numeros_declaration_activite_precedents": previous,
-                    "denomination": d["denomination"],
-                    "siret": d["siret"],
-                    "siret_brut": d["siret_brut"],
-                    "siret_statut": d["siret_statut"],
-                    "siren": d["siren"],
-                    "adresse": d["voie"],
-                    "code_postal": d["code_postal"],
-                    "ville_declaree": d["ville"],
-                    "commune": d["commune"],
-                    "code_commune_insee": d["code_commune_insee"],
-                    "type_adresse": d["type_adresse"],
-                    **{f"certification_{s}": _flag(d[f"certification_{s}"]) for s in SCOPES},
-                    "date_derniere_declaration": d["date_derniere_declaration"],
-                    "debut_exercice": d["debut_exercice"],
-                    "fin_exercice": d["fin_exercice"],
-                    "nb_stagiaires": d["nb_stagiaires"],
-                    "nb_stagiaires_confies": d["nb_stagiaires_confies"],
-                    "effectif_formateurs": d["effectif_formateurs"],
-                    "specialites": specialities,
-                    "statut": d["statut"],
-                    "origine_lieu": _column(d, "origine_lieu"),
-                    "date_origine_lieu": _column(d, "date_origine_lieu"),
-                }
+                _DECLARATION({**dict(d), "ndas_precedents": previous, "specialites": specialities})
             )
         history = [
             {
@@ -750,7 +726,9 @@ class SQLiteSearcher(Searcher):
             for row in rows
             if row[0] > 1
         ]
-        singles = [(int(columns.ids[row[7]]), None) for row in rows if row[0] == 1]
+        singles: list[tuple[int, float | None]] = [
+            (int(columns.ids[row[7]]), None) for row in rows if row[0] == 1
+        ]
         points = [
             {k: s[k] for k in ("id_organisme", "denomination", "commune", "latitude", "longitude")}
             for s in self._summaries(conn, singles)
@@ -785,7 +763,7 @@ class SQLiteSearcher(Searcher):
             lambda: dict(self._conn().execute("SELECT code, libelle FROM specialites").fetchall()),
         )
 
-    def _area(self, **filters: str) -> dict[str, Any]:
+    def _area(self, **filters: Any) -> dict[str, Any]:
         """Counts over the active organisations of one area (`departement=`, `commune=`…), or all."""
         columns = self.columns()
         f = Filters(**filters)
@@ -1024,3 +1002,65 @@ class SQLiteSearcher(Searcher):
             }
 
         return self._cached("stats", compute)
+
+    def statistiques(self) -> dict[str, Any]:
+        """The statistics page's figures (statistics.py): per département, the certified organisations
+        per 10,000 inhabitants (the COG's populations of its communes); per scope, the organisations
+        and declarations holding it and what the last update changed (from `historique`)."""
+
+        def compute():
+            conn = self._conn()
+            populations = dict(
+                conn.execute(
+                    """SELECT code_departement, sum(population) FROM communes
+                       WHERE type IN ('commune', 'ville') GROUP BY code_departement"""
+                ).fetchall()
+            )
+            rows, classes = statistics.departement_figures(self.departements(), populations)
+            area = self._area()
+            flags = ", ".join(f"coalesce(sum(certification_{c}), 0)" for c in statistics.SCOPE_CODES)
+            held = conn.execute(f"SELECT {flags} FROM declarations WHERE statut = 'actif'").fetchone()
+            meta = dict(
+                conn.execute("SELECT key, value FROM meta WHERE key IN ('built_at', 'updated_at')").fetchall()
+            )
+            last, previous, changes = None, None, None
+            if self._has_table("historique"):
+                events = ", ".join(f"'{e}'" for e in statistics.EVENTS)
+                dates = [
+                    d
+                    for (d,) in conn.execute(
+                        f"""SELECT DISTINCT date FROM historique WHERE evenement IN ({events})
+                            ORDER BY date DESC LIMIT 2"""
+                    ).fetchall()
+                ]
+                if dates:
+                    last = dates[0]
+                    previous = dates[1] if len(dates) > 1 else (meta.get("built_at") or "")[:10] or None
+                    found = conn.execute(
+                        f"""SELECT h.nda, h.evenement, h.champs, d.statut,
+                                   {", ".join(f"d.certification_{c}" for c in statistics.SCOPE_CODES)}
+                            FROM historique h JOIN declarations d ON d.nda = h.nda
+                            WHERE h.date = ? AND h.evenement IN ({events}) ORDER BY h.id""",
+                        (last,),
+                    ).fetchall()
+                    state = {
+                        row[0]: (
+                            row[3] == "actif",
+                            frozenset(c for c, f in zip(statistics.SCOPE_CODES, row[4:], strict=True) if f),
+                        )
+                        for row in found
+                    }
+                    changes = statistics.scope_changes(((r[0], r[1], r[2]) for r in found), state)
+            return {
+                "date_construction": meta.get("built_at"),
+                "date_mise_a_jour": meta.get("updated_at"),
+                "evolution": {"date": last, "date_precedente": previous} if last else None,
+                "france": statistics.national(rows, area["nb_organismes"], area["nb_certifies"]),
+                "classes": classes,
+                "departements": rows,
+                "portees": statistics.scope_figures(
+                    area["portees"], dict(zip(statistics.SCOPE_CODES, held, strict=True)), changes
+                ),
+            }
+
+        return self._cached("statistiques", compute)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -93,7 +93,7 @@ class Context:
     words_matching: WordsMatching
     weights: Mapping[str, int]  # organisations per INSEE code (namesakes, nearby communes)
     labels: Mapping[str, str] = field(default_factory=dict)  # NSF code → label (the directory's)
-    memo: dict = field(default_factory=dict)  # names holding some words, kept per directory version
+    memo: dict[Any, Any] = field(default_factory=dict)  # names holding some words, kept per directory version
 
 
 def check_text(q: str) -> list[Word]:
@@ -164,7 +164,9 @@ def _variants(words: list[Word], speller: Speller, *, unknown_only: bool) -> lis
         chosen = [i for i, w in enumerate(words) if correctable(w.folded)]
     if not chosen or len(chosen) > MAX_UNKNOWN:
         return [words]
-    options = [[(i, c, d) for c, d in speller.candidates(words[i].folded)] + [(i, None, 0)] for i in chosen]
+    options: list[list[tuple[int, str | None, int]]] = [
+        [(i, c, d) for c, d in speller.candidates(words[i].folded)] + [(i, None, 0)] for i in chosen
+    ]
     if unknown_only:  # an unknown word stays only when nothing near it is known
         options = [o[:-1] if len(o) > 1 else o for o in options]
     else:  # a known word is corrected only towards a word more used, unless it is rare itself
@@ -290,7 +292,7 @@ def _name_without_a_word(reading: Reading, content: list[int], ctx: Context) -> 
     return Understanding(reading, NAME, empty, name_words=tuple(content), quality=EMPTY)
 
 
-def _content(reading: Reading, positions) -> list[int]:
+def _content(reading: Reading, positions: Iterable[int]) -> list[int]:
     return [i for i in positions if reading.words[i].folded not in text.STOPWORDS]
 
 
@@ -342,7 +344,7 @@ def _criteria(
     base = np.ones(c.size, dtype=bool)
     applied: list[Part] = []
     for part in reading.scopes:
-        base &= c.scopes[part.entry.codes[0]]
+        base &= c.scopes[part.term.codes[0]]
         applied.append(part)
     if reading.certified is not None:
         base &= c.certified
@@ -353,8 +355,8 @@ def _criteria(
         need = np.ones(c.size, dtype=bool)
         primary = np.ones(c.size, dtype=bool)
         for part in needs:
-            need &= c.has_speciality(part.entry.codes)
-            primary &= c.has_speciality(part.entry.codes[:1])
+            need &= c.has_speciality(part.term.codes)
+            primary &= c.has_speciality(part.term.codes[:1])
             if need_filter:
                 applied.append(part)
         words = [i for p in needs for i in p.positions]
@@ -366,13 +368,14 @@ def _criteria(
         if place.others:
             place = _namesake(place, base, c)
             reading = replace(reading, parts=tuple(place if p.kind == PLACE else p for p in reading.parts))
-        base &= place_mask(c, place.place)
+        base &= place_mask(c, place.where)
         applied.append(place)
-        if place.place.latitude is not None and place.place.longitude is not None:
-            centre = (place.place.latitude, place.place.longitude)
+        if place.where.latitude is not None and place.where.longitude is not None:
+            centre = (place.where.latitude, place.where.longitude)
     mask = base
     tiers = np.full(c.size, 9, dtype=np.int8)
     if needs:
+        assert need is not None and primary is not None and named is not None  # set with the needs
         named = named & mask
         tiers[mask] = 6
         tiers[named] = 5
@@ -393,6 +396,7 @@ def _criteria(
     if len(_content(reading, kept)) >= 2 or not needs:
         tiers[exact] = 0
     else:
+        assert need is not None  # there are needs
         tiers[exact & need] = 0
         tiers[exact & ~need] = 7
     mask |= exact
@@ -411,7 +415,7 @@ def _criteria(
 def _namesake(part: Part, wanted: np.ndarray, c: Columns) -> Part:
     """Among the communes of one name, the one holding the most of what the query asks for (the
     first, most organisations, on a tie)."""
-    candidates = (part.place, *part.others)
+    candidates = (part.where, *part.others)
     counts = [int(np.count_nonzero(wanted & place_mask(c, p))) for p in candidates]
     best = max(range(len(candidates)), key=lambda i: (counts[i], -i))
     if best == 0:
@@ -424,7 +428,7 @@ def place_mask(c: Columns, place: Place) -> np.ndarray:
     """The organisations in a place: a city with its arrondissements, the communes a postal code
     serves (or an organisation's own postal code: CEDEX), a département."""
     if place.kind == DEPARTEMENT:
-        return c.departement.codes == c.departement[place.code]
+        return np.asarray(c.departement.codes == c.departement[place.code])
     codes = place.communes or (place.code,)
     m = np.isin(c.commune.codes, [c.commune[code] for code in codes])
     if place.kind == POSTCODE:
@@ -457,7 +461,7 @@ def interpretation(u: Understanding, lexicon: Lexicon, labels: Mapping[str, str]
     for part in u.applied:
         common = {"mots": r.shown(part.positions), "sans": r.text(without=part)}
         if part.kind == "specialite":
-            codes = list(part.entry.codes)
+            codes = list(part.term.codes)
             out["specialites"].append(
                 {
                     "codes": codes,
@@ -467,14 +471,14 @@ def interpretation(u: Understanding, lexicon: Lexicon, labels: Mapping[str, str]
                 }
             )
         elif part.kind == "portee":
-            out["portees"].append({"portee": part.entry.codes[0], **common})
+            out["portees"].append({"portee": part.term.codes[0], **common})
         elif part.kind == "certifie":
             out["certifie"] = common
         elif part.kind == PLACE:
             rest = r.text(without=part)
             out["lieu"] = {
-                **part.place.as_dict(),
-                "libelle": part.place.label(),
+                **part.where.as_dict(),
+                "libelle": part.where.label(),
                 **common,
                 "autres": [
                     {
@@ -540,9 +544,9 @@ def suggestions(u: Understanding, ctx: Context, others: np.ndarray) -> list[dict
             )
             if part is place:
                 without_place = plan
-    if place is not None and without_place is not None and place.place.latitude is not None:
+    if place is not None and without_place is not None and place.where.latitude is not None:
         rest = r.text(without=place)
-        for p in _nearby(without_place.mask & others, ctx, place.place):
+        for p in _nearby(without_place.mask & others, ctx, place.where):
             offer(
                 "commune_proche",
                 f"« {rest} » à {p.nom}",
@@ -565,6 +569,7 @@ def _nearby(wanted: np.ndarray, ctx: Context, place: Place) -> list[Place]:
     if not len(positions):
         return []
     lat0, lon0 = place.latitude, place.longitude
+    assert lat0 is not None and lon0 is not None  # the caller's place has a position
     near = positions[haversine(c.lat[positions], c.lon[positions], lat0, lon0) <= NEARBY_KM]
     inside = set(place.communes or (place.code,))
     found: dict[str, tuple[float, Place]] = {}

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import config
 from ..errors import AnnuaireError, InputError
+from ..settings import current as current_settings
 from .download import download, is_url
 from .secondary import Mapping, SecondaryRecord, load_mapping, parse_source
 
@@ -92,7 +92,7 @@ class LoadedSource:
 
 
 def snapshot_folder(name: str, root: Path | None = None) -> Path:
-    return (root or config.cache_dir() / "sources") / name
+    return (root or current_settings().cache_dir / "sources") / name
 
 
 def _save_snapshot(folder: Path, data: bytes, meta: dict) -> None:

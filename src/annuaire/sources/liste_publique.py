@@ -54,12 +54,7 @@ REQUIRED = [
     "date_derniere_declaration",
 ]
 
-SCOPES = [
-    ("actions_formation", "cert_actions", "Actions de formation"),
-    ("bilans_competences", "cert_bilans", "Bilans de compétences"),
-    ("vae", "cert_vae", "Validation des acquis de l'expérience"),
-    ("apprentissage", "cert_apprentissage", "Actions de formation par apprentissage"),
-]
+# The four certification columns are the Qualiopi scopes' (annuaire/fields.py, SCOPES).
 
 
 def header_key(name: str) -> str:

@@ -69,8 +69,9 @@ class _NulGuard(io.RawIOBase):
         return len(data)
 
 
-def _latin1_for_undefined(error: UnicodeDecodeError) -> tuple[str, int]:
+def _latin1_for_undefined(error: UnicodeError) -> tuple[str, int]:
     """The five bytes Windows-1252 leaves undefined are read as Latin-1."""
+    assert isinstance(error, UnicodeDecodeError)  # the handler of a decoding
     return error.object[error.start : error.end].decode("latin-1"), error.end
 
 

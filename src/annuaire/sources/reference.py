@@ -25,10 +25,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import config
 from ..clean.commune import CommuneResolver
 from ..errors import ReferenceError_
 from ..memory import gc_paused
+from ..settings import current as current_settings
 
 log = logging.getLogger("annuaire.reference")
 
@@ -78,7 +78,7 @@ def read_laposte(path: Path) -> list[tuple[str, str, str, str, str, float | None
     libelle = _pick(header, "Libellé_d_acheminement", "Libelle_d_acheminement")
     gps = _pick(header, "coordonnees_gps", "coordonnees_geographiques")
     lat_col, lon_col = _pick(header, "latitude"), _pick(header, "longitude")
-    if None in (insee, name, cp):
+    if insee is None or name is None or cp is None:
         raise ReferenceError_(
             f"{path}: not La Poste's postal-code base (expected columns Code_commune_INSEE, "
             f"Nom_commune, Code_postal; found {';'.join(header)[:200]})"
@@ -246,13 +246,13 @@ def _cache_file(folder: Path) -> Path:
             digest.update(path.name.encode() + b"\0")
             with path.open("rb") as fh:
                 digest.update(hashlib.file_digest(fh, "blake2b").digest())
-    return config.cache_dir() / "reference-index" / f"{digest.hexdigest()}.marshal"
+    return current_settings().cache_dir / "reference-index" / f"{digest.hexdigest()}.marshal"
 
 
 def _from_mirror(folder: Path) -> bool:
     """A mirror serves offline runs that leave the cache alone: its reference is not cached."""
-    mirror = config.mirror_dir()
-    return bool(mirror) and folder.resolve().is_relative_to(mirror.resolve())
+    mirror = current_settings().mirror
+    return mirror is not None and folder.resolve().is_relative_to(mirror.resolve())
 
 
 def _read_cached(cache: Path, folder: Path) -> Reference | None:

@@ -42,7 +42,7 @@ from ..clean.identifiers import check_nda, check_siret, compact
 from ..clean.names import comparison_name, fold
 from ..clean.text import normalise_space, repair_mojibake
 from ..errors import InputError
-from .liste_publique import SCOPES
+from ..fields import SCOPE_CODES
 from .reader import detect_encoding
 
 FIELDS = (
@@ -62,7 +62,6 @@ FIELDS = (
     "date_observation",
 )
 FLAGS = ("qualiopi", "referencable")
-SCOPE_CODES = tuple(code for code, _, _ in SCOPES)
 # Pre-2015 NDAs: region (2 digits), département (2 or 3 characters), "P", serial number.
 OLD_NDA = re.compile(r"^\d{2}[0-9AB]{2,3}P\d{4,7}$")
 SEPARATORS = ",;\t|"

@@ -415,7 +415,7 @@ class SireneCache:
 
     def answers(self, sirets: Iterable[str]) -> list[tuple[Etablissement, str, str]]:
         wanted = sorted(set(sirets))
-        out = []
+        out: list[tuple[Etablissement, str, str]] = []
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             rows = self.conn.execute(

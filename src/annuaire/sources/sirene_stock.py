@@ -84,7 +84,7 @@ def open_stock(path: Path) -> Iterator[tuple[BinaryIO, date]]:
                 raise InputError(str(path), "the zip holds no .csv file")
             member = members[0]
             with archive.open(member) as raw:
-                yield io.BufferedReader(raw, BUFFER), date(*member.date_time[:3])
+                yield io.BufferedReader(raw, BUFFER), date(*member.date_time[:3])  # type: ignore[type-var]
     elif magic[:2] == b"\x1f\x8b":
         recorded = int.from_bytes(magic[4:8], "little")  # the compressed file's own date, if kept
         if recorded:

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import httpx
 
-from .. import config
 from ..errors import DownloadError
+from ..settings import current as current_settings
 from .download import failure, http_client
 
 log = logging.getLogger("annuaire.fetch")
@@ -68,7 +68,7 @@ class FetchResult:
 
 
 def snapshots_folder() -> Path:
-    return config.cache_dir() / "snapshots"
+    return current_settings().cache_dir / "snapshots"
 
 
 def latest(resource_id: str, folder: Path | None = None) -> Snapshot | None:
@@ -80,7 +80,7 @@ def latest(resource_id: str, folder: Path | None = None) -> Snapshot | None:
 
 
 def _resource(client: httpx.Client, dataset_id: str, resource_id: str | None) -> tuple[dict, dict]:
-    url = f"{config.portal_url()}/api/1/datasets/{dataset_id}/"
+    url = f"{current_settings().portal_url}/api/1/datasets/{dataset_id}/"
     try:
         response = client.get(url)
         response.raise_for_status()
@@ -229,7 +229,7 @@ def _fetch_resource(
     client: httpx.Client | None,
     described: list[dict],
 ) -> FetchResult:
-    mirror = config.mirror_dir()
+    mirror = current_settings().mirror
     if mirror is not None:
         return _from_mirror(mirror, dataset_id, resource_id, folder)
     own = client is None
@@ -246,7 +246,7 @@ def _fetch_resource(
             headers["If-None-Match"] = previous.etag
         if previous and previous.last_modified:
             headers["If-Modified-Since"] = previous.last_modified
-        url = f"{config.portal_url()}/api/1/datasets/r/{rid}"
+        url = f"{current_settings().portal_url}/api/1/datasets/r/{rid}"
         checksum = _declared_checksum(resource)
         size = _declared_size(resource)
         digests = {"sha256": hashlib.sha256()}

@@ -18,9 +18,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-Rows = Callable[[], Iterable[tuple]]
+if TYPE_CHECKING:
+    from ..corrections.store import CorrectionStore
+
+Rows = Callable[[], Iterable[tuple[Any, ...]]]
 
 
 class BuildWriter(ABC):
@@ -31,7 +34,7 @@ class BuildWriter(ABC):
         """The columns of a table, in the order `write` expects them."""
 
     @abstractmethod
-    def write(self, table: str, rows: Iterable[tuple]) -> int:
+    def write(self, table: str, rows: Iterable[tuple[Any, ...]]) -> int:
         """Append rows to a table; returns how many were written."""
 
     def write_aside(self, tables: dict[str, Rows]) -> None:
@@ -94,7 +97,7 @@ class UpdateWriter(ABC):
     def columns(self, table: str) -> list[str]: ...
 
     @abstractmethod
-    def write(self, table: str, rows: Iterable[tuple]) -> int: ...
+    def write(self, table: str, rows: Iterable[tuple[Any, ...]]) -> int: ...
 
     @abstractmethod
     def clear(self, table: str) -> None:
@@ -108,10 +111,10 @@ class UpdateWriter(ABC):
     @abstractmethod
     def replace_declarations(
         self,
-        rows: Sequence[tuple],
-        fingerprints: Sequence[tuple],
-        previous: Sequence[tuple],
-        specialities: Sequence[tuple],
+        rows: Sequence[tuple[Any, ...]],
+        fingerprints: Sequence[tuple[Any, ...]],
+        previous: Sequence[tuple[Any, ...]],
+        specialities: Sequence[tuple[Any, ...]],
     ) -> None:
         """Replace (or add) declarations: their rows (`declarations` order, organisation 0 until
         regrouped), fingerprints (`empreintes`), previous NDAs (previous, nda) and specialities
@@ -126,7 +129,7 @@ class UpdateWriter(ABC):
         """Declarations gone from the snapshot: kept, with status `supprime`."""
 
     @abstractmethod
-    def write_locations(self, rows: Sequence[tuple]) -> None:
+    def write_locations(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert or replace `localisations` rows."""
 
     # -- organisations -----------------------------------------------------------------------------
@@ -148,7 +151,7 @@ class UpdateWriter(ABC):
     def next_organisation_id(self) -> int: ...
 
     @abstractmethod
-    def write_organisations(self, rows: Sequence[tuple]) -> None:
+    def write_organisations(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """(id, identifiant, siret, siren, nb_declarations, regroupement, nda_principal): each
         organisation rewritten, shown as its displayed declaration, active; its declarations
         (`owners`) set apart."""
@@ -172,7 +175,7 @@ class UpdateWriter(ABC):
     # -- the rest --------------------------------------------------------------------------------
 
     @abstractmethod
-    def log(self, rows: Sequence[tuple]) -> None:
+    def log(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Change log entries (date, nda, event, fields): each declaration's organisation is the
         one it belongs to now."""
 
@@ -180,14 +183,14 @@ class UpdateWriter(ABC):
     def log_organisation(self, date: str, oid: int, event: str, fields: str | None) -> None: ...
 
     @abstractmethod
-    def replace_quarantine(self, rows: Sequence[tuple]) -> None: ...
+    def replace_quarantine(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
     @abstractmethod
-    def reconciliation_rows(self) -> tuple[list[tuple], list[tuple]]:
+    def reconciliation_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """As UpdateSession.reconciliation_rows, for the directory as updated so far."""
 
     @abstractmethod
-    def replace_sirene(self, rows: Sequence[tuple], answers: dict) -> dict:
+    def replace_sirene(self, rows: Sequence[tuple[Any, ...]], answers: dict[str, Any]) -> dict[str, Any]:
         """Replace SIRENE's answers and place the declarations again (see Store.replace_sirene)."""
 
 
@@ -212,18 +215,18 @@ class UpdateSession(ABC):
     def quarantined(self) -> int: ...
 
     @abstractmethod
-    def secondary_sources(self) -> dict[str, tuple]:
+    def secondary_sources(self) -> dict[str, tuple[Any, ...]]:
         """name → (sha256, status, location) of the secondary sources the directory holds."""
 
     @abstractmethod
-    def sirene_rows(self) -> list[tuple]:
+    def sirene_rows(self) -> list[tuple[Any, ...]]:
         """The `sirene` table's rows (none in a directory without it)."""
 
     @abstractmethod
     def active_sirets(self) -> set[str]: ...
 
     @abstractmethod
-    def reconciliation_rows(self) -> tuple[list[tuple], list[tuple]]:
+    def reconciliation_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """(nda, previous NDA) pairs, and the active declarations of active organisations:
         (organisme_id, nda, siret, denomination, date, nom_comparaison, code_postal, type_adresse,
         code_commune_insee, origine_lieu, *the four certification flags), in NDA order."""
@@ -282,13 +285,15 @@ class Store(ABC):
         """The valid SIRETs of the active organisations, in identifier order."""
 
     @abstractmethod
-    def replace_sirene(self, rows: Iterable[tuple], answers: dict | None = None) -> dict:
+    def replace_sirene(
+        self, rows: Iterable[tuple[Any, ...]], answers: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers` (SIRET →
         (answer, date, api)), place the declarations whose own address gives no commune at SIRENE's
         address (clean/places.py), in one transaction. Returns what placing changed."""
 
     @abstractmethod
-    def replace_locations(self, rows: Iterable[tuple]) -> int:
+    def replace_locations(self, rows: Iterable[tuple[Any, ...]]) -> int:
         """Replace the locations of the declarations given (rows in `localisations` column order) and
         refresh the spatial index, in one transaction: readers see the old locations or the new."""
 
@@ -323,7 +328,7 @@ class Store(ABC):
         when the directory's database keeps them itself (PostgreSQL: `open_corrections`)."""
 
     @abstractmethod
-    def open_corrections(self, file: str | Path | None = None):
+    def open_corrections(self, file: str | Path | None = None) -> CorrectionStore:
         """The directory's shared state (corrections, moderators, sessions, audit log, signing secret,
         and on a server the rate-limit counters): the side file `file`, or the store's default."""
 
@@ -332,7 +337,7 @@ class Store(ABC):
         """Changes whenever the directory is rebuilt or updated."""
 
     @abstractmethod
-    def migrate(self) -> list:
+    def migrate(self) -> list[Any]:
         """Apply the missing migrations (store/migrations); returns those applied."""
 
     @abstractmethod
@@ -342,7 +347,7 @@ class Store(ABC):
     def latest_version(self) -> int: ...
 
     @abstractmethod
-    def read_table(self, table: str, columns: list[str]) -> Iterator[tuple]:
+    def read_table(self, table: str, columns: list[str]) -> Iterator[tuple[Any, ...]]:
         """Every row of a table (nothing when the directory predates it), for a copy."""
 
     @abstractmethod

@@ -11,6 +11,15 @@ BOOK_SQL = (
     "SELECT code_ancien, code_insee FROM communes_anciennes",
     "SELECT code, code_region FROM departements",
 )
+# Until an address is located, its commune's centroid (La Poste's position) is all there is; without
+# one, no location (`BuildWriter.locate_at_commune_centroids`).
+COMMUNE_CENTROIDS = """INSERT INTO localisations
+    SELECT d.nda, c.latitude, c.longitude, NULL,
+           CASE WHEN c.latitude IS NULL THEN NULL ELSE 'municipality' END,
+           CASE WHEN c.latitude IS NULL THEN NULL ELSE c.nom END,
+           CASE WHEN c.latitude IS NULL THEN 'aucun' ELSE 'centroide_commune' END
+    FROM declarations d LEFT JOIN communes c ON c.code_insee = d.code_commune_insee
+    WHERE NOT EXISTS (SELECT 1 FROM localisations l WHERE l.nda = d.nda)"""
 # UPDATE of a declaration's place (parameters in `changes` order).
 _PLACE_UPDATE = """UPDATE declarations SET code_commune_insee = {p}, commune = {p}, code_departement = {p},
        code_region = {p}, origine_lieu = {p}, date_origine_lieu = {p} WHERE nda = {p}"""

@@ -194,7 +194,7 @@ class PostgresBuildWriter(BuildWriter):
             self._columns[table] = cols
         return self._columns[table]
 
-    def write(self, table: str, rows: Iterable[tuple]) -> int:
+    def write(self, table: str, rows: Iterable[tuple[Any, ...]]) -> int:
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, self.columns(table)))
         )
@@ -217,15 +217,9 @@ class PostgresBuildWriter(BuildWriter):
             )
 
     def locate_at_commune_centroids(self) -> None:
-        self.conn.execute(
-            """INSERT INTO localisations
-               SELECT d.nda, c.latitude, c.longitude, NULL,
-                      CASE WHEN c.latitude IS NULL THEN NULL ELSE 'municipality' END,
-                      CASE WHEN c.latitude IS NULL THEN NULL ELSE c.nom END,
-                      CASE WHEN c.latitude IS NULL THEN 'aucun' ELSE 'centroide_commune' END
-               FROM declarations d LEFT JOIN communes c ON c.code_insee = d.code_commune_insee
-               WHERE NOT EXISTS (SELECT 1 FROM localisations l WHERE l.nda = d.nda)"""
-        )
+        from .place_sql import COMMUNE_CENTROIDS
+
+        self.conn.execute(COMMUNE_CENTROIDS)
 
     def finish(self) -> None:
         """Search tables, indexes and the planner's statistics, after the bulk load."""
@@ -241,7 +235,9 @@ class PostgresBuildWriter(BuildWriter):
         self.conn.execute("ANALYZE")
 
 
-def apply_sirene(conn: psycopg.Connection, rows: Iterable[tuple], answers: dict | None) -> dict:
+def apply_sirene(
+    conn: psycopg.Connection, rows: Iterable[tuple[Any, ...]], answers: dict[str, Any] | None
+) -> dict[str, Any]:
     """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers`, place the
     declarations SIRENE places (see SQLiteStore.replace_sirene), inside the caller's transaction."""
     from ..clean.places import PlaceBook, replacements

@@ -9,17 +9,18 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from ..config import cache_dir
 from ..errors import BusyError, DirectoryMissing, shown
+from ..settings import current as current_settings
 from .base import Store
 from .migrations import Migration, latest_version, migrations
 from .postgres import (
@@ -35,7 +36,10 @@ from .postgres import (
     refresh_search_tables,
     schema_exists,
 )
-from .postgres_update import PostgresUpdateSession
+from .postgres_update import PostgresUpdateSession, _value
+
+if TYPE_CHECKING:
+    from ..corrections.store import CorrectionStore
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +51,8 @@ def advisory_lock(url: str) -> Iterator[None]:
     """Held by a connection of its own for the run's duration: released when the connection closes,
     even if the process is killed (the server sees it go)."""
     with open_connection(url, autocommit=True) as conn:
-        (taken,) = conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)).fetchone()
-        if not taken:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)).fetchone()
+        if not (row and row[0]):
             raise BusyError(f"{shown(url)}: another build or update is running (PostgreSQL advisory lock)")
         try:
             yield
@@ -56,7 +60,9 @@ def advisory_lock(url: str) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_KEY,))
 
 
-def migrate_postgres(url: str, folder=None, schema: str | None = None) -> list[Migration]:
+def migrate_postgres(
+    url: str, folder: Traversable | None = None, schema: str | None = None
+) -> list[Migration]:
     """Apply the missing PostgreSQL migrations (store/migrations/postgresql) to the live schema;
     returns those applied."""
     schema = schema or SCHEMA
@@ -69,14 +75,17 @@ def migrate_postgres(url: str, folder=None, schema: str | None = None) -> list[M
             with conn.transaction():
                 # One migrator at a time: the others wait here, then find the version applied.
                 conn.execute("LOCK TABLE schema_version IN EXCLUSIVE MODE")
-                (version,) = conn.execute("SELECT coalesce(max(version), 1) FROM schema_version").fetchone()
-                if migration.version <= version:
+                if migration.version <= _version(conn):
                     continue
                 conn.execute(migration.sql)
                 conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (migration.version,))
                 new_version(conn)
             applied.append(migration)
         return applied
+
+
+def _version(conn: psycopg.Connection[Any]) -> int:
+    return int(_value(conn, "SELECT coalesce(max(version), 1) FROM schema_version") or 1)
 
 
 class PostgresStore(Store):
@@ -89,7 +98,7 @@ class PostgresStore(Store):
 
     # -- runs, side files, versions ------------------------------------------------------------------
 
-    def lock(self):
+    def lock(self) -> AbstractContextManager[None]:
         return advisory_lock(self.url)
 
     def _cache_name(self) -> str:
@@ -103,20 +112,20 @@ class PostgresStore(Store):
     def report_path(self, suffix: str) -> Path:
         """In the cache's `reports/` folder, named after the server and the database
         (`reports/db.example.org-5432-annuaire.report.json`)."""
-        folder = cache_dir() / "reports"
+        folder = current_settings().cache_dir / "reports"
         folder.mkdir(parents=True, exist_ok=True)
         return folder / (self._cache_name() + suffix)
 
     def sidecar_path(self, suffix: str) -> Path:
         """In the cache folder under `bases/`, named after the URL's hash."""
         digest = hashlib.sha256(str(self.url).encode()).hexdigest()[:16]
-        return cache_dir() / "bases" / f"{digest}{suffix}"
+        return current_settings().cache_dir / "bases" / f"{digest}{suffix}"
 
     def corrections_file(self) -> None:
         """None: the shared state lives in the database (schema `annuaire_partage`)."""
         return None
 
-    def open_corrections(self, file: str | Path | None = None):
+    def open_corrections(self, file: str | Path | None = None) -> CorrectionStore:
         """The shared state in the database, schema `annuaire_partage` (corrections/postgres.py); a
         side file only when one is named (`--corrections`, ANNUAIRE_CORRECTIONS_DB)."""
         if file:
@@ -136,19 +145,19 @@ class PostgresStore(Store):
 
     def schema_version(self) -> int:
         with self.connect() as conn:
-            (version,) = conn.execute("SELECT coalesce(max(version), 1) FROM schema_version").fetchone()
-            return version
+            return _version(conn)
 
     def latest_version(self) -> int:
         return latest_version("postgresql")
 
-    def read_table(self, table: str, columns: list[str]) -> Iterator[tuple]:
+    def read_table(self, table: str, columns: list[str]) -> Iterator[tuple[Any, ...]]:
         with self.connect() as conn, conn.cursor() as cur:
-            if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]:
+            exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+            if exists and exists[0]:
                 yield from cur.stream(f"SELECT {', '.join(columns)} FROM {table}")
 
     @contextmanager
-    def updating(self):
+    def updating(self) -> Iterator[PostgresUpdateSession]:
         if not self.exists():
             raise DirectoryMissing(self.url, f"no directory in schema {self.schema!r}")
         session = PostgresUpdateSession(self)
@@ -289,7 +298,7 @@ class PostgresStore(Store):
                FROM declarations WHERE origine_lieu <> 'sirene' ORDER BY nda COLLATE "C\""""
         )
 
-    def replace_locations(self, rows: Iterable[tuple]) -> int:
+    def replace_locations(self, rows: Iterable[tuple[Any, ...]]) -> int:
         with self.connect(autocommit=False) as conn, conn.transaction():
             with conn.cursor() as cur:
                 cur.executemany(
@@ -320,7 +329,9 @@ class PostgresStore(Store):
                 )
             ]
 
-    def replace_sirene(self, rows: Iterable[tuple], answers: dict | None = None) -> dict:
+    def replace_sirene(
+        self, rows: Iterable[tuple[Any, ...]], answers: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers`, place the
         declarations SIRENE places (see SQLiteStore.replace_sirene), in one transaction."""
         with self.connect(autocommit=False) as conn, conn.transaction():

@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from ..clean.names import fold, place_words
+from ..fields import SCOPE_CODES
 from .base import HeldOrganisation, Member, UpdateSession, UpdateWriter
 from .postgres import (
     ORGANISATION_SPECIALITIES,
@@ -28,7 +29,6 @@ from .postgres import (
     apply_sirene,
     new_version,
 )
-from .sqlite import SCOPE_CODES
 
 NAME_INDEX = "CREATE INDEX IF NOT EXISTS empreintes_nom ON empreintes(nom_comparaison)"
 MEMBER = """SELECT d.nda, d.siret, d.siren, e.nom_comparaison, d.code_postal, d.date_derniere_declaration,
@@ -52,13 +52,22 @@ FULL_TEXT_ROWS = """INSERT INTO organismes_fts (rowid, denomination, commune, id
                      WHERE d.organisme_id = o.id), '')
     FROM organismes o JOIN noms n ON n.id = o.id"""
 
+if TYPE_CHECKING:
+    from .postgres_store import PostgresStore
 
-def _columns(rows: Sequence[tuple], width: int) -> list[list]:
+
+def _value(conn: psycopg.Connection[Any], query: str, params: Sequence[Any] = ()) -> Any:
+    """The first column of the query's first row (None without a row)."""
+    row = conn.execute(query, params).fetchone()
+    return row[0] if row else None
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     """Rows as one list per column: arrays that `unnest` turns back into rows, in one statement."""
     return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
-def reconciliation_rows(conn: psycopg.Connection) -> tuple[list[tuple], list[tuple]]:
+def reconciliation_rows(conn: psycopg.Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """See UpdateSession.reconciliation_rows."""
     previous = conn.execute(
         'SELECT nda, nda_precedent FROM ndas_precedents ORDER BY nda COLLATE "C", nda_precedent COLLATE "C"'
@@ -83,7 +92,7 @@ class PostgresUpdateWriter(UpdateWriter):
     def columns(self, table: str) -> list[str]:
         return self.tables.columns(table)
 
-    def write(self, table: str, rows: Iterable[tuple]) -> int:
+    def write(self, table: str, rows: Iterable[tuple[Any, ...]]) -> int:
         return self.tables.write(table, rows)
 
     def clear(self, table: str) -> None:
@@ -93,7 +102,13 @@ class PostgresUpdateWriter(UpdateWriter):
     def write_meta(self, values: dict[str, Any]) -> None:
         self.tables.write_meta(values)
 
-    def replace_declarations(self, rows, fingerprints, previous, specialities) -> None:
+    def replace_declarations(
+        self,
+        rows: Sequence[tuple[Any, ...]],
+        fingerprints: Sequence[tuple[Any, ...]],
+        previous: Sequence[tuple[Any, ...]],
+        specialities: Sequence[tuple[Any, ...]],
+    ) -> None:
         conn = self.conn
         chosen = [row[0] for row in rows]
         for table in ("declaration_specialites", "ndas_precedents", "empreintes", "declarations"):
@@ -124,7 +139,7 @@ class PostgresUpdateWriter(UpdateWriter):
                 "UPDATE declarations SET statut = 'supprime' WHERE nda = ANY(%s)", (list(ndas),)
             )
 
-    def write_locations(self, rows: Sequence[tuple]) -> None:
+    def write_locations(self, rows: Sequence[tuple[Any, ...]]) -> None:
         if rows:
             self.conn.execute(LOCATIONS, _columns(rows, 7))
 
@@ -158,9 +173,9 @@ class PostgresUpdateWriter(UpdateWriter):
         )
 
     def next_organisation_id(self) -> int:
-        return (self.conn.execute("SELECT max(id) FROM organismes").fetchone()[0] or 0) + 1
+        return int(_value(self.conn, "SELECT max(id) FROM organismes") or 0) + 1
 
-    def write_organisations(self, rows: Sequence[tuple]) -> None:
+    def write_organisations(self, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
             return
         self.conn.execute("DELETE FROM organismes WHERE id = ANY(%s)", ([r[0] for r in rows],))
@@ -216,7 +231,7 @@ class PostgresUpdateWriter(UpdateWriter):
         )
         refresh_search_rows(conn, ids)
 
-    def log(self, rows: Sequence[tuple]) -> None:
+    def log(self, rows: Sequence[tuple[Any, ...]]) -> None:
         if rows:  # in the order given: the entries' ids follow it
             self.conn.execute(
                 """INSERT INTO historique (date, organisme_id, nda, evenement, champs)
@@ -234,14 +249,14 @@ class PostgresUpdateWriter(UpdateWriter):
             (date, oid, event, fields),
         )
 
-    def replace_quarantine(self, rows: Sequence[tuple]) -> None:
+    def replace_quarantine(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self.conn.execute("DELETE FROM quarantaine")
         self.write("quarantaine", rows)
 
-    def reconciliation_rows(self) -> tuple[list[tuple], list[tuple]]:
+    def reconciliation_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         return reconciliation_rows(self.conn)
 
-    def replace_sirene(self, rows: Sequence[tuple], answers: dict) -> dict:
+    def replace_sirene(self, rows: Sequence[tuple[Any, ...]], answers: dict[str, Any]) -> dict[str, Any]:
         return apply_sirene(self.conn, rows, answers)
 
 
@@ -278,7 +293,7 @@ def refresh_search_rows(conn: psycopg.Connection, ids: list[int]) -> None:
 
 
 class PostgresUpdateSession(UpdateSession):
-    def __init__(self, store):
+    def __init__(self, store: PostgresStore):
         self.store = store
         self.conn = store.connect(autocommit=True)
 
@@ -286,7 +301,7 @@ class PostgresUpdateSession(UpdateSession):
         self.conn.close()
 
     def _exists(self, table: str) -> bool:
-        return self.conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]
+        return bool(_value(self.conn, "SELECT to_regclass(%s) IS NOT NULL", (table,)))
 
     def has_fingerprints(self) -> bool:
         return self._exists("empreintes")
@@ -327,9 +342,9 @@ class PostgresUpdateSession(UpdateSession):
         return rows
 
     def quarantined(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM quarantaine").fetchone()[0]
+        return int(_value(self.conn, "SELECT count(*) FROM quarantaine"))
 
-    def secondary_sources(self) -> dict[str, tuple]:
+    def secondary_sources(self) -> dict[str, tuple[Any, ...]]:
         if not self._exists("sources_secondaires"):
             return {}
         return {
@@ -337,10 +352,10 @@ class PostgresUpdateSession(UpdateSession):
             for row in self.conn.execute("SELECT nom, sha256, statut, emplacement FROM sources_secondaires")
         }
 
-    def sirene_rows(self) -> list[tuple]:
+    def sirene_rows(self) -> list[tuple[Any, ...]]:
         if not self._exists("sirene"):
             return []
-        return self.conn.execute("SELECT * FROM sirene").fetchall()
+        return list(self.conn.execute("SELECT * FROM sirene").fetchall())
 
     def active_sirets(self) -> set[str]:
         return {
@@ -350,7 +365,7 @@ class PostgresUpdateSession(UpdateSession):
             )
         }
 
-    def reconciliation_rows(self) -> tuple[list[tuple], list[tuple]]:
+    def reconciliation_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         return reconciliation_rows(self.conn)
 
     def meta(self) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from importlib import resources
@@ -12,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from ..clean.names import fold, place_words
-from ..sources.liste_publique import SCOPES
+from ..settings import current as current_settings
 from .base import BuildWriter, Rows
 from .side_index import FULL_TEXT, OPTIMIZE, SPATIAL, SideTables, can_fork, fill
 
 SCHEMA = resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
 INDEXES = resources.files(__package__).joinpath("indexes.sql").read_text(encoding="utf-8")
 SEARCH_TABLES = resources.files(__package__).joinpath("search.sql").read_text(encoding="utf-8")
-SCOPE_CODES = [code for code, _, _ in SCOPES]
 
 
 # A build's connection: a file of its own, swapped in whole, so no journal and no syncing.
@@ -43,7 +41,7 @@ def statements(script: str) -> Iterator[str]:
         yield pending
 
 
-MATH_FUNCTIONS = {
+MATH_FUNCTIONS: dict[str, tuple[int, Any]] = {
     "ln": (1, math.log),
     "tan": (1, math.tan),
     "cos": (1, math.cos),
@@ -155,7 +153,7 @@ def refresh_organisations(conn: sqlite3.Connection, ids: list[int]) -> None:
     )
 
 
-def apply_sirene_places(conn: sqlite3.Connection, answers: dict) -> dict:
+def apply_sirene_places(conn: sqlite3.Connection, answers: dict[str, Any]) -> dict[str, Any]:
     """Place the directory's declarations whose own address gives no commune at SIRENE's address
     (`answers`: SIRET → (answer, date, api)), inside the caller's transaction: declarations,
     locations, the organisations they show and their search rows. Returns what changed."""
@@ -205,7 +203,7 @@ class SQLiteBuildWriter(BuildWriter):
             self._sql[table] = f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
         return self._columns[table]
 
-    def write(self, table: str, rows: Iterable[tuple]) -> int:
+    def write(self, table: str, rows: Iterable[tuple[Any, ...]]) -> int:
         self.columns(table)
         cur = self.conn.executemany(self._sql[table], rows)
         return cur.rowcount
@@ -221,7 +219,7 @@ class SQLiteBuildWriter(BuildWriter):
             self.path is None
             or self.side is not None
             or not can_fork()
-            or os.environ.get("ANNUAIRE_BUILD_SIDE_PROCESS") == "0"
+            or not current_settings().build_side_process
         ):
             fill(self.conn, tables, self._sql.__getitem__)
             return
@@ -242,15 +240,9 @@ class SQLiteBuildWriter(BuildWriter):
         )
 
     def locate_at_commune_centroids(self) -> None:
-        self.conn.execute(
-            """INSERT INTO localisations
-               SELECT d.nda, c.latitude, c.longitude, NULL,
-                      CASE WHEN c.latitude IS NULL THEN NULL ELSE 'municipality' END,
-                      CASE WHEN c.latitude IS NULL THEN NULL ELSE c.nom END,
-                      CASE WHEN c.latitude IS NULL THEN 'aucun' ELSE 'centroide_commune' END
-               FROM declarations d LEFT JOIN communes c ON c.code_insee = d.code_commune_insee
-               WHERE d.nda NOT IN (SELECT nda FROM localisations)"""
-        )
+        from .place_sql import COMMUNE_CENTROIDS
+
+        self.conn.execute(COMMUNE_CENTROIDS)
 
     def finish(self) -> None:
         """Indexes, the full-text index and the planner's statistics, after the bulk load."""

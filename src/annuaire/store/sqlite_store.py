@@ -7,9 +7,10 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AnnuaireError, DirectoryMissing
 from .base import Store
@@ -26,8 +27,11 @@ from .sqlite import (
 )
 from .sqlite_update import SQLiteUpdateSession
 
+if TYPE_CHECKING:
+    from ..corrections.store import CorrectionStore
 
-def migrate_sqlite(path: str, folder=None) -> list[Migration]:
+
+def migrate_sqlite(path: str, folder: Traversable | None = None) -> list[Migration]:
     """Apply the missing SQLite migrations (store/migrations/sqlite); returns those applied."""
     conn = sqlite3.connect(path, isolation_level=None, timeout=60)
     try:
@@ -56,13 +60,13 @@ def migrate_sqlite(path: str, folder=None) -> list[Migration]:
 class SQLiteStore(Store):
     kind = "sqlite"
 
-    def __init__(self, location: str | os.PathLike):
+    def __init__(self, location: str | os.PathLike[str]):
         self.location = resolved(str(location))  # a link's target: replaced there, the link stays
         self.path = Path(self.location)
 
     # -- runs, side files, versions ------------------------------------------------------------------
 
-    def lock(self):
+    def lock(self) -> AbstractContextManager[None]:
         from .lock import file_lock
 
         return file_lock(self.path)
@@ -79,7 +83,7 @@ class SQLiteStore(Store):
     def corrections_file(self) -> Path:
         return self.sidecar_path(".corrections.sqlite")
 
-    def open_corrections(self, file: str | Path | None = None):
+    def open_corrections(self, file: str | Path | None = None) -> CorrectionStore:
         from ..corrections.store import CorrectionStore
 
         return CorrectionStore(file or self.corrections_file())
@@ -93,12 +97,12 @@ class SQLiteStore(Store):
 
     def schema_version(self) -> int:
         with self.connect() as conn:
-            return conn.execute("PRAGMA user_version").fetchone()[0]
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
     def latest_version(self) -> int:
         return latest_version("sqlite")
 
-    def read_table(self, table: str, columns: list[str]) -> Iterator[tuple]:
+    def read_table(self, table: str, columns: list[str]) -> Iterator[tuple[Any, ...]]:
         conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         try:
             exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone()
@@ -108,7 +112,7 @@ class SQLiteStore(Store):
             conn.close()
 
     @contextmanager
-    def updating(self):
+    def updating(self) -> Iterator[SQLiteUpdateSession]:
         if not self.exists():
             raise DirectoryMissing(self.location)
         session = SQLiteUpdateSession(self.path)
@@ -242,7 +246,7 @@ class SQLiteStore(Store):
         finally:
             conn.close()
 
-    def replace_locations(self, rows: Iterable[tuple]) -> int:
+    def replace_locations(self, rows: Iterable[tuple[Any, ...]]) -> int:
         with self._writing() as conn:
             count = conn.executemany(
                 "INSERT OR REPLACE INTO localisations VALUES (?, ?, ?, ?, ?, ?, ?)", rows
@@ -269,7 +273,9 @@ class SQLiteStore(Store):
         finally:
             conn.close()
 
-    def replace_sirene(self, rows: Iterable[tuple], answers: dict | None = None) -> dict:
+    def replace_sirene(
+        self, rows: Iterable[tuple[Any, ...]], answers: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Replace SIRENE's answers (rows in `sirene` column order) and, with `answers` (SIRET →
         (answer, date, api)), place the declarations SIRENE places (clean/places.py), in one
         transaction. Returns what placing did."""

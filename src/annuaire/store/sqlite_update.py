@@ -20,9 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..fields import SCOPE_CODES
 from .base import HeldOrganisation, Member, UpdateSession, UpdateWriter
 from .files import aside_path, keep_attributes
-from .sqlite import SCOPE_CODES, SQLiteBuildWriter, apply_sirene_places, refresh_organisations
+from .sqlite import SQLiteBuildWriter, apply_sirene_places, refresh_organisations
 
 IN_JSON = "IN (SELECT value FROM json_each(?))"  # one parameter: a JSON list of values
 # The de-duplication key's index (store/indexes.sql), for directories built before it was there.
@@ -36,7 +37,7 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
 
 
-def _chosen(values: Iterable) -> str:
+def _chosen(values: Iterable[Any]) -> str:
     return json.dumps(sorted(set(values)))
 
 
@@ -66,7 +67,7 @@ def old_values(conn: sqlite3.Connection, ndas: Iterable[str]) -> dict[str, dict[
     return rows
 
 
-def reconciliation_rows(conn: sqlite3.Connection) -> tuple[list[tuple], list[tuple]]:
+def reconciliation_rows(conn: sqlite3.Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """See UpdateSession.reconciliation_rows."""
     previous = conn.execute("SELECT nda, nda_precedent FROM ndas_precedents ORDER BY 1, 2").fetchall()
     flags = ", ".join(f"d.certification_{code}" for code in SCOPE_CODES)
@@ -89,7 +90,7 @@ class SQLiteUpdateWriter(UpdateWriter):
     def columns(self, table: str) -> list[str]:
         return self.tables.columns(table)
 
-    def write(self, table: str, rows: Iterable[tuple]) -> int:
+    def write(self, table: str, rows: Iterable[tuple[Any, ...]]) -> int:
         return self.tables.write(table, rows)
 
     def clear(self, table: str) -> None:
@@ -99,7 +100,13 @@ class SQLiteUpdateWriter(UpdateWriter):
     def write_meta(self, values: dict[str, Any]) -> None:
         self.tables.write_meta(values)
 
-    def replace_declarations(self, rows, fingerprints, previous, specialities) -> None:
+    def replace_declarations(
+        self,
+        rows: Sequence[tuple[Any, ...]],
+        fingerprints: Sequence[tuple[Any, ...]],
+        previous: Sequence[tuple[Any, ...]],
+        specialities: Sequence[tuple[Any, ...]],
+    ) -> None:
         conn = self.conn
         chosen = _chosen(row[0] for row in rows)
         for table in ("declaration_specialites", "ndas_precedents", "empreintes", "declarations"):
@@ -124,7 +131,7 @@ class SQLiteUpdateWriter(UpdateWriter):
                 f"UPDATE declarations SET statut = 'supprime' WHERE nda {IN_JSON}", (_chosen(ndas),)
             )
 
-    def write_locations(self, rows: Sequence[tuple]) -> None:
+    def write_locations(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO localisations VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     def members(self, sirets: Iterable[str], names: Iterable[str]) -> list[Member]:
@@ -159,7 +166,7 @@ class SQLiteUpdateWriter(UpdateWriter):
     def next_organisation_id(self) -> int:
         return (self.conn.execute("SELECT max(id) FROM organismes").fetchone()[0] or 0) + 1
 
-    def write_organisations(self, rows: Sequence[tuple]) -> None:
+    def write_organisations(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self.conn.executemany("DELETE FROM organismes WHERE id = ?", ((r[0],) for r in rows))
         self.conn.executemany(
             """INSERT INTO organismes
@@ -204,7 +211,7 @@ class SQLiteUpdateWriter(UpdateWriter):
         )
         refresh_organisations(conn, sorted(set(ids)))
 
-    def log(self, rows: Sequence[tuple]) -> None:
+    def log(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self.conn.executemany(
             """INSERT INTO historique (date, organisme_id, nda, evenement, champs)
                SELECT ?, organisme_id, nda, ?, ? FROM declarations WHERE nda = ?""",
@@ -217,14 +224,14 @@ class SQLiteUpdateWriter(UpdateWriter):
             (date, oid, event, fields),
         )
 
-    def replace_quarantine(self, rows: Sequence[tuple]) -> None:
+    def replace_quarantine(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self.conn.execute("DELETE FROM quarantaine")
         self.conn.executemany("INSERT INTO quarantaine VALUES (?, ?, ?, ?, ?, ?)", rows)
 
-    def reconciliation_rows(self) -> tuple[list[tuple], list[tuple]]:
+    def reconciliation_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         return reconciliation_rows(self.conn)
 
-    def replace_sirene(self, rows: Sequence[tuple], answers: dict) -> dict:
+    def replace_sirene(self, rows: Sequence[tuple[Any, ...]], answers: dict[str, Any]) -> dict[str, Any]:
         self.conn.execute("DELETE FROM sirene")
         self.conn.executemany(f"INSERT INTO sirene VALUES ({', '.join('?' * 14)})", rows)
         return apply_sirene_places(self.conn, answers)
@@ -257,9 +264,9 @@ class SQLiteUpdateSession(UpdateSession):
         return old_values(self.conn, ndas)
 
     def quarantined(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM quarantaine").fetchone()[0]
+        return int(self.conn.execute("SELECT count(*) FROM quarantaine").fetchone()[0])
 
-    def secondary_sources(self) -> dict[str, tuple]:
+    def secondary_sources(self) -> dict[str, tuple[Any, ...]]:
         if not _has_table(self.conn, "sources_secondaires"):
             return {}
         return {
@@ -267,7 +274,7 @@ class SQLiteUpdateSession(UpdateSession):
             for row in self.conn.execute("SELECT nom, sha256, statut, emplacement FROM sources_secondaires")
         }
 
-    def sirene_rows(self) -> list[tuple]:
+    def sirene_rows(self) -> list[tuple[Any, ...]]:
         if not _has_table(self.conn, "sirene"):
             return []
         return self.conn.execute("SELECT * FROM sirene").fetchall()
@@ -280,7 +287,7 @@ class SQLiteUpdateSession(UpdateSession):
             )
         }
 
-    def reconciliation_rows(self) -> tuple[list[tuple], list[tuple]]:
+    def reconciliation_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         return reconciliation_rows(self.conn)
 
     def meta(self) -> dict[str, Any]:

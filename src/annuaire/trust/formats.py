@@ -120,7 +120,7 @@ def is_longitude(value: str) -> bool:
 
 def is_geopoint(value: str) -> bool:
     found = _GEOPOINT.match(value)
-    return bool(found) and -90 <= float(found.group(1)) <= 90 and -180 <= float(found.group(2)) <= 180
+    return found is not None and -90 <= float(found.group(1)) <= 90 and -180 <= float(found.group(2)) <= 180
 
 
 def is_integer(value: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,7 +90,7 @@ class _Column:
         self.distinct: set[str] = set()
         self.capped = False
         self.examples: list[str] = []
-        self.check = None
+        self.check: Callable[[str], bool] | None = None
         self.valid = 0
 
     def add(self, value: str) -> None:
@@ -151,7 +151,7 @@ def _open_text(path: Path) -> tuple[io.TextIOBase, bool, str]:
 
 def _delimiter(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in (";", ",", "\t", "|")}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=counts.__getitem__)
     return best if counts[best] else ","
 
 

@@ -240,7 +240,7 @@ def default_files(
     folder = snapshots_dir or snapshots.snapshots_folder()
     files: dict[str, Path | None] = {"liste-publique": source_file, "laposte": laposte_file}
     if files["liste-publique"] is None:
-        latest = snapshots.latest(LISTE_PUBLIQUE.resource_id, folder)
+        latest = snapshots.latest(LISTE_PUBLIQUE.resource_id or "", folder)
         built = Path((build_report or {}).get("source", {}).get("location") or "")
         files["liste-publique"] = Path(latest.path) if latest else (built if built.is_file() else None)
     if files["laposte"] is None:

@@ -4,7 +4,8 @@ vanilla scripts; Leaflet for maps (served from the project's node_modules, insta
 `slugs` builds and parses clean URLs, `text` the words shown (descriptions, dates, numbers),
 `jsonld` the structured data, `charts` inline SVG, `sitemap` the sitemap files, `pages` the
 rendering, `routes` the pages themselves, `corrections` the correction form, `admin` the moderation
-area, `security` their CSRF tokens, sessions and rate limits, `guides` the editorial guides;
+area, `security` their CSRF tokens, sessions and rate limits, `guides` the editorial guides,
+`statistics` the statistics page with its map (`choropleth`);
 `mount_website` adds all of it to the FastAPI app."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .legal import build_legal_router
 from .pages import Renderer
 from .routes import build_router
 from .settings import WebSettings
+from .statistics import build_statistics_router
 from .unavailable import install as install_unavailable
 
 __all__ = ["WebSettings", "mount_website"]
@@ -42,6 +44,7 @@ def mount_website(app: FastAPI, settings: WebSettings) -> None:
     app.include_router(build_guides_router(renderer, guides))
     app.include_router(build_data_router(renderer))  # /sources, /qualite, /donnees/
     app.include_router(build_legal_router(renderer))  # mentions légales, accessibilité, données personnelles
+    app.include_router(build_statistics_router(renderer))  # /statistiques: the map and figures
     app.mount("/static/site", StaticFiles(directory=STATIC), name="static")
     if settings.node_modules is not None:
         app.mount(

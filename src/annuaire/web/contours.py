@@ -19,12 +19,14 @@ from typing import Any
 import numpy as np
 
 from ..sources.reference import CONTOURS_FILE
+from ..store import open_store
 
 log = logging.getLogger(__name__)
 TOLERANCE = 0.01  # degrees: about 1 km, as Etalab's 1000 m files
 DECIMALS = 4
 
 _cache: dict[tuple[str, int, int], tuple[bytes, str]] = {}
+_found: dict[tuple, Path | None] = {}  # (directory, its version, folder set) → the outlines file
 
 
 def contours_file(explicit: Path | None, build_report: dict | None) -> Path | None:
@@ -39,7 +41,18 @@ def contours_file(explicit: Path | None, build_report: dict | None) -> Path | No
     return None
 
 
-def _simplify(points: np.ndarray, tolerance: float) -> np.ndarray:
+def directory_contours(db: str, version: str, explicit: Path | None) -> Path | None:
+    """The outlines file of a directory (`contours_file`, with the folder its build report names),
+    looked up once per version of the directory."""
+    key = (db, version, explicit)
+    if key not in _found:
+        report = open_store(db).meta().get("build_report")
+        _found.clear()
+        _found[key] = contours_file(explicit, report if isinstance(report, dict) else None)
+    return _found[key]
+
+
+def simplify_line(points: np.ndarray, tolerance: float) -> np.ndarray:
     """Ramer–Douglas–Peucker on one ring or line (iterative): the points farther than `tolerance`
     from the chord of their stretch are kept."""
     if len(points) < 3:
@@ -71,7 +84,7 @@ def _simplify(points: np.ndarray, tolerance: float) -> np.ndarray:
 
 def _ring(coordinates: list, tolerance: float) -> list | None:
     points = np.asarray(coordinates, dtype=float)[:, :2]
-    simplified = _simplify(points, tolerance)
+    simplified = simplify_line(points, tolerance)
     if len(simplified) < 4:  # an islet smaller than the tolerance: left out
         return None
     return np.round(simplified, DECIMALS).tolist()

@@ -62,7 +62,7 @@ def build_data_router(renderer: Renderer) -> APIRouter:
                 package = json.loads((folder / DATA_PACKAGE).read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 package = {}
-        tables = []
+        tables: list[dict[str, Any]] = []
         for table in schema.TABLES:
             items = [f for f in files if f["table"] == table and f["format"] in FORMAT_WORDS]
             if items:

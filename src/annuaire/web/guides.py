@@ -22,6 +22,7 @@ def build_guides_router(renderer: Renderer, library: GuideLibrary) -> APIRouter:
     def body_of(request: Request, slug: str) -> str:
         searcher = request.app.state.searcher
         guide = library.get(slug)
+        assert guide is not None  # the route found it
         key = (slug, searcher.version(), guide.path.stat().st_mtime_ns)
         if key not in rendered:
             departements = {d["code"]: d["nom"] for d in searcher.departements()}

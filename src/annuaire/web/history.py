@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..fields import SCOPES
 from .text import SCOPE_SHORT, join_words
 
 GROUP_WORDS = {
@@ -14,9 +15,9 @@ GROUP_WORDS = {
     "declaration": "bilan déclaré (exercice, stagiaires, formateurs, spécialités)",
 }
 CORRECTED_WORDS = {"denomination": "dénomination", "code_postal": "code postal", "adresse": "adresse"}
-# Agreement of "ajouté"/"retiré" with each scope's short name: Actions de formation (f. pl.),
-# Bilans de compétences (m. pl.), VAE (f.), Apprentissage (m.).
-_ENDINGS = {"actions_formation": "es", "bilans_competences": "s", "vae": "e", "apprentissage": ""}
+# Agreement of "ajouté"/"retiré" with each scope's short name (fields.py): Actions de formation
+# (f. pl.), Bilans de compétences (m. pl.), VAE (f.), Apprentissage (m.).
+_ENDINGS = {s.code: s.ending for s in SCOPES}
 
 
 def scope_change(token: str) -> str | None:
@@ -63,6 +64,8 @@ def event_sentence(event: dict[str, Any]) -> str:
             f"déclarations regroupées sous l'établissement {target}" if target else "déclarations regroupées"
         )
     if kind == "correction_verifiee":
-        fields = [CORRECTED_WORDS.get(c, c) for c in champs or []] if isinstance(champs, list) else []
+        fields = (
+            [CORRECTED_WORDS.get(str(c), str(c)) for c in champs if c] if isinstance(champs, list) else []
+        )
         return f"correction vérifiée ({', '.join(fields)})" if fields else "correction vérifiée"
     return "organisme retiré de la Liste publique"

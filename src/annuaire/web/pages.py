@@ -31,6 +31,8 @@ def environment() -> Environment:
         nice_name=text.nice_name,
         french_date=text.french_date,
         number=text.number,
+        decimal=text.decimal,
+        signed=text.signed,
         org_path=slugs.organisation_path,
         # A département or a région (a dict with `nom` and `type_liaison`) in a sentence.
         de=lambda t: gazetteer.of_name(t["nom"], t.get("type_liaison")),

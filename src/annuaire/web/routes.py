@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,9 +16,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from ..gazetteer import CENTRE_KINDS, centre_error
 from ..search import QueryError, Searcher, SearchQuery
 from ..search.params import SCOPES, Filters
-from ..store import open_store
 from . import slugs, text
-from .contours import contours_file, simplified_contours
+from .contours import directory_contours, simplified_contours
 from .errors import PageError
 from .jsonld import organisation_jsonld, script_json
 from .pages import Renderer
@@ -94,7 +92,7 @@ def search_form(request: Request, searcher: Searcher) -> tuple[dict[str, Any], F
     `autour` takes what the gazetteer resolves (a commune's name, "Paris 11e", a postal code, an INSEE
     code); a name several communes bear gives the candidates to choose from (`form["choix"]`)."""
     qp = request.query_params
-    form = {
+    form: dict[str, Any] = {
         "q": qp.get("q", "").strip(),
         "portee": [p for p in qp.getlist("portee") if p],
         "departement": qp.get("departement", "").strip(),
@@ -113,7 +111,7 @@ def search_form(request: Request, searcher: Searcher) -> tuple[dict[str, Any], F
     form["choix"] = []
     if form["autour"]:
         found = searcher.gazetteer().resolve(form["autour"], CENTRE_KINDS)
-        if centre_error(found) is None:
+        if centre_error(found) is None and found.place is not None:
             autour, place = form["autour"], found.place.label()
         elif found.ambiguous:
             error = f"Plusieurs lieux s'appellent « {form['autour']} » : lequel ?"
@@ -276,7 +274,8 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
     async def search(request: Request):
         s = searcher(request)
         form, filters, error = search_form(request, s)
-        results, status, error_links = None, 200, []
+        results: dict[str, Any] | None = None
+        status, error_links = 200, []
         tri = form["tri"] or ("distance" if filters.has_centre else "pertinence")
         page = page_number(request)
         if error is None:
@@ -290,15 +289,17 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
                 error = exc.message
         if error:
             status = 422
-        elif gone := past_the_end(
-            "/recherche",
-            dict(request.query_params.multi_items()) | {"portee": form["portee"]},
-            page,
-            results["pages"],
+        elif results is not None and (
+            gone := past_the_end(
+                "/recherche",
+                dict(request.query_params.multi_items()) | {"portee": form["portee"]},
+                page,
+                results["pages"],
+            )
         ):
             # Past the last page: 404, the form kept, and a link to the last page.
             error, error_links, status, results = gone.message, gone.links, 404, None
-        context = {
+        context: dict[str, Any] = {
             "form": form,
             "error": error,
             "error_links": error_links,
@@ -510,22 +511,15 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
 
     # -- map background -----------------------------------------------------------------------------
 
-    contours_paths: dict[str, Path | None] = {}
-
     @router.get("/carte/departements.geojson")
     async def departement_outlines(request: Request):
         """The départements' outlines drawn under the maps (contours.py); 404 when there are none."""
-        s = searcher(request)
-        version = s.version()
-        if version not in contours_paths:
-            report = await run_in_threadpool(
-                lambda: open_store(request.app.state.db).meta().get("build_report")
-            )
-            contours_paths.clear()
-            contours_paths[version] = contours_file(
-                renderer.settings.reference_dir, report if isinstance(report, dict) else None
-            )
-        path = contours_paths[version]
+        path = await run_in_threadpool(
+            directory_contours,
+            request.app.state.db,
+            searcher(request).version(),
+            renderer.settings.reference_dir,
+        )
         found = await run_in_threadpool(simplified_contours, path) if path else None
         if found is None:
             raise NotFound("contours")
@@ -557,8 +551,8 @@ def build_router(renderer: Renderer, more_paths: Callable[[], list] = list) -> A
             1 <= int(number) <= file_count(len(paths), size)
         ):
             raise NotFound(number)
-        number = int(number)
-        chunk = paths[(number - 1) * size : number * size]
+        index = int(number)
+        chunk = paths[(index - 1) * size : index * size]
         return Response(urlset_xml(renderer.base_url(request), chunk), media_type="application/xml")
 
     return router

@@ -1,18 +1,15 @@
-"""Website settings, from the environment: map tiles, the public base URL, where npm put the assets."""
+"""Website settings (from settings.py's): map tiles, the public base URL, where npm put the assets."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-OSM_ATTRIBUTION = (
-    '&copy; <a href="https://www.openstreetmap.org/copyright">les contributeurs d’OpenStreetMap</a>'
-)
-SITEMAP_MAX_URLS = 50_000
-HOSTS_ENV = "ANNUAIRE_ALLOWED_HOSTS"  # the sitemaps.org limit per file
+from ..settings import OSM_ATTRIBUTION, OSM_TILES, Settings
+from ..settings import current as current_settings
+
+SITEMAP_MAX_URLS = 50_000  # the sitemaps.org limit per file
 
 
 def find_node_modules() -> Path | None:
@@ -29,28 +26,25 @@ def find_node_modules() -> Path | None:
 class Publisher:
     """Who publishes the site, for the legal notice (mentions légales); None: "à compléter"."""
 
-    name: str | None = None  # ANNUAIRE_PUBLISHER_NAME: a body or a person
-    address: str | None = None  # ANNUAIRE_PUBLISHER_ADDRESS
-    contact: str | None = None  # ANNUAIRE_PUBLISHER_CONTACT: an e-mail address or a contact page's URL
-    director: str | None = None  # ANNUAIRE_PUBLICATION_DIRECTOR: the directeur de la publication
-    hosting: str | None = None  # ANNUAIRE_HOSTING_PROVIDER: the host's name, address and telephone
+    name: str | None = None  # a body or a person
+    address: str | None = None
+    contact: str | None = None  # an e-mail address or a contact page's URL
+    director: str | None = None  # the directeur de la publication
+    hosting: str | None = None  # the host's name, address and telephone
 
     @classmethod
-    def from_environment(cls) -> Publisher:
-        def get(name: str) -> str | None:
-            return (os.environ.get(name) or "").strip() or None
-
+    def from_settings(cls, s: Settings) -> Publisher:
         return cls(
-            name=get("ANNUAIRE_PUBLISHER_NAME"),
-            address=get("ANNUAIRE_PUBLISHER_ADDRESS"),
-            contact=get("ANNUAIRE_PUBLISHER_CONTACT"),
-            director=get("ANNUAIRE_PUBLICATION_DIRECTOR"),
-            hosting=get("ANNUAIRE_HOSTING_PROVIDER"),
+            name=s.publisher_name,
+            address=s.publisher_address,
+            contact=s.publisher_contact,
+            director=s.publication_director,
+            hosting=s.hosting_provider,
         )
 
     @property
     def contact_is_email(self) -> bool:
-        return bool(self.contact) and "@" in self.contact and not urlsplit(self.contact).netloc
+        return self.contact is not None and "@" in self.contact and not urlsplit(self.contact).netloc
 
 
 @dataclass(frozen=True)
@@ -67,19 +61,15 @@ class WebSettings:
     allowed_hosts: tuple[str, ...] | None = None  # Host headers accepted; None: api/middleware's defaults
 
     @classmethod
-    def from_environment(cls) -> WebSettings:
-        assets = os.environ.get("ANNUAIRE_NODE_MODULES")
+    def from_settings(cls, settings: Settings | None = None) -> WebSettings:
+        s = settings or current_settings()
         return cls(
-            tile_url=os.environ.get("ANNUAIRE_TILE_URL") or OSM_TILES,
-            tile_attribution=os.environ.get("ANNUAIRE_TILE_ATTRIBUTION") or OSM_ATTRIBUTION,
-            site_url=(os.environ.get("ANNUAIRE_SITE_URL") or "").rstrip("/") or None,
-            node_modules=Path(assets) if assets else find_node_modules(),
-            guides_dir=Path(os.environ["ANNUAIRE_GUIDES_DIR"])
-            if os.environ.get("ANNUAIRE_GUIDES_DIR")
-            else None,
-            publisher=Publisher.from_environment(),
-            reference_dir=Path(os.environ["ANNUAIRE_REFERENCE_DIR"])
-            if os.environ.get("ANNUAIRE_REFERENCE_DIR")
-            else None,
-            allowed_hosts=tuple(h for h in os.environ.get(HOSTS_ENV, "").split(",") if h.strip()) or None,
+            tile_url=s.tile_url,
+            tile_attribution=s.tile_attribution,
+            site_url=s.site_url,
+            node_modules=s.node_modules or find_node_modules(),
+            guides_dir=s.guides_dir,
+            publisher=Publisher.from_settings(s),
+            reference_dir=s.reference_dir,
+            allowed_hosts=s.allowed_hosts or None,
         )

@@ -18,6 +18,7 @@ def site_paths(searcher: Searcher) -> list[tuple[str, str | None]]:
     """(path, last modification date or None) of every page worth indexing, territories first."""
     paths: list[tuple[str, str | None]] = [("/", None)]
     paths += [("/donnees/", None), ("/sources", None), ("/qualite", None)]  # the data about the data
+    paths += [("/statistiques", None)]
     paths += [("/mentions-legales", None), ("/accessibilite", None), ("/donnees-personnelles", None)]
     paths += [(region_path(r["nom"]), None) for r in searcher.regions() if r["nb_organismes"]]
     paths += [(departement_path(d["code"]), None) for d in searcher.departements() if d["nb_organismes"]]
@@ -37,7 +38,7 @@ def site_paths(searcher: Searcher) -> list[tuple[str, str | None]]:
     places = searcher.gazetteer()
     for insee in list(communes):  # Paris, Lyon and Marseille: the city's page beside its arrondissements'
         city = places.commune(places.city_of(insee))
-        if city is not None:
+        if city is not None and city.code_departement:
             communes.setdefault(city.code, (city.code_departement, city.nom))
     paths += [(commune_path(dep, name, insee), None) for insee, (dep, name) in sorted(communes.items())]
     return paths + organisations

@@ -6,18 +6,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-SCOPE_LABELS = {
-    "actions_formation": "actions de formation",
-    "bilans_competences": "bilans de compétences",
-    "vae": "validation des acquis de l'expérience (VAE)",
-    "apprentissage": "actions de formation par apprentissage",
-}
-SCOPE_SHORT = {
-    "actions_formation": "Actions de formation",
-    "bilans_competences": "Bilans de compétences",
-    "vae": "VAE",
-    "apprentissage": "Apprentissage",
-}
+from ..fields import SCOPES, scope_flag
+
+SCOPE_LABELS = {s.code: s.words for s in SCOPES}  # within a sentence
+SCOPE_SHORT = {s.code: s.short for s in SCOPES}
 MONTHS = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split()  # noqa: SIM905
 _SMALL_WORDS = frozenset("de des du la le les l d sur sous en et aux au lès".split())  # noqa: SIM905
 STALE_AFTER_DAYS = 183  # about six months
@@ -79,6 +71,18 @@ def number(value: int | float | None) -> str:
     return f"{value:,}".replace(",", "\u202f")
 
 
+def decimal(value: float | None, places: int = 2) -> str:
+    """A figure with a decimal comma and French thousands: 1234.5 → "1 234,50"; "–" when unknown."""
+    if value is None:
+        return "–"
+    return f"{value:,.{places}f}".replace(",", "\u202f").replace(".", ",")
+
+
+def signed(value: int) -> str:
+    """A change with its sign: "+12", "−3" (a true minus sign), "0"."""
+    return f"+{number(value)}" if value > 0 else f"\u2212{number(-value)}" if value < 0 else "0"
+
+
 def is_stale(value: str | None, today: date) -> bool:
     """True when the last declaration is older than about six months, or unknown."""
     if not value:
@@ -90,7 +94,7 @@ def is_stale(value: str | None, today: date) -> bool:
 
 
 def scopes_of(org: dict[str, Any]) -> list[str]:
-    return [s for s in SCOPE_LABELS if org.get(f"certification_{s}")]
+    return [s for s in SCOPE_LABELS if org.get(scope_flag(s))]
 
 
 def join_words(items: list[str]) -> str:
