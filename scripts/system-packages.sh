@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian packages `make test` needs beyond Python and Node.js, installed when missing: wrk (load
 # tests), PostgreSQL with PostGIS (the second backend: the tests start a private cluster on loopback;
-# unaccent comes with the server), the sqlite3 shell (benchmark baseline) and Chromium (the website's
+# unaccent comes with the server; pgbouncer, the pooler the several-servers test puts in front of it),
+# the sqlite3 shell (benchmark baseline) and Chromium (the website's
 # browser tests drive it through Playwright). The local geocoder, Addok and its Redis, comes from PyPI
 # (tests/addok_server.py). Run by `make test` and `.ci/run`; does nothing when all are there.
 set -euo pipefail
@@ -16,6 +17,7 @@ command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [ -z "${ANNUAIRE_TEST_POSTGRES_URL:-}" ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
   ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || packages+=(postgresql-postgis)
+  command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || packages+=(pgbouncer)
 fi
 [ "${#packages[@]}" -eq 0 ] && exit 0
 

@@ -5,6 +5,11 @@ runs under a bounded load.
 
 Clients are told apart by `X-Forwarded-For` (the servers trust 127.0.0.1 as their proxy), so that the
 rate-limited client and the load's clients each have their own buckets.
+
+Twice: the servers connected to PostgreSQL directly, then through pgbouncer in transaction mode (a
+pool of 10 server connections for the 4 workers' pools, prepared statements off, the search path set
+by pgbouncer's `connect_query`, as README's deployment section says); the build, the moderator's
+creation and the update connect directly, as the README says runs should.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import httpx
 import pytest
 from lxml import html
 
+from pgbouncer_server import PgBouncer
 from postgres_server import free_port
 
 PASSWORD = "un mot de passe assez long"
@@ -58,9 +64,9 @@ def _csrf(client: httpx.Client, url: str) -> str:
     return html.fromstring(page.text).xpath("//input[@name='csrf']/@value")[0]
 
 
-@pytest.fixture(scope="module")
-def servers(postgres, run_build, run_annuaire, shared_dir, annuaire_bin, annuaire_env):
-    url = postgres.create_database("annuaire_servers")
+@pytest.fixture(scope="module", params=["direct", "pgbouncer"])
+def servers(request, postgres, run_build, run_annuaire, shared_dir, annuaire_bin, annuaire_env):
+    url = postgres.create_database(f"annuaire_servers_{request.param}")
     built = run_build(shared_dir / "data" / "of" / "sample-M.csv", url)
     assert built.returncode == 0, built.stderr
     added = subprocess.run(
@@ -75,7 +81,12 @@ def servers(postgres, run_build, run_annuaire, shared_dir, annuaire_bin, annuair
     }
     env.pop("ANNUAIRE_SECRET_KEY", None)  # the secret comes from the shared state
     env.pop("ANNUAIRE_CORRECTIONS_DB", None)
-    started = [_start(annuaire_bin, env, url) for _ in range(2)]
+    bouncer = PgBouncer(url) if request.param == "pgbouncer" else None
+    served = url
+    if bouncer is not None:
+        served = bouncer.__enter__().url
+        env["ANNUAIRE_PG_PREPARED_STATEMENTS"] = "0"
+    started = [_start(annuaire_bin, env, served) for _ in range(2)]
     try:
         for proc, base in started:
             _wait_up(proc, base)
@@ -89,6 +100,8 @@ def servers(postgres, run_build, run_annuaire, shared_dir, annuaire_bin, annuair
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.communicate(timeout=30)
+        if bouncer is not None:
+            bouncer.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")

@@ -125,7 +125,10 @@ class Settings:
     # Serving.
     db: str | None = setting(None, "the directory `annuaire serve`'s workers serve", option="--db")
     rate_limit: int = setting(
-        600, "API requests per minute per client IP and worker (0: off)", _int, option="--rate-limit"
+        600,
+        "API requests per minute per client IP (0: off); per worker on SQLite, shared on PostgreSQL",
+        _int,
+        option="--rate-limit",
     )
     cors_origins: tuple[str, ...] = setting(("*",), "origins allowed by CORS, comma-separated", _items)
     trusted_proxies: tuple[str, ...] = setting(
@@ -134,6 +137,9 @@ class Settings:
     allowed_hosts: tuple[str, ...] = setting((), "Host headers accepted (none: the local ones)", _items)
     export_dir: Path | None = setting(None, "the export files `serve` offers (None: generated)", _path)
     pg_pool_size: int = setting(8, "PostgreSQL connections per `serve` worker", _int)
+    pg_prepared_statements: bool = setting(
+        True, "server-side prepared statements (0: behind pgbouncer < 1.21 in transaction mode)", _flag
+    )
     # Corrections and moderation.
     corrections_db: Path | None = setting(
         None, "the corrections file (None: beside the directory)", _path, option="--corrections"
@@ -141,9 +147,11 @@ class Settings:
     secret_key: str | None = setting(None, "signs session cookies and CSRF tokens (None: generated, kept)")
     secure_cookies: bool = setting(False, "Secure cookies and HSTS (behind HTTPS)", _flag)
     corrections_per_hour: int = setting(
-        10, "corrections per client IP and worker an hour (0: no limit)", _int
+        10, "corrections per client IP an hour (0: no limit); per worker on SQLite", _int
     )
-    logins_per_quarter: int = setting(10, "logins per client IP and worker in 15 minutes (0: no limit)", _int)
+    logins_per_quarter: int = setting(
+        10, "logins per client IP in 15 minutes (0: no limit); per worker on SQLite", _int
+    )
     corrections_email_days: int = setting(365, "days a decided correction's e-mail is kept (0: kept)", _int)
     # The website.
     guides_dir: Path | None = setting(None, "the editorial guides' folder (None: those shipped)", _path)

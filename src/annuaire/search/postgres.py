@@ -25,12 +25,11 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from ..errors import DirectoryMissing
 from ..settings import current as current_settings
-from ..store.postgres import SCHEMA, open_connection
+from ..store.postgres import SCHEMA, open_connection, pool_arguments, serving_search_path
 from . import text
 from .columns import ROW_FIELDS, Columns, Lookups
 from .params import Filters
@@ -153,7 +152,7 @@ class PostgresSearcher(SQLiteSearcher):
         self._version: tuple[float, str] | None = None
 
         def configure(conn: psycopg.Connection) -> None:
-            conn.execute(sql.SQL("SET search_path = {}, public").format(sql.Identifier(schema)))
+            conn.execute(serving_search_path(schema))
 
         with open_connection(url):  # an unreachable server is said at once, not after the pool's timeout
             pass
@@ -161,7 +160,7 @@ class PostgresSearcher(SQLiteSearcher):
             url,
             min_size=1,
             max_size=max(1, pool_size if pool_size is not None else current_settings().pg_pool_size),
-            kwargs={"autocommit": True},
+            kwargs=pool_arguments(),
             configure=configure,
             open=True,
             name="annuaire",

@@ -31,6 +31,8 @@ from .migrations import latest_version
 log = logging.getLogger(__name__)
 
 SCHEMA = "annuaire"  # the live directory's schema
+# The shared state (corrections/postgres.py): never built, updated, swapped or copied.
+SHARED_SCHEMA = "annuaire_partage"
 EXTENSIONS = ("postgis", "unaccent")
 _FILES = resources.files(__package__).joinpath("postgres")
 TABLES = _FILES.joinpath("schema.sql").read_text(encoding="utf-8")
@@ -59,6 +61,25 @@ def open_connection(url: str, *, autocommit: bool = False) -> psycopg.Connection
             " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
         )
         raise DatabaseUnavailable(f"{shown(url)}: cannot connect to PostgreSQL: {reason}") from None
+
+
+def serving_search_path(schema: str = SCHEMA) -> sql.Composed:
+    """The search path of every pooled connection `serve` uses (the searcher's and the shared
+    state's), the same for both: behind a pooler in transaction mode (pgbouncer) a session's setting
+    stays with the server connection, which other clients get next. pgbouncer's `connect_query` sets
+    this same path on every server connection it opens (README, "Several app servers")."""
+    return sql.SQL("SET search_path = {}, {}, public").format(
+        sql.Identifier(schema), sql.Identifier(SHARED_SCHEMA)
+    )
+
+
+def pool_arguments() -> dict[str, Any]:
+    """psycopg's connection arguments for `serve`'s pools: autocommit, and no server-side prepared
+    statements with ANNUAIRE_PG_PREPARED_STATEMENTS=0 (a pooler in transaction mode that does not
+    track them, pgbouncer before 1.21, would hand them to a connection that lacks them)."""
+    from ..settings import current
+
+    return {"autocommit": True, "prepare_threshold": 5 if current().pg_prepared_statements else None}
 
 
 def connect(url: str, *, autocommit: bool = False, schema: str = SCHEMA) -> psycopg.Connection:
