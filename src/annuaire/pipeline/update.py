@@ -318,17 +318,22 @@ def _regroup(
     if owner:
         writer.set_owners(owner)
     # Organisations no group carries any more: gone (every declaration removed) or merged into another.
-    for identifiant, held in sorted(old.items()):
-        if identifiant in seen or held.statut != "actif" or held.id not in considered:
-            continue
-        touched.add(held.id)
-        writer.retire_organisation(held.id)
-        moved = sorted({owner[n] for n in held.ndas if n in owner})
-        if moved:
-            event, fields = "organisme_regroupe", json.dumps({"avec": writer.identifiant(moved[0])})
-        else:
-            event, fields = "organisme_supprime", None
-        writer.log_organisation(today, held.id, event, fields)
+    retired = [
+        (held.id, min((owner[n] for n in held.ndas if n in owner), default=None))
+        for identifiant, held in sorted(old.items())
+        if identifiant not in seen and held.statut == "actif" and held.id in considered
+    ]
+    writer.retire_organisations([oid for oid, _ in retired])
+    into = writer.identifiants(target for _, target in retired if target is not None)
+    writer.log_organisations(
+        [
+            (today, oid, "organisme_supprime", None)
+            if target is None
+            else (today, oid, "organisme_regroupe", json.dumps({"avec": into.get(target)}))
+            for oid, target in retired
+        ]
+    )
+    touched.update(oid for oid, _ in retired)
     return touched
 
 

@@ -161,11 +161,12 @@ class UpdateWriter(ABC):
         """NDA → the organisation it now belongs to."""
 
     @abstractmethod
-    def retire_organisation(self, oid: int) -> None:
-        """An organisation no group carries any more: status `supprime`."""
+    def retire_organisations(self, ids: Sequence[int]) -> None:
+        """Organisations no group carries any more: status `supprime`."""
 
     @abstractmethod
-    def identifiant(self, oid: int) -> str | None: ...
+    def identifiants(self, ids: Iterable[int]) -> dict[int, str]:
+        """Organisation id → its identifier."""
 
     @abstractmethod
     def refresh_organisations(self, ids: Sequence[int]) -> None:
@@ -180,7 +181,8 @@ class UpdateWriter(ABC):
         one it belongs to now."""
 
     @abstractmethod
-    def log_organisation(self, date: str, oid: int, event: str, fields: str | None) -> None: ...
+    def log_organisations(self, rows: Sequence[tuple[str, int, str, str | None]]) -> None:
+        """Change log entries of organisations (date, id, event, fields), in this order."""
 
     @abstractmethod
     def replace_quarantine(self, rows: Sequence[tuple[Any, ...]]) -> None: ...

@@ -194,18 +194,23 @@ class PostgresUpdateWriter(UpdateWriter):
         )
 
     def set_owners(self, owners: dict[str, int]) -> None:
-        with self.conn.cursor() as cur:
-            cur.executemany(
-                "UPDATE declarations SET organisme_id = %s WHERE nda = %s",
-                [(o, n) for n, o in owners.items()],
+        if owners:
+            self.conn.execute(
+                """UPDATE declarations d SET organisme_id = v.organisme_id
+                   FROM unnest(%s::text[], %s::bigint[]) AS v(nda, organisme_id)
+                   WHERE d.nda = v.nda AND d.organisme_id IS DISTINCT FROM v.organisme_id""",
+                (list(owners), list(owners.values())),
             )
 
-    def retire_organisation(self, oid: int) -> None:
-        self.conn.execute("UPDATE organismes SET statut = 'supprime' WHERE id = %s", (oid,))
+    def retire_organisations(self, ids: Sequence[int]) -> None:
+        if ids:
+            self.conn.execute("UPDATE organismes SET statut = 'supprime' WHERE id = ANY(%s)", (list(ids),))
 
-    def identifiant(self, oid: int) -> str | None:
-        row = self.conn.execute("SELECT identifiant FROM organismes WHERE id = %s", (oid,)).fetchone()
-        return row[0] if row else None
+    def identifiants(self, ids: Iterable[int]) -> dict[int, str]:
+        rows = self.conn.execute(
+            "SELECT id, identifiant FROM organismes WHERE id = ANY(%s)", (sorted(set(ids)),)
+        ).fetchall()
+        return {oid: identifiant for oid, identifiant in rows}
 
     def refresh_organisations(self, ids: Sequence[int]) -> None:
         ids = sorted(set(ids))
@@ -222,12 +227,15 @@ class PostgresUpdateWriter(UpdateWriter):
                 ).format(sql.Identifier(f"certification_{code}")),
                 (code, ids),
             )
-        conn.execute(
-            """UPDATE organismes SET nb_declarations =
-                 (SELECT count(*) FROM declarations d
-                  WHERE d.organisme_id = organismes.id AND d.statut = 'actif')
-               WHERE id = ANY(%s) AND statut = 'actif'""",
-            (ids,),
+        conn.execute(  # the counts grouped once, rather than a count per organisation
+            """UPDATE organismes o SET nb_declarations = coalesce(c.n, 0)
+               FROM unnest(%(ids)s::bigint[]) AS i(id)
+               LEFT JOIN (SELECT organisme_id, count(*) AS n FROM declarations
+                          WHERE organisme_id = ANY(%(ids)s) AND statut = 'actif'
+                          GROUP BY organisme_id) c ON c.organisme_id = i.id
+               WHERE o.id = i.id AND o.statut = 'actif'
+                 AND o.nb_declarations IS DISTINCT FROM coalesce(c.n, 0)""",  # no row rewritten for nothing
+            {"ids": ids},
         )
         refresh_search_rows(conn, ids)
 
@@ -242,12 +250,16 @@ class PostgresUpdateWriter(UpdateWriter):
                 _columns(rows, 4),
             )
 
-    def log_organisation(self, date: str, oid: int, event: str, fields: str | None) -> None:
-        self.conn.execute(
-            """INSERT INTO historique (date, organisme_id, nda, evenement, champs)
-               VALUES (%s, %s, NULL, %s, %s)""",
-            (date, oid, event, fields),
-        )
+    def log_organisations(self, rows: Sequence[tuple[str, int, str, str | None]]) -> None:
+        if rows:  # in the order given: the entries' ids follow it
+            self.conn.execute(
+                """INSERT INTO historique (date, organisme_id, nda, evenement, champs)
+                   SELECT v.date, v.organisme_id, NULL, v.evenement, v.champs
+                   FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[]) WITH ORDINALITY
+                        AS v(date, organisme_id, evenement, champs, rang)
+                   ORDER BY v.rang""",
+                _columns(rows, 4),
+            )
 
     def replace_quarantine(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self.conn.execute("DELETE FROM quarantaine")

@@ -182,12 +182,17 @@ class SQLiteUpdateWriter(UpdateWriter):
             "UPDATE declarations SET organisme_id = ? WHERE nda = ?", ((o, n) for n, o in owners.items())
         )
 
-    def retire_organisation(self, oid: int) -> None:
-        self.conn.execute("UPDATE organismes SET statut = 'supprime' WHERE id = ?", (oid,))
+    def retire_organisations(self, ids: Sequence[int]) -> None:
+        if ids:
+            self.conn.execute(
+                f"UPDATE organismes SET statut = 'supprime' WHERE id {IN_JSON}", (_chosen(ids),)
+            )
 
-    def identifiant(self, oid: int) -> str | None:
-        row = self.conn.execute("SELECT identifiant FROM organismes WHERE id = ?", (oid,)).fetchone()
-        return row[0] if row else None
+    def identifiants(self, ids: Iterable[int]) -> dict[int, str]:
+        chosen = _chosen(sorted(set(ids)))
+        return dict(
+            self.conn.execute(f"SELECT id, identifiant FROM organismes WHERE id {IN_JSON}", (chosen,))
+        )
 
     def refresh_organisations(self, ids: Sequence[int]) -> None:
         if not ids:
@@ -218,10 +223,10 @@ class SQLiteUpdateWriter(UpdateWriter):
             ((date, event, fields, nda) for date, nda, event, fields in rows),
         )
 
-    def log_organisation(self, date: str, oid: int, event: str, fields: str | None) -> None:
-        self.conn.execute(
+    def log_organisations(self, rows: Sequence[tuple[str, int, str, str | None]]) -> None:
+        self.conn.executemany(
             "INSERT INTO historique (date, organisme_id, nda, evenement, champs) VALUES (?, ?, NULL, ?, ?)",
-            (date, oid, event, fields),
+            rows,
         )
 
     def replace_quarantine(self, rows: Sequence[tuple[Any, ...]]) -> None:
