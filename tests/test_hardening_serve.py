@@ -159,6 +159,7 @@ def run_wrk(url: str, script, seconds: int) -> dict:
     return json.loads(found.group(1))
 
 
+@pytest.mark.integration
 def test_under_load_only_429s_and_they_count_against_the_real_client(
     annuaire_bin, annuaire_env, sample_build, tmp_path
 ):
