@@ -106,6 +106,7 @@ def test_cached_reference_resolves_as_the_files(reference_copy, reference):
         assert second.communes.resolve(postcode, city) == reference.communes.resolve(postcode, city)
 
 
+@pytest.mark.integration
 def test_changed_reference_files_are_read_again(reference_copy, monkeypatch):
     load_reference(reference_copy)
     laposte = reference_copy / reference_module.LAPOSTE_FILE

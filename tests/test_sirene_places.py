@@ -264,6 +264,7 @@ def bad_stocks(sans_adresse, folder: Path) -> dict[str, tuple[Path, list[str]]]:
     }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("command", ["build", "update", "sirene"])
 def test_bad_stock_files_exit_2_and_leave_the_directory_untouched(
     command, previous, sans_adresse, run_annuaire, reference_dir, tmp_path, file_sha256
