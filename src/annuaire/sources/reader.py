@@ -460,12 +460,7 @@ class ListePubliqueReader:
                 yield text
             ended = True
 
-        try:
-            row = next(csv.reader(feed(), delimiter=";", quotechar='"', strict=True), None)
-        except csv.Error as exc:
-            if "field larger than field limit" in str(exc):
-                raise
-            row = None
+        row = _strict_record(feed())
         if row is None or ended or not self._fits(row):
             return None, gathered, cp1252
         if any(decoded_as) and not all(decoded_as):  # one line is not UTF-8: the whole record is not
@@ -492,11 +487,7 @@ class ListePubliqueReader:
                 yield more if more.isascii() else _decoded(more)[0]
 
         try:
-            row = next(csv.reader(feed(), delimiter=";", quotechar='"', strict=True), None)
-        except csv.Error as exc:
-            if "field larger than field limit" in str(exc):
-                raise
-            row = None
+            row = _strict_record(feed())
         finally:
             lines.put_back(taken)
         return row is not None and self._fits(row)
@@ -514,6 +505,17 @@ class ListePubliqueReader:
         listed = self.unclosed_quotes[kind]
         if len(listed) < _LISTED_LINES:
             listed.append(line)
+
+
+def _strict_record(lines: Iterator[str]) -> list[str] | None:
+    """The first record `csv.reader` reads strictly from these lines, or None when they hold none or
+    a quote is out of place (a field over csv's size limit is raised: it is a line too long)."""
+    try:
+        return next(csv.reader(lines, delimiter=";", quotechar='"', strict=True), None)
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise
+        return None
 
 
 def _one_line(text: str) -> tuple[list[str], bool]:
