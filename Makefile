@@ -59,7 +59,7 @@ test: install system-packages lint
 # Unit tests, the sample's builds, the API and the website without a browser: no 150,000-row
 # snapshot, no PostgreSQL, no Chromium, no Addok.
 test-fast: install
-	$(PYTEST) -m 'not slow and not postgres and not browser and not geocoder'
+	$(PYTEST) -m 'not slow and not integration and not postgres and not browser and not geocoder'
 
 bench: install
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/build.py

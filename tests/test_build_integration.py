@@ -196,6 +196,7 @@ VARIANTS = {
 }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_sample_variant_scores(variant, sample_csv, tmp_path, build_and_export, run_score, sample_build):
     filename, make = VARIANTS[variant]

@@ -92,6 +92,7 @@ def reference_copy(tmp_path, reference_dir, monkeypatch) -> Path:
     return folder
 
 
+@pytest.mark.integration
 def test_cached_reference_resolves_as_the_files(reference_copy, reference):
     first = load_reference(reference_copy)
     cached_files = list((reference_copy.parent / "cache" / "reference-index").glob("*.marshal"))
@@ -105,6 +106,7 @@ def test_cached_reference_resolves_as_the_files(reference_copy, reference):
         assert second.communes.resolve(postcode, city) == reference.communes.resolve(postcode, city)
 
 
+@pytest.mark.integration
 def test_changed_reference_files_are_read_again(reference_copy, monkeypatch):
     load_reference(reference_copy)
     laposte = reference_copy / reference_module.LAPOSTE_FILE
@@ -115,6 +117,7 @@ def test_changed_reference_files_are_read_again(reference_copy, monkeypatch):
     assert sum(1 for c in smaller.communes.communes.values() if c.latitude is not None) < 200
 
 
+@pytest.mark.integration
 def test_damaged_cache_is_ignored(reference_copy, reference):
     load_reference(reference_copy)
     (cached,) = (reference_copy.parent / "cache" / "reference-index").glob("*.marshal")

@@ -534,6 +534,7 @@ def _add_many(path: str, worker: int, n: int) -> None:
     store.close()
 
 
+@pytest.mark.integration
 def test_several_worker_processes_write_the_same_file(tmp_path):
     import multiprocessing
 
@@ -598,6 +599,7 @@ def test_admin_add_user_reads_the_password_from_stdin(annuaire_bin, annuaire_env
     assert missing.returncode == 2 and "no such moderator" in missing.stderr
 
 
+@pytest.mark.integration
 def test_an_approved_correction_outlives_an_update(
     run_build, run_annuaire, reference_dir, shared_dir, tmp_path
 ):

@@ -414,6 +414,7 @@ def test_redirect_loop_is_a_download_error(server, tmp_path):
 # --- reference data: cache, mirror, portal ---------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_reference_downloaded_once_into_the_cache(
     portal, portal_env, run, sample_csv, reference_dir, reference_payloads, sample_build, tmp_path
 ):
@@ -502,6 +503,7 @@ def _insee_cache(cache: Path, payloads: dict[str, bytes], communes: bool) -> Non
         (cache / f"v_commune_{COG_YEAR}.csv").write_bytes(payloads["communes"])
 
 
+@pytest.mark.integration
 def test_cache_without_communes_gets_them_alone(
     portal, portal_env, run, sample_csv, reference_dir, reference_payloads, tmp_path
 ):
@@ -730,6 +732,7 @@ def test_mirror_reference_is_used_without_the_network(server, run, sample_csv, m
     assert set(former.values()) <= {c["code"] for c in current}
 
 
+@pytest.mark.integration
 def test_incomplete_mirror_falls_back_to_the_portal(
     portal, portal_env, run, sample_csv, reference_dir, tmp_path
 ):

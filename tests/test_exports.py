@@ -274,6 +274,7 @@ def test_validate_reports_broken_rows_in_french(sample_build, run_annuaire, tmp_
     }
 
 
+@pytest.mark.integration
 def test_validate_reports_header_and_shape_problems(sample_build, run_annuaire, tmp_path):
     schema_file = sample_build.out / "quarantaine.schema.json"
     missing = write(tmp_path / "missing.csv", "enregistrement,ligne,motif,detail,brut\n1,2,ligne_vide,,[]\n")

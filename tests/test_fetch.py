@@ -131,6 +131,7 @@ def test_a_bad_download_is_refused_and_the_last_snapshot_kept(annuaire_bin, fetc
         assert not [p for p in folder.iterdir() if p.name.startswith(".fetch-")]
 
 
+@pytest.mark.integration
 def test_update_from_the_latest_snapshot(annuaire_bin, fetch_env, shared_dir, reference_dir, tmp_path):
     db = tmp_path / "annuaire.db"
     built = run(

@@ -162,6 +162,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.integration
 def test_a_field_added_to_the_table_reaches_the_store_the_exports_the_schema_and_the_api(
     sample_csv, reference_dir, tmp_path
 ):

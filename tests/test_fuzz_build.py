@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -41,6 +42,7 @@ def _check(tmp_path, reference, data: bytes, name: str = "fuzz.csv") -> None:
 @given(
     rows=st.lists(ROW, max_size=8), crlf=st.booleans(), encoding=st.sampled_from(["utf-8", "cp1252", "sig"])
 )
+@pytest.mark.integration
 def test_csv_like_inputs_build_or_are_refused(tmp_path, reference, rows, crlf, encoding):
     text = (("\r\n" if crlf else "\n").join([HEADER, *rows])) + "\n"
     if encoding == "sig":
@@ -50,6 +52,7 @@ def test_csv_like_inputs_build_or_are_refused(tmp_path, reference, rows, crlf, e
     _check(tmp_path, reference, data)
 
 
+@pytest.mark.integration
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=400), compress=st.booleans(), cut=st.integers(min_value=0, max_value=60))
 def test_arbitrary_bytes_build_or_are_refused(tmp_path, reference, data, compress, cut):

@@ -46,6 +46,7 @@ def serving(annuaire_bin, env, db, *args: str):
         proc.communicate(timeout=20)  # and its pipes closed
 
 
+@pytest.mark.integration
 def test_a_forged_header_on_loopback_does_not_make_a_new_client(annuaire_bin, annuaire_env, sample_build):
     """uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise: `serve` tells it not to,
     and trusts only ANNUAIRE_TRUSTED_PROXIES."""
@@ -58,6 +59,7 @@ def test_a_forged_header_on_loopback_does_not_make_a_new_client(annuaire_bin, an
     assert statuses == [200, 200, 200, 429, 429, 429]
 
 
+@pytest.mark.integration
 def test_forged_headers_do_not_reset_the_login_limit_nor_reach_the_audit_log(
     annuaire_bin, annuaire_env, sample_build, tmp_path
 ):
@@ -92,6 +94,7 @@ def test_forged_headers_do_not_reset_the_login_limit_nor_reach_the_audit_log(
     assert logged == {"127.0.0.1"}
 
 
+@pytest.mark.integration
 def test_behind_a_trusted_proxy_each_client_has_its_own_limit(annuaire_bin, annuaire_env, sample_build):
     env = annuaire_env | {"ANNUAIRE_TRUSTED_PROXIES": "127.0.0.1, ::1"}
     with serving(annuaire_bin, env, sample_build.db, "--rate-limit", "2") as base:
@@ -159,6 +162,7 @@ def run_wrk(url: str, script, seconds: int) -> dict:
     return json.loads(found.group(1))
 
 
+@pytest.mark.integration
 def test_under_load_only_429s_and_they_count_against_the_real_client(
     annuaire_bin, annuaire_env, sample_build, tmp_path
 ):

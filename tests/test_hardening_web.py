@@ -178,6 +178,7 @@ def test_an_out_of_range_correction_id_in_an_admin_post(site):
     assert answer.status_code == 409  # a number in range that is not a correction: as before
 
 
+@pytest.mark.integration
 def test_a_deleted_database_answers_503_then_recovers(sample_build, tmp_path, caplog):
     db = tmp_path / "annuaire.db"
     shutil.copyfile(sample_build.db, db)

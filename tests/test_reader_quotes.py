@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from annuaire.sources.liste_publique import COLUMNS
@@ -87,6 +87,7 @@ def physical_lines(text: str) -> int:
 def test_no_line_is_lost_and_well_formed_records_read_as_written(data, newline):
     rows, stray = data
     text = render(rows, stray, newline)
+    note(f"file: {text!r}; stray: {stray}")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "liste.csv"
         path.write_bytes(text.encode("utf-8"))
@@ -172,6 +173,31 @@ def test_a_stray_quote_in_a_line_with_quoted_fields(tmp_path):
     path.write_text(";".join(HEADER) + "\n" + line + "\n", encoding="utf-8")
     (record,) = list(ListePubliqueReader(path))
     assert record.raw == [*cells[:2], '"UFORCA', *cells[3:]]
+
+
+def test_a_stray_quote_closed_by_chance_two_records_later(tmp_path):
+    """A quote opened and never closed in one record, a bare quote ending a field of the next, which
+    also has a quoted line break: read as one quoted field, the three lines make a record of the
+    header's width by chance. The first line is a record on its own and the next begins one: two
+    records, as written (found by the property test above)."""
+    first = ["11700000008", "", "0", *[""] * (WIDTH - 3)]
+    second = ["11700000009", "", "0", *[""] * (WIDTH - 4), "un\ndeux"]
+    text = "\n".join(
+        [
+            ";".join(HEADER),
+            ";".join([*first[:2], '"0', *first[3:]]),
+            ";".join([*second[:2], '0"', *second[3:-1], '"un\ndeux"']),
+            "",
+        ]
+    )
+    path = tmp_path / "liste.csv"
+    path.write_text(text, encoding="utf-8")
+    reader = ListePubliqueReader(path)
+    read = list(reader)
+    assert [(r.line, r.lines, r.defect) for r in read] == [(2, 1, None), (3, 2, None)]
+    assert read[0].raw == [*first[:2], '"0', *first[3:]]
+    assert read[1].raw == [*second[:2], '0"', *second[3:]]
+    assert reader.lines == 4 and reader.unclosed_quotes == {"repaired": [2], "quarantined": []}
 
 
 def test_split_literal_reads_well_formed_lines_as_csv_does():

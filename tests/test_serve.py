@@ -7,6 +7,7 @@ import subprocess
 import time
 
 import httpx
+import pytest
 
 
 def free_port() -> int:
@@ -15,6 +16,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.integration
 def test_serve_answers_over_http(annuaire_bin, annuaire_env, sample_build):
     port = free_port()
     proc = subprocess.Popen(

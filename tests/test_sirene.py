@@ -179,6 +179,7 @@ def directory_copy(sample_build, tmp_path):
     return copy
 
 
+@pytest.mark.integration
 def test_sirene_command_respects_the_rate_and_resumes_after_a_kill(
     directory_copy, tmp_path, annuaire_bin, annuaire_env
 ) -> None:
@@ -220,6 +221,7 @@ def test_sirene_command_respects_the_rate_and_resumes_after_a_kill(
     assert {s for s, state in rows if state == "F"} == {s for s, _ in rows if is_closed(s)}
 
 
+@pytest.mark.integration
 def test_closed_establishment_is_flagged_in_api_and_page(
     directory_copy, tmp_path, annuaire_bin, annuaire_env, sample_csv, reference_dir
 ):

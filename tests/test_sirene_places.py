@@ -168,6 +168,7 @@ def test_a_closed_establishment_is_placed_and_its_page_says_where_from(placed):
         assert {c["champ"] for c in sources["sirene"]["champs"]} == {"code_commune_insee", "adresse"}
 
 
+@pytest.mark.integration
 def test_update_and_the_sirene_command_place_as_the_build_does(
     placed, sans_adresse, run_annuaire, reference_dir, tmp_path, file_sha256
 ):
@@ -263,6 +264,7 @@ def bad_stocks(sans_adresse, folder: Path) -> dict[str, tuple[Path, list[str]]]:
     }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("command", ["build", "update", "sirene"])
 def test_bad_stock_files_exit_2_and_leave_the_directory_untouched(
     command, previous, sans_adresse, run_annuaire, reference_dir, tmp_path, file_sha256

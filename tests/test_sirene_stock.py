@@ -128,6 +128,7 @@ def directory_copy(sample_build, tmp_path):
     return copy
 
 
+@pytest.mark.integration
 def test_stock_files_flag_closed_establishments(directory_copy, tmp_path, run_annuaire) -> None:
     from annuaire.api import ApiSettings, create_app
 

@@ -11,6 +11,7 @@ import socket
 import sqlite3
 
 import openpyxl
+import pytest
 from fastapi.testclient import TestClient
 
 from datagouv_server import DatagouvServer
@@ -37,6 +38,7 @@ def xlsx_copy(csv_path, target) -> None:
     book.save(target)
 
 
+@pytest.mark.integration
 def test_build_with_secondary_sources(
     shared_dir, real_extract_csv, reference_dir, annuaire_bin, annuaire_env, tmp_path
 ) -> None:

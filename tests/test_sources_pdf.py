@@ -77,6 +77,7 @@ def datadock_sample(shared_dir, real_extract_csv) -> list[list[str]]:
     return [header, *chosen]
 
 
+@pytest.mark.integration
 def test_pdf_reads_like_its_csv(datadock_sample, tmp_path) -> None:
     # The names' column is narrow: long names wrap over two or three lines in their cells.
     data = pdf_table(
@@ -93,6 +94,7 @@ def test_pdf_reads_like_its_csv(datadock_sample, tmp_path) -> None:
     assert any(len(r["RAISON_SOCIALE"]) > 60 for r in rows)  # names that wrapped came back whole
 
 
+@pytest.mark.integration
 def test_build_with_a_pdf_source_matches_as_with_its_csv(
     datadock_sample, real_extract_csv, reference, tmp_path, monkeypatch
 ) -> None:

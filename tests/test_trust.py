@@ -408,6 +408,7 @@ def test_profile_source_puts_it_together(sample_csv, dataset_json, tmp_path):
 # --- fetch records, annuaire profile, pages and endpoints -------------------------------------------------
 
 
+@pytest.mark.integration
 def test_fetch_records_its_outcome_and_the_dataset(
     annuaire_bin, annuaire_env, tmp_path, shared_dir, dataset_json, sample_build, mini_reference_dir
 ):
@@ -615,6 +616,7 @@ def test_exports_can_be_downloaded(sample_build, api_client):
         assert f"<loc>http://testserver{path}</loc>" in sitemap
 
 
+@pytest.mark.integration
 def test_sources_page_without_profiles_says_how_to_compute_them(tmp_path, sample_build):
     import shutil
 

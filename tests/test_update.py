@@ -111,6 +111,7 @@ def _active_state(db: Path) -> tuple[dict, set]:
     return declarations, organisations
 
 
+@pytest.mark.integration
 def test_the_updated_directory_equals_a_fresh_build(updated, pair, run_build, tmp_path):
     fresh = tmp_path / "fresh.db"
     assert run_build(pair[1], fresh).returncode == 0
@@ -137,6 +138,7 @@ def test_a_second_run_with_the_same_snapshot_changes_nothing(updated, pair, run_
     assert "Nothing changed" in done.stdout
 
 
+@pytest.mark.integration
 def test_removed_declarations_are_kept_and_answer_410(updated):
     db, report = updated
     conn = sqlite3.connect(db)
@@ -265,6 +267,7 @@ def test_only_new_or_changed_addresses_are_geocoded(addok, pair, run_annuaire, r
     assert str(sent) in done.stdout.replace(",", "")
 
 
+@pytest.mark.integration
 def test_a_second_run_waits_for_the_lock(built_m, pair, run_annuaire, reference_dir, tmp_path):
     from annuaire.store import open_store
 
@@ -276,6 +279,7 @@ def test_a_second_run_waits_for_the_lock(built_m, pair, run_annuaire, reference_
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("stage", ["compared", "copied", "declarations", "organisations", "committed"])
 def test_killed_at_any_stage_the_previous_directory_stays(
     built_m, pair, annuaire_bin, annuaire_env, reference_dir, tmp_path, stage

@@ -72,6 +72,7 @@ def secondary_state(db: Path) -> tuple[list, list, list]:
     return provenance, matches, sources
 
 
+@pytest.mark.integration
 def test_update_reconciles_secondary_sources(
     pair, certifier_list, annuaire_bin, annuaire_env, reference_dir, tmp_path
 ) -> None:

@@ -117,6 +117,7 @@ def test_suggestions_give_organisations_and_communes(api_client, sample_searcher
     }
 
 
+@pytest.mark.integration
 def test_every_organisation_page_has_jsonld_canonical_and_a_unique_title(
     api_client, sample_searcher, entries
 ):

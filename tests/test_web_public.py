@@ -501,6 +501,7 @@ def test_parquet_is_not_gzipped_again(client):
     assert answer.status_code == 200 and "content-encoding" not in answer.headers
 
 
+@pytest.mark.integration
 def test_the_sitemap_crawl_finds_no_server_error(client):
     """The sitemap's first 2,000 URLs, each also with ?page=2, 50 and 500: never a 500."""
     index = client.get("/sitemap.xml").text

@@ -73,18 +73,19 @@ class Lookups:
     centre: tuple[float, float] | None = None
     postal_communes: tuple[str, ...] = ()
     communes: tuple[str, ...] = ()
-    place: dict | None = None
+    place: dict[str, Any] | None = None
     understood: Any = None
 
 
 def haversine(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float) -> np.ndarray:
     p, p0 = np.radians(lat), np.radians(lat0)
     a = np.sin((p - p0) / 2) ** 2 + np.cos(p) * np.cos(p0) * np.sin(np.radians(lon - lon0) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    found: np.ndarray = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    return found
 
 
 class Columns:
-    def __init__(self, rows: Sequence[tuple], specialities: Sequence[tuple[int, str]]):
+    def __init__(self, rows: Sequence[tuple[Any, ...]], specialities: Sequence[tuple[int, str]]):
         """`rows` in ROW_FIELDS order; `specialities` as (organisation id, NSF code) pairs."""
         n = len(rows)
         self.size = n
@@ -180,7 +181,8 @@ class Columns:
         positions = np.flatnonzero(mask)
         if len(positions) * 16 < self.size:
             return positions[np.argsort(self.rank[positions], kind="stable")]
-        return self.by_relevance[mask[self.by_relevance]]
+        found: np.ndarray = self.by_relevance[mask[self.by_relevance]]
+        return found
 
     def _ranked(self, mask: np.ndarray, ranking: Ranking) -> np.ndarray:
         """Matching positions by tier, certified first (when asked), nearer the centre (when known),
@@ -232,7 +234,7 @@ class Columns:
 
     # -- facets ------------------------------------------------------------------------------------
 
-    def facets(self, mask: np.ndarray) -> dict:
+    def facets(self, mask: np.ndarray) -> dict[str, Any]:
         total = int(np.count_nonzero(mask))
         dep = np.bincount(self.departement.codes[mask] + 1, minlength=len(self.departement.values) + 1)
         spec = np.bincount(
@@ -251,7 +253,7 @@ class Columns:
 
     # -- map ---------------------------------------------------------------------------------------
 
-    def clusters(self, mask: np.ndarray, query: ClusterQuery) -> list[tuple]:
+    def clusters(self, mask: np.ndarray, query: ClusterQuery) -> list[tuple[Any, ...]]:
         """(count, mean lat, mean lon, south, north, west, east, position of one member) per grid cell
         of the Web Mercator grid at `query.zoom` (4 × 4 cells per tile) inside the bounding box."""
         n = cells(query.zoom)
@@ -297,7 +299,8 @@ Processor = Callable[[Columns, Filters, Lookups], "np.ndarray | None"]
 
 def text_matches(c: Columns, f: Filters, lookups: Lookups) -> np.ndarray | None:
     if lookups.understood is not None:
-        return lookups.understood.mask
+        found: np.ndarray = lookups.understood.mask
+        return found
     if lookups.matches is None:
         return None
     m = np.zeros(c.size, dtype=bool)
@@ -311,7 +314,8 @@ def scopes(c: Columns, f: Filters, lookups: Lookups) -> np.ndarray | None:
     """Organisations holding any of the scopes asked for."""
     if not f.portees:
         return None
-    return np.logical_or.reduce([c.scopes[s] for s in f.portees])
+    found: np.ndarray = np.logical_or.reduce([c.scopes[s] for s in f.portees])
+    return found
 
 
 def certified(c: Columns, f: Filters, lookups: Lookups) -> np.ndarray | None:
@@ -332,7 +336,8 @@ def commune(c: Columns, f: Filters, lookups: Lookups) -> np.ndarray | None:
         return None
     codes = lookups.communes or (f.commune,)
     if len(codes) == 1:
-        return c.commune.codes == c.commune[codes[0]]
+        found: np.ndarray = c.commune.codes == c.commune[codes[0]]
+        return found
     return np.isin(c.commune.codes, [c.commune[code] for code in codes])
 
 
@@ -341,7 +346,9 @@ def postal_code(c: Columns, f: Filters, lookups: Lookups) -> np.ndarray | None:
     if not f.code_postal:
         return None
     served = [c.commune[code] for code in lookups.postal_communes]
-    return (c.postal_code.codes == c.postal_code[f.code_postal]) | np.isin(c.commune.codes, served)
+    in_code = c.postal_code.codes == c.postal_code[f.code_postal]
+    found: np.ndarray = in_code | np.isin(c.commune.codes, served)
+    return found
 
 
 def speciality(c: Columns, f: Filters, lookups: Lookups) -> np.ndarray | None:

@@ -428,7 +428,7 @@ class ListePubliqueReader:
         multi, gathered, multi_cp1252 = self._several_lines(raw, first, cp1252, lines)
         literal = split_literal(first)
         literal_fits = self._fits(literal)
-        if multi is not None and not (literal_fits and self._record_alone(gathered[1])):
+        if multi is not None and not (literal_fits and self._record_starts(gathered[1:], lines)):
             return multi, len(gathered), None, multi_cp1252
         lines.put_back(gathered[1:])
         if literal_fits:
@@ -460,17 +460,37 @@ class ListePubliqueReader:
                 yield text
             ended = True
 
-        try:
-            row = next(csv.reader(feed(), delimiter=";", quotechar='"', strict=True), None)
-        except csv.Error as exc:
-            if "field larger than field limit" in str(exc):
-                raise
-            row = None
+        row = _strict_record(feed())
         if row is None or ended or not self._fits(row):
             return None, gathered, cp1252
         if any(decoded_as) and not all(decoded_as):  # one line is not UTF-8: the whole record is not
             row = next(csv.reader([_as_cp1252(r) for r in gathered], delimiter=";", quotechar='"'))
         return row, gathered, any(decoded_as)
+
+    def _record_starts(self, following: list[str], lines: _Lines) -> bool:
+        """Whether the first of `following` (the lines after a line left inside a quote) begins a
+        record: a whole one on its own line, or one whose quoted fields span the next lines (read
+        from `lines` as needed and put back). Then the open quote was a stray one, not a quoted line
+        break: the two records read as written rather than as one record of the header's width by
+        chance."""
+        if self._record_alone(following[0]):
+            return True
+        taken: list[str] = []
+
+        def feed() -> Iterator[str]:
+            yield from (line if line.isascii() else _decoded(line)[0] for line in following)
+            while len(following) + len(taken) < MAX_RECORD_LINES:
+                more = lines.next()
+                if more is None:
+                    return
+                taken.append(more)
+                yield more if more.isascii() else _decoded(more)[0]
+
+        try:
+            row = _strict_record(feed())
+        finally:
+            lines.put_back(taken)
+        return row is not None and self._fits(row)
 
     def _record_alone(self, raw: str) -> bool:
         """Whether a line read on its own is a whole record (the header's number of fields)."""
@@ -485,6 +505,17 @@ class ListePubliqueReader:
         listed = self.unclosed_quotes[kind]
         if len(listed) < _LISTED_LINES:
             listed.append(line)
+
+
+def _strict_record(lines: Iterator[str]) -> list[str] | None:
+    """The first record `csv.reader` reads strictly from these lines, or None when they hold none or
+    a quote is out of place (a field over csv's size limit is raised: it is a line too long)."""
+    try:
+        return next(csv.reader(lines, delimiter=";", quotechar='"', strict=True), None)
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise
+        return None
 
 
 def _one_line(text: str) -> tuple[list[str], bool]:
