@@ -27,6 +27,8 @@ from lxml import html
 from pgbouncer_server import PgBouncer
 from postgres_server import free_port
 
+pytestmark = pytest.mark.integration  # server processes under load
+
 PASSWORD = "un mot de passe assez long"
 RATE = 20  # API requests per minute per client, a burst of as many
 

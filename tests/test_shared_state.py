@@ -36,6 +36,7 @@ def _first_organisation(url: str) -> dict:
     }
 
 
+@pytest.mark.integration
 def test_the_shared_state_outlives_an_update_a_rebuild_and_a_copy(
     directory, run_annuaire, run_build, sample_csv, shared_dir, sample_build, tmp_path
 ):
