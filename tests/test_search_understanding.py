@@ -154,6 +154,14 @@ def test_plural_accent_case_and_elision_variants_find_the_same_entry(
     assert entry.kind == kind and (set(entry.codes) & set(codes) or not codes), (term, variant, entry)
 
 
+def test_a_linking_word_written_as_a_plural_still_links():
+    """Found by the property test above: "unes" read as a word made "animer une formation" miss its
+    entry and fall to the generic "formations"."""
+    assert term_key("animers unes formations") == term_key("animer une formation") == ("ANIMER", "FORMATION")
+    found = LEXICON.find([w.folded for w in words_of("animers unes formations")])
+    assert found and found[-1].entry.kind == "specialite"
+
+
 @given(st.sampled_from(sorted({w for e in LEXICON.entries for t in e.terms for w in fold(t).split()})))
 def test_singular_reads_a_word_and_its_plural_alike(word):
     plural = fold(french_plural(word.lower()))

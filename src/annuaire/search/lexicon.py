@@ -62,7 +62,8 @@ def word_key(folded_word: str) -> str | None:
     """One folded word's key, or None when it is an elided or linking word."""
     if folded_word in ELIDED or folded_word in LINKING:
         return None
-    return singular(folded_word)
+    key = singular(folded_word)
+    return None if key in LINKING else key  # "UNES", "POURS": a linking word mistyped as a plural
 
 
 def term_key(text: str) -> tuple[str, ...]:
