@@ -197,7 +197,7 @@ def test_readers_see_the_old_directory_or_the_new_never_half(
 
     def read() -> None:
         searcher = open_searcher(url)
-        searcher.version_ttl = 0.0
+        searcher.queries.version_ttl = 0.0
         try:
             while not stop.is_set():
                 seen.add(_counts(url)[:2])
@@ -569,18 +569,21 @@ def test_an_unreachable_server_is_said_without_the_password(run_annuaire, sample
         assert "s3cr3t" not in done.stderr + done.stdout and "Traceback" not in done.stderr
 
 
-def test_sqlite_placeholders_in_postgres_form():
-    from annuaire.search.postgres import translate
-
-    query, params = translate(
-        "SELECT nom FROM communes WHERE code_insee IN (SELECT value FROM json_each(?))"
-        " AND nom LIKE 'A%' AND x = ?",
-        ('["75056", "69123"]', "a\x00b"),
-    )
-    assert query == "SELECT nom FROM communes WHERE code_insee = ANY(%s) AND nom LIKE 'A%%' AND x = %s"
-    assert params == [["75056", "69123"], "a\ufffdb"]
-    assert translate("SELECT 1", ()) == ("SELECT 1", [])
+def test_tsquery_quotes_every_word_and_prefixes_from_two_letters():
     assert tsquery(["ECOLE", "D", "LY"]) == "'ECOLE':* & 'D' & 'LY':*"
+    assert tsquery(["ECOLE", "LY"], prefix=False) == "'ECOLE' & 'LY'"
+
+
+def test_a_nul_in_a_key_finds_nothing_on_postgres(sample_postgres):
+    """PostgreSQL text cannot hold NUL: the searcher's queries send U+FFFD instead, so that a key
+    holding one finds nothing, as on SQLite, rather than failing."""
+    searcher = open_searcher(sample_postgres)
+    try:
+        assert searcher.organisation("AB\x00CD") is None
+        assert searcher.departement("7\x005") is None
+        assert searcher.queries.postal_communes("75\x00001") == ()
+    finally:
+        searcher.close()
 
 
 def test_secondary_sources_and_provenance_on_both_backends(

@@ -274,7 +274,7 @@ def test_what_every_search_needs_outlives_a_crawl_of_many_pages(sample_build):
     """The search columns and kept summaries are pinned: hundreds of other cached values (a crawler
     walking every commune page) do not evict them, so no search pays for reloading them."""
     from annuaire.search import open_searcher
-    from annuaire.search import sqlite as backend
+    from annuaire.search import searcher as backend
 
     searcher = open_searcher(str(sample_build.db))
     columns = searcher.columns()
@@ -287,16 +287,17 @@ def test_what_every_search_needs_outlives_a_crawl_of_many_pages(sample_build):
 def test_full_text_answers_kept_within_a_bound(sample_build, db, monkeypatch):
     """Kept full-text answers are the index's answers, read-only, and their total stays bounded
     (SQLite's FTS5 answers; PostgreSQL matches text in its own query)."""
-    from annuaire.search import sqlite as backend
+    from annuaire.search import searcher as backend
+    from annuaire.search.sqlite import SQLiteSearcher
 
-    sample_searcher = backend.SQLiteSearcher(sample_build.db)
+    sample_searcher = SQLiteSearcher(sample_build.db)
 
     monkeypatch.setattr(backend, "MATCHES_KEPT", 50)
-    kept = backend._Matches()
+    kept = backend.Matches()
     for word in ("FORMATION", "CONSEIL", "SAS", "SARL", "ECOLE"):
         expression = f'"{word}"*'
-        first = sample_searcher._text_matches(sample_searcher._conn(), expression)
-        again = sample_searcher._text_matches(sample_searcher._conn(), expression)
+        first = sample_searcher._words_matching([word])
+        again = sample_searcher._words_matching([word])
         truth = [
             r[0]
             for r in db.execute(
@@ -305,6 +306,6 @@ def test_full_text_answers_kept_within_a_bound(sample_build, db, monkeypatch):
         ]
         assert sorted(first.tolist()) == sorted(truth) and len(truth) > 0
         assert again is first and not first.flags.writeable
-        kept.add(word, first)
+        kept.add(((word,), True), first)
         assert kept.total == sum(len(v) for v in kept.ids.values())
         assert kept.total <= 50 or len(kept.ids) == 1

@@ -2,8 +2,9 @@
 
 `params` says what a query is and checks it (pure), `text` and `geo` hold the pure helpers,
 `columns` holds the search table in memory and turns filters into masks, facets and orders,
-`base` is the interface the web and API read through, `sqlite` its SQLite implementation and
-`postgres` its PostgreSQL one.
+`base` is the interface the web and API read through, `searcher` its one implementation, whatever
+the backend, and `queries` what that searcher asks its database: `sqlite` and `postgres` answer it,
+each with its statements in its own dialect.
 """
 
 from .base import DirectoryUnavailable, Searcher

@@ -1,11 +1,10 @@
-"""Search over a PostgreSQL directory (store/postgres.py's schema).
+"""The searcher's queries on a PostgreSQL directory (store/postgres.py's schema).
 
 What must come from the database does: full text (the `mots` tsvector, GIN index, every word a
 prefix from two letters as in SQLite's FTS5 query), identifiers, the radius prefilter (PostGIS
 geography, GiST index, `ST_DWithin` on the sphere of the same radius as search/geo.py) and the
-records shown. Filters, facets, orders and map clusters run on the search table's columns held in
-memory (columns.py), exactly as for SQLite: this class extends `SQLiteSearcher` and replaces only
-the queries written in SQLite's dialect, so both backends rank, count and cluster with one code.
+records shown. Filters, facets, orders and map clusters run in searcher.py on the columns held in
+memory, exactly as for SQLite, so both backends rank, count and cluster with one code.
 
 Connections come from a pool (psycopg_pool), shared by the worker's threads. The directory's state
 is the `version` row of `meta`, rewritten by every build, update or location change; it is read at
@@ -16,24 +15,35 @@ same directory). A worker sees a new directory within a second of its swap.
 
 from __future__ import annotations
 
-import json
-import re
-import threading
 import time
-from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import psycopg
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from ..errors import DirectoryMissing
 from ..settings import current as current_settings
+from ..store.place_sql import PLACE_PROVENANCE
 from ..store.postgres import SCHEMA, open_connection, pool_arguments, serving_search_path
 from . import text
-from .columns import ROW_FIELDS, Columns, Lookups
-from .params import Filters
-from .sqlite import SQLiteSearcher, _Matches
+from .columns import ROW_FIELDS
+from .params import SCOPES
+from .queries import DECLARATION_SCOPES, EVENTS, Queries, Record
+from .searcher import DirectorySearcher
+
+Params = Mapping[str, Any] | Sequence[Any]
+
+SUMMARY = f"""SELECT o.id, o.identifiant, o.siret, o.siren, o.denomination, o.nda_principal,
+       o.nb_declarations, o.voie, o.code_postal, coalesce(o.commune, o.ville) AS commune,
+       o.code_commune_insee, o.code_departement, o.code_region, o.type_adresse,
+       o.date_derniere_declaration, o.statut,
+       {", ".join(f"r.{scope}" for scope in SCOPES)},
+       r.latitude, r.longitude, l.geo_methode
+FROM organismes o JOIN recherche r ON r.id = o.id LEFT JOIN localisations l ON l.nda = o.nda_principal
+WHERE o.id = ANY(%(ids)s)"""
 
 IDENTIFIER_MATCHES = {
     "siret": """SELECT id FROM organismes WHERE siret = %(v)s
@@ -48,6 +58,7 @@ IDENTIFIER_MATCHES = {
 WITHIN = (
     "public.ST_DWithin(r.lieu, public.ST_MakePoint(%(lon)s, %(lat)s)::public.geography, %(metres)s, false)"
 )
+VERSION = "(SELECT value FROM meta WHERE key = 'version')"
 
 
 def tsquery(words: list[str], prefix: bool = True) -> str:
@@ -57,106 +68,32 @@ def tsquery(words: list[str], prefix: bool = True) -> str:
     return " & ".join(f"'{w}':*" if prefix and len(w) >= text.MIN_PREFIX else f"'{w}'" for w in words)
 
 
-class Row(tuple):
-    """A result row read by position or by column name, like sqlite3.Row."""
-
-    _index: dict[str, int] = {}
-
-    def __getitem__(self, key):
-        if isinstance(key, str):
-            return tuple.__getitem__(self, self._index[key])
-        return tuple.__getitem__(self, key)
-
-    def keys(self) -> list[str]:
-        return list(self._index)
-
-
-def row_factory(cursor: psycopg.Cursor):
-    description = cursor.description
-    if description is None:
-        return tuple
-    cls = type("Row", (Row,), {"_index": {c.name: i for i, c in enumerate(description)}})
-    return lambda values: cls(values)
-
-
-def no_nul(value):
+def no_nul(value: str) -> str:
     """PostgreSQL text cannot hold NUL: a value holding one (never stored, so never equal to a stored
     value) is sent with U+FFFD in its place, which keeps it unequal, where SQLite just finds nothing."""
-    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+    return value.replace("\x00", "\ufffd")
 
 
-_PLACEHOLDERS = re.compile(r"IN \(SELECT value FROM json_each\(\?\)\)|\?")
+def _ids(found: str | None) -> np.ndarray:
+    """Ids aggregated by `string_agg`: one string parsed in C, cheaper than a Python int per match."""
+    return np.fromstring(found or "", dtype=np.int64, sep=",")
 
 
-def translate(query: str, params: tuple | list) -> tuple[str, list]:
-    """SQLite's placeholders in PostgreSQL's form: `?` → `%s`, and `IN (SELECT value FROM
-    json_each(?))` (a JSON list) → `= ANY(%s)` with the list itself."""
-    if not params:
-        return query, []
-    values = list(params)
-    index = 0
-
-    def replace(match: re.Match) -> str:
-        nonlocal index
-        if match.group(0) != "?":
-            values[index] = json.loads(values[index])
-        index += 1
-        return "= ANY(%s)" if match.group(0) != "?" else "%s"
-
-    query = _PLACEHOLDERS.sub(replace, query.replace("%", "%%"))
-    return query, [no_nul(v) for v in values]
-
-
-class Result:
-    def __init__(self, rows: list):
-        self.rows = rows
-
-    def fetchone(self):
-        return self.rows[0] if self.rows else None
-
-    def fetchall(self) -> list:
-        return self.rows
-
-    def __iter__(self):
-        return iter(self.rows)
-
-
-class PooledConnection:
-    """What the inherited SQLite code calls `conn`: `execute(sql, params)` with `?` placeholders, run
-    on a pooled connection, rows fetched at once. Only portable SQL goes through here; queries in
-    SQLite's dialect are overridden below."""
-
-    def __init__(self, pool: ConnectionPool):
-        self.pool = pool
-
-    def execute(self, query: str, params: tuple | list = ()) -> Result:
-        query, params = translate(query, params)
-        with self.pool.connection() as conn, conn.cursor(row_factory=row_factory) as cur:
-            cur.execute(query, params or None)
-            return Result(cur.fetchall() if cur.description else [])
-
-
-class PostgresSearcher(SQLiteSearcher):
+class PostgresQueries(Queries):
     def __init__(
         self, url: str, *, schema: str = SCHEMA, version_ttl: float = 1.0, pool_size: int | None = None
     ):
         self.url = url
         self.schema = schema
         self.version_ttl = version_ttl
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._cache: OrderedDict[Any, Any] = OrderedDict()
-        self._pinned: dict[Any, Any] = {}
-        self._cache_ident: tuple | None = None
-        self._connections = []
         self._version: tuple[float, str] | None = None
 
-        def configure(conn: psycopg.Connection) -> None:
+        def configure(conn: psycopg.Connection[Any]) -> None:
             conn.execute(serving_search_path(schema))
 
         with open_connection(url):  # an unreachable server is said at once, not after the pool's timeout
             pass
-        self.pool = ConnectionPool(
+        self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
             min_size=1,
             max_size=max(1, pool_size if pool_size is not None else current_settings().pg_pool_size),
@@ -165,14 +102,13 @@ class PostgresSearcher(SQLiteSearcher):
             open=True,
             name="annuaire",
         )
-        self.pooled = PooledConnection(self.pool)
         try:
             self._read_version()
         except Exception:
             self.pool.close()
             raise
 
-    # -- connections and caching -------------------------------------------------------------------
+    # -- the directory's state and connections -----------------------------------------------------
 
     def _read_version(self) -> str:
         with self.pool.connection() as conn:
@@ -180,9 +116,9 @@ class PostgresSearcher(SQLiteSearcher):
             if not exists:
                 raise DirectoryMissing(self.url, f"no directory in schema {self.schema!r}")
             row = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-        return row[0] if row else "0"
+        return str(row[0]) if row else "0"
 
-    def _ident(self) -> tuple:
+    def ident(self) -> tuple[str]:
         now = time.monotonic()
         known = self._version
         if known is None or now - known[0] >= self.version_ttl:
@@ -196,113 +132,186 @@ class PostgresSearcher(SQLiteSearcher):
         if version is not None and (known is None or known[1] != version):
             self._version = (time.monotonic(), version)
 
-    def _conn(self) -> PooledConnection:  # type: ignore[override]
-        return self.pooled
-
     def version(self) -> str:
-        return self._ident()[0]
+        return self.ident()[0]
 
     def close(self) -> None:
         self.pool.close()
 
-    def _has_table(self, name: str) -> bool:
-        return self._cached(
-            ("has_table", name),
-            lambda: self.pooled.execute("SELECT to_regclass(?) IS NOT NULL", (name,)).fetchone()[0],
-        )
+    def _rows(self, statement: str, params: Params | None = None) -> list[tuple[Any, ...]]:
+        with self.pool.connection() as conn:
+            return conn.execute(statement, params).fetchall()
+
+    def _records(self, statement: str, params: Params | None = None) -> list[Record]:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(statement, params).fetchall()
+
+    def _record(self, statement: str, params: Params) -> Record | None:
+        found = self._records(statement, params)
+        return found[0] if found else None
+
+    def _id(self, statement: str, params: Params) -> int | None:
+        found = self._rows(statement, params)
+        return int(found[0][0]) if found else None
+
+    def rows(self, statement: str) -> list[tuple[Any, ...]]:
+        return self._rows(statement)
+
+    def records(self, statement: str) -> list[Record]:
+        return self._records(statement)
+
+    def has_table(self, name: str) -> bool:
+        return bool(self._rows("SELECT to_regclass(%s) IS NOT NULL", (name,))[0][0])
 
     # -- search ------------------------------------------------------------------------------------
 
-    def columns(self) -> Columns:
-        def load() -> Columns:
-            with self.pool.connection() as conn, conn.transaction():
-                # One snapshot for both tables. The lock comes first: it resolves both names before
-                # the snapshot is taken, so a schema swap committing meanwhile cannot pair this
-                # snapshot with the new tables (which it would see empty).
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                conn.execute("LOCK TABLE recherche, organisme_specialites IN ACCESS SHARE MODE")
-                rows = conn.execute(f"SELECT {', '.join(ROW_FIELDS)} FROM recherche ORDER BY id").fetchall()
-                specialities = conn.execute("SELECT organisme_id, code FROM organisme_specialites").fetchall()
-            return Columns(rows, specialities)
+    def columns(self) -> tuple[list[tuple[Any, ...]], list[tuple[int, str]]]:
+        with self.pool.connection() as conn, conn.transaction():
+            # One snapshot for both tables. The lock comes first: it resolves both names before the
+            # snapshot is taken, so a schema swap committing meanwhile cannot pair this snapshot
+            # with the new tables (which it would see empty).
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            conn.execute("LOCK TABLE recherche, organisme_specialites IN ACCESS SHARE MODE")
+            rows = conn.execute(f"SELECT {', '.join(ROW_FIELDS)} FROM recherche ORDER BY id").fetchall()
+            specialities = conn.execute("SELECT organisme_id, code FROM organisme_specialites").fetchall()
+        return rows, [(i, c) for i, c in specialities]
 
-        return self._cached("columns", load, pinned=True)
-
-    def _words_matching(self, words: list[str], prefix: bool = True) -> np.ndarray:
-        """Ids of the organisations whose name or commune holds every word (each a prefix, or whole),
-        as SQLite's full-text index gives them; recent answers kept, as there."""
-        expression = tsquery(words, prefix)
-        kept: _Matches = self._cached("matches", _Matches, pinned=True)
-        with self._lock:
-            found = kept.ids.get(expression)
-            if found is not None:
-                kept.ids.move_to_end(expression)
-                return found
-        with self.pool.connection() as pg:
-            found_ids, version = pg.execute(
-                """SELECT string_agg(rowid::text, ','), (SELECT value FROM meta WHERE key = 'version')
-                   FROM organismes_fts WHERE mots @@ %(q)s::tsquery""",
-                {"q": expression},
-            ).fetchone() or (None, None)  # an aggregate: always one row
+    def text_matches(self, words: list[str], prefix: bool) -> np.ndarray:
+        """The matches, and the directory's version in the same snapshot."""
+        found, version = self._rows(
+            f"""SELECT string_agg(rowid::text, ','), {VERSION}
+                FROM organismes_fts WHERE mots @@ %(q)s::tsquery""",
+            {"q": tsquery(words, prefix)},
+        )[0]  # an aggregate: always one row
         self._observe(version)
-        found = np.fromstring(found_ids or "", dtype=np.int64, sep=",")
-        found.flags.writeable = False
-        with self._lock:
-            kept.add(expression, found)
-        return found
+        return _ids(found)
 
-    def _lookups(self, conn: PooledConnection, f: Filters) -> Lookups:  # type: ignore[override]
-        centre, place = self._centre(f)
-        matches = None
-        understood = None
-        found = text.identifier(f.q) if f.q else None
-        if f.q and not found:
-            understood = self._understand(f)  # its full-text matches through _words_matching
-        with self.pool.connection() as pg:
-            if found:
-                kind, digits = found
-                ids = [row[0] for row in pg.execute(IDENTIFIER_MATCHES[kind], {"v": digits})]
-                matches = np.array(ids, dtype=np.int64)
-            elif centre is not None:
-                # The radius's prefilter, from the GiST index. The directory's version comes in the
-                # same snapshot as the matches: when a swap happened since it was last read, the
-                # columns are reloaded before use.
-                found_ids, version = pg.execute(
-                    f"""SELECT string_agg(r.id::text, ','), (SELECT value FROM meta WHERE key = 'version')
-                        FROM recherche r WHERE {WITHIN}""",
-                    {"lat": centre[0], "lon": centre[1], "metres": f.rayon_km * 1000.0},
-                ).fetchone() or (None, None)
-                self._observe(version)
-                # One string parsed in C, as for SQLite: cheaper than a Python int per match.
-                matches = np.fromstring(found_ids or "", dtype=np.int64, sep=",")
-            postal = ()
-            if f.code_postal:
-                postal = tuple(
-                    row[0]
-                    for row in pg.execute(
-                        "SELECT code_insee FROM codes_postaux WHERE code_postal = %s", (f.code_postal,)
-                    )
-                )
-        return Lookups(
-            matches=matches,
-            centre=centre,
-            postal_communes=postal,
-            communes=self._communes_meant(f),
-            place=place,
-            understood=understood,
+    def identifier_matches(self, kind: str, digits: str) -> list[int]:
+        return [row[0] for row in self._rows(IDENTIFIER_MATCHES[kind], {"v": no_nul(digits)})]
+
+    def near(self, centre: tuple[float, float], metres: float) -> np.ndarray:
+        """From the GiST index. The directory's version comes in the same snapshot as the matches:
+        when a swap happened since it was last read, the columns are reloaded before use."""
+        found, version = self._rows(
+            f"SELECT string_agg(r.id::text, ','), {VERSION} FROM recherche r WHERE {WITHIN}",
+            {"lat": centre[0], "lon": centre[1], "metres": metres},
+        )[0]
+        self._observe(version)
+        return _ids(found)
+
+    def postal_communes(self, code_postal: str) -> tuple[str, ...]:
+        return tuple(
+            row[0]
+            for row in self._rows(
+                "SELECT code_insee FROM codes_postaux WHERE code_postal = %(c)s", {"c": no_nul(code_postal)}
+            )
         )
 
-    def _organisation_id(self, conn, key: str) -> int | None:
-        compact = no_nul("".join(key.split()).replace(".", "").upper())
-        if not compact or len(compact) > 40:
-            return None
-        with self.pool.connection() as pg:
-            row = pg.execute("SELECT id FROM organismes WHERE identifiant = %s", (compact,)).fetchone()
-            if row is None and compact.isdigit():
-                row = pg.execute(
-                    """SELECT organisme_id FROM declarations WHERE nda = %(k)s OR siret = %(k)s
-                       UNION ALL SELECT d.organisme_id FROM ndas_precedents p
-                                 JOIN declarations d ON d.nda = p.nda WHERE p.nda_precedent = %(k)s
-                       LIMIT 1""",
-                    {"k": compact},
-                ).fetchone()
-        return None if row is None else row[0]
+    def summaries(self, ids: Sequence[int]) -> list[Record]:
+        return self._records(SUMMARY, {"ids": list(ids)})
+
+    # -- one organisation ----------------------------------------------------------------------------
+
+    def organisation_by_identifier(self, identifiant: str) -> int | None:
+        return self._id("SELECT id FROM organismes WHERE identifiant = %(k)s", {"k": no_nul(identifiant)})
+
+    def organisation_by_number(self, digits: str) -> int | None:
+        return self._id(
+            """SELECT organisme_id FROM declarations WHERE nda = %(k)s OR siret = %(k)s
+               UNION ALL SELECT d.organisme_id FROM ndas_precedents p
+                         JOIN declarations d ON d.nda = p.nda WHERE p.nda_precedent = %(k)s
+               LIMIT 1""",
+            {"k": no_nul(digits)},
+        )
+
+    def organisation_details(self, oid: int) -> Record | None:
+        return self._record(
+            """SELECT o.regroupement, l.geo_score, l.geo_type, l.geo_label,
+                      d.nom AS departement, g.nom AS region
+               FROM organismes o LEFT JOIN localisations l ON l.nda = o.nda_principal
+               LEFT JOIN departements d ON d.code = o.code_departement
+               LEFT JOIN regions g ON g.code = o.code_region WHERE o.id = %(id)s""",
+            {"id": oid},
+        )
+
+    def declarations(self, oid: int) -> list[Record]:
+        return self._records(
+            "SELECT * FROM declarations WHERE organisme_id = %(id)s ORDER BY nda", {"id": oid}
+        )
+
+    def declaration_specialities(self, nda: str) -> list[tuple[str, str | None]]:
+        return [
+            (code, label)
+            for code, label in self._rows(
+                """SELECT s.code, sp.libelle FROM declaration_specialites s
+                   LEFT JOIN specialites sp ON sp.code = s.code WHERE s.nda = %(nda)s ORDER BY s.rang""",
+                {"nda": nda},
+            )
+        ]
+
+    def previous_ndas(self, nda: str) -> list[str]:
+        return [
+            row[0]
+            for row in self._rows(
+                "SELECT nda_precedent FROM ndas_precedents WHERE nda = %(nda)s ORDER BY 1", {"nda": nda}
+            )
+        ]
+
+    def history(self, oid: int) -> list[Record]:
+        return self._records(
+            "SELECT * FROM historique WHERE organisme_id = %(id)s ORDER BY date DESC, id DESC", {"id": oid}
+        )
+
+    def provenance(self, oid: int, places: bool) -> list[Record]:
+        union = (
+            f"UNION ALL SELECT * FROM ({PLACE_PROVENANCE}) x WHERE x.organisme_id = %(id)s" if places else ""
+        )
+        return self._records(
+            f"""SELECT champ, source, valeur, date_observation, conflit, ligne FROM (
+                   SELECT * FROM provenance WHERE organisme_id = %(id)s {union}) p
+               ORDER BY source = 'liste_publique' DESC, source, ligne, champ, valeur""",
+            {"id": oid},
+        )
+
+    def sirene(self, siret: str) -> Record | None:
+        return self._record("SELECT * FROM sirene WHERE siret = %(s)s", {"s": no_nul(siret)})
+
+    # -- geography -----------------------------------------------------------------------------------
+
+    def departement(self, code: str) -> Record | None:
+        return self._record(
+            """SELECT d.*, r.nom AS region FROM departements d
+               LEFT JOIN regions r ON r.code = d.code_region WHERE d.code = %(c)s""",
+            {"c": no_nul(code)},
+        )
+
+    def communes_named(self, codes: Sequence[str]) -> dict[str, str]:
+        return {
+            code: nom
+            for code, nom in self._rows(
+                "SELECT code_insee, nom FROM communes WHERE code_insee = ANY(%(codes)s)",
+                {"codes": list(codes)},
+            )
+        }
+
+    def commune(self, code: str) -> Record | None:
+        return self._record("SELECT * FROM communes WHERE code_insee = %(c)s", {"c": no_nul(code)})
+
+    def changes_on(self, date: str) -> list[tuple[Any, ...]]:
+        return self._rows(
+            f"""SELECT h.nda, h.evenement, h.champs, d.statut, {DECLARATION_SCOPES}
+                FROM historique h JOIN declarations d ON d.nda = h.nda
+                WHERE h.date = %(date)s AND h.evenement IN ({EVENTS}) ORDER BY h.id""",
+            {"date": date},
+        )
+
+
+class PostgresSearcher(DirectorySearcher):
+    """The searcher of a PostgreSQL directory."""
+
+    queries: PostgresQueries
+
+    def __init__(
+        self, url: str, *, schema: str = SCHEMA, version_ttl: float = 1.0, pool_size: int | None = None
+    ):
+        super().__init__(PostgresQueries(url, schema=schema, version_ttl=version_ttl, pool_size=pool_size))
