@@ -107,6 +107,64 @@ def test_random_requests_give_the_same_answers(sample_build, sample_postgres):
         postgres_side.close()
 
 
+def test_both_query_classes_answer_the_same_plain_values(sample_build, sample_postgres):
+    """The searcher asks each backend the same questions (search/queries.py): SQLite's and
+    PostgreSQL's statements, each in its own dialect, give the same plain Python values."""
+    from annuaire.search.postgres import PostgresQueries
+    from annuaire.search.sqlite import SQLiteQueries
+
+    lite, pg = SQLiteQueries(sample_build.db), PostgresQueries(sample_postgres)
+    db = sqlite3.connect(sample_build.db)
+    try:
+        org = db.execute(
+            """SELECT o.id, o.identifiant, o.siret, o.siren, o.nda_principal, o.code_departement,
+                      o.code_commune_insee, o.code_postal
+               FROM organismes o WHERE o.siret IS NOT NULL AND o.code_postal IS NOT NULL
+               ORDER BY o.nb_declarations DESC, o.id LIMIT 1"""
+        ).fetchone()
+        oid, identifiant, siret, siren, nda, departement, commune, postal = org
+        ids = [r[0] for r in db.execute("SELECT id FROM organismes ORDER BY id LIMIT 30")]
+        assert lite.columns() == pg.columns() and len(lite.columns()[0]) > 100
+        assert len(pg.text_matches(["FORMATION"], True)) > 10
+        for words, prefix in ((["FORMATION"], True), (["CO"], True), (["FORMATION", "PARIS"], False)):
+            assert sorted(lite.text_matches(words, prefix).tolist()) == sorted(
+                pg.text_matches(words, prefix).tolist()
+            )
+        for kind, digits in (("siret", siret), ("siren", siren), ("nda", nda)):
+            assert sorted(lite.identifier_matches(kind, digits)) == sorted(
+                pg.identifier_matches(kind, digits)
+            )
+            assert oid in lite.identifier_matches(kind, digits)
+        assert lite.postal_communes(postal) == pg.postal_communes(postal) != ()
+        by_id = lambda rows: sorted(rows, key=lambda r: r["id"])  # noqa: E731
+        assert by_id(lite.summaries(ids)) == by_id(pg.summaries(ids)) and len(lite.summaries(ids)) == 30
+        for key in (identifiant, "ABSENT"):
+            assert lite.organisation_by_identifier(key) == pg.organisation_by_identifier(key)
+        for key in (nda, siret, "0"):
+            assert lite.organisation_by_number(key) == pg.organisation_by_number(key)
+        assert lite.organisation_details(oid) == pg.organisation_details(oid) is not None
+        declarations = lite.declarations(oid)
+        assert [d["nda"] for d in declarations] == [d["nda"] for d in pg.declarations(oid)]
+        for d in declarations:
+            assert lite.declaration_specialities(d["nda"]) == pg.declaration_specialities(d["nda"])
+            assert lite.previous_ndas(d["nda"]) == pg.previous_ndas(d["nda"])
+        assert lite.departement(departement) == pg.departement(departement) is not None
+        assert lite.commune(commune) == pg.commune(commune) is not None
+        assert lite.communes_named([commune, "00000"]) == pg.communes_named([commune, "00000"])
+        for question in ("departements", "regions", "departement_regions", "departement_names"):
+            assert getattr(lite, question)() == getattr(pg, question)(), question
+        for question in ("speciality_labels", "sitemap_rows", "scopes_held", "populations"):
+            assert getattr(lite, question)() == getattr(pg, question)(), question
+        assert lite.gazetteer_rows(True) == pg.gazetteer_rows(True)
+        assert sorted(lite.commune_word_counts(), key=str) == sorted(pg.commune_word_counts(), key=str)
+        assert lite.has_table("historique") and pg.has_table("historique")
+        assert not lite.has_table("absente") and not pg.has_table("absente")
+    finally:
+        db.close()
+        lite.close()
+        pg.close()
+
+
 def test_map_clusters_and_pages_are_the_same(sample_build, sample_postgres):
     sqlite_side, postgres_side = open_searcher(str(sample_build.db)), open_searcher(sample_postgres)
     try:
