@@ -1,4 +1,5 @@
-"""The search interface: what the web pages and the API read. One implementation per backend."""
+"""The search interface: what the web pages and the API read. searcher.py implements it for every
+backend, over its query class (queries.py)."""
 
 from __future__ import annotations
 
