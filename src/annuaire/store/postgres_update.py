@@ -10,7 +10,6 @@ the previous state. The advisory lock (Store.lock) keeps other builds and update
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,7 @@ from psycopg.rows import dict_row
 
 from ..clean.names import fold, place_words
 from ..fields import SCOPE_CODES
-from .base import HeldOrganisation, Member, UpdateSession, UpdateWriter
+from .base import HeldOrganisation, Member, UpdateWriter
 from .postgres import (
     ORGANISATION_SPECIALITIES,
     SEARCH_ROWS,
@@ -29,6 +28,7 @@ from .postgres import (
     apply_sirene,
     new_version,
 )
+from .update_reads import PortableReads
 
 NAME_INDEX = "CREATE INDEX IF NOT EXISTS empreintes_nom ON empreintes(nom_comparaison)"
 MEMBER = """SELECT d.nda, d.siret, d.siren, e.nom_comparaison, d.code_postal, d.date_derniere_declaration,
@@ -304,7 +304,7 @@ def refresh_search_rows(conn: psycopg.Connection, ids: list[int]) -> None:
     conn.execute("DROP TABLE noms")
 
 
-class PostgresUpdateSession(UpdateSession):
+class PostgresUpdateSession(PortableReads):
     def __init__(self, store: PostgresStore):
         self.store = store
         self.conn = store.connect(autocommit=True)
@@ -312,23 +312,8 @@ class PostgresUpdateSession(UpdateSession):
     def close(self) -> None:
         self.conn.close()
 
-    def _exists(self, table: str) -> bool:
-        return bool(_value(self.conn, "SELECT to_regclass(%s) IS NOT NULL", (table,)))
-
-    def has_fingerprints(self) -> bool:
-        return self._exists("empreintes")
-
-    def active(self) -> tuple[dict[str, str | None], dict[str, str]]:
-        dates: dict[str, str | None] = {}
-        fingerprints: dict[str, str] = {}
-        for nda, date, fingerprint in self.conn.execute(
-            """SELECT d.nda, d.date_derniere_declaration, e.brute
-               FROM declarations d LEFT JOIN empreintes e ON e.nda = d.nda WHERE d.statut = 'actif'"""
-        ):
-            dates[nda] = date
-            if fingerprint is not None:
-                fingerprints[fingerprint] = nda
-        return dates, fingerprints
+    def has_table(self, name: str) -> bool:
+        return bool(_value(self.conn, "SELECT to_regclass(%s) IS NOT NULL", (name,)))
 
     def declaration_values(self, ndas: Iterable[str]) -> dict[str, dict[str, Any]]:
         chosen = sorted(set(ndas))
@@ -353,41 +338,8 @@ class PostgresUpdateSession(UpdateSession):
             rows[nda]["specialites"].append(code)
         return rows
 
-    def quarantined(self) -> int:
-        return int(_value(self.conn, "SELECT count(*) FROM quarantaine"))
-
-    def secondary_sources(self) -> dict[str, tuple[Any, ...]]:
-        if not self._exists("sources_secondaires"):
-            return {}
-        return {
-            row[0]: tuple(row[1:])
-            for row in self.conn.execute("SELECT nom, sha256, statut, emplacement FROM sources_secondaires")
-        }
-
-    def sirene_rows(self) -> list[tuple[Any, ...]]:
-        if not self._exists("sirene"):
-            return []
-        return list(self.conn.execute("SELECT * FROM sirene").fetchall())
-
-    def active_sirets(self) -> set[str]:
-        return {
-            row[0]
-            for row in self.conn.execute(
-                "SELECT DISTINCT siret FROM declarations WHERE statut = 'actif' AND siret IS NOT NULL"
-            )
-        }
-
     def reconciliation_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         return reconciliation_rows(self.conn)
-
-    def meta(self) -> dict[str, Any]:
-        out = {}
-        for key, value in self.conn.execute("SELECT key, value FROM meta"):
-            try:
-                out[key] = json.loads(value)
-            except (TypeError, ValueError):
-                out[key] = value
-        return out
 
     @contextmanager
     def apply(self, on_stage: Callable[[str], None]) -> Iterator[PostgresUpdateWriter]:

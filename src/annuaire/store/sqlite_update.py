@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from ..fields import SCOPE_CODES
-from .base import HeldOrganisation, Member, UpdateSession, UpdateWriter
+from .base import HeldOrganisation, Member, UpdateWriter
 from .files import aside_path, keep_attributes
 from .sqlite import SQLiteBuildWriter, apply_sirene_places, refresh_organisations
+from .update_reads import PortableReads
 
 IN_JSON = "IN (SELECT value FROM json_each(?))"  # one parameter: a JSON list of values
 # The de-duplication key's index (store/indexes.sql), for directories built before it was there.
@@ -242,7 +243,7 @@ class SQLiteUpdateWriter(UpdateWriter):
         return apply_sirene_places(self.conn, answers)
 
 
-class SQLiteUpdateSession(UpdateSession):
+class SQLiteUpdateSession(PortableReads):
     def __init__(self, path: Path):
         self.path = path
         self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -250,59 +251,14 @@ class SQLiteUpdateSession(UpdateSession):
     def close(self) -> None:
         self.conn.close()
 
-    def has_fingerprints(self) -> bool:
-        return _has_table(self.conn, "empreintes")
-
-    def active(self) -> tuple[dict[str, str | None], dict[str, str]]:
-        dates: dict[str, str | None] = {}
-        fingerprints: dict[str, str] = {}
-        for nda, date, fingerprint in self.conn.execute(
-            """SELECT d.nda, d.date_derniere_declaration, e.brute
-               FROM declarations d LEFT JOIN empreintes e ON e.nda = d.nda WHERE d.statut = 'actif'"""
-        ):
-            dates[nda] = date
-            if fingerprint is not None:
-                fingerprints[fingerprint] = nda
-        return dates, fingerprints
+    def has_table(self, name: str) -> bool:
+        return _has_table(self.conn, name)
 
     def declaration_values(self, ndas: Iterable[str]) -> dict[str, dict[str, Any]]:
         return old_values(self.conn, ndas)
 
-    def quarantined(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM quarantaine").fetchone()[0])
-
-    def secondary_sources(self) -> dict[str, tuple[Any, ...]]:
-        if not _has_table(self.conn, "sources_secondaires"):
-            return {}
-        return {
-            row[0]: tuple(row[1:])
-            for row in self.conn.execute("SELECT nom, sha256, statut, emplacement FROM sources_secondaires")
-        }
-
-    def sirene_rows(self) -> list[tuple[Any, ...]]:
-        if not _has_table(self.conn, "sirene"):
-            return []
-        return self.conn.execute("SELECT * FROM sirene").fetchall()
-
-    def active_sirets(self) -> set[str]:
-        return {
-            row[0]
-            for row in self.conn.execute(
-                "SELECT DISTINCT siret FROM declarations WHERE statut = 'actif' AND siret IS NOT NULL"
-            )
-        }
-
     def reconciliation_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         return reconciliation_rows(self.conn)
-
-    def meta(self) -> dict[str, Any]:
-        out = {}
-        for key, value in self.conn.execute("SELECT key, value FROM meta"):
-            try:
-                out[key] = json.loads(value)
-            except (TypeError, ValueError):
-                out[key] = value
-        return out
 
     @contextmanager
     def apply(self, on_stage: Callable[[str], None]) -> Iterator[SQLiteUpdateWriter]:
