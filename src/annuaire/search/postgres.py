@@ -28,22 +28,14 @@ from ..errors import DirectoryMissing
 from ..settings import current as current_settings
 from ..store.place_sql import PLACE_PROVENANCE
 from ..store.postgres import SCHEMA, open_connection, pool_arguments, serving_search_path
-from . import text
+from . import queries, text
 from .columns import ROW_FIELDS
-from .params import SCOPES
 from .queries import DECLARATION_SCOPES, EVENTS, Queries, Record
 from .searcher import DirectorySearcher
 
 Params = Mapping[str, Any] | Sequence[Any]
 
-SUMMARY = f"""SELECT o.id, o.identifiant, o.siret, o.siren, o.denomination, o.nda_principal,
-       o.nb_declarations, o.voie, o.code_postal, coalesce(o.commune, o.ville) AS commune,
-       o.code_commune_insee, o.code_departement, o.code_region, o.type_adresse,
-       o.date_derniere_declaration, o.statut,
-       {", ".join(f"r.{scope}" for scope in SCOPES)},
-       r.latitude, r.longitude, l.geo_methode
-FROM organismes o JOIN recherche r ON r.id = o.id LEFT JOIN localisations l ON l.nda = o.nda_principal
-WHERE o.id = ANY(%(ids)s)"""
+SUMMARY = queries.SUMMARY + "WHERE o.id = ANY(%(ids)s)"
 
 IDENTIFIER_MATCHES = {
     "siret": """SELECT id FROM organismes WHERE siret = %(v)s

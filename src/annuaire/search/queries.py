@@ -17,12 +17,22 @@ import numpy as np
 
 from . import statistics
 from .columns import ROW_FIELDS
+from .params import SCOPES
 
 Record = dict[str, Any]
 
 SCOPE_FLAGS = ", ".join(f"coalesce(sum(certification_{c}), 0)" for c in statistics.SCOPE_CODES)
 DECLARATION_SCOPES = ", ".join(f"d.certification_{c}" for c in statistics.SCOPE_CODES)
 EVENTS = ", ".join(f"'{e}'" for e in statistics.EVENTS)
+# Organisation summaries (search results, map popups): each backend adds how it takes a list of ids.
+SUMMARY = f"""SELECT o.id, o.identifiant, o.siret, o.siren, o.denomination, o.nda_principal,
+       o.nb_declarations, o.voie, o.code_postal, coalesce(o.commune, o.ville) AS commune,
+       o.code_commune_insee, o.code_departement, o.code_region, o.type_adresse,
+       o.date_derniere_declaration, o.statut,
+       {", ".join(f"r.{scope}" for scope in SCOPES)},
+       r.latitude, r.longitude, l.geo_methode
+FROM organismes o JOIN recherche r ON r.id = o.id LEFT JOIN localisations l ON l.nda = o.nda_principal
+"""
 
 
 class Queries(ABC):

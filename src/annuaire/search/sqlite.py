@@ -21,20 +21,12 @@ import numpy as np
 from ..errors import DirectoryMissing
 from ..store.place_sql import PLACE_PROVENANCE
 from ..store.sqlite import ensure_math_functions
-from . import text
+from . import queries, text
 from .base import DirectoryUnavailable
-from .params import SCOPES
 from .queries import DECLARATION_SCOPES, EVENTS, Queries, Record
 from .searcher import DirectorySearcher
 
-SUMMARY = f"""SELECT o.id, o.identifiant, o.siret, o.siren, o.denomination, o.nda_principal,
-       o.nb_declarations, o.voie, o.code_postal, coalesce(o.commune, o.ville) AS commune,
-       o.code_commune_insee, o.code_departement, o.code_region, o.type_adresse,
-       o.date_derniere_declaration, o.statut,
-       {", ".join(f"r.{scope}" for scope in SCOPES)},
-       r.latitude, r.longitude, l.geo_methode
-FROM organismes o JOIN recherche r ON r.id = o.id LEFT JOIN localisations l ON l.nda = o.nda_principal
-WHERE o.id IN (SELECT value FROM json_each(?))"""
+SUMMARY = queries.SUMMARY + "WHERE o.id IN (SELECT value FROM json_each(?))"
 
 IDENTIFIER_MATCHES = {
     "siret": """SELECT id FROM organismes WHERE siret = ?1
