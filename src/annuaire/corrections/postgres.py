@@ -25,7 +25,7 @@ from psycopg_pool import ConnectionPool
 from ..store.postgres import SHARED_SCHEMA as SCHEMA
 from .fields import Submission
 from .passwords import dummy_hash, hash_password, verify_password
-from .store import PAGE, STATUSES, CorrectionStore, _token_hash, iso, now
+from .store import PAGE, STATUSES, CorrectionStore, _token_hash, iso, listing_clauses, now
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS corrections (
@@ -251,18 +251,7 @@ class PostgresCorrectionStore(CorrectionStore):
         champ: str | None = None,
         organisme: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        conditions, params = [], []
-        if statut in STATUSES:
-            conditions.append("statut = %s")
-            params.append(statut)
-        if champ:
-            conditions.append("champ = %s")
-            params.append(champ)
-        if organisme:
-            conditions.append("(organisme = %s OR nda = %s)")
-            params += [organisme, organisme]
-        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
-        order = "cree_le, id" if statut == "en_attente" else "cree_le DESC, id DESC"
+        where, params, order = listing_clauses(statut, champ, organisme, "%s")
         total = int(self._first(f"SELECT count(*) AS n FROM corrections {where}", params)["n"])
         rows = self._all(
             f"SELECT * FROM corrections {where} ORDER BY {order} LIMIT %s OFFSET %s",

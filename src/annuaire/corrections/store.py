@@ -25,6 +25,26 @@ STATUSES = ("en_attente", "approuvee", "rejetee")
 PAGE = 50
 
 
+def listing_clauses(
+    statut: str | None, champ: str | None, organisme: str | None, mark: str
+) -> tuple[str, list[str], str]:
+    """The WHERE clause, its parameters and the ORDER BY of a page of corrections, parameters
+    written `mark` (`?` for SQLite, `%s` for PostgreSQL)."""
+    conditions, params = [], []
+    if statut in STATUSES:
+        conditions.append(f"statut = {mark}")
+        params.append(statut)
+    if champ:
+        conditions.append(f"champ = {mark}")
+        params.append(champ)
+    if organisme:
+        conditions.append(f"(organisme = {mark} OR nda = {mark})")
+        params += [organisme, organisme]
+    where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+    order = "cree_le, id" if statut == "en_attente" else "cree_le DESC, id DESC"
+    return where, params, order
+
+
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
@@ -145,18 +165,7 @@ class CorrectionStore:
         """One page of corrections (newest first, or oldest first for those awaiting a decision)
         and the total count; `organisme` matches the organisation's id or NDA."""
         conn = self._conn()
-        conditions, params = [], []
-        if statut in STATUSES:
-            conditions.append("statut = ?")
-            params.append(statut)
-        if champ:
-            conditions.append("champ = ?")
-            params.append(champ)
-        if organisme:
-            conditions.append("(organisme = ? OR nda = ?)")
-            params += [organisme, organisme]
-        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
-        order = "cree_le, id" if statut == "en_attente" else "cree_le DESC, id DESC"
+        where, params, order = listing_clauses(statut, champ, organisme, "?")
         total = conn.execute(f"SELECT count(*) FROM corrections {where}", params).fetchone()[0]
         rows = conn.execute(
             f"SELECT * FROM corrections {where} ORDER BY {order} LIMIT ? OFFSET ?",
