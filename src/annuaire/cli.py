@@ -687,8 +687,6 @@ def serve(
     corrections: CorrectionsOption = None,
 ) -> None:
     """Serve the website (/) and the JSON API (/api/v1/, OpenAPI at /api/openapi.json, docs at /api/docs)."""
-    import os
-
     import uvicorn
 
     store = _existing(db)
@@ -697,8 +695,7 @@ def serve(
         rate_limit=rate_limit,
         corrections_db=corrections.resolve() if corrections else None,
     )
-    # Workers are separate processes: they read the settings again, from the environment.
-    os.environ.update(settings.environment("db", "rate_limit", "corrections_db"))
+    settings.hand_down("db", "rate_limit", "corrections_db")  # the workers are processes of their own
     log.info("serving %s on http://%s:%d/ with %d worker(s)", _shown(db), host, port, workers)
     uvicorn.run(
         "annuaire.api.app:app_from_environment",

@@ -169,18 +169,17 @@ class Settings:
         """These settings with the options given (None: not given, the setting stays)."""
         return replace(self, **{k: v for k, v in options.items() if v is not None})
 
-    def environment(self, *attributes: str) -> dict[str, str]:
-        """Some settings as environment variables, for processes that read them again (the web
-        workers `annuaire serve` starts)."""
-        out = {}
+    def hand_down(self, *attributes: str) -> None:
+        """Put these settings into this process's environment, from which the processes it starts
+        (the web workers of `annuaire serve`) read them again with `read()`: the one place besides
+        `read()` that touches the environment."""
         for name in attributes:
             value = getattr(self, name)
             if isinstance(value, tuple):
                 value = ",".join(value)
             elif isinstance(value, bool):
                 value = "1" if value else "0"
-            out[variable(name)] = "" if value is None else str(value)
-        return out
+            os.environ[variable(name)] = "" if value is None else str(value)
 
 
 def variable(name: str) -> str:
