@@ -12,7 +12,6 @@ carries a figure alone, the legend gives each class's range and the table every 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup, escape
 
-from .contours import simplify_line
+from .contours import from_outlines, simplify_line
 
 log = logging.getLogger(__name__)
 WIDTH, HEIGHT = 1000, 800  # the drawing's units (viewBox)
@@ -34,8 +33,6 @@ LABEL = 30  # an inset's name above its shape
 TOLERANCE = 0.8  # units: under a pixel on a map shown 800 px wide
 OVERSEAS = "97"  # codes of the départements drawn in insets
 TINTS = 5  # .teinte-1 … .teinte-5 in site.css
-
-_cache: dict[tuple[str, int, int], Drawing | None] = {}
 
 
 @dataclass(frozen=True)
@@ -163,20 +160,7 @@ def layout(data: Mapping[str, Any]) -> Drawing:
 
 def drawing(path: Path) -> Drawing | None:
     """The drawing of an outlines file, made once per version of the file; None when unreadable."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
-    if key not in _cache:
-        try:
-            made: Drawing | None = layout(json.loads(path.read_bytes()))
-        except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
-            log.warning("département outlines unreadable", extra={"file": str(path), "error": str(exc)})
-            made = None
-        _cache.clear()
-        _cache[key] = made
-    return _cache[key]
+    return from_outlines(path, layout)
 
 
 def tint(classe: int | None, classes: int) -> str:

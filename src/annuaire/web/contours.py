@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -25,7 +26,9 @@ log = logging.getLogger(__name__)
 TOLERANCE = 0.01  # degrees: about 1 km, as Etalab's 1000 m files
 DECIMALS = 4
 
-_cache: dict[tuple[str, int, int], tuple[bytes, str]] = {}
+T = TypeVar("T")
+# What was made of an outlines file, per function: the file's version and the result.
+_made: dict[Callable[[Any], Any], tuple[tuple[str, int, int], Any]] = {}
 _found: dict[tuple, Path | None] = {}  # (directory, its version, folder set) → the outlines file
 
 
@@ -128,21 +131,32 @@ def simplify_geojson(data: dict[str, Any], tolerance: float = TOLERANCE) -> dict
     return {"type": "FeatureCollection", "features": features}
 
 
-def simplified_contours(path: Path) -> tuple[bytes, str] | None:
-    """The simplified outlines as JSON bytes and their ETag, computed once per file version; None
-    when the file cannot be read."""
+def from_outlines(path: Path, make: Callable[[Any], T]) -> T | None:
+    """`make` applied to an outlines file's JSON, once per version of the file (its path, time and
+    size) and per `make`; None when the file cannot be read or made into anything (a warning says
+    why, once per version)."""
     try:
         stat = path.stat()
     except OSError:
         return None
     key = (str(path), stat.st_mtime_ns, stat.st_size)
-    if key not in _cache:
+    known = _made.get(make)
+    if known is None or known[0] != key:
         try:
-            data = json.loads(path.read_bytes())
-            body = json.dumps(simplify_geojson(data), separators=(",", ":"), ensure_ascii=False).encode()
-        except (OSError, ValueError, TypeError, IndexError) as exc:
+            value: T | None = make(json.loads(path.read_bytes()))
+        except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
             log.warning("département outlines unreadable", extra={"file": str(path), "error": str(exc)})
-            return None
-        _cache.clear()
-        _cache[key] = (body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
-    return _cache[key]
+            value = None
+        _made[make] = known = (key, value)
+    return known[1]
+
+
+def _simplified(data: Any) -> tuple[bytes, str]:
+    body = json.dumps(simplify_geojson(data), separators=(",", ":"), ensure_ascii=False).encode()
+    return body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+def simplified_contours(path: Path) -> tuple[bytes, str] | None:
+    """The simplified outlines as JSON bytes and their ETag, computed once per file version; None
+    when the file cannot be read."""
+    return from_outlines(path, _simplified)
