@@ -35,6 +35,7 @@ from pathlib import Path
 
 from annuaire.sources.reader import ListePubliqueReader
 from annuaire.store.sqlite import BUILD_PRAGMAS
+from common import annuaire_command  # bench/common.py
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ANNUAIRE_SHARED_DIR", ROOT.parent / "shared"))
@@ -131,7 +132,7 @@ def main() -> None:
     sqlite3 = shutil.which("sqlite3")
     if not sqlite3:
         sys.exit("the sqlite3 command-line shell is needed for the baseline (apt-get install sqlite3)")
-    annuaire = shutil.which("annuaire") or str(Path(sys.executable).with_name("annuaire"))
+    annuaire = annuaire_command()
     with tempfile.TemporaryDirectory(prefix="annuaire-bench-") as tmp:
         tmp = Path(tmp)
         plain = tmp / "source.csv"

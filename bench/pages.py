@@ -19,8 +19,6 @@ import argparse
 import asyncio
 import os
 import random
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ import numpy as np
 
 from annuaire.api import ApiSettings, create_app
 from annuaire.web.slugs import commune_path, departement_path, organisation_path
+from common import build_without_geocoding  # bench/common.py
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ANNUAIRE_SHARED_DIR", ROOT.parent / "shared"))
@@ -120,17 +119,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="annuaire-bench-pages-") as tmp:
         db = args.db
         if db is None:
-            if not args.source.exists():
-                raise SystemExit(f"{args.source}: benchmark file not found (set ANNUAIRE_SHARED_DIR)")
             db = Path(tmp) / "annuaire.db"
-            annuaire = shutil.which("annuaire") or str(Path(sys.executable).with_name("annuaire"))
-            print(f"building {args.source} (no geocoding) …")
-            subprocess.run(
-                [annuaire, "build", "--no-progress", "--no-geocode", "--source", str(args.source)]
-                + ["--db", str(db), "--reference", str(args.reference)],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+            build_without_geocoding(args.source, db, args.reference)
         app = create_app(ApiSettings(db=str(db), rate_limit_per_minute=0))
         app.state.searcher.warm_up()
         groups = urls(app, args.organisations, args.seed)

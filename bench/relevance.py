@@ -37,8 +37,6 @@ import gzip
 import json
 import os
 import random
-import shutil
-import subprocess
 import sys
 import tempfile
 from collections import Counter, defaultdict
@@ -51,6 +49,7 @@ from fastapi.testclient import TestClient
 from annuaire.api.app import ApiSettings, create_app
 from annuaire.clean.names import CIVILITIES, LEGAL_FORMS, comparison_name, fold
 from annuaire.sources.reader import ListePubliqueReader
+from common import build_without_geocoding  # bench/common.py
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ANNUAIRE_SHARED_DIR", ROOT.parent / "shared"))
@@ -438,24 +437,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="annuaire-bench-relevance-") as tmp:
         db = Path(args.db) if args.db else Path(tmp) / "annuaire.db"
         if not args.db:
-            annuaire = shutil.which("annuaire") or str(Path(sys.executable).with_name("annuaire"))
-            print(f"building {args.source} (no geocoding) …", flush=True)
-            subprocess.run(
-                [
-                    annuaire,
-                    "build",
-                    "--no-progress",
-                    "--no-geocode",
-                    "--source",
-                    str(args.source),
-                    "--db",
-                    str(db),
-                    "--reference",
-                    str(args.reference),
-                ],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+            build_without_geocoding(args.source, db, args.reference)
         truth = read_truth(args.source, args.truth, args.reference)
         judged = judged_queries(truth, random.Random(args.seed), args.per_kind)
         print(f"{len(truth.groups):,} establishments; {len(judged):,} judged queries (seed {args.seed})")

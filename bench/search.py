@@ -44,6 +44,7 @@ from urllib.parse import urlencode
 from annuaire.search import SearchQuery, open_searcher
 from annuaire.search.params import SCOPES, Filters
 from annuaire.search.text import STOPWORDS
+from common import annuaire_command, build_without_geocoding  # bench/common.py
 from relevance import NEEDS, typo  # bench/relevance.py
 from relevance import SCOPES as SCOPE_WORDS
 
@@ -342,7 +343,7 @@ def datasette_bin() -> Path:
 def over_http(db: Path, queries: list[tuple[str, SearchQuery]], args, tmp: Path) -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed for the HTTP benchmark (apt-get install wrk)")
-    annuaire = shutil.which("annuaire") or str(Path(sys.executable).with_name("annuaire"))
+    annuaire = annuaire_command()
     urls = [as_url(q) for _, q in queries]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -425,27 +426,8 @@ def main() -> None:
         tmp = Path(tmp)
         db = Path(args.db) if args.db else None
         if db is None:
-            if not args.source.exists():
-                raise SystemExit(f"{args.source}: benchmark file not found (set ANNUAIRE_SHARED_DIR)")
             db = tmp / "annuaire.db"
-            annuaire = shutil.which("annuaire") or str(Path(sys.executable).with_name("annuaire"))
-            print(f"building {args.source} (no geocoding) …")
-            subprocess.run(
-                [
-                    annuaire,
-                    "build",
-                    "--no-progress",
-                    "--no-geocode",
-                    "--source",
-                    str(args.source),
-                    "--db",
-                    str(db),
-                    "--reference",
-                    str(args.reference),
-                ],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+            build_without_geocoding(args.source, db, args.reference)
         queries = workload(db, args.queries)
         kinds = statistics.multimode([k for k, _ in queries])
         print(f"directory: {db}; workload: {len(queries):,} queries (most common kind: {', '.join(kinds)})")

@@ -23,12 +23,13 @@ import gzip
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import annuaire_command  # bench/common.py
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ANNUAIRE_SHARED_DIR", ROOT.parent / "shared"))
@@ -152,7 +153,7 @@ def main() -> None:
     for path in (args.source, args.stock, args.reference):
         if not path.exists():
             sys.exit(f"{path}: not found (set ANNUAIRE_SHARED_DIR)")
-    annuaire = shutil.which("annuaire") or str(Path(sys.executable).with_name("annuaire"))
+    annuaire = annuaire_command()
     with tempfile.TemporaryDirectory(prefix="annuaire-bench-sirene-") as tmp:
         tmp = Path(tmp)
         env_cache = {"ANNUAIRE_CACHE_DIR": str(tmp / "cache")}  # no SIRENE cache: the stock or nothing

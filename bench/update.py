@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,13 +30,15 @@ import time
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
+from common import annuaire_command  # bench/common.py
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ANNUAIRE_SHARED_DIR", ROOT.parent / "shared"))
 sys.path.insert(0, str(ROOT / "tests"))  # the local Addok and PostgreSQL the tests use
 
 
 def run(args: list[str]) -> float:
-    annuaire = shutil.which("annuaire") or str(Path(sys.executable).with_name("annuaire"))
+    annuaire = annuaire_command()
     started = time.perf_counter()
     done = subprocess.run([annuaire, *args], capture_output=True, text=True)
     if done.returncode:
