@@ -179,28 +179,21 @@ class _Stock:
                 continue
             if '"' not in text:  # most lines: nothing quoted, the cells are between the separators
                 cells = text.rstrip("\r\n").split(delimiter)
-                if not by_prefix and not _wanted(cells, siren_at, sirens):
-                    continue
-                if len(cells) < width:
+            else:
+                while text.count('"') % 2:  # a quoted field goes on on the next line
+                    more = readline()
+                    if not more:
+                        break
+                    line_number += 1
+                    text += _decoded(more)
+                try:
+                    cells = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+                except csv.Error as exc:
                     raise InputError(
-                        self.origin, f"{len(cells)} fields where the header has {width}", line=line_number
-                    )
-                yield cells
-                continue
-            while text.count('"') % 2:  # a quoted field goes on on the next line
-                more = readline()
-                if not more:
-                    break
-                line_number += 1
-                text += _decoded(more)
-            try:
-                cells = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
-            except csv.Error as exc:
-                raise InputError(
-                    self.origin, f"not a readable CSV record ({exc})", line=line_number
-                ) from None
-            if not cells:
-                continue
+                        self.origin, f"not a readable CSV record ({exc})", line=line_number
+                    ) from None
+                if not cells:
+                    continue
             if not by_prefix and not _wanted(cells, siren_at, sirens):
                 continue
             if len(cells) < width:
