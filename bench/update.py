@@ -13,6 +13,11 @@ the update wrote (organisations rewritten, next to the changes) and the number o
 update sent to the geocoder, next to the number of distinct street addresses among the added
 declarations and the changed addresses (they should be equal).
 
+`--share 0.01` applies only that share of the pair's changes (NDAs added, removed or changed, drawn
+at random with `--seed`) to M: the update then goes from M to that snapshot, and the full build is
+of that snapshot. The daily Liste publique changes far less than the pair: this measures the update
+at the size of change it usually meets, and what its cost owes to the size of the change.
+
 With geocoding (the default), a local Addok loaded with the snapshot's BAN file is started (Redis
 and Addok as in the tests); neither the update nor the full build of M+1 has a warm cache, so both
 pay for what they send. With --no-geocode both skip geocoding (commune centroids).
@@ -21,8 +26,10 @@ pay for what they send. With --no-geocode both skip geocoding (commune centroids
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -44,6 +51,34 @@ def run(args: list[str]) -> float:
     if done.returncode:
         sys.exit(f"annuaire {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return time.perf_counter() - started
+
+
+def _records_by_nda(path: Path) -> tuple[str, dict[str, list[str]]]:
+    """The file's header line and, per NDA in file order, its records exactly as read (their lines,
+    Latin-1 text, line ends included; an NDA may have several records)."""
+    from annuaire.sources.reader import ListePubliqueReader
+
+    with gzip.open(path, "rt", encoding="latin-1", newline="") as fh:
+        lines = fh.readlines()
+    records: dict[str, list[str]] = {}
+    for record in ListePubliqueReader(path):
+        text = "".join(lines[record.line - 1 : record.line - 1 + record.lines])
+        records.setdefault(record.values[0], []).append(text if text.endswith("\n") else text + "\n")
+    return lines[0], records
+
+
+def partial_snapshot(m: Path, m1: Path, share: float, seed: int, out: Path) -> tuple[Path, int, int]:
+    """M with `share` of the NDAs that M+1 adds, removes or changes taken as M+1 has them: the
+    snapshot written to `out`, the NDAs taken and the NDAs that differ in all."""
+    _, before = _records_by_nda(m)
+    header, after = _records_by_nda(m1)
+    differ = sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n))
+    taken = set(random.Random(seed).sample(differ, round(share * len(differ))))
+    with gzip.open(out, "wt", encoding="latin-1", newline="") as fh:
+        fh.write(header)
+        for nda in list(after) + [n for n in before if n not in after]:
+            fh.writelines(after.get(nda, []) if nda in taken else before.get(nda, []))
+    return out, len(taken), len(differ)
 
 
 def measure(store: str, locations, m: Path, m1: Path, reference: Path, addok, tmp: Path) -> dict:
@@ -101,7 +136,11 @@ def main() -> None:
     ap.add_argument("--reference", type=Path, default=SHARED / "data/reference")
     ap.add_argument("--no-geocode", action="store_true")
     ap.add_argument("--store", choices=("sqlite", "postgresql", "both"), default="sqlite")
+    ap.add_argument("--share", type=float, default=1.0, help="share of the pair's changes to apply (0–1)")
+    ap.add_argument("--seed", type=int, default=20261205)
     args = ap.parse_args()
+    if not 0 < args.share <= 1:
+        sys.exit("--share: a share of the changes, more than 0 and at most 1")
     m, m1 = args.of / "liste-publique-of-M.csv.gz", args.of / "liste-publique-of-M+1.csv.gz"
     ban = args.of / "liste-publique-of-ban.ndjson.gz"
     for f in (m, m1) + (() if args.no_geocode else (ban,)):
@@ -112,6 +151,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="annuaire-bench-update-") as tmp, ExitStack() as stack:
         tmp = Path(tmp)
         addok = None
+        if args.share < 1:
+            m1, taken, differ = partial_snapshot(m, m1, args.share, args.seed, tmp / "partial-M+1.csv.gz")
+            print(f"M+1 limited to {taken:,} of the {differ:,} NDAs the pair adds, removes or changes")
         if not args.no_geocode:
             from addok_server import AddokServer
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import annuaire.pipeline.build as build_module
-from annuaire.clean.record import RecordCleaner
+import annuaire.pipeline.cleaning as cleaning_module
+from annuaire.clean.record import EXACT_DUPLICATE, NDA_DUPLICATE, RecordCleaner
 from annuaire.sources import reference as reference_module
 from annuaire.sources.reader import ListePubliqueReader
 from annuaire.sources.reference import load_reference
@@ -39,7 +40,7 @@ def sample_with_duplicates(tmp_path, sample_csv) -> Path:
 
 
 def test_parallel_cleaning_gives_the_same_result(sample_with_duplicates, reference, monkeypatch):
-    monkeypatch.setattr(build_module, "CHUNK_RECORDS", 37)  # many chunks, several in flight
+    monkeypatch.setattr(cleaning_module, "CHUNK_RECORDS", 37)  # many chunks, several in flight
     alone = _clean(sample_with_duplicates, reference, jobs=1)
     here = []
     clean_here = RecordCleaner.clean_record  # this process's; the workers clean through `clean`
@@ -69,7 +70,7 @@ def test_parallel_cleaning_with_columns_in_another_order(tmp_path, sample_csv, r
         out.writerow(["colonneInconnue"] + [rows[0][i] for i in order])
         for n, row in enumerate(rows[1:]):
             out.writerow([f"x{n % 3}" if n % 2 else ""] + [row[i] if i < len(row) else "" for i in order])
-    monkeypatch.setattr(build_module, "CHUNK_RECORDS", 101)
+    monkeypatch.setattr(cleaning_module, "CHUNK_RECORDS", 101)
     alone = _clean(path, reference, jobs=1)
     assert _clean(path, reference, jobs=3) == alone
     assert any(d.extras for d in alone[0])
@@ -79,7 +80,7 @@ def test_small_files_are_cleaned_in_process(sample_csv, reference, monkeypatch):
     def no_pool(*args, **kwargs):  # pragma: no cover - called only if the rule is broken
         raise AssertionError("a worker pool for a small file")
 
-    monkeypatch.setattr(build_module, "_cleaned_in_parallel", no_pool)
+    monkeypatch.setattr(cleaning_module, "cleaned_in_parallel", no_pool)
     declarations, _, _ = _clean(sample_csv, reference, jobs=None)
     assert declarations
 
@@ -124,3 +125,29 @@ def test_damaged_cache_is_ignored(reference_copy, reference):
     cached.write_bytes(b"not marshal data")
     again = load_reference(reference_copy)
     assert again.communes.to_state() == reference.communes.to_state()
+
+
+def test_update_reading_in_parallel_gives_the_same_result(
+    sample_with_duplicates, sample_csv, reference, monkeypatch
+):
+    """The update cleans only the records it does not know, in worker processes while it reads; what
+    depends on order (an NDA read twice, known or not) is settled as one process reading in order."""
+    from annuaire.pipeline.diff import raw_fingerprint
+    from annuaire.pipeline.update import read_changes
+
+    # The directory knows every other record of the sample, some of them repeated in the file.
+    records = list(ListePubliqueReader(sample_csv))
+    known = {raw_fingerprint(r.raw): r.values[0] for r in records[::2]}
+    active = {r.values[0]: "2020-01-01" for r in records[::3]}
+    monkeypatch.setattr(cleaning_module, "CHUNK_RECORDS", 23)
+    readings = [
+        read_changes(ListePubliqueReader(sample_with_duplicates), reference, known, active, jobs=jobs)
+        for jobs in (1, 2)
+    ]
+    alone, parallel = readings
+    assert alone.unchanged and alone.cleaned and alone.rejected
+    assert parallel.unchanged == alone.unchanged
+    assert parallel.cleaned == alone.cleaned  # the declarations, their raw fields included
+    assert parallel.rejected == alone.rejected  # the same quarantine, in the same order
+    assert (parallel.records, parallel.counts, parallel.lines) == (alone.records, alone.counts, alone.lines)
+    assert {r.motif for r in alone.rejected} >= {EXACT_DUPLICATE, NDA_DUPLICATE}

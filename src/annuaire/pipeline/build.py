@@ -9,11 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
-import os
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,15 +20,15 @@ from ..clean.record import (
     Declaration,
     RecordCleaner,
     Rejected,
-    declaration_fields,
     settle_twice,
 )
 from ..fields import SCOPE_CODES
 from ..memory import gc_paused
 from ..sources.download import download, is_url
 from ..sources.extra import ExtraSource, check_names, load_sources
-from ..sources.reader import ListePubliqueReader, Record
+from ..sources.reader import ListePubliqueReader
 from ..sources.reference import Reference
+from .cleaning import clean_records, jobs_for
 from .dedup import group_declarations
 from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
 from .load import load_directory
@@ -53,141 +51,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-# Records are cleaned in chunks, by this process and forked workers, when the file is large enough
-# to repay starting them: the reading (decompression, CSV parsing) stays in this process, and so does
-# everything that depends on order (NDAs seen twice): the result is that of cleaning in one process.
-CHUNK_RECORDS = 2048
-PARALLEL_MIN_BYTES = 2_000_000
-_worker_cleaner: RecordCleaner | None = None  # each worker's own, inherited from the parent by fork
-
-
-def default_jobs() -> int:
-    """Processes cleaning records, this one included: the CPUs it may use, at most 4 (its reading
-    of the file could not feed more)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 4))
-
-
-# A record travels to a worker with its fields joined by NUL, a character no field holds (the reader
-# refuses NUL bytes): one string to pickle instead of thirty.
-_SEPARATOR = "\x00"
-
-
-def _clean_chunk(chunk: list[tuple]) -> tuple[list[tuple | Rejected], Counter]:
-    """In a worker: clean a chunk of records. Declarations go back as tuples of their fields, and
-    without their raw fields: the parent has them."""
-    cleaner = _worker_cleaner
-    assert cleaner is not None  # set before the workers were forked
-    counts: Counter[str] = Counter()
-    cleaner.counts = counts
-    out: list[tuple | Rejected] = []
-    for number, line, joined, values, extras, width_ok, overflow, defect in chunk:
-        raw = joined.split(_SEPARATOR)
-        values = raw if values is None else values
-        cleaned = cleaner.clean(number, line, values, raw, extras, width_ok, overflow, defect)
-        cleaned.raw = []  # the parent has it
-        out.append(declaration_fields(cleaned) if isinstance(cleaned, Declaration) else cleaned)
-    return out, counts
-
-
-def _record_chunks(
-    reader: ListePubliqueReader, on_progress: ProgressCallback | None
-) -> Iterator[list[Record]]:
-    chunk: list[Record] = []
-    for record in reader:
-        chunk.append(record)
-        if len(chunk) == CHUNK_RECORDS:
-            yield chunk
-            chunk = []
-            if on_progress:
-                on_progress(reader.progress(), reader.size)
-    if chunk:
-        yield chunk
-
-
-def _for_worker(records: list[Record]) -> list[tuple]:
-    """What a worker needs to clean the records: the raw fields joined, the values only when they
-    are not the raw fields themselves (columns in another order)."""
-    join = _SEPARATOR.join
-    return [
-        (
-            r.number,
-            r.line,
-            join(r.raw),
-            None if r.values is r.raw else r.values,
-            r.extras,
-            r.width_ok,
-            r.overflow,
-            r.defect,
-        )
-        for r in records
-    ]
-
-
-def _cleaned_in_parallel(
-    reader: ListePubliqueReader,
-    cleaner: RecordCleaner,
-    counts: Counter,
-    jobs: int,
-    on_progress: ProgressCallback | None,
-) -> Iterator[Declaration | Rejected]:
-    """Clean the records with `jobs` processes, yielding the results in record order.
-
-    This process reads the file and hands chunks to `jobs - 1` forked workers; it cleans a chunk
-    itself when each worker has two waiting, so that what it does besides (reading, taking the
-    workers' results back) sets its share. (Workers only, with this process waiting, would spend a
-    core's worth of time sending records and declarations back and forth.)
-    """
-    global _worker_cleaner
-    _worker_cleaner = cleaner
-    backlog = 2 * (jobs - 1)
-    try:
-        with multiprocessing.get_context("fork").Pool(jobs - 1) as pool:
-            pending: deque = deque()
-            for records in _record_chunks(reader, on_progress):
-                if sum(1 for entry in pending if not _ready(entry)) >= backlog:  # the workers are busy
-                    pending.append([cleaner.clean_record(record) for record in records])
-                else:
-                    pending.append((records, pool.apply_async(_clean_chunk, (_for_worker(records),))))
-                # Hand on what is ready; wait only when enough is in flight to keep the workers busy.
-                while pending and (_ready(pending[0]) or len(pending) > 2 * jobs):
-                    yield from _settle(pending.popleft(), counts)
-            while pending:
-                yield from _settle(pending.popleft(), counts)
-    finally:
-        _worker_cleaner = None
-
-
-def _ready(entry: list | tuple) -> bool:
-    return isinstance(entry, list) or entry[1].ready()
-
-
-def _settle(entry: list | tuple, counts: Counter) -> Iterator[Declaration | Rejected]:
-    if isinstance(entry, list):  # cleaned here
-        yield from entry
-        return
-    records, result = entry
-    cleaned, chunk_counts = result.get()
-    counts.update(chunk_counts)
-    for record, out in zip(records, cleaned, strict=True):
-        if type(out) is tuple:
-            out = Declaration(*out)
-        out.raw = record.raw
-        yield out
-
-
-def _cleaned_here(
-    reader: ListePubliqueReader, cleaner: RecordCleaner, on_progress: ProgressCallback | None
-) -> Iterator[Declaration | Rejected]:
-    for record in reader:
-        yield cleaner.clean_record(record)
-        if on_progress and record.number % 4096 == 0:
-            on_progress(reader.progress(), reader.size)
-
-
 def read_and_clean(
     reader: ListePubliqueReader,
     reference: Reference,
@@ -201,12 +64,13 @@ def read_and_clean(
     large enough); 1 cleans in this process only. The result does not depend on it.
     """
     cleaner = RecordCleaner(reference.communes, counts)
-    if jobs is None:
-        jobs = default_jobs() if reader.size >= PARALLEL_MIN_BYTES else 1
-    if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
-        cleaned = _cleaned_in_parallel(reader, cleaner, counts, jobs, on_progress)
-    else:
-        cleaned = _cleaned_here(reader, cleaner, on_progress)
+
+    def chunk_read() -> None:
+        if on_progress:
+            on_progress(reader.progress(), reader.size)
+
+    jobs = jobs_for(reader.size) if jobs is None else jobs
+    cleaned = clean_records(reader, cleaner, counts, jobs, chunk_read)
     declarations: list[Declaration] = []
     rejected: list[Rejected] = []
     position: dict[str, int] = {}

@@ -80,6 +80,8 @@ def _significant(name: str, value: Any) -> Any:
 
 
 def _differs(name: str, old: Any, new: Any) -> bool:
+    if old == new:  # most fields of most declarations: nothing to normalise
+        return False
     before, after = _significant(name, old), _significant(name, new)
     if name in COMPLETED and before in (None, []):
         return False
@@ -106,7 +108,7 @@ def scope_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 
 def corrected_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """Fields whose published value differs although no significant group does (repairs upstream)."""
-    return [n for n in EXACT if _normal(old.get(n)) != _normal(new.get(n))]
+    return [n for n in EXACT if (a := old.get(n)) != (b := new.get(n)) and _normal(a) != _normal(b)]
 
 
 @dataclass

@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,9 +34,10 @@ from ..errors import AnnuaireError, DirectoryMissing
 from ..memory import gc_paused
 from ..sources.download import download, is_url
 from ..sources.extra import ExtraSource, LoadedSource, check_names, load_sources
-from ..sources.reader import ListePubliqueReader
+from ..sources.reader import ListePubliqueReader, Record
 from ..sources.reference import Reference
 from .build import line_accounts
+from .cleaning import clean_records, jobs_for
 from .dedup import group_declarations
 from .diff import (
     ADDRESS_GROUP,
@@ -85,33 +86,56 @@ def read_changes(
     reference: Reference,
     known: dict[str, str],
     active: dict[str, str | None],
+    jobs: int | None = None,
 ) -> Reading:
     """`known`: fingerprint → NDA of the directory's active declarations; `active`: NDA → date of
-    last declaration (to settle an NDA declared twice, as a build does: the most recent wins)."""
+    last declaration (to settle an NDA declared twice, as a build does: the most recent wins).
+
+    The records whose fingerprint is unknown are cleaned while the file is read, by `jobs`
+    processes (pipeline/cleaning.py; default: as a build of this file would); what depends on
+    order is then settled in record order, as if each record had been cleaned as it was read."""
     counts: Counter = Counter()
     cleaner = RecordCleaner(reference.communes, counts)
+    held: list[tuple[Record, str] | None] = []  # per record: (record, NDA) when known, else None
+
+    def new_records() -> Iterator[Record]:
+        for record in reader:
+            nda = known.get(raw_fingerprint(record.raw))
+            if nda is None:
+                held.append(None)
+                yield record
+            else:
+                held.append((record, nda))
+
+    results = list(
+        clean_records(new_records(), cleaner, counts, jobs_for(reader.size) if jobs is None else jobs)
+    )
     unchanged: dict[str, tuple[int, int, list[str]]] = {}  # NDA → record number, line, raw fields
     cleaned: dict[str, Declaration] = {}
     rejected: list[Rejected] = []
-    for record in reader:
-        nda = known.get(raw_fingerprint(record.raw))
-        if nda is not None and nda not in cleaned:
-            if nda in unchanged:
-                first = unchanged[nda][0]
-                rejected.append(
-                    Rejected(
-                        record.number,
-                        record.line,
-                        nda,
-                        EXACT_DUPLICATE,
-                        f"same as record {first}",
-                        record.raw,
+    fresh = iter(results)
+    for entry in held:
+        if entry is None:
+            out = next(fresh)
+        else:
+            record, nda = entry
+            if nda not in cleaned:
+                if nda in unchanged:
+                    first = unchanged[nda][0]
+                    rejected.append(
+                        Rejected(
+                            record.number,
+                            record.line,
+                            nda,
+                            EXACT_DUPLICATE,
+                            f"same as record {first}",
+                            record.raw,
+                        )
                     )
-                )
-            else:
-                unchanged[nda] = (record.number, record.line, record.raw)
-            continue
-        out = cleaner.clean_record(record)
+                else:
+                    unchanged[nda] = (record.number, record.line, record.raw)
+                continue
+            out = cleaner.clean_record(record)  # the NDA was read anew with other content before
         if isinstance(out, Rejected):
             rejected.append(out)
             continue
@@ -258,7 +282,7 @@ def affected_members(writer: UpdateWriter, sirets: set[str], pairs: set[tuple]) 
     while sirets or pairs:
         seen_sirets |= sirets
         seen_pairs |= pairs
-        found = writer.members(sirets, {name for name, _ in pairs})
+        found = writer.members(sirets, pairs)
         sirets, pairs = set(), set()
         for m in found:
             pair = (m.nom_comparaison, m.code_postal)
@@ -489,7 +513,8 @@ def update(
         )
         timings["sirene"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        diff = compare(session.declaration_values(n for n in reading.cleaned if n in active), reading, active)
+        held = session.declaration_values(n for n in reading.cleaned if n in active)
+        diff = compare(held, reading, active)
         last_rows = last_accepted_rows(session.meta())
         old_quarantine = session.quarantined()
         timings["compare"] = time.perf_counter() - mark
@@ -562,6 +587,7 @@ def update(
                 secondary,
                 placement.locations,
                 sirene if sirene.changed else None,
+                held,
             )
         report["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}
         report["duration_seconds"] = round(time.perf_counter() - started, 2)
@@ -583,14 +609,19 @@ def _apply(
     secondary: Sequence[LoadedSource] | None = None,
     sirene_locations: dict[str, tuple] | None = None,
     sirene: SireneAnswers | None = None,
+    held: dict[str, dict] | None = None,
 ) -> dict[str, float]:
     """Write the changes through the store (with the secondary sources reconciled again, when given,
-    and SIRENE's new answers recorded and applied, when a stock file brought them)."""
+    and SIRENE's new answers recorded and applied, when a stock file brought them). `held`: the
+    directory's values of the declarations read anew, as compare() had them."""
     timings: dict[str, float] = {}
     changed = set(diff.added) | set(diff.modified) | set(diff.corrected)
     decls = [d for n, d in reading.cleaned.items() if n in changed]
     # Where the declarations that change or go were: their organisations and de-duplication keys.
-    before = session.declaration_values(changed.union(diff.removed) - set(diff.added))
+    held = held or {}
+    kept = changed - set(diff.added)
+    before = {nda: held[nda] for nda in kept if nda in held}
+    before |= session.declaration_values(kept.union(diff.removed) - set(before))
     keys = _keys(
         [(row["siret"], row["nom_comparaison"], row["code_postal"]) for row in before.values()]
         + [(d.siret, d.nom_comparaison, d.code_postal) for d in decls]

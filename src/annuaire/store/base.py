@@ -135,9 +135,9 @@ class UpdateWriter(ABC):
     # -- organisations -----------------------------------------------------------------------------
 
     @abstractmethod
-    def members(self, sirets: Iterable[str], names: Iterable[str]) -> list[Member]:
-        """The active declarations whose SIRET is one of `sirets` or whose comparison name is one of
-        `names`, in NDA order."""
+    def members(self, sirets: Iterable[str], pairs: Iterable[tuple[str, str]]) -> list[Member]:
+        """The active declarations whose SIRET is one of `sirets` or whose (comparison name, postal
+        code) is one of `pairs`, in NDA order."""
 
     @abstractmethod
     def organisations(self, ids: Iterable[int], identifiants: Iterable[str]) -> list[HeldOrganisation]:

@@ -143,13 +143,20 @@ class PostgresUpdateWriter(UpdateWriter):
         if rows:
             self.conn.execute(LOCATIONS, _columns(rows, 7))
 
-    def members(self, sirets: Iterable[str], names: Iterable[str]) -> list[Member]:
+    def members(self, sirets: Iterable[str], pairs: Iterable[tuple[str, str]]) -> list[Member]:
         found: dict[str, Member] = {}
-        for column, values in (("d.siret", sirets), ("e.nom_comparaison", names)):
-            values = sorted(set(values))
-            if values:
-                for row in self.conn.execute(f"{MEMBER}{column} = ANY(%s)", (values,)):
-                    found[row[0]] = Member(*row)
+        chosen = sorted(set(sirets))
+        if chosen:
+            for row in self.conn.execute(f"{MEMBER}d.siret = ANY(%s)", (chosen,)):
+                found[row[0]] = Member(*row)
+        names, postcodes = _columns(sorted(set(pairs)), 2)
+        if names:
+            for row in self.conn.execute(
+                f"""{MEMBER}(e.nom_comparaison, d.code_postal) IN
+                    (SELECT * FROM unnest(%s::text[], %s::text[]))""",
+                (names, postcodes),
+            ):
+                found[row[0]] = Member(*row)
         return [found[nda] for nda in sorted(found)]
 
     def organisations(self, ids: Iterable[int], identifiants: Iterable[str]) -> list[HeldOrganisation]:

@@ -27,6 +27,7 @@ from .sqlite import SQLiteBuildWriter, apply_sirene_places, refresh_organisation
 from .update_reads import PortableReads
 
 IN_JSON = "IN (SELECT value FROM json_each(?))"  # one parameter: a JSON list of values
+PAIRS_IN_JSON = "IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))"
 # The de-duplication key's index (store/indexes.sql), for directories built before it was there.
 NAME_INDEX = "CREATE INDEX IF NOT EXISTS empreintes_nom ON empreintes(nom_comparaison)"
 MEMBER = """SELECT d.nda, d.siret, d.siren, e.nom_comparaison, d.code_postal, d.date_derniere_declaration,
@@ -45,16 +46,13 @@ def _chosen(values: Iterable[Any]) -> str:
 def old_values(conn: sqlite3.Connection, ndas: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Declarations as the directory holds them, with their previous NDAs and specialities."""
     chosen = _chosen(ndas)
-    cursor = conn.cursor()
-    cursor.row_factory = sqlite3.Row
-    rows = {
-        row["nda"]: dict(row)
-        for row in cursor.execute(
-            f"""SELECT d.*, e.nom_comparaison FROM declarations d LEFT JOIN empreintes e ON e.nda = d.nda
-                WHERE d.nda {IN_JSON}""",
-            (chosen,),
-        )
-    }
+    cursor = conn.execute(
+        f"""SELECT d.*, e.nom_comparaison FROM declarations d LEFT JOIN empreintes e ON e.nda = d.nda
+            WHERE d.nda {IN_JSON}""",
+        (chosen,),
+    )
+    names = [column[0] for column in cursor.description]
+    rows = {row["nda"]: row for row in (dict(zip(names, values, strict=True)) for values in cursor)}
     for row in rows.values():
         row["ndas_precedents"], row["specialites"] = [], []
     for nda, previous in conn.execute(
@@ -135,12 +133,14 @@ class SQLiteUpdateWriter(UpdateWriter):
     def write_locations(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO localisations VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
-    def members(self, sirets: Iterable[str], names: Iterable[str]) -> list[Member]:
+    def members(self, sirets: Iterable[str], pairs: Iterable[tuple[str, str]]) -> list[Member]:
         found: dict[str, Member] = {}
-        for column, values in (("d.siret", sirets), ("e.nom_comparaison", names)):
-            values = _chosen(values)
-            if values != "[]":
-                for row in self.conn.execute(f"{MEMBER}{column} {IN_JSON}", (values,)):
+        for where, chosen in (
+            (f"d.siret {IN_JSON}", _chosen(sirets)),
+            (f"(e.nom_comparaison, d.code_postal) {PAIRS_IN_JSON}", _chosen(pairs)),  # pairs as [name, code]
+        ):
+            if chosen != "[]":
+                for row in self.conn.execute(f"{MEMBER}{where}", (chosen,)):
                     found[row[0]] = Member(*row)
         return [found[nda] for nda in sorted(found)]
 
