@@ -132,12 +132,12 @@ def test_update_reading_in_parallel_gives_the_same_result(
 ):
     """The update cleans only the records it does not know, in worker processes while it reads; what
     depends on order (an NDA read twice, known or not) is settled as one process reading in order."""
-    from annuaire.pipeline.diff import raw_fingerprint
     from annuaire.pipeline.update import read_changes
+    from annuaire.sources.reader import record_fingerprint
 
     # The directory knows every other record of the sample, some of them repeated in the file.
     records = list(ListePubliqueReader(sample_csv))
-    known = {raw_fingerprint(r.raw): r.values[0] for r in records[::2]}
+    known = {record_fingerprint(r.raw): r.values[0] for r in records[::2]}
     active = {r.values[0]: "2020-01-01" for r in records[::3]}
     monkeypatch.setattr(cleaning_module, "CHUNK_RECORDS", 23)
     readings = [

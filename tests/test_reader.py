@@ -430,3 +430,63 @@ def test_windows_1252_round_trip(names, newline):
         path = write(Path(folder) / "source.csv", render(records_in, newline=newline).encode("cp1252"))
         _, records = read_all(path)
     assert [value(r, "denomination") for r in records] == names
+
+
+# --- property: known records are recognised without changing what is read ---------------------------
+
+_cell = st.text(alphabet="abcAZ09 éàÔ€;\"\n'", max_size=8)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    lines=st.lists(
+        st.tuples(st.lists(_cell, min_size=1, max_size=len(HEADER) + 1), st.booleans(), st.booleans()),
+        min_size=1,
+        max_size=8,
+    ),
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
+    known_share=st.integers(min_value=0, max_value=3),
+)
+def test_known_records_are_the_records_a_plain_read_gives(lines, newline, known_share):
+    """records(known) hands a one-line record without quotes whose fingerprint is known as a
+    KnownRecord; everything else, and every count the reader keeps, is as a plain read gives it."""
+    from annuaire.sources.reader import KnownRecord, record_fingerprint
+
+    data = (";".join(HEADER) + newline).encode("utf-8")
+    for cells, as_csv, cp1252 in lines:  # fields quoted as csv writes them, or written bare
+        if as_csv:
+            buffer = io.StringIO()
+            csv.writer(buffer, delimiter=";", lineterminator=newline).writerow(cells)
+            text = buffer.getvalue()
+        else:
+            text = ";".join(cells) + newline
+        data += text.encode("cp1252" if cp1252 else "utf-8")
+    with tempfile.TemporaryDirectory() as folder:
+        path = write(Path(folder) / "source.csv", data)
+        plain_reader, plain = read_all(path)
+        known = {record_fingerprint(r.raw): f"v{r.number}" for r in plain if r.number % 4 < known_share}
+        reader = ListePubliqueReader(path)
+        read = list(reader.records(known))
+    assert len(read) == len(plain)
+    recognised = 0
+    for got, expected in zip(read, plain, strict=True):
+        if isinstance(got, KnownRecord):
+            recognised += 1
+            assert reader.record(got) == expected
+            assert got.raw == expected.raw and known[record_fingerprint(expected.raw)] == got.known
+        else:
+            assert got == expected
+    # Recognised: every known record on one line without quotes whose bytes are UTF-8 (a line in
+    # Windows-1252 is read in full, its fields decoded).
+    physical = io.TextIOWrapper(io.BytesIO(data), encoding="latin-1", newline="").readlines()
+    expected = [
+        r
+        for r in plain
+        if record_fingerprint(r.raw) in known
+        and r.lines == 1
+        and '"' not in ";".join(r.raw)
+        and ";".join(r.raw).encode("utf-8") == physical[r.line - 1].rstrip("\r\n").encode("latin-1")
+    ]
+    assert recognised == len(expected)
+    for attribute in ("lines", "records_read", "records_windows_1252", "repairs", "unclosed_quotes", "spans"):
+        assert getattr(reader, attribute) == getattr(plain_reader, attribute), attribute

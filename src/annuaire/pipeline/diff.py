@@ -15,8 +15,7 @@ record numbers are not changes.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,11 +33,6 @@ COMPLETED = frozenset(f.name for f in FIELDS if f.compare == "completed")  # unk
 EXACT = tuple(f.name for f in FIELDS if f.correction)
 _COMPARED = [f for f in FIELDS if f.group is not None or f.correction]
 _SCOPE_INDEX = {code: i for i, code in enumerate(SCOPE_CODES)}
-
-
-def raw_fingerprint(raw: Iterable[str]) -> str:
-    """A short hash of a record exactly as read: equal fingerprints, nothing to clean again."""
-    return hashlib.blake2b("\x1f".join(raw).encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
 def declaration_values(d: Declaration) -> dict[str, Any]:

@@ -11,9 +11,9 @@ from ..clean.names import fold, place_words
 from ..clean.record import Declaration, Rejected
 from ..fields import SCOPE_CODES, SCOPES
 from ..fields import stored as stored_fields
+from ..sources.reader import record_fingerprint
 from ..sources.reference import Reference
 from .dedup import Declared, Group
-from .diff import raw_fingerprint
 
 if TYPE_CHECKING:
     from ..store.base import BuildWriter
@@ -127,7 +127,7 @@ def fingerprint_rows(decls: Sequence[Declaration], order: Sequence[int]) -> Iter
     """`empreintes`: each record's fingerprint as read, and its name as compared (for updates)."""
     for i in order:
         d = decls[i]
-        yield d.nda, raw_fingerprint(d.raw), d.nom_comparaison
+        yield d.nda, record_fingerprint(d.raw), d.nom_comparaison
 
 
 def search_rows(keyed: Sequence[tuple[str, Group]], decls: Sequence[Declaration]) -> Iterator[tuple]:

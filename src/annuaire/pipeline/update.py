@@ -34,7 +34,7 @@ from ..errors import AnnuaireError, DirectoryMissing
 from ..memory import gc_paused
 from ..sources.download import download, is_url
 from ..sources.extra import ExtraSource, LoadedSource, check_names, load_sources
-from ..sources.reader import ListePubliqueReader, Record
+from ..sources.reader import KnownRecord, ListePubliqueReader, Record, record_fingerprint
 from ..sources.reference import Reference
 from .build import line_accounts
 from .cleaning import clean_records, jobs_for
@@ -45,7 +45,6 @@ from .diff import (
     changed_groups,
     corrected_fields,
     declaration_values,
-    raw_fingerprint,
     scope_changes,
 )
 from .geocode import GeocodeSettings, addresses_from, declaration_addresses, geocode
@@ -96,11 +95,15 @@ def read_changes(
     order is then settled in record order, as if each record had been cleaned as it was read."""
     counts: Counter = Counter()
     cleaner = RecordCleaner(reference.communes, counts)
-    held: list[tuple[Record, str] | None] = []  # per record: (record, NDA) when known, else None
+    held: list[tuple[Record | KnownRecord, str] | None] = []  # per record: (record, NDA) when known
 
     def new_records() -> Iterator[Record]:
-        for record in reader:
-            nda = known.get(raw_fingerprint(record.raw))
+        for record in reader.records(known):
+            if type(record) is KnownRecord:
+                held.append((record, record.known))
+                continue
+            assert type(record) is Record
+            nda = known.get(record_fingerprint(record.raw))  # a record with quotes, or spanning lines
             if nda is None:
                 held.append(None)
                 yield record
@@ -110,7 +113,7 @@ def read_changes(
     results = list(
         clean_records(new_records(), cleaner, counts, jobs_for(reader.size) if jobs is None else jobs)
     )
-    unchanged: dict[str, tuple[int, int, list[str]]] = {}  # NDA → record number, line, raw fields
+    unchanged: dict[str, Record | KnownRecord] = {}  # NDA → the record of it the directory holds
     cleaned: dict[str, Declaration] = {}
     rejected: list[Rejected] = []
     fresh = iter(results)
@@ -121,7 +124,7 @@ def read_changes(
             record, nda = entry
             if nda not in cleaned:
                 if nda in unchanged:
-                    first = unchanged[nda][0]
+                    first = unchanged[nda].number
                     rejected.append(
                         Rejected(
                             record.number,
@@ -133,14 +136,19 @@ def read_changes(
                         )
                     )
                 else:
-                    unchanged[nda] = (record.number, record.line, record.raw)
+                    unchanged[nda] = record  # its fields are read only if the NDA comes again
                 continue
-            out = cleaner.clean_record(record)  # the NDA was read anew with other content before
+            # The NDA was read anew with other content before: this record is cleaned too.
+            out = cleaner.clean_record(reader.record(record) if isinstance(record, KnownRecord) else record)
         if isinstance(out, Rejected):
             rejected.append(out)
             continue
         if out.nda in unchanged:  # the NDA again, with other content than the directory's
-            first, first_line, raw = unchanged[out.nda]
+            first, first_line, raw = (
+                unchanged[out.nda].number,
+                unchanged[out.nda].line,
+                unchanged[out.nda].raw,
+            )
             if out.raw == raw:
                 rejected.append(
                     Rejected(out.enregistrement, out.ligne, out.nda, EXACT_DUPLICATE, "", out.raw)
@@ -160,7 +168,7 @@ def read_changes(
             cleaned[out.nda], quarantined = settle_twice(kept, out)
             rejected.append(quarantined)
     counts.update(reader.repairs)
-    numbers = [entry[0] for entry in unchanged.values()] + [d.enregistrement for d in cleaned.values()]
+    numbers = [entry.number for entry in unchanged.values()] + [d.enregistrement for d in cleaned.values()]
     lines = line_accounts(reader, numbers, rejected)
     return Reading(set(unchanged), cleaned, rejected, reader.records_read, counts, lines)
 
@@ -228,7 +236,7 @@ def _write_declarations(writer: UpdateWriter, decls: list[Declaration]) -> None:
     columns = writer.columns("declarations")
     writer.replace_declarations(
         [declaration_row(d, 0, columns) for d in decls],  # the organisation is set when regrouping
-        [(d.nda, raw_fingerprint(d.raw), d.nom_comparaison) for d in decls],
+        [(d.nda, record_fingerprint(d.raw), d.nom_comparaison) for d in decls],
         sorted({(p, d.nda) for d in decls for p in d.ndas_precedents}),
         specialities,
     )
@@ -636,7 +644,7 @@ def _apply(
         # Declarations whose record changed but whose cleaned values did not keep their row: only
         # the fingerprint is refreshed.
         _write_declarations(writer, decls)
-        writer.refresh_fingerprints([(raw_fingerprint(d.raw), d.nda) for d in rewritten])
+        writer.refresh_fingerprints([(record_fingerprint(d.raw), d.nda) for d in rewritten])
         writer.mark_removed(diff.removed)
         added = set(diff.added)
         relocate = [

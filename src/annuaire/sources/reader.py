@@ -22,10 +22,11 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import hashlib
 import io
 import zlib
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +103,35 @@ class Record:
     overflow: bool  # non-empty fields beyond the header's width
     lines: int = 1  # physical lines the record spans
     defect: str | None = None  # a line that could not be read as a record (quarantine reason)
+
+
+def record_fingerprint(raw: Iterable[str]) -> str:
+    """A short hash of a record's fields exactly as read: equal fingerprints, the same record (an
+    update does not clean again a record the directory holds, pipeline/update.py)."""
+    return hashlib.blake2b("\x1f".join(raw).encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+def _line_fingerprint(body: str) -> str:
+    """record_fingerprint of a line without quotes, from the line as read (Latin-1 text, without its
+    end), without decoding or splitting it: its fields are its bytes between `;`. For a UTF-8 line
+    (the only kind whose bytes are their own UTF-8 encoding) it is the record's fingerprint; a line
+    in Windows-1252 gives one no record has, and is read in full."""
+    return hashlib.blake2b(body.replace(";", "\x1f").encode("latin-1"), digest_size=12).hexdigest()
+
+
+@dataclass(slots=True)
+class KnownRecord:
+    """A one-line record whose fingerprint is a key of the `known` mapping given to `records()`:
+    not decoded nor split (`record()` gives it in full, should it be needed)."""
+
+    number: int  # as Record's
+    line: int
+    body: str  # the line as read (Latin-1 text), without its end
+    known: str  # the value `known` holds for its fingerprint
+
+    @property
+    def raw(self) -> list[str]:
+        return _decoded(self.body)[0].split(";") if self.body else []
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -299,6 +329,12 @@ class ListePubliqueReader:
         self.missing_optional = [official[f] for f in FIELDS if f not in self.positions]
 
     def __iter__(self) -> Iterator[Record]:
+        return self.records()  # type: ignore[return-value]  # without `known`, only Records
+
+    def records(self, known: Mapping[str, str] | None = None) -> Iterator[Record | KnownRecord]:
+        """The records, in order. With `known` (fingerprint → a value), a one-line record without
+        quotes whose fingerprint is known comes as a KnownRecord (not decoded nor split): most of a
+        daily snapshot, that the update recognises and need not read further."""
         csv.field_size_limit(MAX_FIELD_CHARS)
         raw, stream = self._open_binary()
         self._raw_fh = raw
@@ -308,7 +344,7 @@ class ListePubliqueReader:
         text = io.TextIOWrapper(guarded, encoding="latin-1", newline="")
         lines = _Lines(text)
         try:
-            yield from self._records(lines)
+            yield from self._records(lines, known)
         except csv.Error as exc:
             message = str(exc)
             if "field larger than field limit" in message:
@@ -348,18 +384,16 @@ class ListePubliqueReader:
             header[0] = header[0][1:]
         return header
 
-    def _records(self, lines: _Lines) -> Iterator[Record]:
+    def _records(self, lines: _Lines, known: Mapping[str, str] | None) -> Iterator[Record | KnownRecord]:
         header = self._header(lines)
         self.header_lines = lines.count
         self._check_header(header)
-        take = [(FIELDS.index(short), pos) for short, pos in self.positions.items()]
-        extras = self.extra_columns
+        self._take = take = [(FIELDS.index(short), pos) for short, pos in self.positions.items()]
         width = len(header)
-        n_fields = len(FIELDS)
         self._width = width
         self._trailing_empty = bool(header) and not header[-1].strip()
         # The usual file has exactly the official columns in the official order: rows map as they are.
-        identity = width == n_fields and all(fi == pos for fi, pos in take) and len(take) == n_fields
+        self._identity = width == len(FIELDS) and all(fi == pos for fi, pos in take) and len(take) == width
         number = 0
         next_line = lines.next
         while True:
@@ -368,6 +402,13 @@ class ListePubliqueReader:
                 break
             number += 1
             start = lines.count
+            if known is not None and '"' not in line:
+                body = line.rstrip("\r\n")
+                value = known.get(_line_fingerprint(body))
+                if value is not None:
+                    self.records_read = number
+                    yield KnownRecord(number, start, body, value)
+                    continue
             cp1252 = False
             if line.isascii():
                 text = line
@@ -383,22 +424,30 @@ class ListePubliqueReader:
                     self.spans[number] = span
             if cp1252:
                 self.records_windows_1252 += 1
-            n = len(row)
-            if identity and n == width and defect is None:
-                values = row
-            else:
-                values = [""] * n_fields
-                for fi, pos in take:
-                    if pos < n:
-                        values[fi] = row[pos]
-            extra = None
-            if extras:
-                extra = {name: row[pos] for pos, name in extras if pos < n and row[pos]} or None
-            overflow = n > width and any(row[width:])
             self.records_read = number
-            yield Record(number, start, values, row, extra, n == width, overflow, span, defect)
+            yield self._record(number, start, row, span, defect)
         if number == 0:
             raise InputError(self.name, "the file holds a header but no records", line=1)
+
+    def _record(self, number: int, start: int, row: list[str], span: int, defect: str | None) -> Record:
+        """The record of these fields as read: values in FIELDS order, unknown columns aside."""
+        n, width = len(row), self._width
+        if self._identity and n == width and defect is None:
+            values = row
+        else:
+            values = [""] * len(FIELDS)
+            for fi, pos in self._take:
+                if pos < n:
+                    values[fi] = row[pos]
+        extra = None
+        if self.extra_columns:
+            extra = {name: row[pos] for pos, name in self.extra_columns if pos < n and row[pos]} or None
+        overflow = n > width and any(row[width:])
+        return Record(number, start, values, row, extra, n == width, overflow, span, defect)
+
+    def record(self, known: KnownRecord) -> Record:
+        """A known record read in full, as iterating without `known` gives it."""
+        return self._record(known.number, known.line, known.raw, 1, None)
 
     def _fits(self, row: list[str]) -> bool:
         """Whether a record has the header's number of fields (a `;` more or less at the end, empty,
