@@ -138,14 +138,17 @@ def annuaire_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def run_annuaire(annuaire_bin: Path, annuaire_env: dict[str, str]):
-    def run(*args: str | os.PathLike, timeout: float = 120) -> subprocess.CompletedProcess:
+    def run(
+        *args: str | os.PathLike, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
+        """`annuaire ARGS` in the tests' environment (with `env`'s variables added)."""
         return subprocess.run(
             [str(annuaire_bin), *map(str, args)],
             capture_output=True,
             text=True,
             encoding="utf-8",
             errors="replace",
-            env=annuaire_env,
+            env={**annuaire_env, **(env or {})},
             timeout=timeout,
         )
 

@@ -128,6 +128,27 @@ def test_the_updated_directory_equals_a_fresh_build(updated, pair, run_build, tm
         assert {r["id_organisme"] for r in ra["resultats"]} == {r["id_organisme"] for r in rb["resultats"]}
 
 
+@pytest.mark.integration
+def test_cleaning_in_worker_processes_gives_the_same_update(
+    updated, built_m, pair, run_annuaire, reference_dir, tmp_path
+):
+    """The update cleans the records it does not know in forked workers while it reads the file and
+    holds the directory and its lock (ANNUAIRE_CLEANING_JOBS=2: the sample is too small for them by
+    default): the same report and the same directory as cleaning in its own process."""
+    db = copy_of(built_m, tmp_path)
+    report_file = tmp_path / "update.json"
+    done = run_annuaire(
+        "update", "--source", pair[1], "--db", db, "--reference", reference_dir, "--report", report_file,
+        env={"ANNUAIRE_CLEANING_JOBS": "2"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    alone = updated[1]
+    for key in ("added", "removed", "modified", "corrected", "counts", "rows", "source"):
+        assert report[key] == alone[key], key
+    assert _active_state(db) == _active_state(updated[0])
+
+
 def test_a_second_run_with_the_same_snapshot_changes_nothing(updated, pair, run_annuaire, reference_dir):
     db, _ = updated
     before = (sha256(db), db.stat().st_mtime_ns)

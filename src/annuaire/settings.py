@@ -42,6 +42,13 @@ def _int(value: str) -> int:
     return int(value.strip())
 
 
+def _jobs(value: str) -> int:
+    jobs = int(value.strip())
+    if not 1 <= jobs <= 64:
+        raise ValueError("a number of processes from 1 to 64")
+    return jobs
+
+
 def _flag(value: str) -> bool:
     return value.strip().lower() not in _FALSE
 
@@ -116,6 +123,9 @@ class Settings:
     )
     geocode: bool = setting(True, "geocode street addresses", _flag, option="--geocode/--no-geocode")
     build_side_process: bool = setting(True, "write the search indexes in a forked process", _flag)
+    cleaning_jobs: int | None = setting(
+        None, "processes cleaning the records of a build or update (1: its own only)", _jobs
+    )
     sources_config: Path | None = setting(
         None, "a TOML file listing secondary sources", _path, option="--sources-config"
     )

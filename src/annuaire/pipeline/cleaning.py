@@ -12,6 +12,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 
 from ..clean.record import Declaration, RecordCleaner, Rejected, declaration_fields
+from ..settings import current as current_settings
 from ..sources.reader import Record
 
 # Workers are started only when a file is large enough to repay them (PARALLEL_MIN_BYTES).
@@ -138,8 +139,11 @@ def _settle(entry: list | tuple, counts: Counter) -> Iterator[Declaration | Reje
 
 
 def jobs_for(size: int) -> int:
-    """Processes to clean a file of `size` bytes with: one per CPU (default_jobs) when it is large
-    enough to repay starting workers, else this one alone."""
+    """Processes to clean a file of `size` bytes with: ANNUAIRE_CLEANING_JOBS when set, else one per
+    CPU (default_jobs) when the file is large enough to repay starting workers, else this one alone."""
+    chosen = current_settings().cleaning_jobs
+    if chosen is not None:
+        return chosen
     return default_jobs() if size >= PARALLEL_MIN_BYTES else 1
 
 
