@@ -57,9 +57,9 @@ test: install system-packages lint
 	$(PYTEST)
 
 # Unit tests, the sample's builds, the API and the website without a browser: no 150,000-row
-# snapshot, no PostgreSQL, no Chromium, no Addok.
+# snapshot, no PostgreSQL, no Chromium, no Addok or Redis.
 test-fast: install
-	$(PYTEST) -m 'not slow and not integration and not postgres and not browser and not geocoder'
+	$(PYTEST) -m 'not slow and not integration and not postgres and not browser and not geocoder and not redis'
 
 bench: install
 	ANNUAIRE_SHARED_DIR=$(SHARED) $(BIN)/python bench/build.py

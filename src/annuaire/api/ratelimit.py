@@ -1,8 +1,8 @@
 """A per-client-IP rate limit (token bucket) as plain ASGI middleware, answering 429 with Retry-After.
 
-With a directory in PostgreSQL the buckets are shared by every worker and server (limits.py); with a
-SQLite directory each worker process keeps its own: with N workers a client gets at most N times the
-rate.
+With a directory in PostgreSQL, or a Redis (`ANNUAIRE_REDIS_URL`), the buckets are shared by every
+worker and server (limits.py); otherwise each worker process keeps its own: with N workers a client
+gets at most N times the rate.
 """
 
 from __future__ import annotations

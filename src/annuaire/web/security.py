@@ -20,7 +20,7 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ..corrections import CorrectionSettings, CorrectionStore
-from ..limits import SharedBuckets, TokenBuckets, buckets
+from ..limits import Buckets, buckets
 
 CSRF_COOKIE = "annuaire_csrf"
 CSRF_FIELD = "csrf"
@@ -132,7 +132,7 @@ class Guard:
     # -- rate limits ----------------------------------------------------------------------------------
 
     @staticmethod
-    def wait(buckets: TokenBuckets | SharedBuckets | None, request: Request) -> int:
+    def wait(buckets: Buckets | None, request: Request) -> int:
         """0 when the request may go on, else the seconds to wait (for Retry-After)."""
         if buckets is None:
             return 0
