@@ -29,7 +29,7 @@ from annuaire.search.lexicon import (
     term_key,
 )
 from annuaire.search.params import SCOPES, Filters, QueryError
-from annuaire.search.spelling import Speller, likelihood, trigrams
+from annuaire.search.spelling import Speller, likelihood, trigrams, trigrams_needed
 
 LEXICON = default_lexicon()
 
@@ -337,9 +337,19 @@ def test_one_edit_away_the_word_is_always_among_the_candidates(vocabulary, data)
         "insert": word[:k] + letter + word[k:],
     }[op]
     assume(typed != word and len(typed) >= 4 and not speller.known(typed))
-    within_one = [w for w, d in speller._within(typed, 1, needed=len(typed) - 4)]
+    within_one = [w for w, d in speller._within(typed, 1, needed=trigrams_needed(typed, 1))]
     assert word in within_one
     assert trigrams("FORMA") == ["$FO", "FOR", "ORM", "RMA", "MA$"]
+
+
+def test_a_word_repeating_a_trigram_is_found_one_swap_away():
+    """Found by the property above: AAACBAAA shares one distinct trigram (AAA, twice) with
+    AAABCAAA; asking as many shared trigrams as letters less four lost it."""
+    speller = Speller({"AAABCAAA": 1, "FORMATION": 1})
+    assert [w for w, _ in speller._within("AAACBAAA", 1, needed=trigrams_needed("AAACBAAA", 1))] == [
+        "AAABCAAA"
+    ]
+    assert speller.candidates("AAACBAAA")[0] == ("AAABCAAA", 1)
 
 
 # -- searching the sample, on both backends -----------------------------------------------------------

@@ -100,9 +100,9 @@ class Speller:
 
     def _nearest(self, word: str) -> list[tuple[str, int]]:
         """Words within one edit; within two, for a long word that has none within one."""
-        found = self._within(word, 1, needed=len(word) - 4)
+        found = self._within(word, 1, needed=trigrams_needed(word, 1))
         if not found and max_edits(word) >= 2:
-            found = self._within(word, 2, needed=max(2, len(word) - 8))
+            found = self._within(word, 2, needed=trigrams_needed(word, 2))
         found.sort(
             key=lambda wd: (
                 wd[1],
@@ -115,9 +115,8 @@ class Speller:
         return found[:MAX_KEPT]
 
     def _within(self, word: str, edits: int, needed: int) -> list[tuple[str, int]]:
-        """Vocabulary words within `edits` of `word` among those sharing `needed` trigrams with it (an
-        edit changes at most four of a word's trigrams, a swap of two letters; when that leaves none
-        to share, the whole length band is measured)."""
+        """Vocabulary words within `edits` of `word` among those sharing `needed` distinct trigrams
+        with it (trigrams_needed; when that leaves none to share, the whole length band is measured)."""
         words, lengths, postings = self._trigram_index()
         in_band = np.abs(lengths - len(word)) <= edits
         if needed >= 1:
@@ -186,6 +185,16 @@ def likelihood(typed: str, word: str) -> int:
     if (i > 0 and word[i - 1] == dropped) or (i + 1 < len(word) and word[i + 1] == dropped):
         return 0
     return 1
+
+
+def trigrams_needed(word: str, edits: int) -> int:
+    """The distinct trigrams a vocabulary word within `edits` of `word` is asked to share with it.
+    One edit touches at most four trigram positions of the word (a swap of two letters), so at most
+    four of its distinct trigrams go missing: a bound, counted on distinct trigrams since a word that
+    repeats one (AAABCAAA) has fewer of them than letters. Two edits: eight fewer, and at least two
+    (a long word's corrections two edits away; a short one has none, max_edits)."""
+    distinct = len(set(trigrams(word)))
+    return distinct - 4 if edits == 1 else max(2, distinct - 8)
 
 
 def trigrams(word: str) -> list[str]:
