@@ -80,7 +80,7 @@ def test_small_files_are_cleaned_in_process(sample_csv, reference, monkeypatch):
     def no_pool(*args, **kwargs):  # pragma: no cover - called only if the rule is broken
         raise AssertionError("a worker pool for a small file")
 
-    monkeypatch.setattr(cleaning_module, "cleaned_in_parallel", no_pool)
+    monkeypatch.setattr(cleaning_module.multiprocessing, "get_context", no_pool)
     declarations, _, _ = _clean(sample_csv, reference, jobs=None)
     assert declarations
 

@@ -85,41 +85,6 @@ def _for_worker(records: list[Record]) -> list[tuple]:
     ]
 
 
-def cleaned_in_parallel(
-    records: Iterable[Record],
-    cleaner: RecordCleaner,
-    counts: Counter,
-    jobs: int,
-    on_chunk: Callable[[], None] | None = None,
-) -> Iterator[Declaration | Rejected]:
-    """Clean the records with `jobs` processes, yielding the results in their order (`on_chunk`:
-    called each time a chunk of records has been read).
-
-    This process reads the records and hands chunks to `jobs - 1` forked workers; it cleans a chunk
-    itself when each worker has two waiting, so that what it does besides (reading, taking the
-    workers' results back) sets its share. (Workers only, with this process waiting, would spend a
-    core's worth of time sending records and declarations back and forth.)
-    """
-    global _worker_cleaner
-    _worker_cleaner = cleaner
-    backlog = 2 * (jobs - 1)
-    try:
-        with multiprocessing.get_context("fork").Pool(jobs - 1) as pool:
-            pending: deque = deque()
-            for chunk in _record_chunks(records, on_chunk):
-                if sum(1 for entry in pending if not _ready(entry)) >= backlog:  # the workers are busy
-                    pending.append([cleaner.clean_record(record) for record in chunk])
-                else:
-                    pending.append((chunk, pool.apply_async(_clean_chunk, (_for_worker(chunk),))))
-                # Hand on what is ready; wait only when enough is in flight to keep the workers busy.
-                while pending and (_ready(pending[0]) or len(pending) > 2 * jobs):
-                    yield from _settle(pending.popleft(), counts)
-            while pending:
-                yield from _settle(pending.popleft(), counts)
-    finally:
-        _worker_cleaner = None
-
-
 def _ready(entry: list | tuple) -> bool:
     return isinstance(entry, list) or entry[1].ready()
 
@@ -154,17 +119,35 @@ def clean_records(
     jobs: int,
     on_chunk: Callable[[], None] | None = None,
 ) -> Iterator[Declaration | Rejected]:
-    """The records cleaned, in their order: by `jobs` processes (cleaned_in_parallel) when this
-    system can fork, else by this one."""
-    if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
-        return cleaned_in_parallel(records, cleaner, counts, jobs, on_chunk)
-    return _cleaned_here(records, cleaner, on_chunk)
+    """The records cleaned, yielded in their order, by `jobs` processes when this system can fork,
+    else by this one (`on_chunk`: called each time a chunk of records has been read).
 
-
-def _cleaned_here(
-    records: Iterable[Record], cleaner: RecordCleaner, on_chunk: Callable[[], None] | None
-) -> Iterator[Declaration | Rejected]:
-    for n, record in enumerate(records, start=1):
-        yield cleaner.clean_record(record)
-        if on_chunk and n % CHUNK_RECORDS == 0:
-            on_chunk()
+    With workers, this process reads the records and hands chunks to `jobs - 1` forked workers; it
+    cleans a chunk itself when each worker has two waiting, so that what it does besides (reading,
+    taking the workers' results back) sets its share. (Workers only, with this process waiting, would
+    spend a core's worth of time sending records and declarations back and forth.)
+    """
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for n, record in enumerate(records, start=1):
+            yield cleaner.clean_record(record)
+            if on_chunk and n % CHUNK_RECORDS == 0:
+                on_chunk()
+        return
+    global _worker_cleaner
+    _worker_cleaner = cleaner
+    backlog = 2 * (jobs - 1)
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs - 1) as pool:
+            pending: deque = deque()
+            for chunk in _record_chunks(records, on_chunk):
+                if sum(1 for entry in pending if not _ready(entry)) >= backlog:  # the workers are busy
+                    pending.append([cleaner.clean_record(record) for record in chunk])
+                else:
+                    pending.append((chunk, pool.apply_async(_clean_chunk, (_for_worker(chunk),))))
+                # Hand on what is ready; wait only when enough is in flight to keep the workers busy.
+                while pending and (_ready(pending[0]) or len(pending) > 2 * jobs):
+                    yield from _settle(pending.popleft(), counts)
+            while pending:
+                yield from _settle(pending.popleft(), counts)
+    finally:
+        _worker_cleaner = None
