@@ -281,16 +281,9 @@ class PostgresStore(Store):
         return self._rows("SELECT * FROM quarantaine ORDER BY enregistrement")
 
     def provenance(self) -> Iterator[dict[str, Any]]:
-        from .place_sql import PLACE_PROVENANCE
+        from .place_sql import PROVENANCE_EXPORT_PG
 
-        return self._rows(
-            f"""SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
-                      p.date_observation, p.conflit, p.ligne
-               FROM (SELECT * FROM provenance UNION ALL {PLACE_PROVENANCE}) p
-               JOIN organismes o ON o.id = p.organisme_id
-               ORDER BY o.identifiant COLLATE "C", p.source COLLATE "C", p.champ COLLATE "C",
-                        coalesce(p.ligne, 0), p.valeur COLLATE "C\""""
-        )
+        return self._rows(PROVENANCE_EXPORT_PG)
 
     def addresses(self) -> Iterator[dict[str, Any]]:
         return self._rows(

@@ -214,15 +214,9 @@ class SQLiteStore(Store):
             conn.close()
 
     def provenance(self) -> Iterator[dict[str, Any]]:
-        from .place_sql import PLACE_PROVENANCE
+        from .place_sql import PROVENANCE_EXPORT
 
-        return self._dicts(
-            f"""SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
-                      p.date_observation, p.conflit, p.ligne
-               FROM (SELECT * FROM provenance UNION ALL {PLACE_PROVENANCE}) p
-               JOIN organismes o ON o.id = p.organisme_id
-               ORDER BY o.identifiant, p.source, p.champ, coalesce(p.ligne, 0), p.valeur"""
-        )
+        return self._dicts(PROVENANCE_EXPORT)
 
     def addresses(self) -> Iterator[dict[str, Any]]:
         return self._dicts(
