@@ -144,11 +144,8 @@ def read_changes(
             rejected.append(out)
             continue
         if out.nda in unchanged:  # the NDA again, with other content than the directory's
-            first, first_line, raw = (
-                unchanged[out.nda].number,
-                unchanged[out.nda].line,
-                unchanged[out.nda].raw,
-            )
+            stored = unchanged[out.nda]
+            raw = stored.raw
             if out.raw == raw:
                 rejected.append(
                     Rejected(out.enregistrement, out.ligne, out.nda, EXACT_DUPLICATE, "", out.raw)
@@ -157,9 +154,9 @@ def read_changes(
                 del unchanged[out.nda]
                 cleaned[out.nda] = out
                 # The directory's record read first gives way: quarantined under its own number and line.
-                rejected.append(_nda_twice(first, first_line, out.nda, raw, out.enregistrement))
+                rejected.append(_nda_twice(stored.number, stored.line, out.nda, raw, out.enregistrement))
             else:
-                rejected.append(_nda_twice(out.enregistrement, out.ligne, out.nda, out.raw, first))
+                rejected.append(_nda_twice(out.enregistrement, out.ligne, out.nda, out.raw, stored.number))
             continue
         kept = cleaned.get(out.nda)
         if kept is None:
@@ -521,8 +518,8 @@ def update(
         )
         timings["sirene"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        held = session.declaration_values(n for n in reading.cleaned if n in active)
-        diff = compare(held, reading, active)
+        stored = session.declaration_values(n for n in reading.cleaned if n in active)
+        diff = compare(stored, reading, active)
         last_rows = last_accepted_rows(session.meta())
         old_quarantine = session.quarantined()
         timings["compare"] = time.perf_counter() - mark
@@ -585,6 +582,7 @@ def update(
                 session,
                 reading,
                 diff,
+                stored,
                 rewritten,
                 reference,
                 geocoding,
@@ -595,7 +593,6 @@ def update(
                 secondary,
                 placement.locations,
                 sirene if sirene.changed else None,
-                held,
             )
         report["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}
         report["duration_seconds"] = round(time.perf_counter() - started, 2)
@@ -607,6 +604,7 @@ def _apply(
     session: UpdateSession,
     reading: Reading,
     diff: Diff,
+    stored: dict[str, dict],
     rewritten: list[Declaration],
     reference: Reference,
     geocoding: GeocodeSettings | None,
@@ -617,19 +615,16 @@ def _apply(
     secondary: Sequence[LoadedSource] | None = None,
     sirene_locations: dict[str, tuple] | None = None,
     sirene: SireneAnswers | None = None,
-    held: dict[str, dict] | None = None,
 ) -> dict[str, float]:
     """Write the changes through the store (with the secondary sources reconciled again, when given,
-    and SIRENE's new answers recorded and applied, when a stock file brought them). `held`: the
+    and SIRENE's new answers recorded and applied, when a stock file brought them). `stored`: the
     directory's values of the declarations read anew, as compare() had them."""
     timings: dict[str, float] = {}
     changed = set(diff.added) | set(diff.modified) | set(diff.corrected)
     decls = [d for n, d in reading.cleaned.items() if n in changed]
     # Where the declarations that change or go were: their organisations and de-duplication keys.
-    held = held or {}
-    kept = changed - set(diff.added)
-    before = {nda: held[nda] for nda in kept if nda in held}
-    before |= session.declaration_values(kept.union(diff.removed) - set(before))
+    before = {nda: stored[nda] for nda in changed.difference(diff.added)}  # all read anew
+    before |= session.declaration_values(diff.removed)
     keys = _keys(
         [(row["siret"], row["nom_comparaison"], row["code_postal"]) for row in before.values()]
         + [(d.siret, d.nom_comparaison, d.code_postal) for d in decls]
