@@ -29,6 +29,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 from ..errors import InputError
 from .liste_publique import COLUMNS, FIELDS, OFFICIAL_BY_KEY, REQUIRED, header_key
@@ -329,8 +330,12 @@ class ListePubliqueReader:
         self.missing_optional = [official[f] for f in FIELDS if f not in self.positions]
 
     def __iter__(self) -> Iterator[Record]:
-        return self.records()  # type: ignore[return-value]  # without `known`, only Records
+        return self.records()
 
+    @overload
+    def records(self, known: None = None) -> Iterator[Record]: ...
+    @overload
+    def records(self, known: Mapping[str, str]) -> Iterator[Record | KnownRecord]: ...
     def records(self, known: Mapping[str, str] | None = None) -> Iterator[Record | KnownRecord]:
         """The records, in order. With `known` (fingerprint → a value), a one-line record without
         quotes whose fingerprint is known comes as a KnownRecord (not decoded nor split): most of a
