@@ -108,3 +108,26 @@ def test_two_workers_of_a_sqlite_directory_share_the_api_limit(
     # The burst, and at most one token more refilled (one every 5 s) while the requests ran.
     assert rate <= statuses.count(200) <= rate + 1, statuses
     assert statuses.count(429) == len(statuses) - statuses.count(200)
+
+
+def test_an_idle_bucket_is_forgotten_once_full_again(redis_server):
+    """Kept in Redis until an empty bucket would have refilled (the login limit's 15 minutes, not
+    less): forgetting it sooner would hand a client its whole burst back early."""
+    import redis
+
+    name = f"logins-{time.monotonic_ns()}"
+    bucket = RedisBuckets(redis_server.url, name, 10 / 900, 10)  # 10 logins per quarter of an hour
+    assert bucket.take("192.0.2.5") == 0.0
+    assert 899 <= redis.Redis.from_url(redis_server.url).ttl(f"annuaire:limites:{name}:192.0.2.5") <= 900
+
+
+def test_this_process_forgets_only_buckets_full_again():
+    buckets_here = TokenBuckets(rate=1.0, capacity=2)
+    for n in range(10_001):  # more clients than are kept without looking
+        buckets_here.take(f"198.51.100.{n}", now=0.0)
+    buckets_here.take("spent", now=0.0)
+    buckets_here.take("spent", now=0.0)
+    assert buckets_here.take("late", now=1.0) == 0.0  # a look: full buckets (a second later) go
+    assert set(buckets_here.buckets) == {"spent", "late"}
+    assert buckets_here.take("spent", now=1.0) == 0.0  # one token back in a second, not two
+    assert buckets_here.take("spent", now=1.0) > 0

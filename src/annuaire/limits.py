@@ -9,15 +9,15 @@ shared store when it keeps them, else this process's own.
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import time
 from typing import Any
 
 from .settings import current as current_settings
 
 log = logging.getLogger("annuaire.limits")
-
-STALE_AFTER = 600.0  # seconds without requests before a client's bucket is forgotten
 
 
 class TokenBuckets:
@@ -31,8 +31,10 @@ class TokenBuckets:
     def take(self, client: str, now: float | None = None) -> float:
         """0 when the request may go on, else the seconds until it could."""
         now = time.monotonic() if now is None else now
-        if len(self.buckets) > 10_000:
-            self.buckets = {k: v for k, v in self.buckets.items() if now - v[1] < STALE_AFTER}
+        if len(self.buckets) > 10_000:  # forget the buckets full again: the same as none
+            self.buckets = {
+                k: v for k, v in self.buckets.items() if v[0] + (now - v[1]) * self.rate < self.capacity
+            }
         tokens, last = self.buckets.get(client, (self.capacity, now))
         tokens = min(self.capacity, tokens + (now - last) * self.rate)
         if tokens >= 1.0:
@@ -64,8 +66,9 @@ class SharedBuckets:
 
 # One token of a bucket kept in Redis, in one step whoever asks at once (a script runs alone), on
 # Redis's clock (the same for every server). KEYS[1]: the bucket; ARGV: rate (tokens per second),
-# capacity, seconds to keep an idle bucket. Returns the seconds to wait (0: the request may go on),
-# as text: Redis would round a Lua number to an integer.
+# capacity, seconds after which an idle bucket is full again (then forgotten: the same as none).
+# Returns the seconds to wait (0: the request may go on), as text: Redis would round a Lua number
+# to an integer.
 TAKE_SCRIPT = """
 local rate, capacity = tonumber(ARGV[1]), tonumber(ARGV[2])
 local clock = redis.call('TIME')
@@ -83,6 +86,14 @@ REDIS_PREFIX = "annuaire:limites:"
 WARNING_EVERY = 60.0  # seconds between two warnings that Redis cannot be reached
 
 
+@functools.cache
+def _redis_client(url: str, timeout: float) -> Any:
+    """One client (and its connection pool) per Redis URL in this process, for all its buckets."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
 class RedisBuckets:
     """Token buckets kept in Redis under `annuaire:limites:{name}:{client}`: the same answers as
     TokenBuckets, whichever worker or server asks. While Redis cannot be reached the limit still holds,
@@ -93,13 +104,12 @@ class RedisBuckets:
     def __init__(self, url: str, name: str, rate: float, capacity: float, *, timeout: float = 0.5):
         import redis
 
-        self.url = url
         self.name = name
         self.rate = rate
         self.capacity = capacity
+        self.full_after = max(1, math.ceil(capacity / rate))  # seconds for an empty bucket to fill
         self.errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
-        self.client: Any = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
-        self.script = self.client.register_script(TAKE_SCRIPT)
+        self.script = _redis_client(url, timeout).register_script(TAKE_SCRIPT)
         self.local = TokenBuckets(rate, capacity)
         self.warned = float("-inf")
 
@@ -107,7 +117,7 @@ class RedisBuckets:
         try:
             answer = self.script(
                 keys=[f"{REDIS_PREFIX}{self.name}:{client}"],
-                args=[self.rate, self.capacity, int(STALE_AFTER)],
+                args=[self.rate, self.capacity, self.full_after],
             )
             return float(answer)
         except self.errors as exc:
