@@ -60,8 +60,9 @@ def read_and_clean(
 ) -> tuple[list[Declaration], list[Rejected]]:
     """Stream the records, clean each one, and settle NDAs seen twice.
 
-    `jobs`: processes cleaning the records, this one included (default: one per CPU, for files
-    large enough); 1 cleans in this process only. The result does not depend on it.
+    `jobs`: processes cleaning the records, this one included (default: cleaning.jobs_for, from
+    ANNUAIRE_CLEANING_JOBS or the CPUs and the file's size); 1 cleans in this process only. The
+    result does not depend on it.
     """
     cleaner = RecordCleaner(reference.communes, counts)
 

@@ -289,10 +289,10 @@ def affected_members(writer: UpdateWriter, sirets: set[str], pairs: set[tuple]) 
         seen_pairs |= pairs
         found = writer.members(sirets, pairs)
         sirets, pairs = set(), set()
-        for m in found:
+        for m in found:  # each shares a SIRET or a pair asked for
+            if m.nda in members:
+                continue
             pair = (m.nom_comparaison, m.code_postal)
-            if m.nda in members or not (m.siret in seen_sirets or pair in seen_pairs):
-                continue  # the same name elsewhere: not a key of theirs
             members[m.nda] = m
             if m.siret and m.siret not in seen_sirets:
                 sirets.add(m.siret)
