@@ -220,13 +220,6 @@ class CommuneResolver:
                 cog[8] if cog else None,
             )
 
-    def current_code(self, insee: str | None) -> str | None:
-        """Today's commune for a code: itself, or the commune a former commune merged into."""
-        if not insee:
-            return None
-        insee = self.former.get(insee, insee)
-        return insee if insee in self.communes else None
-
     # The indexes, as built-in types only (dicts, tuples, frozensets, strings, floats): what
     # `marshal` can store, so that a build reads them back in a tenth of the time it takes to index
     # La Poste's base (sources/reference.py caches them).

@@ -128,9 +128,7 @@ class Columns:
             (int(self.position[oid]), code) for oid, code in specialities if oid < len(self.position)
         )
         self.speciality = Vocabulary([code for _, code in pairs])
-        owners = np.array([p for p, _ in pairs], dtype=np.int64)
-        self.speciality_owner = owners
-        self.speciality_count = np.bincount(owners, minlength=n) if n else np.zeros(0, dtype=np.int64)
+        self.speciality_owner = np.array([p for p, _ in pairs], dtype=np.int64)
 
     # -- filters -----------------------------------------------------------------------------------
 

@@ -22,7 +22,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from pathlib import Path
 
 from ..clean.names import fold
 from .params import SCOPES
@@ -165,10 +164,6 @@ class Lexicon:
         if fillers:
             entries.append(Entry(FILLER, (), tuple(fillers.get("termes", ())), fillers.get("source", "")))
         return cls(entries, groups)
-
-    @classmethod
-    def from_file(cls, path: Path) -> Lexicon:
-        return cls.from_toml(path.read_text(encoding="utf-8"), str(path))
 
     def find(self, words: Sequence[str]) -> list[Match]:
         """The terms in a list of folded words, longest first from the left; a word belongs to one
