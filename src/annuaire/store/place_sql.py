@@ -81,12 +81,3 @@ FROM organismes o
 JOIN declarations d ON d.nda = o.nda_principal
 WHERE d.origine_lieu = 'region_declaree'
 """
-# The provenance export: the sources recorded per organisation and the places SIRENE gave, in the
-# identifiers' byte order ({c}: PostgreSQL's `COLLATE "C"`; SQLite compares bytes already).
-_PROVENANCE_EXPORT = """SELECT o.identifiant AS id_organisme, o.siret, p.champ, p.source, p.valeur,
-       p.date_observation, p.conflit, p.ligne
-FROM (SELECT * FROM provenance UNION ALL {places}) p
-JOIN organismes o ON o.id = p.organisme_id
-ORDER BY o.identifiant{c}, p.source{c}, p.champ{c}, coalesce(p.ligne, 0), p.valeur{c}"""
-PROVENANCE_EXPORT = _PROVENANCE_EXPORT.format(places=PLACE_PROVENANCE, c="")
-PROVENANCE_EXPORT_PG = _PROVENANCE_EXPORT.format(places=PLACE_PROVENANCE, c=' COLLATE "C"')

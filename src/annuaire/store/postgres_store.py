@@ -262,26 +262,15 @@ class PostgresStore(Store):
         )
 
     def organisations(self) -> Iterator[dict[str, Any]]:
-        return self._rows(
-            """SELECT o.*,
-                  (SELECT string_agg(d.nda, ' ' ORDER BY d.nda COLLATE "C") FROM declarations d
-                    WHERE d.organisme_id = o.id) AS ndas,
-                  (SELECT string_agg(DISTINCT c.portee, ',') FROM certifications c
-                    WHERE c.organisme_id = o.id) AS portees,
-                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode,
-                  p.debut_exercice, p.fin_exercice, p.nb_stagiaires, p.nb_stagiaires_confies,
-                  p.effectif_formateurs, p.origine_lieu, p.date_origine_lieu
-               FROM organismes o
-               LEFT JOIN localisations l ON l.nda = o.nda_principal
-               LEFT JOIN declarations p ON p.nda = o.nda_principal
-               ORDER BY o.identifiant COLLATE "C\""""
-        )
+        from .export_sql import ORGANISATIONS_EXPORT_PG
+
+        return self._rows(ORGANISATIONS_EXPORT_PG)
 
     def quarantine(self) -> Iterator[dict[str, Any]]:
         return self._rows("SELECT * FROM quarantaine ORDER BY enregistrement")
 
     def provenance(self) -> Iterator[dict[str, Any]]:
-        from .place_sql import PROVENANCE_EXPORT_PG
+        from .export_sql import PROVENANCE_EXPORT_PG
 
         return self._rows(PROVENANCE_EXPORT_PG)
 

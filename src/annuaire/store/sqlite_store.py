@@ -187,20 +187,9 @@ class SQLiteStore(Store):
         )
 
     def organisations(self) -> Iterator[dict[str, Any]]:
-        return self._dicts(
-            """SELECT o.*,
-                  (SELECT group_concat(d.nda, ' ') FROM
-                     (SELECT nda FROM declarations WHERE organisme_id = o.id ORDER BY nda) d) AS ndas,
-                  (SELECT group_concat(DISTINCT c.portee) FROM certifications c
-                    WHERE c.organisme_id = o.id) AS portees,
-                  l.latitude, l.longitude, l.geo_score, l.geo_type, l.geo_methode,
-                  p.debut_exercice, p.fin_exercice, p.nb_stagiaires, p.nb_stagiaires_confies,
-                  p.effectif_formateurs, p.origine_lieu, p.date_origine_lieu
-           FROM organismes o
-           LEFT JOIN localisations l ON l.nda = o.nda_principal
-           LEFT JOIN declarations p ON p.nda = o.nda_principal
-           ORDER BY o.identifiant"""
-        )
+        from .export_sql import ORGANISATIONS_EXPORT
+
+        return self._dicts(ORGANISATIONS_EXPORT)
 
     def quarantine(self) -> Iterator[dict[str, Any]]:
         return self._dicts("SELECT * FROM quarantaine ORDER BY enregistrement")
@@ -214,7 +203,7 @@ class SQLiteStore(Store):
             conn.close()
 
     def provenance(self) -> Iterator[dict[str, Any]]:
-        from .place_sql import PROVENANCE_EXPORT
+        from .export_sql import PROVENANCE_EXPORT
 
         return self._dicts(PROVENANCE_EXPORT)
 
